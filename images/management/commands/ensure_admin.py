@@ -1,0 +1,29 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create the first admin account if there is none, and say how to log in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+
+    def handle(self, *args, username, url, **options):
+        users = get_user_model()
+        if users.objects.filter(is_superuser=True).exists():
+            self.stdout.write(f"Log in at {url} with your admin account.")
+            return
+        password = os.environ.get("DOCKYARD_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        users.objects.create_superuser(username=username, email="", password=password)
+        if os.environ.get("DOCKYARD_ADMIN_PASSWORD"):
+            self.stdout.write(f"Created admin {username!r} with the password in DOCKYARD_ADMIN_PASSWORD.")
+        else:
+            self.stdout.write(self.style.WARNING(
+                f"Created admin {username!r} with password {password}\n"
+                f"It is shown only now; change it with: .venv/bin/python manage.py changepassword {username}"
+            ))
+        self.stdout.write(f"Log in at {url}")

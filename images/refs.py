@@ -1,0 +1,84 @@
+"""Docker image references: validation and splitting, following the grammar of
+distribution/reference (the one the engine itself applies)."""
+
+import re
+
+NAME_MAX_LENGTH = 255
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+REFERENCE_RE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
+IMAGE_ID_RE = re.compile(r"^(?:sha256:)?(?P<hex>[a-f0-9]{12,64})$")
+
+
+class InvalidReference(ValueError):
+    pass
+
+
+def parse_reference(text):
+    """Return (name, tag, digest) for a valid reference, or raise InvalidReference
+    with a sentence saying what is wrong."""
+    if not text:
+        raise InvalidReference("An image reference cannot be empty.")
+    if len(text) > NAME_MAX_LENGTH + 1 + 128 + 1 + 71 + 64:
+        raise InvalidReference("That reference is too long to be an image reference.")
+    if text != text.strip():
+        raise InvalidReference("An image reference cannot start or end with spaces.")
+    match = REFERENCE_RE.match(text)
+    if match is None:
+        raise InvalidReference(_why_invalid(text))
+    name = match["name"]
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidReference(f"The repository name is {len(name)} characters; the limit is {NAME_MAX_LENGTH}.")
+    return name, match["tag"], match["digest"]
+
+
+def _why_invalid(text):
+    if any(ch.isspace() for ch in text):
+        return "An image reference cannot contain spaces."
+    name = text.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        tag = last.split(":", 1)[1]
+        if not re.fullmatch(_TAG, tag):
+            return (f"The tag {tag!r} is not valid: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
+                    "and cannot start with '.' or '-'.")
+    if "@" in text and not re.fullmatch(_DIGEST, text.split("@", 1)[1]):
+        return "The digest after '@' must look like sha256: followed by at least 32 hex digits."
+    if any(ch.isupper() for ch in _without_domain(split_repo_tag(name)[0])):
+        return "Repository names must be lowercase."
+    return ("That is not a valid image reference: use [registry/]name[:tag][@digest], where names are "
+            "lowercase letters, digits and single '.', '_' or '-' separators.")
+
+
+def _without_domain(repository):
+    """The repository path without its registry domain, which may have capitals."""
+    first, _, rest = repository.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return rest
+    return repository
+
+
+def is_image_id(text):
+    return IMAGE_ID_RE.match(text) is not None
+
+
+def split_repo_tag(repo_tag):
+    """'registry:5000/app:1.0' -> ('registry:5000/app', '1.0'); the tag is after
+    the last ':' that follows the last '/'."""
+    slash = repo_tag.rfind("/")
+    colon = repo_tag.rfind(":")
+    if colon > slash:
+        return repo_tag[:colon], repo_tag[colon + 1 :]
+    return repo_tag, ""
+
+
+def short_id(image_id):
+    return image_id.split(":", 1)[-1][:12]

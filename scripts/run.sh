@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Start the Celery worker and the ASGI server in the foreground; Ctrl-C stops both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+HOST=${DOCKYARD_HOST:-127.0.0.1}
+PORT=${DOCKYARD_PORT:-8000}
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  wait
+}
+trap stop INT TERM EXIT
+
+"$BIN/celery" -A dashboard worker --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+pids+=($!)
+"$BIN/daphne" -b "$HOST" -p "$PORT" dashboard.asgi:application &
+pids+=($!)
+echo "Dockyard is serving http://$HOST:$PORT/ (Ctrl-C stops it)"
+# Whichever process ends first ends the rest.
+wait -n

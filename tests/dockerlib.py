@@ -1,0 +1,100 @@
+"""Test images made with the docker CLI on the real engine.
+
+Tests check Dockyard against what the CLI says, so the fixtures make their
+images with the CLI rather than through the code under test. Every image they
+make carries the label `dockyard.test` and a `dockyard-test/` name, and only
+those are removed afterwards.
+"""
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import uuid
+
+TEST_LABEL = "dockyard.test"
+PREFIX = "dockyard-test"
+BASE_IMAGE = f"{PREFIX}/base:latest"
+CLI_ENV = {**os.environ, "DOCKER_BUILDKIT": "0"}
+
+
+def docker(*args, input=None, check=True):
+    result = subprocess.run(
+        ["docker", *args], input=input, capture_output=True, env=CLI_ENV, check=False
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout.decode()
+
+
+def busybox_rootfs():
+    """A tar of a root filesystem holding Debian's static busybox and a link per
+    applet, so RUN steps have a shell."""
+    busybox = "/bin/busybox"
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for folder in ("bin", "tmp", "etc"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in applets:
+            if applet == "busybox":
+                continue
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return buffer.getvalue()
+
+
+def import_base_image():
+    docker("import", "-c", f"LABEL {TEST_LABEL}=base", "-c", 'CMD ["sh"]', "-", BASE_IMAGE,
+           input=busybox_rootfs())
+    return image_id(BASE_IMAGE)
+
+
+def build(dockerfile, tags=(), build_args=None, context_files=None):
+    """Build with the classic builder from a Dockerfile text; return the image id."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        files = {"Dockerfile": dockerfile, **(context_files or {})}
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    args = ["build", "-q", "--label", f"{TEST_LABEL}=1"]
+    for tag in tags:
+        args += ["-t", tag]
+    for key, value in (build_args or {}).items():
+        args += ["--build-arg", f"{key}={value}"]
+    output = docker(*args, "-", input=buffer.getvalue())
+    return output.strip().splitlines()[-1]
+
+
+def image_id(reference):
+    return docker("image", "inspect", "--format", "{{.Id}}", reference).strip()
+
+
+def unique(name):
+    return f"{PREFIX}/{name}-{uuid.uuid4().hex[:8]}"
+
+
+def history(reference):
+    """`docker history` rows as the CLI prints them, newest first."""
+    out = docker("history", "--no-trunc", "--format", "{{json .}}", reference)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def remove_test_images():
+    containers = docker("ps", "-aq", "--filter", f"label={TEST_LABEL}").split()
+    if containers:
+        docker("rm", "-f", *containers, check=False)
+    # Children before parents: repeat while removals make progress.
+    for _ in range(5):
+        ids = docker("images", "-aq", "--filter", f"label={TEST_LABEL}").split()
+        if not ids:
+            return
+        docker("rmi", "-f", *dict.fromkeys(ids), check=False)

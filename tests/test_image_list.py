@@ -1,0 +1,121 @@
+import html
+import re
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from tests import dockerlib
+
+
+@pytest.fixture(scope="module")
+def shelf(base_image):
+    """Images made for the list: one image under two tags, a larger image used
+    by a stopped container, and a dangling image."""
+    run = uuid.uuid4().hex[:8]
+    alpha_repo = f"{dockerlib.PREFIX}/alpha-{run}"
+    beta_repo = f"{dockerlib.PREFIX}/beta-{run}"
+    alpha = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL run=alpha-{run}\n",
+                            tags=[f"{alpha_repo}:1", f"{alpha_repo}:2"])
+    beta = dockerlib.build(
+        f"FROM {dockerlib.BASE_IMAGE}\nRUN dd if=/dev/zero of=/big bs=1024 count=400\nLABEL run=beta-{run}\n",
+        tags=[f"{beta_repo}:latest"],
+    )
+    dangling = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL run=dangling-{run}\n")
+    dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", "--name", f"dockyard-test-{run}", beta)
+    return {"run": run, "alpha_repo": alpha_repo, "beta_repo": beta_repo,
+            "alpha": alpha, "beta": beta, "dangling": dangling}
+
+
+def rows(response):
+    """The image table's rows as (repository, tag, short id, size, containers) text."""
+    page = response.content.decode()
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in page else ""
+    found = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        found.append((cells[0], cells[1], cells[2], cells[4], cells[5]))
+    return found
+
+
+def short(image_id):
+    return image_id.split(":", 1)[1][:12]
+
+
+def list_page(client, **params):
+    response = client.get(reverse("images-list"), params)
+    assert response.status_code == 200
+    return response
+
+
+def test_it_lists_one_row_per_tag(owner_client, shelf):
+    found = rows(list_page(owner_client, q=shelf["alpha_repo"]))
+    assert sorted((r[0], r[1]) for r in found) == [(shelf["alpha_repo"], "1"), (shelf["alpha_repo"], "2")]
+    assert {r[2] for r in found} == {short(shelf["alpha"])}
+
+
+def test_it_shows_sizes_as_the_cli_does(owner_client, shelf):
+    found = rows(list_page(owner_client, q=shelf["beta_repo"]))
+    cli = dockerlib.docker("images", "--format", "{{.Size}}", f"{shelf['beta_repo']}:latest").strip()
+    assert [r[3] for r in found] == [cli]
+
+
+def test_it_searches_by_tag_and_by_id(owner_client, shelf):
+    by_id = rows(list_page(owner_client, q=short(shelf["beta"])[2:10]))
+    assert [(r[0], r[1]) for r in by_id] == [(shelf["beta_repo"], "latest")]
+    by_tag = rows(list_page(owner_client, q=shelf["run"], state=""))
+    assert {r[0] for r in by_tag} == {shelf["alpha_repo"], shelf["beta_repo"]}
+
+
+def test_it_shows_dangling_images_as_their_own_rows(owner_client, shelf):
+    found = rows(list_page(owner_client, state="dangling"))
+    mine = [r for r in found if r[2] == short(shelf["dangling"])]
+    assert len(mine) == 1
+    assert mine[0][0] == "<none>" and mine[0][1] == "dangling"
+    assert all(r[1] == "dangling" for r in found)
+
+
+def test_it_counts_stopped_containers_as_use(owner_client, shelf):
+    in_use = rows(list_page(owner_client, q=shelf["run"], state="in-use"))
+    assert [(r[0], r[4]) for r in in_use] == [(shelf["beta_repo"], "1")]
+    unused = rows(list_page(owner_client, q=shelf["run"], state="unused"))
+    assert sorted(r[0] for r in unused) == [shelf["alpha_repo"], shelf["alpha_repo"]]
+
+
+def test_it_sorts_by_name_size_and_created(owner_client, shelf):
+    by_name = rows(list_page(owner_client, q=shelf["run"], sort="name"))
+    assert [(r[0], r[1]) for r in by_name] == [
+        (shelf["alpha_repo"], "1"), (shelf["alpha_repo"], "2"), (shelf["beta_repo"], "latest"),
+    ]
+    by_size = rows(list_page(owner_client, q=shelf["run"], sort="-size"))
+    assert by_size[0][0] == shelf["beta_repo"]
+    oldest_first = rows(list_page(owner_client, q=shelf["run"], sort="created"))
+    assert oldest_first[-1][0] == shelf["beta_repo"]  # built after alpha
+    newest_first = rows(list_page(owner_client, q=shelf["run"], sort="-created"))
+    assert newest_first[0][0] == shelf["beta_repo"]
+
+
+def test_it_totals_images_like_the_cli(owner_client, shelf):
+    response = list_page(owner_client)
+    ids = set(dockerlib.docker("images", "--no-trunc", "--format", "{{.ID}}").split())
+    assert f"<strong>{len(ids)}</strong> image" in response.content.decode()
+
+
+def test_it_paginates(owner_client, shelf, settings):
+    settings.DOCKYARD_IMAGES_PER_PAGE = 2
+    first = list_page(owner_client, q=shelf["run"], sort="name")
+    assert len(rows(first)) == 2
+    assert "Rows 1–2 of 3" in first.content.decode()
+    second = list_page(owner_client, q=shelf["run"], sort="name", page=2)
+    assert [(r[0], r[1]) for r in rows(second)] == [(shelf["beta_repo"], "latest")]
+
+
+def test_it_ignores_unknown_sort_and_filter_values(owner_client, shelf):
+    found = rows(list_page(owner_client, q=shelf["run"], sort="drop table", state="bogus"))
+    assert len(found) == 3
+
+
+def test_it_needs_a_login(client, db):
+    response = client.get(reverse("images-list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))

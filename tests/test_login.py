@@ -1,0 +1,33 @@
+from django.urls import reverse
+
+
+def test_it_shows_the_login_page_to_anyone(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert "Log in to Dockyard" in response.content.decode()
+
+
+def test_it_logs_in_and_lands_on_the_image_list(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "owner-password-1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("images-list")
+
+
+def test_it_rejects_a_wrong_password(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_it_sends_anonymous_visitors_to_login(client, db):
+    for url in ("/", "/images/abc/", "/images/dockyard-test/x:1/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
+
+
+def test_logout_needs_a_post(owner_client):
+    assert owner_client.get(reverse("logout")).status_code == 405
+    response = owner_client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert owner_client.get("/").status_code == 302

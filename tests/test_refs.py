@@ -1,0 +1,53 @@
+import pytest
+
+from images.refs import InvalidReference, is_image_id, parse_reference, split_repo_tag
+
+VALID = [
+    ("busybox", ("busybox", None, None)),
+    ("library/busybox:1.36", ("library/busybox", "1.36", None)),
+    ("127.0.0.1:5000/team/app:v1.2.3", ("127.0.0.1:5000/team/app", "v1.2.3", None)),
+    ("localhost/app_x__y.z-w", ("localhost/app_x__y.z-w", None, None)),
+    ("Registry.Example.com/app", ("Registry.Example.com/app", None, None)),
+    ("app@sha256:" + "a" * 64, ("app", None, "sha256:" + "a" * 64)),
+    ("app:1@sha256:" + "b" * 64, ("app", "1", "sha256:" + "b" * 64)),
+]
+INVALID = [
+    ("", "cannot be empty"),
+    ("Busybox", "lowercase"),
+    ("team/App", "lowercase"),
+    ("app:-x", "tag '-x' is not valid"),
+    ("app:.x", "tag '.x' is not valid"),
+    ("app:" + "x" * 129, "is not valid"),
+    ("app@sha256:abc", "digest"),
+    ("a b", "spaces"),
+    (" app", "spaces"),
+    ("app//x", "not a valid image reference"),
+    ("app_", "not a valid image reference"),
+    ("-app", "not a valid image reference"),
+    ("x" * 256, "limit is 255"),
+    ("app;rm -rf /", "spaces"),
+    ("--help", "not a valid image reference"),
+]
+
+
+@pytest.mark.parametrize("text, parts", VALID)
+def test_it_accepts_valid_references(text, parts):
+    assert parse_reference(text) == parts
+
+
+@pytest.mark.parametrize("text, reason", INVALID)
+def test_it_rejects_invalid_references_with_a_reason(text, reason):
+    with pytest.raises(InvalidReference, match=reason):
+        parse_reference(text)
+
+
+def test_it_splits_tags_after_a_registry_port():
+    assert split_repo_tag("127.0.0.1:5000/app:1.0") == ("127.0.0.1:5000/app", "1.0")
+    assert split_repo_tag("127.0.0.1:5000/app") == ("127.0.0.1:5000/app", "")
+
+
+def test_it_knows_image_ids():
+    assert is_image_id("sha256:" + "c" * 64)
+    assert is_image_id("c" * 12)
+    assert not is_image_id("c" * 11)
+    assert not is_image_id("busybox")
