@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "images.middleware.BearerTokenMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -89,6 +90,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory: the test suite's worker and server processes share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-dockyard.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -144,3 +147,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("DOCKYARD_LOG_LEVEL", "INFO")},
 }
+
+# Jobs
+DOCKYARD_JOB_OUTPUT_LIMIT = envint("DOCKYARD_JOB_OUTPUT_LIMIT", 50 * 1024 * 1024, minimum=4096)
+DOCKYARD_HEARTBEAT_INTERVAL = envint("DOCKYARD_HEARTBEAT_INTERVAL", 2, minimum=1)
+DOCKYARD_HEARTBEAT_TIMEOUT = envint("DOCKYARD_HEARTBEAT_TIMEOUT", 30, minimum=2)
+DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
+DOCKYARD_CONTEXT_DIR = DATA_DIR / "contexts"
+DOCKYARD_UPLOAD_LIMIT = envint("DOCKYARD_UPLOAD_LIMIT", 512 * 1024 * 1024, minimum=1024)
+CELERY_TASK_DEFAULT_QUEUE = envstr("DOCKYARD_QUEUE", "dockyard")
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = envstr("DOCKYARD_CHANNEL_PREFIX", "dockyard")
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -5,12 +5,16 @@ methods; engine failures come back as the exceptions below, which name the
 engine that was tried, never as SDK or HTTP exceptions.
 """
 
+import socket
 import threading
 from contextlib import contextmanager
 
 import docker
 import requests
+import urllib3
 from django.conf import settings
+
+from images.output import engine_messages
 
 
 class EngineError(Exception):
@@ -41,7 +45,8 @@ def _engine_errors(address, reference=None):
         raise ImageNotFound(reference) from exc
     except docker.errors.APIError as exc:
         raise EngineError(_explanation(exc)) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError, OSError) as exc:
         raise EngineUnavailable(address, _reason(exc)) from exc
 
 
@@ -107,6 +112,13 @@ class Engine:
         with _engine_errors(self.address, image_id):
             return self.api.history(image_id)
 
+    def tag_image(self, image_id, repository, tag):
+        with _engine_errors(self.address, image_id):
+            self.api.tag(image_id, repository, tag)
+
+    def stream(self):
+        return EngineStream(self)
+
 
 _engines = {}
 _engines_lock = threading.Lock()
@@ -121,3 +133,63 @@ def get_engine(name="default"):
             engine = Engine(name, address, settings.DOCKYARD_ENGINE_TIMEOUT)
             _engines[name] = engine
         return engine
+
+
+class StreamClosed(EngineError):
+    """The stream was closed on purpose (a cancel) before the engine finished."""
+
+
+class EngineStream:
+    """A long engine call (build, pull) whose connection another thread may close.
+
+    Closing the connection is how the engine is told to stop: the classic
+    builder cancels the build and removes its intermediate container. A fresh
+    low-level client per stream lets a response hook hand over the response,
+    and with it the socket, without touching the SDK's internals elsewhere."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        with _engine_errors(engine.address):
+            self.api = docker.APIClient(base_url=engine.address, version=engine.api.api_version, timeout=None)
+        self.api.hooks["response"].append(self._remember)
+        self._response = None
+        self.closed = False
+
+    def _remember(self, response, *args, **kwargs):
+        self._response = response
+
+    def close(self):
+        self.closed = True
+        sock = _socket_of(self._response)
+        if sock is not None:
+            try:
+                # shutdown, unlike close, wakes the thread blocked reading it.
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def messages(self, start):
+        """Run `start(api)` (which returns the SDK's raw chunk generator) and
+        yield the engine's JSON messages as dicts."""
+        if self.closed:
+            raise StreamClosed("Cancelled before the engine was asked.")
+        with _engine_errors(self.engine.address):
+            try:
+                yield from engine_messages(start(self.api))
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if self.closed:
+                    raise StreamClosed("The stream was closed before the engine finished.") from exc
+                raise
+
+    def build(self, **options):
+        return self.messages(lambda api: api.build(decode=False, rm=True, forcerm=True, **options))
+
+    def pull(self, repository, tag):
+        return self.messages(lambda api: api.pull(repository, tag=tag, stream=True, decode=False))
+
+
+def _socket_of(response):
+    try:
+        return response.raw._fp.fp.raw._sock
+    except AttributeError:
+        return None

@@ -1,10 +1,29 @@
 from django.urls import path
 
-from images import views
+from images.views import api, images, jobs
 
 urlpatterns = [
     # /
-    path("", views.image_list, name="images-list"),
+    path("", images.image_list, name="images-list"),
+    # /images/<id>/rebuild (an id has no "/", so this cannot shadow a reference)
+    path("images/<str:image_hex>/rebuild", images.image_rebuild, name="images-rebuild"),
     # /images/<id or reference>/
-    path("images/<path:reference>/", views.image_detail, name="images-detail"),
+    path("images/<path:reference>/", images.image_detail, name="images-detail"),
+    # /build/, /pull/
+    path("build/", jobs.build_new, name="jobs-build"),
+    path("pull/", jobs.pull_new, name="jobs-pull"),
+    # /jobs/
+    path("jobs/", jobs.job_list, name="jobs-list"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="jobs-detail"),
+    path("jobs/<int:pk>/log.txt", jobs.job_log, name="jobs-log"),
+    path("jobs/<int:pk>/cancel", jobs.job_cancel, name="jobs-cancel"),
+    path("jobs/<int:pk>/retry", jobs.job_retry, name="jobs-retry"),
+    # /api/
+    path("api/images", api.images_list, name="api-images"),
+    path("api/images/<path:reference>", api.image_detail, name="api-image"),
+    path("api/builds", api.build_create, name="api-builds"),
+    path("api/pulls", api.pull_create, name="api-pulls"),
+    path("api/jobs/<int:pk>", api.job_detail, name="api-job"),
+    path("api/jobs/<int:pk>/log", api.job_log, name="api-job-log"),
+    path("api/jobs/<int:pk>/cancel", api.job_cancel, name="api-job-cancel"),
 ]

@@ -2,9 +2,11 @@ import json
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from images import history, inspect, listing
+from images import history, inspect, jobs, listing
 from images.engine import ImageNotFound, get_engine
 from images.forms import ImageListForm
 from images.refs import InvalidReference, is_image_id, parse_reference
@@ -31,7 +33,7 @@ def image_list(request):
 
 
 def image_detail(request, reference):
-    _check_reference(reference)
+    check_reference(reference)
     engine = get_engine()
     data = engine.inspect_image(reference)
     hex_id = data["Id"].split(":", 1)[-1]
@@ -46,10 +48,21 @@ def image_detail(request, reference):
         "empty_layers": sum(1 for layer in layers if layer.empty),
         "containers": containers,
         "raw": json.dumps(data, indent=2, sort_keys=True),
+        "recipe": jobs.recipe_for_image(data["Id"]),
     })
 
 
-def _check_reference(reference):
+@require_POST
+def image_rebuild(request, image_hex):
+    """Run the recipe of the build that made this image again, as a new job."""
+    recipe = jobs.recipe_for_image(f"sha256:{image_hex}")
+    if recipe is None:
+        messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
+        return redirect("images-detail", reference=image_hex)
+    return redirect(jobs.retry(recipe, request.user))
+
+
+def check_reference(reference):
     """Only ids and valid references reach the engine; anything else is simply
     not an image here."""
     if is_image_id(reference):

@@ -1,0 +1,143 @@
+"""Forms for starting builds and pulls; the API uses the same forms."""
+
+from urllib.parse import urlsplit
+
+from django import forms
+
+from images import contexts
+from images.refs import InvalidReference, parse_reference
+
+GIT_SCHEMES = ("https", "http", "git", "ssh")
+
+
+def _pairs(text, what):
+    """KEY=value lines (blank lines and # comments skipped) as a dict."""
+    pairs = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise forms.ValidationError(f"Line {number} of the {what} is not KEY=value.")
+        pairs[key.strip()] = value
+    return pairs
+
+
+class BuildForm(forms.Form):
+    source = forms.ChoiceField(choices=contexts.SOURCES.items(), initial="dockerfile")
+    dockerfile_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+                                      label="Dockerfile", max_length=1024 * 1024)
+    context = forms.FileField(required=False, label="Context archive (.tar, .tar.gz, .zip)")
+    directory = forms.CharField(required=False, max_length=4096, label="Directory on the server")
+    git_url = forms.CharField(required=False, max_length=2048, label="Git URL (#ref:subdir allowed)")
+    dockerfile = forms.CharField(required=False, max_length=1024, initial="Dockerfile",
+                                 label="Dockerfile path in the context")
+    tags = forms.CharField(required=False, max_length=4096, help_text="One or more, separated by spaces or commas.")
+    build_args = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Build args",
+                                 help_text="KEY=value, one a line. Build args are visible in docker history: "
+                                           "never pass secrets this way.")
+    labels = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="key=value, one a line.")
+    target = forms.CharField(required=False, max_length=200, label="Target stage")
+    no_cache = forms.BooleanField(required=False, label="No cache")
+    pull = forms.BooleanField(required=False, label="Always pull the base image")
+
+    def clean_tags(self):
+        tags = [tag for tag in self.cleaned_data["tags"].replace(",", " ").split() if tag]
+        for tag in tags:
+            try:
+                _, _, digest = parse_reference(tag)
+            except InvalidReference as exc:
+                raise forms.ValidationError(f"{tag}: {exc}") from exc
+            if digest:
+                raise forms.ValidationError(f"{tag}: a tag cannot carry a digest.")
+        return list(dict.fromkeys(tags))
+
+    def clean_dockerfile(self):
+        try:
+            return contexts.check_dockerfile_path(self.cleaned_data["dockerfile"])
+        except contexts.ContextError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_build_args(self):
+        return _pairs(self.cleaned_data["build_args"], "build args")
+
+    def clean_labels(self):
+        return _pairs(self.cleaned_data["labels"], "labels")
+
+    def clean_git_url(self):
+        url = self.cleaned_data["git_url"].strip()
+        if not url:
+            return url
+        if url.startswith("git@"):
+            scheme = "ssh"
+        else:
+            scheme = urlsplit(url).scheme
+        if scheme not in GIT_SCHEMES:
+            raise forms.ValidationError("A git URL must start with https://, http://, git://, ssh:// or git@.")
+        ref = url.partition("#")[2]
+        if ref.startswith("-") or any(part.startswith("-") for part in ref.split(":")):
+            raise forms.ValidationError("The ref after '#' cannot start with '-'.")
+        return url
+
+    def clean(self):
+        data = super().clean()
+        source = data.get("source")
+        if source == "dockerfile" and not (data.get("dockerfile_text") or "").strip():
+            self.add_error("dockerfile_text", "Write or paste a Dockerfile.")
+        elif source == "upload":
+            upload = data.get("context")
+            if not upload:
+                self.add_error("context", "Choose a context archive to upload.")
+            else:
+                try:
+                    contexts.archive_format(upload.name)
+                except contexts.ContextError as exc:
+                    self.add_error("context", str(exc))
+        elif source == "directory":
+            try:
+                data["directory"] = contexts.resolve_directory(data.get("directory") or "")
+            except contexts.ContextError as exc:
+                self.add_error("directory", str(exc))
+        elif source == "git" and not data.get("git_url"):
+            self.add_error("git_url", "Give the URL of a git repository.")
+        return data
+
+    def job_params(self):
+        """The job's recipe. An upload is saved now, so a rebuild can use it again."""
+        data = self.cleaned_data
+        params = {
+            "source": data["source"],
+            "dockerfile": data["dockerfile"],
+            "tags": data["tags"],
+            "build_args": data["build_args"],
+            "labels": data["labels"],
+            "target": data["target"],
+            "no_cache": data["no_cache"],
+            "pull": data["pull"],
+        }
+        if data["source"] == "dockerfile":
+            params["dockerfile_text"] = data["dockerfile_text"]
+        elif data["source"] == "upload":
+            params["context_file"] = contexts.save_upload(data["context"])
+            params["context_format"] = contexts.archive_format(data["context"].name)
+            params["context_name"] = data["context"].name
+        elif data["source"] == "directory":
+            params["directory"] = data["directory"]
+        else:
+            params["git_url"] = data["git_url"]
+        return params
+
+
+class PullForm(forms.Form):
+    reference = forms.CharField(max_length=600, label="Image",
+                                help_text="name, name:tag or name@digest; a registry host may lead, as in "
+                                          "127.0.0.1:5000/team/app:1.0")
+
+    def clean_reference(self):
+        reference = self.cleaned_data["reference"].strip()
+        try:
+            parse_reference(reference)
+        except InvalidReference as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return reference

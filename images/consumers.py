@@ -1,0 +1,115 @@
+"""Live job output over a websocket, at /ws/jobs/<id>/?after=<seq>.
+
+On connect the consumer joins the job's group first, then sends the stored
+lines after `after`, then live ones; sequence numbers make sure nothing is lost
+or repeated between the two, and lines the channel layer dropped are read back
+from the database.
+"""
+
+import asyncio
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from images import jobs
+from images.access import visible_jobs
+from images.joblog import clipped_event
+from images.models import Job, JobLine
+from images.publish import job_group
+
+REPLAY_CHUNK = 2000
+REAP_EVERY = 10
+
+
+class JobConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        job = await database_sync_to_async(lambda: visible_jobs(user).filter(pk=self.job_id).first())()
+        if job is None:
+            await self.close(code=4404)
+            return
+        self.last_sent = _after(self.scope)
+        self.group = job_group(self.job_id)
+        self.reaper = None
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        job = await self.catch_up()
+        if job.kind == Job.Kind.BUILD and job.steps:
+            await self.send_json({"type": "steps", "steps": job.steps})
+        if job.kind == Job.Kind.PULL and job.progress:
+            await self.send_json({"type": "progress", **job.progress})
+        await self.send_json(jobs.state_event(job))
+        if not job.is_final:
+            self.reaper = asyncio.create_task(self.reap_while_running())
+
+    async def disconnect(self, code):
+        if getattr(self, "reaper", None):
+            self.reaper.cancel()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        pass  # Viewers only listen.
+
+    async def job_event(self, message):
+        event = message["event"]
+        if event["type"] == "lines":
+            lines = [line for line in event["lines"] if line[0] > self.last_sent]
+            if lines and lines[0][0] > self.last_sent + 1:
+                # The layer dropped something on the way: fill the gap from storage.
+                await self.catch_up(until=lines[0][0] - 1)
+                lines = [line for line in lines if line[0] > self.last_sent]
+            if lines:
+                await self.send_json({"type": "lines", "lines": lines})
+                self.last_sent = lines[-1][0]
+        elif event["type"] == "state":
+            if event["state"] in Job.FINAL_STATES:
+                await self.catch_up()
+            await self.send_json(event)
+        else:
+            await self.send_json(event)
+
+    async def catch_up(self, until=None):
+        """Send the stored lines after the last one sent (up to `until`), with
+        the clipped marker where the middle of a long log was dropped."""
+        job = await database_sync_to_async(Job.objects.get)(pk=self.job_id)
+        while True:
+            lines = await database_sync_to_async(_stored_lines)(self.job_id, self.last_sent, until)
+            if not lines:
+                break
+            clip = job.clipped_before
+            head = [line for line in lines if not clip or line[0] < clip]
+            tail = lines[len(head):]
+            if head:
+                await self.send_json({"type": "lines", "lines": head})
+            if tail:
+                if self.last_sent < clip:
+                    await self.send_json(clipped_event(job))
+                await self.send_json({"type": "lines", "lines": tail})
+            self.last_sent = lines[-1][0]
+        return job
+
+    async def reap_while_running(self):
+        while True:
+            await asyncio.sleep(REAP_EVERY)
+            await database_sync_to_async(jobs.reap_interrupted)()
+
+
+def _stored_lines(job_id, after, until):
+    query = JobLine.objects.filter(job_id=job_id, seq__gt=after)
+    if until is not None:
+        query = query.filter(seq__lte=until)
+    return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+
+
+def _after(scope):
+    values = parse_qs(scope.get("query_string", b"").decode()).get("after", ["0"])
+    try:
+        return max(int(values[0]), 0)
+    except ValueError:
+        return 0

@@ -1,0 +1,173 @@
+"""Writing a job's output: lines numbered, stored in batches, then published.
+
+The worker's reading thread hands lines to `JobLog.write`; a writer thread
+stores each batch in one INSERT and only then publishes it, so a viewer that
+reconnects finds in the database every line it could have been sent.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+
+from django.db import close_old_connections, connection
+
+from images.models import Job, JobLine
+from images.publish import publish_job_event
+
+log = logging.getLogger(__name__)
+
+BATCH_LINES = 1000
+BATCH_SECONDS = 0.05
+QUEUE_ITEMS = 20000
+
+
+def clipped_event(job):
+    return {
+        "type": "clipped",
+        "after": job.clipped_after,
+        "before": job.clipped_before,
+        "dropped_lines": job.clipped_lines,
+        "dropped_bytes": job.clipped_bytes,
+    }
+
+
+class JobLog:
+    def __init__(self, job, publish=publish_job_event):
+        self.job = job
+        self.publish = publish
+        self.seq = job.line_count
+        self._queue = queue.Queue(maxsize=QUEUE_ITEMS)
+        self._writer = threading.Thread(target=self._run, name=f"joblog-{job.pk}", daemon=True)
+        self._failure = None
+        # The output cap: the first half of the limit is kept as the head,
+        # the second half as a rolling tail.
+        self._head_budget = job.output_limit // 2
+        self._tail_budget = job.output_limit - self._head_budget
+        self._head_bytes = 0
+        self._tail = deque()  # (seq, bytes) of the lines kept after the clip
+        self._tail_bytes = 0
+        self._clip_changed = False
+        self._writer.start()
+
+    # Called from the reading thread ------------------------------------------
+    def write(self, text):
+        self.seq += 1
+        self._put(("line", (self.seq, text)))
+
+    def set_steps(self, steps):
+        self._put(("steps", steps))
+
+    def set_progress(self, progress):
+        self._put(("progress", progress))
+
+    def close(self):
+        """Store and publish everything written so far; wait for it."""
+        self._put(("close", None))
+        self._writer.join()
+        if self._failure:
+            raise self._failure
+
+    def _put(self, item):
+        if self._failure:
+            raise self._failure
+        self._queue.put(item)
+
+    # The writer thread --------------------------------------------------------
+    def _run(self):
+        try:
+            closing = False
+            while not closing:
+                lines, steps, progress, closing = self._next_batch()
+                self._store(lines, steps, progress)
+                self._publish(lines, steps, progress)
+        except Exception as exc:  # noqa: BLE001 - surfaced to the job by write()/close()
+            log.exception("Writing the output of job %s failed", self.job.pk)
+            self._failure = exc
+        finally:
+            connection.close()
+
+    def _next_batch(self):
+        lines, steps, progress = [], None, None
+        item = self._queue.get()
+        deadline = time.monotonic() + BATCH_SECONDS
+        while True:
+            kind, value = item
+            if kind == "close":
+                return lines, steps, progress, True
+            if kind == "line":
+                lines.append(value)
+            elif kind == "steps":
+                steps = value
+            else:
+                progress = value
+            if len(lines) >= BATCH_LINES:
+                break
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+        return lines, steps, progress, False
+
+    def _store(self, lines, steps, progress):
+        if not lines and steps is None and progress is None:
+            return
+        close_old_connections()
+        job = self.job
+        changes = {}
+        if lines:
+            JobLine.objects.bulk_create([JobLine(job_id=job.pk, seq=seq, text=text) for seq, text in lines],
+                                        batch_size=BATCH_LINES)
+            changes["line_count"] = lines[-1][0]
+            changes.update(self._apply_cap(lines))
+        if steps is not None:
+            changes["steps"] = steps
+        if progress is not None:
+            changes["progress"] = progress
+        Job.objects.filter(pk=job.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(job, field, value)
+
+    def _apply_cap(self, lines):
+        """Keep the head and a rolling tail within the job's output limit; delete
+        the middle as it falls out of the tail."""
+        changes = {}
+        for seq, text in lines:
+            size = len(text.encode("utf-8", "replace")) + 1
+            if self.job.clipped_after is None and self._head_bytes + size <= self._head_budget:
+                self._head_bytes += size
+                continue
+            if self.job.clipped_after is None:
+                self.job.clipped_after = seq - 1
+                changes["clipped_after"] = seq - 1
+            self._tail.append((seq, size))
+            self._tail_bytes += size
+        dropped_to = None
+        while self._tail_bytes > self._tail_budget and len(self._tail) > 1:
+            seq, size = self._tail.popleft()
+            self._tail_bytes -= size
+            self.job.clipped_bytes += size
+            dropped_to = seq
+        if dropped_to is not None:
+            self._clip_changed = True
+            JobLine.objects.filter(job_id=self.job.pk, seq__gt=self.job.clipped_after, seq__lte=dropped_to).delete()
+            changes["clipped_before"] = dropped_to + 1
+            changes["clipped_bytes"] = self.job.clipped_bytes
+        return changes
+
+    def _publish(self, lines, steps, progress):
+        job = self.job
+        try:
+            if lines:
+                self.publish(job.pk, {"type": "lines", "lines": lines})
+            if steps is not None:
+                self.publish(job.pk, {"type": "steps", "steps": steps})
+            if progress is not None:
+                self.publish(job.pk, {"type": "progress", **progress})
+            if self._clip_changed:
+                self._clip_changed = False
+                self.publish(job.pk, clipped_event(job))
+        except Exception:  # noqa: BLE001 - viewers catch up from the database
+            log.warning("Publishing output of job %s failed; viewers will catch up from storage", job.pk,
+                        exc_info=True)

@@ -1,0 +1,217 @@
+"""Builds and pulls as jobs: creating them, running them in a worker, ending them.
+
+Tasks call `run_job(job_id)`; views call `start_build`, `start_pull`, `retry`
+and `cancel`. The engine is reached only through `images.engine`.
+"""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from images import contexts
+from images.engine import EngineError, StreamClosed, get_engine
+from images.joblog import JobLog
+from images.models import Job
+from images.progress import PullProgress
+from images.publish import publish_job_event
+from images.refs import parse_reference, split_repo_tag
+from images.output import LineSplitter
+from images.steps import StepTracker
+
+log = logging.getLogger(__name__)
+
+
+# Starting jobs (web side) ------------------------------------------------------
+
+def start_build(user, params, retry_of=None):
+    tags = params.get("tags") or []
+    target = ", ".join(tags) if tags else f"untagged build from {contexts.SOURCES[params['source']].lower()}"
+    return _enqueue(Job.Kind.BUILD, target, params, user, retry_of)
+
+
+def start_pull(user, reference, retry_of=None):
+    parse_reference(reference)
+    return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
+
+
+def retry(job, user):
+    """Run a job's recipe again as a new job (retry, or rebuild of an image)."""
+    if job.kind == Job.Kind.BUILD:
+        return start_build(user, job.params, retry_of=job)
+    return start_pull(user, job.params["reference"], retry_of=job)
+
+
+def recipe_for_image(image_id):
+    """The latest successful Dockyard build that produced this image, if any."""
+    return Job.objects.filter(kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, image_id=image_id).first()
+
+
+def cancel(job):
+    state = job.request_cancel()
+    if state == Job.State.CANCELLED:
+        publish_state(job)
+    return state
+
+
+def reap_interrupted():
+    """Mark jobs whose worker died as interrupted, and tell their viewers."""
+    for pk in Job.find_interrupted():
+        publish_state(Job.objects.get(pk=pk))
+
+
+def _enqueue(kind, target, params, user, retry_of):
+    from images.tasks import run_job_task
+
+    job = Job.objects.create(kind=kind, target=target[:600], params=params, created_by=user, retry_of=retry_of,
+                             output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
+    # After commit, or a fast worker could look for a job not yet visible to it.
+    transaction.on_commit(lambda: run_job_task.delay(job.pk))
+    return job
+
+
+def state_event(job):
+    return {
+        "type": "state",
+        "state": job.state,
+        "image_id": job.image_id or None,
+        "image_url": f"/images/{job.image_hex}/" if job.image_id else None,
+        "error": job.error,
+        "duration": job.duration,
+    }
+
+
+def publish_state(job):
+    try:
+        publish_job_event(job.pk, state_event(job))
+    except Exception:  # noqa: BLE001 - viewers read the state again when they reconnect
+        log.warning("Publishing the state of job %s failed", job.pk, exc_info=True)
+
+
+# Running jobs (worker side) ----------------------------------------------------
+
+def run_job(job_id):
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or not job.claim():
+        log.info("Job %s is not queued any more; not running it again.", job_id)
+        return
+    publish_state(job)
+    output = JobLog(job)
+    stream = None
+    try:
+        stream = get_engine().stream()
+        with Watchdog(job, stream):
+            state, image_id, error = (_build if job.kind == Job.Kind.BUILD else _pull)(job, stream, output)
+    except StreamClosed:
+        state, image_id, error = Job.State.CANCELLED, "", "Cancelled by request."
+    except (EngineError, contexts.ContextError) as exc:
+        state, image_id, error = Job.State.FAILED, "", str(exc)
+    except Exception as exc:
+        log.exception("Job %s failed unexpectedly", job.pk)
+        state, image_id, error = Job.State.FAILED, "", f"Dockyard failed while running this job: {exc}"
+    finally:
+        try:
+            output.close()
+        finally:
+            close_old_connections()
+    job.finish(state, image_id, error)
+    job.refresh_from_db()
+    publish_state(job)
+
+
+def _build(job, stream, output):
+    splitter = LineSplitter()
+    steps = StepTracker()
+    image_id, error = "", ""
+
+    def emit(lines):
+        changed = False
+        for line in lines:
+            output.write(line)
+            changed = steps.feed(line) or changed
+        if changed:
+            output.set_steps(steps.snapshot())
+
+    with contexts.build_arguments(job.params) as arguments:
+        for message in stream.build(**arguments):
+            if "stream" in message:
+                emit(splitter.feed(message["stream"]))
+            elif "aux" in message and isinstance(message["aux"], dict):
+                image_id = message["aux"].get("ID", image_id)
+            elif "error" in message:
+                emit(splitter.close())
+                error = (message.get("errorDetail") or {}).get("message") or message["error"]
+                output.write(f"ERROR: {error}")
+            elif "status" in message:
+                emit(splitter.feed(message["status"] + "\n"))
+    emit(splitter.close())
+    if stream.closed:
+        raise StreamClosed("Cancelled.")
+    if error or not image_id:
+        steps.fail(error or "The engine ended the build without an image.")
+        output.set_steps(steps.snapshot())
+        return Job.State.FAILED, "", error or "The engine ended the build without producing an image."
+    steps.finish()
+    output.set_steps(steps.snapshot())
+    for extra in (job.params.get("tags") or [])[1:]:
+        get_engine().tag_image(image_id, *split_repo_tag(extra))
+    return Job.State.SUCCEEDED, image_id, ""
+
+
+def _pull(job, stream, output):
+    reference = job.params["reference"]
+    name, tag, digest = parse_reference(reference)
+    progress = PullProgress(rate=10)
+    error = ""
+    for message in stream.pull(name, digest or tag or "latest"):
+        if "error" in message:
+            error = (message.get("errorDetail") or {}).get("message") or message["error"]
+            output.write(f"ERROR: {error}")
+            continue
+        line = progress.feed(message)
+        if line is not None:
+            output.write(line)
+        if progress.due():
+            output.set_progress(progress.snapshot())
+    output.set_progress(progress.snapshot())
+    if stream.closed:
+        raise StreamClosed("Cancelled.")
+    if error:
+        return Job.State.FAILED, "", error
+    image_id = get_engine().inspect_image(reference)["Id"]
+    return Job.State.SUCCEEDED, image_id, ""
+
+
+class Watchdog:
+    """Beats the job's heartbeat while it runs, and closes its engine stream
+    when a cancel is asked for."""
+
+    def __init__(self, job, stream):
+        self.job = job
+        self.stream = stream
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watchdog-{job.pk}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self):
+        try:
+            while not self._stop.wait(settings.DOCKYARD_HEARTBEAT_INTERVAL):
+                try:
+                    cancel = self.job.beat()
+                except Exception:  # noqa: BLE001 - a missed beat is retried on the next tick
+                    log.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
+                    continue
+                if cancel:
+                    log.info("Cancelling job %s", self.job.pk)
+                    self.stream.close()
+                    return
+        finally:
+            connection.close()

@@ -1,0 +1,183 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Job(models.Model):
+    """A build or pull run by a worker, with its output stored as numbered lines."""
+
+    class Kind(models.TextChoices):
+        BUILD = "build"
+        PULL = "pull"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        INTERRUPTED = "interrupted"
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.INTERRUPTED)
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
+    target = models.CharField(max_length=600, help_text="What the job makes or fetches, for lists.")
+    params = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    image_id = models.CharField(max_length=80, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    output_limit = models.BigIntegerField(help_text="Bytes of output kept; past it the middle is dropped.")
+    line_count = models.IntegerField(default=0, help_text="Sequence number of the last line written.")
+    clipped_after = models.IntegerField(null=True, blank=True, help_text="Last line kept before the clipped middle.")
+    clipped_before = models.IntegerField(null=True, blank=True, help_text="First line kept after the clipped middle.")
+    clipped_bytes = models.BigIntegerField(default=0)
+    steps = models.JSONField(default=list, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} {self.target}"
+
+    def get_absolute_url(self):
+        return reverse("jobs-detail", args=[self.pk])
+
+    @property
+    def is_final(self):
+        return self.state in self.FINAL_STATES
+
+    @property
+    def duration(self):
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def image_hex(self):
+        return self.image_id.split(":", 1)[-1] if self.image_id else ""
+
+    @property
+    def clipped_lines(self):
+        if self.clipped_after is None or self.clipped_before is None:
+            return 0
+        return self.clipped_before - self.clipped_after - 1
+
+    def claim(self):
+        """Move a queued job to running; False if it is no longer queued (a
+        redelivered message, a cancelled job), so that no job runs twice."""
+        now = timezone.now()
+        claimed = Job.objects.filter(pk=self.pk, state=Job.State.QUEUED).update(
+            state=Job.State.RUNNING, started_at=now, heartbeat_at=now
+        )
+        if claimed:
+            self.state, self.started_at, self.heartbeat_at = Job.State.RUNNING, now, now
+        return claimed == 1
+
+    def finish(self, state, image_id="", error=""):
+        """Record the outcome of a running job. A job already ended elsewhere
+        (found interrupted, say) keeps its first outcome."""
+        now = timezone.now()
+        done = Job.objects.filter(pk=self.pk, state=Job.State.RUNNING).update(
+            state=state, finished_at=now, image_id=image_id, error=error
+        )
+        if done:
+            self.state, self.finished_at, self.image_id, self.error = state, now, image_id, error
+        return done == 1
+
+    def beat(self):
+        """Record that the worker is alive; return whether cancel was asked for."""
+        Job.objects.filter(pk=self.pk, state=Job.State.RUNNING).update(heartbeat_at=timezone.now())
+        return Job.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
+    def request_cancel(self):
+        """Cancel a queued job at once, or ask the worker to stop a running one.
+        Return the state the job is in (or is going to)."""
+        now = timezone.now()
+        if Job.objects.filter(pk=self.pk, state=Job.State.QUEUED).update(
+            state=Job.State.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
+        ):
+            self.refresh_from_db()
+            return self.state
+        Job.objects.filter(pk=self.pk, state=Job.State.RUNNING).update(cancel_requested=True)
+        self.refresh_from_db()
+        return self.state
+
+    @classmethod
+    def find_interrupted(cls):
+        """Jobs still `running` whose worker has stopped beating are interrupted;
+        return the ids of those marked now."""
+        timeout = timedelta(seconds=settings.DOCKYARD_HEARTBEAT_TIMEOUT)
+        now = timezone.now()
+        stale = list(cls.objects.filter(state=cls.State.RUNNING, heartbeat_at__lt=now - timeout).values_list("pk", flat=True))
+        marked = []
+        for pk in stale:
+            if cls.objects.filter(pk=pk, state=cls.State.RUNNING, heartbeat_at__lt=now - timeout).update(
+                state=cls.State.INTERRUPTED,
+                finished_at=now,
+                error="The worker running this job stopped without finishing it (no heartbeat for "
+                f"{settings.DOCKYARD_HEARTBEAT_TIMEOUT} s). Its output up to then is kept; retry to run it again.",
+            ):
+                marked.append(pk)
+        return marked
+
+
+class JobLine(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")
+    seq = models.IntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_job_line")]
+
+    def __str__(self):
+        return f"{self.job_id}:{self.seq}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for scripts; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=8, help_text="The first characters, to tell tokens apart.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name):
+        """Create a token; return (ApiToken, the token text), the text shown only now."""
+        token = "dky_" + secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, name=name, prefix=token[:8], digest=cls.hash(token)), token
+
+    @classmethod
+    def user_for(cls, token):
+        found = cls.objects.select_related("user").filter(digest=cls.hash(token), user__is_active=True).first()
+        if found is None:
+            return None
+        cls.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        return found.user

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from images.jobs import run_job
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_job_task(job_id):
+    """Celery's entry to `run_job`; safe to deliver twice (the job is claimed)."""
+    run_job(job_id)

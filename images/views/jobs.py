@@ -1,0 +1,96 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from images import jobs
+from images.access import get_job_for_user, visible_jobs
+from images.build_forms import BuildForm, PullForm
+from images.models import Job
+
+JOBS_PER_PAGE = 50
+
+
+def job_list(request):
+    jobs.reap_interrupted()
+    selected = visible_jobs(request.user).select_related("created_by")
+    state, kind = request.GET.get("state", ""), request.GET.get("kind", "")
+    if state in Job.State.values:
+        selected = selected.filter(state=state)
+    if kind in Job.Kind.values:
+        selected = selected.filter(kind=kind)
+    page = Paginator(selected.defer("params", "steps", "progress"), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "jobs/job_list.html", {
+        "page": page, "state": state, "kind": kind, "states": Job.State.choices, "kinds": Job.Kind.choices,
+    })
+
+
+def job_detail(request, pk):
+    jobs.reap_interrupted()
+    job = get_job_for_user(request.user, pk)
+    ws_scheme = "wss" if request.is_secure() else "ws"
+    return render(request, "jobs/job_detail.html", {
+        "job": job,
+        "ws_url": f"{ws_scheme}://{request.get_host()}/ws/jobs/{job.pk}/",
+    })
+
+
+def job_log(request, pk):
+    """The whole stored log as plain text, streamed."""
+    job = get_job_for_user(request.user, pk)
+
+    def lines():
+        last = 0
+        query = job.lines.order_by("seq").values_list("seq", "text")
+        for seq, text in query.iterator(chunk_size=5000):
+            if job.clipped_before and last <= job.clipped_after < seq:
+                yield (f"[dockyard] ... {job.clipped_lines:,} lines ({job.clipped_bytes:,} bytes) clipped here "
+                       f"to keep the log under {job.output_limit:,} bytes ...\n")
+            yield text + "\n"
+            last = seq
+
+    response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="dockyard-job-{job.pk}.log"'
+    return response
+
+
+def build_new(request):
+    if request.method == "POST":
+        form = BuildForm(request.POST, request.FILES)
+        if form.is_valid():
+            job = jobs.start_build(request.user, form.job_params())
+            return redirect(job)
+    else:
+        form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)})
+    return render(request, "jobs/build_form.html", {"form": form})
+
+
+def _starter(request):
+    tag = request.GET.get("tag", "")
+    return f"# Building {tag}\nFROM \n" if tag else ""
+
+
+def pull_new(request):
+    form = PullForm(request.POST or None, initial={"reference": request.GET.get("reference", "")})
+    if request.method == "POST" and form.is_valid():
+        job = jobs.start_pull(request.user, form.cleaned_data["reference"])
+        return redirect(job)
+    return render(request, "jobs/pull_form.html", {"form": form})
+
+
+@require_POST
+def job_cancel(request, pk):
+    job = get_job_for_user(request.user, pk)
+    if job.is_final:
+        messages.info(request, f"This job has already ended ({job.state}).")
+    else:
+        jobs.cancel(job)
+        messages.info(request, "Cancelling: the engine is being told to stop.")
+    return redirect(job)
+
+
+@require_POST
+def job_retry(request, pk):
+    job = get_job_for_user(request.user, pk)
+    return redirect(jobs.retry(job, request.user))
