@@ -67,7 +67,8 @@ def _enqueue(kind, target, params, user, retry_of):
     job = Job.objects.create(kind=kind, target=target[:600], params=params, created_by=user, retry_of=retry_of,
                              output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
     # After commit, or a fast worker could look for a job not yet visible to it.
-    transaction.on_commit(lambda: run_job_task.delay(job.pk))
+    queue = settings.DOCKYARD_QUEUE
+    transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
     return job
 
 

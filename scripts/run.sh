@@ -14,7 +14,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A dashboard worker --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
 pids+=($!)
 "$BIN/daphne" -b "$HOST" -p "$PORT" dashboard.asgi:application &
 pids+=($!)

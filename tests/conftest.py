@@ -1,8 +1,11 @@
+import uuid
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from images.engine import get_engine
-from tests import dockerlib
+from tests import dockerlib, live
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,48 @@ def owner_client(client, owner):
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def live_settings(django_db_setup):
+    """A queue and channel-layer prefix for this test session only."""
+    from django.test import override_settings
+
+    run = uuid.uuid4().hex[:8]
+    queue, prefix = f"dockyard-test-{run}", f"dockyard-test-{run}"
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": prefix}
+    override = override_settings(DOCKYARD_QUEUE=queue, CHANNEL_LAYERS=layers)
+    override.enable()
+    yield {"queue": queue, "prefix": prefix}
+    override.disable()
+
+
+@pytest.fixture(scope="session")
+def worker(live_settings, base_image):
+    process = live.Worker(live.process_env(live_settings["queue"], live_settings["prefix"]), "test-worker.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def server(live_settings):
+    process = live.Server(live.process_env(live_settings["queue"], live_settings["prefix"]))
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def builder(transactional_db):
+    return get_user_model().objects.create_user("builder", password="builder-password-1")
+
+
+@pytest.fixture
+def builder_client(client, builder):
+    client.force_login(builder)
+    return client
+
+
+@pytest.fixture
+def builder_session(builder_client):
+    return builder_client.cookies["sessionid"].value

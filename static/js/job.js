@@ -1,0 +1,368 @@
+// Live job page: follows one build or pull job over its websocket and renders
+// the log, the build steps, the pull progress and the job's state.
+(function () {
+  "use strict";
+
+  const root = document.getElementById("job");
+  if (!root) return;
+  const byId = (id) => document.getElementById(id);
+  const logEl = byId("job-log");
+  const followEl = byId("job-follow");
+  const downloadEl = byId("job-log-download");
+  const stateEl = byId("job-state");
+  const durationEl = byId("job-duration");
+  const imageEl = byId("job-image");
+  const errorEl = byId("job-error");
+  // A build page has no progress, a pull page no steps: either may be missing.
+  const stepsEl = byId("job-steps");
+  const progressEl = byId("job-progress");
+  const digestEl = byId("job-digest");
+
+  const FINAL_STATES = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+  const CHUNK_LINES = 1000; // one content-visibility block (see job.css)
+  const SLICE_LINES = 250; // the unit of work between two looks at the clock
+  const FRAME_BUDGET_MS = 10; // leaves the rest of a 16 ms frame to layout and input
+  const RETRY_FIRST_MS = 500;
+  const RETRY_MAX_MS = 5000;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function formatDuration(seconds) {
+    if (seconds == null || !isFinite(seconds)) return "";
+    if (seconds < 59.95) return seconds.toFixed(1) + " s";
+    const total = Math.round(seconds);
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor(total / 60) % 60;
+    return hours ? `${hours} h ${minutes} min` : `${minutes} min ${total % 60} s`;
+  }
+
+  function formatBytes(bytes, digits) {
+    const units = ["B", "kB", "MB", "GB", "TB"];
+    let value = Number(bytes) || 0;
+    let unit = 0;
+    while (value >= 1000 && unit < units.length - 1) {
+      value /= 1000;
+      unit++;
+    }
+    return unit ? `${value.toFixed(digits)} ${units[unit]}` : `${value} B`;
+  }
+
+  // ---- ANSI escapes -------------------------------------------------------
+
+  // ESC followed by: a CSI sequence (params in group 1, final byte in group 2),
+  // an OSC/DCS/SOS/PM/APC string, or a short escape; a lone ESC matches too,
+  // so that no escape ever reaches the page.
+  const ESCAPE = /\x1b(?:\[([0-?]*)[ -/]*([@-~])|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])?/g;
+  const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/; // also catches \r and ESC
+  const STRAY_CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
+  // xterm's default 16 colours, to map 256-colour and truecolour codes onto.
+  const PALETTE = [
+    [0, 0, 0], [205, 0, 0], [0, 205, 0], [205, 205, 0], [0, 0, 238], [205, 0, 205], [0, 205, 205], [229, 229, 229],
+    [127, 127, 127], [255, 0, 0], [0, 255, 0], [255, 255, 0], [92, 92, 255], [255, 0, 255], [0, 255, 255], [255, 255, 255],
+  ];
+  const PLAIN = { bold: false, dim: false, italic: false, underline: false, fg: -1, bg: -1 };
+  // The SGR state outlives a line, as in a terminal.
+  const style = { ...PLAIN };
+  let styleClass = "";
+
+  function nearestColour([r = 0, g = 0, b = 0]) {
+    let best = 0;
+    let bestDistance = Infinity;
+    PALETTE.forEach(([pr, pg, pb], index) => {
+      const distance = (r - pr) ** 2 + (g - pg) ** 2 + (b - pb) ** 2;
+      if (distance < bestDistance) [best, bestDistance] = [index, distance];
+    });
+    return best;
+  }
+
+  function xterm256(n = 0) {
+    if (n < 16) return PALETTE[n];
+    if (n >= 232) return Array(3).fill(8 + (n - 232) * 10);
+    const level = (c) => (c ? 55 + c * 40 : 0);
+    n -= 16;
+    return [level(Math.floor(n / 36)), level(Math.floor(n / 6) % 6), level(n % 6)];
+  }
+
+  function applySgr(params) {
+    const codes = params.split(/[;:]/).map((p) => parseInt(p, 10) || 0);
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i];
+      if (code === 0) Object.assign(style, PLAIN);
+      else if (code === 1) style.bold = true;
+      else if (code === 2) style.dim = true;
+      else if (code === 3) style.italic = true;
+      else if (code === 4) style.underline = true;
+      else if (code === 22) style.bold = style.dim = false;
+      else if (code === 23) style.italic = false;
+      else if (code === 24) style.underline = false;
+      else if (code >= 30 && code <= 37) style.fg = code - 30;
+      else if (code === 39) style.fg = -1;
+      else if (code >= 40 && code <= 47) style.bg = code - 40;
+      else if (code === 49) style.bg = -1;
+      else if (code >= 90 && code <= 97) style.fg = code - 82;
+      else if (code >= 100 && code <= 107) style.bg = code - 92;
+      else if ((code === 38 || code === 48) && (codes[i + 1] === 5 || codes[i + 1] === 2)) {
+        const rgb = codes[i + 1] === 5 ? xterm256(codes[i + 2]) : codes.slice(i + 2, i + 5);
+        style[code === 38 ? "fg" : "bg"] = nearestColour(rgb);
+        i += codes[i + 1] === 5 ? 2 : 4;
+      }
+    }
+    styleClass = [
+      style.bold && "ansi-bold", style.dim && "ansi-dim", style.italic && "ansi-italic",
+      style.underline && "ansi-underline", style.fg >= 0 && `ansi-fg-${style.fg}`, style.bg >= 0 && `ansi-bg-${style.bg}`,
+    ].filter(Boolean).join(" ");
+  }
+
+  // Without a row, only updates the SGR state (for text a "\r" overwrote).
+  function writeStyled(row, text) {
+    let pos = 0;
+    for (const match of text.matchAll(ESCAPE)) {
+      if (row) addText(row, text.slice(pos, match.index));
+      pos = match.index + match[0].length;
+      if (match[2] === "m" && /^[\d;:]*$/.test(match[1])) applySgr(match[1]);
+    }
+    if (row) addText(row, text.slice(pos));
+  }
+
+  function addText(row, text) {
+    text = text.replace(STRAY_CONTROLS, "");
+    if (!text) return;
+    row.appendChild(styleClass ? el("span", styleClass, text) : document.createTextNode(text));
+  }
+
+  function lineRow(text) {
+    const row = el("div", "line");
+    if (!styleClass && !CONTROL.test(text)) {
+      row.textContent = text;
+      return row;
+    }
+    // A terminal shows what the last "\r" let through; a trailing "\r" overwrites nothing.
+    text = text.replace(/\r+$/, "");
+    const cut = text.lastIndexOf("\r");
+    if (cut >= 0) {
+      writeStyled(null, text.slice(0, cut));
+      text = text.slice(cut + 1);
+    }
+    writeStyled(row, text);
+    return row;
+  }
+
+  // ---- log ----------------------------------------------------------------
+
+  let lastSeq = parseInt(root.dataset.lastSeq, 10) || 0; // highest seq accepted, shown or about to be
+  let shownSeq = lastSeq;
+  let lineCount = 0;
+  let clipMarkedAt = -1; // lastSeq when the last clipped marker was queued
+  const pending = []; // [seq, text] lines and {clip} markers waiting for a frame
+  let pendingHead = 0;
+  let frameRequested = false;
+  let chunk = null;
+  let chunkRows = 0;
+
+  function queueLines(lines) {
+    for (const [seq, text] of lines) {
+      if (!(seq > lastSeq)) continue; // replayed after a reconnect
+      lastSeq = seq;
+      pending.push([seq, String(text)]);
+    }
+    scheduleFlush();
+  }
+
+  function queueClip(clip) {
+    // Lines seen live were never missed, however the stored log was clipped later.
+    if (lastSeq >= clip.before - 1 || clipMarkedAt === lastSeq) return;
+    clipMarkedAt = lastSeq;
+    pending.push({ clip, seenUpTo: lastSeq });
+    scheduleFlush();
+  }
+
+  function clipRow({ clip, seenUpTo }) {
+    // What the missing lines did to colours is unknown; start over plain.
+    Object.assign(style, PLAIN);
+    styleClass = "";
+    // A reconnect can land inside the gap; then only part of it was missed.
+    const partial = seenUpTo > clip.after;
+    const count = partial ? clip.before - 1 - seenUpTo : clip.dropped_lines ?? clip.before - clip.after - 1;
+    const size = partial ? "" : ` (${formatBytes(clip.dropped_bytes, 1)})`;
+    const row = el("div", "line log-clipped");
+    const link = el("a", "", "download the log");
+    link.href = downloadEl ? downloadEl.href : "";
+    row.append(`… ${Number(count).toLocaleString("en")} lines${size} clipped here; `, link, " for what was kept …");
+    return row;
+  }
+
+  function scheduleFlush() {
+    if (frameRequested || pendingHead >= pending.length) return;
+    frameRequested = true;
+    requestAnimationFrame(flush);
+  }
+
+  // Renders as much as fits in the frame budget, so a long backlog (a replay of
+  // a big log, a tab coming back from the background) never blocks the page.
+  function flush() {
+    frameRequested = false;
+    const start = performance.now();
+    while (pendingHead < pending.length && performance.now() - start < FRAME_BUDGET_MS) {
+      if (!chunk || chunkRows >= CHUNK_LINES) {
+        chunk = logEl.appendChild(el("div", "log-chunk"));
+        chunkRows = 0;
+      }
+      const end = Math.min(pending.length, pendingHead + SLICE_LINES, pendingHead + CHUNK_LINES - chunkRows);
+      const fragment = document.createDocumentFragment();
+      chunkRows += end - pendingHead;
+      for (; pendingHead < end; pendingHead++) {
+        const item = pending[pendingHead];
+        if (item.clip) {
+          fragment.appendChild(clipRow(item));
+          continue;
+        }
+        fragment.appendChild(lineRow(item[1]));
+        shownSeq = item[0];
+        lineCount++;
+      }
+      chunk.appendChild(fragment);
+    }
+    if (pendingHead >= pending.length) pending.length = pendingHead = 0;
+    logEl.dataset.lines = lineCount;
+    root.dataset.lastSeq = shownSeq;
+    if (followEl.checked) scrollToBottom();
+    scheduleFlush();
+  }
+
+  // ---- follow -------------------------------------------------------------
+
+  const atBottom = () => logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 4;
+  const scrollToBottom = () => (logEl.scrollTop = logEl.scrollHeight);
+
+  logEl.addEventListener("scroll", () => (followEl.checked = atBottom()));
+  // Scroll events can lag a wheel turn by a frame, long enough for a new batch
+  // to pull the log back down.
+  logEl.addEventListener("wheel", (event) => {
+    if (event.deltaY < 0 && logEl.scrollTop > 0) followEl.checked = false;
+  }, { passive: true });
+  followEl.addEventListener("change", () => followEl.checked && scrollToBottom());
+
+  // ---- state, steps, progress --------------------------------------------
+
+  function showState(message) {
+    const state = String(message.state);
+    root.dataset.state = state;
+    stateEl.textContent = state;
+    stateEl.className = "state state-" + state;
+    durationEl.textContent = formatDuration(message.duration);
+    // Only site paths and web addresses: never a javascript: link.
+    const url = /^(\/|https?:\/\/)/i.test(message.image_url || "") ? message.image_url : "";
+    if (imageEl) {
+      imageEl.hidden = !url;
+      if (url) {
+        imageEl.href = url;
+        imageEl.textContent = String(message.image_id || "").replace(/^sha256:/, "").slice(0, 12) || "image";
+      }
+    }
+    if (errorEl) {
+      errorEl.textContent = message.error || "";
+      errorEl.hidden = !message.error;
+    }
+  }
+
+  let failedStepShown = false;
+
+  function showSteps(steps) {
+    if (!stepsEl) return;
+    const fragment = document.createDocumentFragment();
+    let failed = null;
+    for (const step of steps) {
+      const item = el("li", "step step-" + step.status);
+      item.append(el("span", "step-number", `Step ${step.number}/${step.total}`), el("code", "step-instruction", step.instruction));
+      if (step.status === "cached") item.append(el("span", "badge badge-cached", "cached"));
+      if (step.duration != null) item.append(el("span", "step-duration", formatDuration(step.duration)));
+      if (step.error) item.append(el("pre", "step-error", step.error));
+      if (step.status === "failed") failed = failed || item;
+      fragment.append(item);
+    }
+    stepsEl.replaceChildren(fragment);
+    // Once only: later snapshots must not yank the page back while it is read.
+    if (failed && !failedStepShown) {
+      failedStepShown = true;
+      failed.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function showProgress(message) {
+    if (progressEl) {
+      const fragment = document.createDocumentFragment();
+      for (const layer of message.layers || []) {
+        const row = el("div", "layer");
+        row.append(el("code", "layer-id", layer.id), el("span", "layer-status", layer.status));
+        if (layer.total > 0) {
+          const bar = el("progress");
+          bar.max = layer.total;
+          bar.value = Math.min(layer.current || 0, layer.total);
+          const bytes = `${formatBytes(layer.current, 2)} / ${formatBytes(layer.total, 2)}`;
+          row.append(bar, el("span", "layer-bytes", bytes));
+        }
+        fragment.append(row);
+      }
+      progressEl.replaceChildren(fragment);
+    }
+    if (digestEl && message.digest) {
+      digestEl.textContent = "Digest: " + message.digest;
+      digestEl.hidden = false;
+    }
+  }
+
+  // ---- connection ---------------------------------------------------------
+
+  const HANDLERS = {
+    lines: (message) => queueLines(message.lines || []),
+    clipped: queueClip,
+    state: showState,
+    steps: (message) => showSteps(message.steps || []),
+    progress: showProgress,
+  };
+  let retryDelay = RETRY_FIRST_MS;
+
+  function onMessage(event) {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (error) {
+      console.warn("job: unreadable message", error);
+      return;
+    }
+    // Reset on a message rather than on open: a server that accepts and then
+    // closes at once must not be hammered every half second.
+    retryDelay = RETRY_FIRST_MS;
+    const handler = HANDLERS[message && message.type];
+    if (handler) handler(message);
+  }
+
+  function onClose() {
+    if (FINAL_STATES.has(root.dataset.state)) return;
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  function connect() {
+    const url = new URL(root.dataset.wsUrl, location.href);
+    url.protocol = url.protocol.replace(/^http/, "ws");
+    url.searchParams.set("after", lastSeq);
+    let socket;
+    try {
+      socket = new WebSocket(url.href);
+    } catch (error) {
+      console.warn("job: cannot open the websocket", error);
+      onClose();
+      return;
+    }
+    socket.addEventListener("message", onMessage);
+    socket.addEventListener("close", onClose);
+  }
+
+  connect();
+})();

@@ -1,0 +1,142 @@
+"""The real moving parts for integration tests: a Celery worker and an ASGI
+server (daphne) in their own processes, sharing the test database file, a
+queue and a channel-layer prefix of their own so that nothing else on the same
+Redis takes their work."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_env(queue, prefix, **extra):
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "DOCKYARD_QUEUE": queue,
+        "DOCKYARD_CHANNEL_PREFIX": prefix,
+        "DOCKYARD_HEARTBEAT_INTERVAL": "1",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+class Worker:
+    def __init__(self, env, log_name, concurrency=2):
+        self.log_path = Path(settings.DATA_DIR) / "log" / log_name
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
+             "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while b" ready." not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The Celery worker did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def kill(self):
+        """SIGKILL the worker and its pool processes, as a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+class Server:
+    def __init__(self, env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log_path = Path(settings.DATA_DIR) / "log" / "test-daphne.log"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "dashboard.asgi:application"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not start; see {self.log_path}") from None
+                time.sleep(0.2)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(20)
+        self.log.close()
+
+
+def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90, reap=False):
+    from images import jobs as job_functions
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if reap:
+            job_functions.reap_interrupted()
+        job.refresh_from_db()
+        if job.state in states:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job.pk} is {job.state}, not {states}, after {timeout} s")
+        time.sleep(0.1)
+
+
+def wait_for_lines(job, count, timeout=60):
+    deadline = time.monotonic() + timeout
+    while job.lines.count() < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job.pk} has {job.lines.count()} lines, not {count}")
+        time.sleep(0.1)
+
+
+class JobSocket:
+    """A websocket client on a job's stream, as the browser opens it."""
+
+    def __init__(self, server, session_cookie, job_id, after=0, origin=None):
+        self.conn = connect(
+            f"{server.ws_url}/ws/jobs/{job_id}/?after={after}",
+            additional_headers={"Cookie": f"sessionid={session_cookie}", "Origin": origin or server.url},
+            open_timeout=10,
+        )
+
+    def events(self, timeout=60):
+        """Yield events until the job's final state arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = json.loads(self.conn.recv(timeout=max(0.1, deadline - time.monotonic())))
+            yield event
+            if event["type"] == "state" and event["state"] in ("succeeded", "failed", "cancelled", "interrupted"):
+                return
+
+    def close(self):
+        self.conn.close()

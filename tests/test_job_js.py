@@ -1,0 +1,372 @@
+"""static/js/job.js in a real Chromium, on a static copy of the job page's DOM
+(tests/js/job_harness.html), with a fake WebSocket the tests speak through."""
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+pytestmark = pytest.mark.browser
+
+HARNESS = (Path(__file__).parent / "js" / "job_harness.html").resolve().as_uri()
+
+# Installed before any page script. Every socket job.js opens lands in
+# window.__sockets; push() delivers a server message, drop() a close.
+FAKE_WEBSOCKET = """
+(() => {
+  window.__sockets = [];
+  window.__scrolledIntoView = [];
+  const scrollIntoView = Element.prototype.scrollIntoView;
+  Element.prototype.scrollIntoView = function (...args) {
+    window.__scrolledIntoView.push(this.textContent);
+    return scrollIntoView.apply(this, args);
+  };
+  class FakeWebSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = String(url);
+      this.openedAt = performance.now();
+      this.readyState = FakeWebSocket.CONNECTING;
+      window.__sockets.push(this);
+      setTimeout(() => {
+        if (this.readyState !== FakeWebSocket.CONNECTING) return;
+        this.readyState = FakeWebSocket.OPEN;
+        this._emit(new Event("open"));
+      }, 0);
+    }
+    send() {}
+    close(code = 1000) { this.drop(code); }
+    push(message) {
+      const data = typeof message === "string" ? message : JSON.stringify(message);
+      this._emit(new MessageEvent("message", { data }));
+    }
+    drop(code = 1006) {
+      if (this.readyState === FakeWebSocket.CLOSED) return;
+      this.readyState = FakeWebSocket.CLOSED;
+      this._emit(new CloseEvent("close", { code, wasClean: code !== 1006 }));
+    }
+    _emit(event) {
+      const handler = this["on" + event.type];
+      if (typeof handler === "function") handler.call(this, event);
+      this.dispatchEvent(event);
+    }
+  }
+  Object.assign(FakeWebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = FakeWebSocket;
+})();
+"""
+
+LINE_TEXTS = "() => [...document.querySelectorAll('#job-log .line')].map((line) => line.textContent)"
+
+# Each line as a list of [class, text] for its child nodes ("" for text outside a span).
+LINE_PARTS = """() => [...document.querySelectorAll('#job-log .line')].map((line) =>
+  [...(line.normalize(), line.childNodes)].map((node) => [node.nodeType === 1 ? node.className : '', node.textContent]))"""
+
+AT_BOTTOM = "() => { const log = document.getElementById('job-log');" \
+            " return log.scrollHeight - log.scrollTop - log.clientHeight < 4; }"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords():
+    """Shadows the suite's autouse fixture of that name, which needs pytest-django's
+    `settings`: these tests never touch Django and also run with `-p no:django`."""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.add_init_script(FAKE_WEBSOCKET)
+    page.goto(HARNESS)
+    page.wait_for_function("window.__sockets.length === 1")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def push(page, message, socket=-1):
+    page.evaluate("([message, socket]) => window.__sockets.at(socket).push(message)", [message, socket])
+
+
+def lines(first, last, text="line {}"):
+    return {"type": "lines", "lines": [[seq, text.format(seq)] for seq in range(first, last + 1)]}
+
+
+def settle(page):
+    """Two frames: whatever job.js queued has been rendered."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def wait_lines(page, count, timeout=5000):
+    page.wait_for_function("count => document.getElementById('job-log').dataset.lines === String(count)",
+                           arg=count, timeout=timeout)
+    settle(page)
+
+
+def sockets(page):
+    return page.evaluate("() => window.__sockets.map((socket) => socket.url)")
+
+
+def test_connects_after_zero(page):
+    assert sockets(page) == ["ws://dockyard.test/ws/jobs/7/?after=0"]
+
+
+def test_lines_in_order_and_duplicates_ignored(page):
+    push(page, lines(1, 3))
+    push(page, lines(2, 5))  # 2 and 3 again
+    push(page, {"type": "lines", "lines": [[4, "line 4 again"], [1, "line 1 again"], [6, "line 6"]]})
+    wait_lines(page, 6)
+    assert page.evaluate(LINE_TEXTS) == [f"line {n}" for n in range(1, 7)]
+    assert page.get_attribute("#job", "data-last-seq") == "6"
+
+
+def test_html_in_a_line_shows_literally(page):
+    payload = """<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> & "quotes" 'too' &amp;"""
+    push(page, {"type": "lines", "lines": [[1, payload]]})
+    wait_lines(page, 1)
+    assert page.evaluate(LINE_TEXTS) == [payload]
+    assert page.locator("#job-log img, #job-log script").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+
+
+def test_ansi_colours_become_classes(page):
+    push(page, {"type": "lines", "lines": [
+        [1, "\x1b[31mred\x1b[0m plain"],
+        [2, "\x1b[1;32mbold green"],
+        [3, "still\x1b[39m default \x1b[44mon blue\x1b[49;22m"],
+        [4, "\x1b[38;5;196mx256\x1b[0m \x1b]0;window title\x07osc \x1b[2Kcsi\x1b[?25l \x1b(Bcharset"],
+        [5, "\x1b[38;2;0;0;250mtruecolour\x1b[m \x1b[3;4;97;100mstyled\x1b[23;24m\x1b[2mdim\x1b"],
+    ]})
+    wait_lines(page, 5)
+    assert page.evaluate(LINE_PARTS) == [
+        [["ansi-fg-1", "red"], ["", " plain"]],
+        [["ansi-bold ansi-fg-2", "bold green"]],
+        [["ansi-bold ansi-fg-2", "still"], ["ansi-bold", " default "], ["ansi-bold ansi-bg-4", "on blue"]],
+        [["ansi-fg-9", "x256"], ["", " osc csi charset"]],
+        [["ansi-fg-4", "truecolour"], ["", " "], ["ansi-italic ansi-underline ansi-fg-15 ansi-bg-8", "styled"],
+         ["ansi-dim ansi-fg-15 ansi-bg-8", "dim"]],
+    ]
+    text = page.text_content("#job-log")
+    assert "\x1b" not in text and "[3" not in text and "title" not in text
+
+
+def test_carriage_return_keeps_what_was_written_last(page):
+    push(page, {"type": "lines", "lines": [
+        [1, "Downloading 10%\rDownloading 55%\rDownloading 100%"],
+        [2, "\x1b[33mwarming up\rready"],
+        [3, "\x1b[0mdone\r"],
+        [4, "a\r\r"],
+    ]})
+    wait_lines(page, 4)
+    assert page.evaluate(LINE_PARTS) == [
+        [["", "Downloading 100%"]],
+        [["ansi-fg-3", "ready"]],  # the colour set in the overwritten part still applies
+        [["", "done"]],
+        [["", "a"]],
+    ]
+
+
+def test_clipped_marker_shown_once(page):
+    clipped = {"type": "clipped", "after": 3, "before": 12349, "dropped_lines": 12345, "dropped_bytes": 4_200_000}
+    push(page, lines(1, 3))
+    push(page, clipped)
+    push(page, clipped)
+    push(page, lines(12349, 12350))
+    push(page, {**clipped, "before": 12351})  # the stored log clipped again; these lines were seen live
+    wait_lines(page, 5)
+    texts = page.evaluate(LINE_TEXTS)
+    assert texts == ["line 1", "line 2", "line 3",
+                     "… 12,345 lines (4.2 MB) clipped here; download the log for what was kept …",
+                     "line 12349", "line 12350"]
+    assert page.locator("#job-log .log-clipped").count() == 1
+    assert page.get_attribute("#job-log .log-clipped a", "href").endswith("/jobs/7/log.txt")
+    assert page.get_attribute("#job", "data-last-seq") == "12350"
+
+
+def test_state_succeeded_updates_the_page_and_ends_the_connection(page):
+    image_id = "sha256:" + "0123456789ab" * 5 + "cdef"
+    push(page, {"type": "state", "state": "succeeded", "image_id": image_id,
+                "image_url": "/images/" + image_id[7:] + "/", "error": "", "duration": 125.2})
+    state = page.locator("#job-state")
+    assert state.text_content() == "succeeded"
+    assert state.get_attribute("class") == "state state-succeeded"
+    assert page.get_attribute("#job", "data-state") == "succeeded"
+    assert page.text_content("#job-duration") == "2 min 5 s"
+    image = page.locator("#job-image")
+    assert image.is_visible()
+    assert image.text_content() == "0123456789ab"
+    assert image.get_attribute("href") == "/images/" + image_id[7:] + "/"
+    assert page.locator("#job-error").is_hidden()
+    page.evaluate("() => window.__sockets[0].drop(1000)")
+    page.wait_for_timeout(1200)  # more than the first backoff
+    assert len(sockets(page)) == 1
+
+
+def test_state_failed_shows_the_error(page):
+    push(page, {"type": "state", "state": "failed", "image_id": None, "image_url": None,
+                "error": "The command '/bin/sh -c make' returned a non-zero code: 2 <b>", "duration": 12.3})
+    assert page.text_content("#job-state") == "failed"
+    assert page.get_attribute("#job-state", "class") == "state state-failed"
+    assert page.text_content("#job-duration") == "12.3 s"
+    assert page.locator("#job-image").is_hidden()
+    error = page.locator("#job-error")
+    assert error.is_visible()
+    assert error.text_content() == "The command '/bin/sh -c make' returned a non-zero code: 2 <b>"
+    assert page.locator("#job-error b").count() == 0
+
+
+def test_image_url_must_be_a_web_address(page):
+    push(page, {"type": "state", "state": "succeeded", "image_id": "sha256:" + "ab" * 32,
+                "image_url": "javascript:alert(1)", "error": "", "duration": None})
+    assert page.locator("#job-image").is_hidden()
+    assert page.text_content("#job-duration") == ""
+
+
+def test_reconnects_after_an_unexpected_close(page):
+    push(page, lines(1, 3))
+    wait_lines(page, 3)
+    page.evaluate("() => window.__sockets[0].drop()")
+    page.wait_for_function("window.__sockets.length === 2", timeout=3000)
+    assert sockets(page)[1] == "ws://dockyard.test/ws/jobs/7/?after=3"
+    push(page, lines(2, 4))  # the server replays from its own idea of where the viewer was
+    wait_lines(page, 4)
+    assert page.evaluate(LINE_TEXTS) == [f"line {n}" for n in range(1, 5)]
+
+    # A socket that closes before saying anything doubles the wait; a message resets it.
+    page.evaluate("() => window.__sockets[1].drop()")
+    page.wait_for_function("window.__sockets.length === 3", timeout=3000)
+    page.evaluate("() => window.__sockets[2].drop()")
+    page.wait_for_function("window.__sockets.length === 4", timeout=3000)
+    opened = page.evaluate("() => window.__sockets.map((socket) => socket.openedAt)")
+    assert 400 <= opened[2] - opened[1] < 900
+    assert 900 <= opened[3] - opened[2] < 1600
+    assert sockets(page)[3] == "ws://dockyard.test/ws/jobs/7/?after=4"
+
+
+def test_steps(page):
+    steps = [
+        {"number": 1, "total": 3, "instruction": "FROM debian:12", "status": "done", "duration": 0.21, "error": ""},
+        {"number": 2, "total": 3, "instruction": "COPY . /src", "status": "cached", "duration": None, "error": ""},
+        {"number": 3, "total": 3, "instruction": "RUN make <b>all</b>", "status": "failed", "duration": 1.52,
+         "error": "make: *** [all] Error 2"},
+    ]
+    push(page, {"type": "steps", "steps": steps[:2]})
+    push(page, {"type": "steps", "steps": steps})
+    items = page.locator("#job-steps > li")
+    assert items.count() == 3
+    assert [items.nth(n).get_attribute("class") for n in range(3)] == [
+        "step step-done", "step step-cached", "step step-failed"]
+    assert items.nth(0).locator(".step-number").text_content() == "Step 1/3"
+    assert items.nth(0).locator(".step-duration").text_content() == "0.2 s"
+    assert items.nth(1).locator(".badge").text_content() == "cached"
+    assert items.nth(0).locator(".badge").count() == 0
+    failed = page.locator("#job-steps > li.step-failed")
+    assert failed.locator(".step-instruction").text_content() == "RUN make <b>all</b>"
+    assert failed.locator("b").count() == 0
+    assert failed.locator(".step-error").text_content() == "make: *** [all] Error 2"
+    assert failed.locator(".step-duration").text_content() == "1.5 s"
+    push(page, {"type": "steps", "steps": steps})
+    assert page.evaluate("() => window.__scrolledIntoView.length") == 1
+
+
+def test_progress(page):
+    layers = [
+        {"id": "a1b2c3d4e5f6", "status": "Downloading", "current": 1_234_567, "total": 5_678_901},
+        {"id": "0f0f0f0f0f0f", "status": "Waiting", "current": 0, "total": 0},
+        {"id": "9e8d7c6b5a4f", "status": "Extracting", "current": 999, "total": 2000},
+    ]
+    push(page, {"type": "progress", "layers": layers, "digest": None})
+    rows = page.locator("#job-progress .layer")
+    assert rows.count() == 3
+    assert [rows.nth(n).locator(".layer-id").text_content() for n in range(3)] == [
+        "a1b2c3d4e5f6", "0f0f0f0f0f0f", "9e8d7c6b5a4f"]
+    bar = rows.nth(0).locator("progress")
+    assert bar.evaluate("bar => [bar.value, bar.max]") == [1_234_567, 5_678_901]
+    assert rows.nth(0).locator(".layer-bytes").text_content() == "1.23 MB / 5.68 MB"
+    assert rows.nth(1).locator("progress").count() == 0
+    assert rows.nth(1).locator(".layer-status").text_content() == "Waiting"
+    assert rows.nth(2).locator(".layer-bytes").text_content() == "999 B / 2.00 kB"
+    assert page.locator("#job-digest").is_hidden()
+
+    done = [{**layer, "status": "Pull complete", "current": 0, "total": 0} for layer in layers]
+    digest = "sha256:" + "fe" * 32
+    push(page, {"type": "progress", "layers": done, "digest": digest})
+    assert rows.count() == 3
+    assert page.locator("#job-progress progress").count() == 0
+    assert page.locator("#job-digest").is_visible()
+    assert page.text_content("#job-digest") == "Digest: " + digest
+
+
+def test_follow(page):
+    push(page, lines(1, 300))
+    wait_lines(page, 300)
+    assert page.evaluate(AT_BOTTOM)
+    page.evaluate("() => { document.getElementById('job-log').scrollTop = 0; }")
+    page.wait_for_function("!document.getElementById('job-follow').checked")
+    push(page, lines(301, 400))
+    wait_lines(page, 400)
+    assert page.evaluate("() => document.getElementById('job-log').scrollTop") == 0
+
+    page.check("#job-follow")
+    page.wait_for_function(AT_BOTTOM)
+    page.evaluate("() => { document.getElementById('job-log').scrollTop -= 500; }")
+    page.wait_for_function("!document.getElementById('job-follow').checked")
+    page.evaluate("() => { const log = document.getElementById('job-log'); log.scrollTop = log.scrollHeight; }")
+    page.wait_for_function("document.getElementById('job-follow').checked")
+    push(page, lines(401, 500))
+    wait_lines(page, 500)
+    assert page.evaluate(AT_BOTTOM)
+
+
+def test_100000_lines_stay_responsive(page):
+    page.evaluate("""() => {
+      window.__longestTask = 0;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) window.__longestTask = Math.max(window.__longestTask, entry.duration);
+      }).observe({ type: "longtask" });
+    }""")
+    started = time.perf_counter()
+    for first in range(1, 100_001, 1000):
+        # Built in the page: the cost measured is job.js's, not the test's.
+        page.evaluate("""first => {
+          const lines = [];
+          for (let seq = first; seq < first + 1000; seq++) {
+            lines.push([seq, seq % 10 ? `step ${seq}: compiling src/module_${seq}.c -O2 <ok> & done`
+                                      : `\\x1b[1;32mINFO\\x1b[0m ${seq} progress 50%\\rprogress 100%`]);
+          }
+          window.__sockets[0].push({ type: "lines", lines });
+        }""", first)
+    pushed = time.perf_counter() - started
+    wait_lines(page, 100_000, timeout=60_000)
+    shown = time.perf_counter() - started
+
+    before = time.perf_counter()
+    assert page.evaluate("() => document.querySelectorAll('#job-log .line').length") == 100_000
+    answered = time.perf_counter() - before
+    longest = page.evaluate("() => window.__longestTask")
+    print(f"\n100,000 lines: pushed in {pushed:.2f} s, all shown after {shown:.2f} s;"
+          f" a query afterwards answered in {answered * 1000:.0f} ms; longest main-thread task {longest:.0f} ms")
+
+    assert answered < 3
+    assert page.locator("#job-log .log-chunk").count() == 100
+    texts = page.evaluate("""() => { const rows = document.querySelectorAll('#job-log .line');
+      return [rows[0].textContent, rows[9].textContent, rows[rows.length - 1].textContent]; }""")
+    assert texts == ["step 1: compiling src/module_1.c -O2 <ok> & done", "INFO 10 progress 100%",
+                     "INFO 100000 progress 100%"]
+    assert page.get_attribute("#job", "data-last-seq") == "100000"
+    assert page.evaluate(AT_BOTTOM)
