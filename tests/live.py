@@ -25,6 +25,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def build_root():
+    """The one server directory the test worker may build from."""
+    return Path(settings.DATA_DIR) / "test-build-roots"
+
+
 def process_env(queue, prefix, **extra):
     return {
         **os.environ,
@@ -32,6 +37,7 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_QUEUE": queue,
         "DOCKYARD_CHANNEL_PREFIX": prefix,
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
+        "DOCKYARD_BUILD_ROOTS": str(build_root()),
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
@@ -123,11 +129,12 @@ class JobSocket:
     """A websocket client on a job's stream, as the browser opens it."""
 
     def __init__(self, server, session_cookie, job_id, after=0, origin=None):
-        self.conn = connect(
+        self._connection = connect(
             f"{server.ws_url}/ws/jobs/{job_id}/?after={after}",
             additional_headers={"Cookie": f"sessionid={session_cookie}", "Origin": origin or server.url},
             open_timeout=10,
         )
+        self.conn = self._connection.__enter__()
 
     def events(self, timeout=60):
         """Yield events until the job's final state arrives."""
@@ -139,4 +146,4 @@ class JobSocket:
                 return
 
     def close(self):
-        self.conn.close()
+        self._connection.__exit__(None, None, None)

@@ -20,10 +20,11 @@
 
   const FINAL_STATES = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
   const CHUNK_LINES = 1000; // one content-visibility block (see job.css)
-  const SLICE_LINES = 250; // the unit of work between two looks at the clock
-  const FRAME_BUDGET_MS = 10; // leaves the rest of a 16 ms frame to layout and input
+  const FRAME_BUDGET_MS = 12; // DOM work and layout; the rest of 16 ms is for paint and input
   const RETRY_FIRST_MS = 500;
   const RETRY_MAX_MS = 5000;
+
+  const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -163,6 +164,7 @@
   let frameRequested = false;
   let chunk = null;
   let chunkRows = 0;
+  let frameLines = 250; // adapted by flush()
 
   function queueLines(lines) {
     for (const [seq, text] of lines) {
@@ -202,17 +204,20 @@
     requestAnimationFrame(flush);
   }
 
-  // Renders as much as fits in the frame budget, so a long backlog (a replay of
-  // a big log, a tab coming back from the background) never blocks the page.
+  // Renders what fits in a frame, so a long backlog (the replay of a big log, a
+  // tab back from the background) never blocks the page. What fits is learnt
+  // from the frames before, layout included: layout costs more than the DOM work.
   function flush() {
     frameRequested = false;
     const start = performance.now();
-    while (pendingHead < pending.length && performance.now() - start < FRAME_BUDGET_MS) {
+    const stop = Math.min(pending.length, pendingHead + frameLines);
+    const full = stop - pendingHead === frameLines;
+    while (pendingHead < stop) {
       if (!chunk || chunkRows >= CHUNK_LINES) {
         chunk = logEl.appendChild(el("div", "log-chunk"));
         chunkRows = 0;
       }
-      const end = Math.min(pending.length, pendingHead + SLICE_LINES, pendingHead + CHUNK_LINES - chunkRows);
+      const end = Math.min(stop, pendingHead + CHUNK_LINES - chunkRows);
       const fragment = document.createDocumentFragment();
       chunkRows += end - pendingHead;
       for (; pendingHead < end; pendingHead++) {
@@ -230,7 +235,13 @@
     if (pendingHead >= pending.length) pending.length = pendingHead = 0;
     logEl.dataset.lines = lineCount;
     root.dataset.lastSeq = shownSeq;
+    // Layout is due before the next paint anyway; forcing it here puts it in the measure.
     if (followEl.checked) scrollToBottom();
+    else void logEl.scrollHeight;
+    if (full) {
+      const ratio = FRAME_BUDGET_MS / Math.max(performance.now() - start, 1);
+      frameLines = Math.round(clamp(frameLines * clamp(ratio, 0.5, 2), 50, 5000));
+    }
     scheduleFlush();
   }
 

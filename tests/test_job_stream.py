@@ -1,0 +1,95 @@
+"""The job websocket, through a real daphne server, a real worker and Redis."""
+
+import pytest
+from django.urls import reverse
+from websockets.exceptions import InvalidStatus
+
+from images.models import Job
+from tests import dockerlib
+from tests.live import JobSocket, wait_for_job, wait_for_lines
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+SLOW_LINES = (
+    f"FROM {dockerlib.BASE_IMAGE}\n"
+    "RUN for i in $(seq 1 300); do echo \"line $i\"; sleep 0.01; done\n"
+    f"LABEL {dockerlib.TEST_LABEL}=1\n"
+)
+
+
+def start_build(client, dockerfile):
+    response = client.post(reverse("jobs-build"), {"source": "dockerfile", "dockerfile_text": dockerfile,
+                                                   "dockerfile": "Dockerfile"})
+    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+
+def collect(socket, until_seq=None):
+    """Lines received, and the final state if it arrived."""
+    lines, state = [], None
+    for event in socket.events():
+        if event["type"] == "lines":
+            lines.extend(tuple(line) for line in event["lines"])
+            if until_seq and lines[-1][0] >= until_seq:
+                break
+        elif event["type"] == "state":
+            state = event
+    return lines, state
+
+
+def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_client, builder_session, server):
+    job = start_build(builder_client, SLOW_LINES)
+    wait_for_lines(job, 60)  # joins midway
+
+    first = JobSocket(server, builder_session, job.pk, after=0)
+    received, _ = collect(first, until_seq=150)
+    first.close()
+
+    second = JobSocket(server, builder_session, job.pk, after=received[-1][0])
+    more, state = collect(second)
+    second.close()
+
+    job = wait_for_job(job)
+    assert state["state"] == "succeeded" and state["image_id"] == job.image_id
+    everything = received + more
+    stored = list(job.lines.order_by("seq").values_list("seq", "text"))
+    assert everything == stored
+    assert [seq for seq, _ in everything] == list(range(1, job.line_count + 1))
+
+
+def test_a_viewer_after_the_end_gets_the_whole_log_steps_and_state(builder_client, builder_session, server):
+    job = wait_for_job(start_build(builder_client, SLOW_LINES))
+    socket = JobSocket(server, builder_session, job.pk)
+    events = list(socket.events())
+    socket.close()
+    lines = [tuple(line) for event in events if event["type"] == "lines" for line in event["lines"]]
+    assert lines == list(job.lines.order_by("seq").values_list("seq", "text"))
+    steps = [event for event in events if event["type"] == "steps"]
+    assert steps and [step["status"] for step in steps[-1]["steps"]] == [s["status"] for s in job.steps]
+    assert events[-1] == {**events[-1], "type": "state", "state": "succeeded",
+                          "image_url": f"/images/{job.image_hex}/"}
+
+
+def test_two_viewers_see_the_same_lines(builder_client, builder_session, server):
+    job = start_build(builder_client, SLOW_LINES)
+    one = JobSocket(server, builder_session, job.pk)
+    two = JobSocket(server, builder_session, job.pk)
+    lines_one, _ = collect(one)
+    lines_two, _ = collect(two)
+    one.close()
+    two.close()
+    assert lines_one == lines_two == list(wait_for_job(job).lines.order_by("seq").values_list("seq", "text"))
+
+
+def test_anonymous_viewers_are_refused(builder_client, server):
+    job = wait_for_job(start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\n"))
+    # Closing before accepting answers the handshake with 403.
+    with pytest.raises(InvalidStatus) as refused:
+        JobSocket(server, "not-a-session", job.pk)
+    assert refused.value.response.status_code == 403
+
+
+def test_another_origin_cannot_open_a_stream(builder_client, builder_session, server):
+    job = wait_for_job(start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\n"))
+    with pytest.raises(InvalidStatus) as refused:
+        JobSocket(server, builder_session, job.pk, origin="http://evil.example")
+    assert refused.value.response.status_code == 403
