@@ -211,7 +211,7 @@
     frameRequested = false;
     const start = performance.now();
     const stop = Math.min(pending.length, pendingHead + frameLines);
-    const full = stop - pendingHead === frameLines;
+    const rendered = stop - pendingHead;
     while (pendingHead < stop) {
       if (!chunk || chunkRows >= CHUNK_LINES) {
         chunk = logEl.appendChild(el("div", "log-chunk"));
@@ -238,9 +238,10 @@
     // Layout is due before the next paint anyway; forcing it here puts it in the measure.
     if (followEl.checked) scrollToBottom();
     else void logEl.scrollHeight;
-    if (full) {
-      const ratio = FRAME_BUDGET_MS / Math.max(performance.now() - start, 1);
-      frameLines = Math.round(clamp(frameLines * clamp(ratio, 0.5, 2), 50, 5000));
+    // A few lines say little: their cost is mostly the frame's fixed part.
+    if (rendered >= 100) {
+      const fits = (FRAME_BUDGET_MS * rendered) / Math.max(performance.now() - start, 1);
+      frameLines = Math.round(clamp((frameLines + fits) / 2, 50, 5000));
     }
     scheduleFlush();
   }

@@ -1,0 +1,91 @@
+"""The JSON API, driven with a bearer token as a CI script would."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from images.models import ApiToken, Job
+from tests import dockerlib
+from tests.live import wait_for_job
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+def api(builder):
+    _, token = ApiToken.issue(builder, "ci")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}", enforce_csrf_checks=True)
+
+
+def test_it_needs_a_token_or_a_session(db):
+    client = Client()
+    for url in ("/api/images", "/api/jobs/1"):
+        response = client.get(url)
+        assert response.status_code == 401
+        assert "Bearer" in response.json()["error"]
+    assert Client(HTTP_AUTHORIZATION="Bearer wrong").get("/api/images").status_code == 401
+
+
+def test_it_builds_follows_and_reads_the_log(api):
+    tag = dockerlib.unique("api") + ":1"
+    response = api.post("/api/builds", {
+        "source": "dockerfile", "tags": tag,
+        "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN echo from the api\nLABEL {dockerlib.TEST_LABEL}=1\n",
+    })
+    assert response.status_code == 201, response.content
+    job_id = response.json()["id"]
+    wait_for_job(Job.objects.get(pk=job_id))
+    job = api.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "succeeded" and job["image_id"] == dockerlib.image_id(tag)
+    assert job["started_at"] and job["finished_at"] and job["lines"] > 0
+
+    first = api.get(f"/api/jobs/{job_id}/log", {"after": 0}).json()
+    assert "from the api" in [text for _, text in first["lines"]]
+    assert [seq for seq, _ in first["lines"]] == list(range(1, job["lines"] + 1))
+    rest = api.get(f"/api/jobs/{job_id}/log", {"after": 3}).json()
+    assert rest["lines"] == first["lines"][3:]
+
+
+def test_it_refuses_an_invalid_build_with_the_reasons(api):
+    response = api.post("/api/builds", {"source": "dockerfile", "dockerfile_text": "", "tags": "Bad Tag"})
+    assert response.status_code == 400
+    fields = response.json()["fields"]
+    assert "tags" in fields and "dockerfile_text" in fields
+    assert not Job.objects.exists()
+
+
+def test_it_starts_a_pull_from_json(api):
+    response = api.post("/api/pulls", json.dumps({"reference": "127.0.0.1:5000/dockyard-test/none:x"}),
+                        content_type="application/json")
+    assert response.status_code == 201
+    job = wait_for_job(Job.objects.get(pk=response.json()["id"]))
+    assert job.state == "failed"
+    assert api.post("/api/pulls", json.dumps({"reference": "UPPER"}), content_type="application/json").status_code == 400
+
+
+def test_it_cancels_a_job(api):
+    response = api.post("/api/builds", {
+        "source": "dockerfile",
+        "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN sleep 60\n",
+    })
+    job = Job.objects.get(pk=response.json()["id"])
+    wait_for_job(job, states=("running",))
+    assert api.post(f"/api/jobs/{job.pk}/cancel").status_code in (200, 202)
+    assert wait_for_job(job, timeout=10).state == "cancelled"
+
+
+def test_it_lists_images_and_shows_one_with_history(api, base_image):
+    listed = api.get("/api/images", {"q": "dockyard-test/base"}).json()
+    assert [(i["repository"], i["tag"], i["id"]) for i in listed["images"]] == [
+        ("dockyard-test/base", "latest", base_image)]
+    detail = api.get("/api/images/dockyard-test/base:latest").json()
+    assert detail["id"] == base_image
+    assert len(detail["history"]) == len(dockerlib.history(base_image))
+    assert api.get("/api/images/dockyard-test/none:x").status_code == 404
+
+
+def test_session_posts_need_the_csrf_token(builder):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(builder)
+    assert client.post("/api/pulls", {"reference": "x"}).status_code == 403

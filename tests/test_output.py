@@ -1,0 +1,32 @@
+from images.output import LineSplitter, decode_chunks, engine_messages
+
+
+def test_a_character_split_across_chunks_arrives_whole():
+    data = '{"stream":"漢字 ⚓"}\r\n'.encode()
+    chunks = [data[:11], data[11:12], data[12:]]  # splits inside 漢
+    assert "".join(decode_chunks(chunks)) == data.decode()
+    assert list(engine_messages(chunks)) == [{"stream": "漢字 ⚓"}]
+
+
+def test_invalid_bytes_become_replacement_characters():
+    assert "".join(decode_chunks([b'{"stream":"a\xff', b'b"}'])) == '{"stream":"a\ufffdb"}'
+
+
+def test_messages_split_and_joined_across_chunks():
+    chunks = [b'{"stream":"one\\n"}\r\n{"str', b'eam":"two\\n"}\r\n']
+    assert list(engine_messages(chunks)) == [{"stream": "one\n"}, {"stream": "two\n"}]
+
+
+def test_lines_are_joined_across_fragments():
+    splitter = LineSplitter()
+    assert splitter.feed("Step 1/2 : FROM x") == []
+    assert splitter.feed("\n") == ["Step 1/2 : FROM x"]
+    assert splitter.feed("a\nb\r\nc") == ["a", "b"]
+    assert splitter.close() == ["c"]
+    assert splitter.close() == []
+
+
+def test_an_endless_line_is_cut():
+    splitter = LineSplitter(max_chars=10)
+    assert splitter.feed("x" * 25) == ["x" * 10, "x" * 10]
+    assert splitter.close() == ["x" * 5]
