@@ -1,0 +1,69 @@
+"""A person in Chromium: logs in, builds from the form, watches the output arrive."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from images.models import Job
+from tests import dockerlib
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker")]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop running in this thread, which
+    # Django's ORM takes for async code; the ORM calls here are plain sync ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server, builder):
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", "builder")
+    page.fill("input[name=password]", "builder-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Images")
+    yield page
+    context.close()
+
+
+def test_a_build_streams_into_the_job_page_before_it_ends(page):
+    tag = dockerlib.unique("browser") + ":1"
+    page.goto("/build/")
+    page.select_option("select[name=source]", "dockerfile")
+    page.fill("textarea[name=dockerfile_text]", (
+        f"FROM {dockerlib.BASE_IMAGE}\n"
+        "RUN echo 'first line from the build' && sleep 4 && printf '\\033[32mgreen <b>done</b>\\033[0m\\n'\n"
+        f"LABEL {dockerlib.TEST_LABEL}=1\n"))
+    page.fill("input[name=tags]", tag)
+    page.click("button:has-text('Build')")
+    page.wait_for_url("**/jobs/*/")
+
+    log = page.locator("#job-log")
+    expect(log).to_contain_text("first line from the build", timeout=30_000)
+    # Seen while the build still runs: the RUN step sleeps after printing.
+    assert page.locator("#job-state").text_content() == "running"
+    assert Job.objects.get().state == "running"
+
+    expect(page.locator("#job-state")).to_have_text("succeeded", timeout=60_000)
+    expect(log).to_contain_text("green <b>done</b>")
+    assert page.locator("#job-log b").count() == 0
+    assert page.locator("#job-log .ansi-fg-2").first.text_content().startswith("green")
+    image = page.locator("#job-image")
+    expect(image).to_be_visible()
+    job = Job.objects.get()
+    assert image.get_attribute("href") == f"/images/{job.image_hex}/"
+    steps = page.locator("#job-steps li")
+    expect(steps).to_have_count(3)
+    image.click()
+    expect(page.locator("h1")).to_have_text(tag)
