@@ -56,6 +56,7 @@ def test_a_build_streams_into_the_job_page_before_it_ends(page):
     assert Job.objects.get().state == "running"
 
     expect(page.locator("#job-state")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#job-cancel")).to_be_hidden()
     expect(log).to_contain_text("green <b>done</b>")
     assert page.locator("#job-log b").count() == 0
     assert page.locator("#job-log .ansi-fg-2").first.text_content().startswith("green")

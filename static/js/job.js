@@ -43,14 +43,9 @@
   }
 
   function formatBytes(bytes, digits) {
-    const units = ["B", "kB", "MB", "GB", "TB"];
-    let value = Number(bytes) || 0;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) {
-      value /= 1000;
-      unit++;
-    }
-    return unit ? `${value.toFixed(digits)} ${units[unit]}` : `${value} B`;
+    const value = Number(bytes) || 0;
+    const unit = clamp(Math.floor(Math.log10(Math.max(value, 1)) / 3), 0, 4);
+    return unit ? `${(value / 1000 ** unit).toFixed(digits)} ${["kB", "MB", "GB", "TB"][unit - 1]}` : `${value} B`;
   }
 
   // ---- ANSI escapes -------------------------------------------------------
@@ -63,8 +58,10 @@
   const STRAY_CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
   // xterm's default 16 colours, to map 256-colour and truecolour codes onto.
   const PALETTE = [
-    [0, 0, 0], [205, 0, 0], [0, 205, 0], [205, 205, 0], [0, 0, 238], [205, 0, 205], [0, 205, 205], [229, 229, 229],
-    [127, 127, 127], [255, 0, 0], [0, 255, 0], [255, 255, 0], [92, 92, 255], [255, 0, 255], [0, 255, 255], [255, 255, 255],
+    [0, 0, 0], [205, 0, 0], [0, 205, 0], [205, 205, 0],
+    [0, 0, 238], [205, 0, 205], [0, 205, 205], [229, 229, 229],
+    [127, 127, 127], [255, 0, 0], [0, 255, 0], [255, 255, 0],
+    [92, 92, 255], [255, 0, 255], [0, 255, 255], [255, 255, 255],
   ];
   const PLAIN = { bold: false, dim: false, italic: false, underline: false, fg: -1, bg: -1 };
   // The SGR state outlives a line, as in a terminal.
@@ -114,8 +111,8 @@
       }
     }
     styleClass = [
-      style.bold && "ansi-bold", style.dim && "ansi-dim", style.italic && "ansi-italic",
-      style.underline && "ansi-underline", style.fg >= 0 && `ansi-fg-${style.fg}`, style.bg >= 0 && `ansi-bg-${style.bg}`,
+      style.bold && "ansi-bold", style.dim && "ansi-dim", style.italic && "ansi-italic", style.underline && "ansi-underline",
+      style.fg >= 0 && `ansi-fg-${style.fg}`, style.bg >= 0 && `ansi-bg-${style.bg}`,
     ].filter(Boolean).join(" ");
   }
 
@@ -164,6 +161,7 @@
   let frameRequested = false;
   let chunk = null;
   let chunkRows = 0;
+  const filledChunks = [];
   let frameLines = 250; // adapted by flush()
 
   function queueLines(lines) {
@@ -212,8 +210,12 @@
     const start = performance.now();
     const stop = Math.min(pending.length, pendingHead + frameLines);
     const rendered = stop - pendingHead;
+    // A chunk turns lazy (see job.css) only after a frame laid it out full, so
+    // that the size it is remembered at is its real one.
+    for (const done of filledChunks.splice(0)) done.classList.add("full");
     while (pendingHead < stop) {
       if (!chunk || chunkRows >= CHUNK_LINES) {
+        if (chunk) filledChunks.push(chunk);
         chunk = logEl.appendChild(el("div", "log-chunk"));
         chunkRows = 0;
       }
@@ -241,7 +243,7 @@
     // A few lines say little: their cost is mostly the frame's fixed part.
     if (rendered >= 100) {
       const fits = (FRAME_BUDGET_MS * rendered) / Math.max(performance.now() - start, 1);
-      frameLines = Math.round(clamp((frameLines + fits) / 2, 50, 5000));
+      frameLines = Math.round(clamp((frameLines + fits) / 2, 250, 5000));
     }
     scheduleFlush();
   }
@@ -249,9 +251,22 @@
   // ---- follow -------------------------------------------------------------
 
   const atBottom = () => logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 4;
-  const scrollToBottom = () => (logEl.scrollTop = logEl.scrollHeight);
+  let lastTop = 0;
 
-  logEl.addEventListener("scroll", () => (followEl.checked = atBottom()));
+  function scrollToBottom() {
+    logEl.scrollTop = logEl.scrollHeight;
+    lastTop = logEl.scrollTop;
+  }
+
+  // Only a move up is the reader leaving the end: the log growing under a
+  // scroll position, or resizing, must not stop following.
+  logEl.addEventListener("scroll", () => {
+    const top = logEl.scrollTop;
+    if (atBottom()) followEl.checked = true;
+    else if (top < lastTop) followEl.checked = false;
+    else if (followEl.checked) scrollToBottom();
+    lastTop = top;
+  });
   // Scroll events can lag a wheel turn by a frame, long enough for a new batch
   // to pull the log back down.
   logEl.addEventListener("wheel", (event) => {
@@ -269,17 +284,16 @@
     durationEl.textContent = formatDuration(message.duration);
     // Only site paths and web addresses: never a javascript: link.
     const url = /^(\/|https?:\/\/)/i.test(message.image_url || "") ? message.image_url : "";
-    if (imageEl) {
-      imageEl.hidden = !url;
-      if (url) {
-        imageEl.href = url;
-        imageEl.textContent = String(message.image_id || "").replace(/^sha256:/, "").slice(0, 12) || "image";
-      }
+    imageEl.hidden = !url;
+    if (url) {
+      imageEl.href = url;
+      imageEl.textContent = String(message.image_id || "").replace(/^sha256:/, "").slice(0, 12) || "image";
     }
-    if (errorEl) {
-      errorEl.textContent = message.error || "";
-      errorEl.hidden = !message.error;
-    }
+    errorEl.textContent = message.error || "";
+    errorEl.hidden = !message.error;
+    // An ended job cannot be cancelled any more.
+    const cancelEl = byId("job-cancel");
+    if (cancelEl && FINAL_STATES.has(state)) cancelEl.hidden = true;
   }
 
   let failedStepShown = false;
@@ -290,7 +304,8 @@
     let failed = null;
     for (const step of steps) {
       const item = el("li", "step step-" + step.status);
-      item.append(el("span", "step-number", `Step ${step.number}/${step.total}`), el("code", "step-instruction", step.instruction));
+      item.append(el("span", "step-number", `Step ${step.number}/${step.total}`),
+        el("code", "step-instruction", step.instruction));
       if (step.status === "cached") item.append(el("span", "badge badge-cached", "cached"));
       if (step.duration != null) item.append(el("span", "step-duration", formatDuration(step.duration)));
       if (step.error) item.append(el("pre", "step-error", step.error));
@@ -340,17 +355,11 @@
   let retryDelay = RETRY_FIRST_MS;
 
   function onMessage(event) {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch (error) {
-      console.warn("job: unreadable message", error);
-      return;
-    }
+    const message = JSON.parse(event.data);
     // Reset on a message rather than on open: a server that accepts and then
     // closes at once must not be hammered every half second.
     retryDelay = RETRY_FIRST_MS;
-    const handler = HANDLERS[message && message.type];
+    const handler = HANDLERS[message.type];
     if (handler) handler(message);
   }
 
@@ -364,14 +373,7 @@
     const url = new URL(root.dataset.wsUrl, location.href);
     url.protocol = url.protocol.replace(/^http/, "ws");
     url.searchParams.set("after", lastSeq);
-    let socket;
-    try {
-      socket = new WebSocket(url.href);
-    } catch (error) {
-      console.warn("job: cannot open the websocket", error);
-      onClose();
-      return;
-    }
+    const socket = new WebSocket(url.href);
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", onClose);
   }
