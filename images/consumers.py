@@ -16,7 +16,7 @@ from images import jobs
 from images.access import visible_jobs
 from images.joblog import clipped_event
 from images.models import Job, JobLine
-from images.publish import job_group
+from images.publish import IMAGES_GROUP, job_group
 
 REPLAY_CHUNK = 2000
 REAP_EVERY = 10
@@ -113,3 +113,21 @@ def _after(scope):
         return max(int(values[0]), 0)
     except ValueError:
         return 0
+
+
+class ImagesConsumer(AsyncJsonWebsocketConsumer):
+    """Image events for open image lists and pages, at /ws/images/."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        await self.channel_layer.group_add(IMAGES_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(IMAGES_GROUP, self.channel_name)
+
+    async def images_event(self, message):
+        await self.send_json(message["event"])

@@ -37,10 +37,10 @@ def archive_format(filename):
     raise ContextError("A build context must be a .tar, .tar.gz (.tgz) or .zip file.")
 
 
-def save_upload(upload):
-    """Keep an uploaded context under DOCKYARD_CONTEXT_DIR, where a rebuild finds
-    it again; return its stored name."""
-    kind = archive_format(upload.name)
+def save_upload(upload, kind=None):
+    """Keep an uploaded archive under DOCKYARD_CONTEXT_DIR, where a rebuild or
+    retry finds it again; return its stored name."""
+    kind = kind or archive_format(upload.name)
     if upload.size > settings.DOCKYARD_UPLOAD_LIMIT:
         raise ContextError(f"The context is {upload.size:,} bytes; the limit is {settings.DOCKYARD_UPLOAD_LIMIT:,}.")
     folder = Path(settings.DOCKYARD_CONTEXT_DIR)
@@ -50,6 +50,13 @@ def save_upload(upload):
         for chunk in upload.chunks():
             out.write(chunk)
     return name
+
+
+def stored_archive(name):
+    path = Path(settings.DOCKYARD_CONTEXT_DIR) / Path(name).name
+    if not path.is_file():
+        raise ContextError("The uploaded archive of this job is no longer on the server.")
+    return path
 
 
 def check_dockerfile_path(path):
@@ -91,9 +98,7 @@ def build_arguments(params):
         yield {**options, "dockerfile": "Dockerfile", "fileobj": _dockerfile_tar(params["dockerfile_text"]),
                "custom_context": True}
     elif source == "upload":
-        path = Path(settings.DOCKYARD_CONTEXT_DIR) / params["context_file"]
-        if not path.is_file():
-            raise ContextError("The uploaded context of this build is no longer on the server.")
+        path = stored_archive(params["context_file"])
         kind = params["context_format"]
         if kind == "zip":
             with tempfile.TemporaryFile() as tar:

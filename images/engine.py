@@ -114,7 +114,40 @@ class Engine:
 
     def tag_image(self, image_id, repository, tag):
         with _engine_errors(self.address, image_id):
-            self.api.tag(image_id, repository, tag)
+            self.api.tag(image_id, repository, tag, force=True)
+
+    def remove_image(self, reference, force=False):
+        """`docker rmi`: a tag reference untags, an id removes the image. Returns
+        the engine's list of what was untagged and deleted."""
+        with _engine_errors(self.address, reference):
+            return self.api.remove_image(reference, force=force)
+
+    def prune_images(self, all_unused=False):
+        """Remove dangling images, or every image no container uses."""
+        with _engine_errors(self.address):
+            return self.api.prune_images(filters={"dangling": not all_unused})
+
+    def save_images(self, references):
+        """`docker save` of one or more references, as a stream of tar chunks."""
+        with _engine_errors(self.address, references[0]):
+            # The SDK's get_image takes one name; several need the endpoint itself.
+            response = self.api.get(
+                f"{self.api.base_url}/v{self.api.api_version}/images/get",
+                params={"names": references}, stream=True,
+            )
+            self.api._raise_for_status(response)
+        return _chunks(response, self.address)
+
+    def login(self, registry, username, password):
+        """Check credentials against a registry, as `docker login` does."""
+        with _engine_errors(self.address):
+            return self.api.login(username=username, password=password, registry=registry, reauth=True)
+
+    def image_events(self):
+        """The engine's image events as they happen (a blocking generator)."""
+        with _engine_errors(self.address):
+            stream = self.api.events(decode=True, filters={"type": "image"})
+            yield from stream
 
     def stream(self):
         return EngineStream(self)
@@ -168,14 +201,15 @@ class EngineStream:
             except OSError:
                 pass
 
-    def messages(self, start):
-        """Run `start(api)` (which returns the SDK's raw chunk generator) and
-        yield the engine's JSON messages as dicts."""
+    def messages(self, start, decoded=False):
+        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
+        decoded messages) and yield the engine's JSON messages as dicts."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
         with _engine_errors(self.engine.address):
             try:
-                yield from engine_messages(start(self.api))
+                stream = start(self.api)
+                yield from (stream if decoded else engine_messages(stream))
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
@@ -184,8 +218,27 @@ class EngineStream:
     def build(self, **options):
         return self.messages(lambda api: api.build(decode=False, rm=True, forcerm=True, **options))
 
-    def pull(self, repository, tag):
-        return self.messages(lambda api: api.pull(repository, tag=tag, stream=True, decode=False))
+    def pull(self, repository, tag, auth_config=None):
+        return self.messages(lambda api: api.pull(repository, tag=tag, stream=True, decode=False,
+                                                  auth_config=auth_config))
+
+    def push(self, repository, tag, auth_config=None):
+        return self.messages(lambda api: api.push(repository, tag=tag, stream=True, decode=False,
+                                                  auth_config=auth_config))
+
+    def load(self, fileobj):
+        """`docker load` of a tar, streamed from the open file. Its output is a
+        few ASCII lines, so the SDK's own decoding is safe here."""
+        return self.messages(lambda api: api.load_image(fileobj), decoded=True)
+
+
+def _chunks(response, address):
+    try:
+        yield from response.iter_content(chunk_size=1024 * 1024)
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise EngineUnavailable(address, _reason(exc)) from exc
+    finally:
+        response.close()
 
 
 def _socket_of(response):

@@ -63,3 +63,8 @@ def summarize(inspect):
 
 def containers_of(image_id, containers):
     return [container for container in containers if container.get("ImageID") == image_id]
+
+
+def container_name(container):
+    names = container.get("Names") or []
+    return names[0].lstrip("/") if names else container.get("Id", "")[:12]

@@ -13,8 +13,8 @@ from django.db import close_old_connections, connection, transaction
 from images import contexts
 from images.engine import EngineError, StreamClosed, get_engine
 from images.joblog import JobLog
-from images.models import Job
-from images.progress import PullProgress
+from images.models import Job, Registry
+from images.layers import LayerProgress
 from images.publish import publish_job_event
 from images.refs import parse_reference, split_repo_tag
 from images.output import LineSplitter
@@ -36,11 +36,22 @@ def start_pull(user, reference, retry_of=None):
     return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
 
 
+def start_push(user, reference, retry_of=None):
+    parse_reference(reference)
+    return _enqueue(Job.Kind.PUSH, reference, {"reference": reference}, user, retry_of)
+
+
+def start_import(user, params, retry_of=None):
+    return _enqueue(Job.Kind.IMPORT, f"import of {params['archive_name']}", params, user, retry_of)
+
+
 def retry(job, user):
     """Run a job's recipe again as a new job (retry, or rebuild of an image)."""
-    if job.kind == Job.Kind.BUILD:
-        return start_build(user, job.params, retry_of=job)
-    return start_pull(user, job.params["reference"], retry_of=job)
+    start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
+    if start is not None:
+        return start(user, job.params, retry_of=job)
+    start = start_pull if job.kind == Job.Kind.PULL else start_push
+    return start(user, job.params["reference"], retry_of=job)
 
 
 def recipe_for_image(image_id):
@@ -103,7 +114,7 @@ def run_job(job_id):
     try:
         stream = get_engine().stream()
         with Watchdog(job, stream):
-            state, image_id, error = (_build if job.kind == Job.Kind.BUILD else _pull)(job, stream, output)
+            state, image_id, error = _RUNNERS[job.kind](job, stream, output)
     except StreamClosed:
         state, image_id, error = Job.State.CANCELLED, "", "Cancelled by request."
     except (EngineError, contexts.ContextError) as exc:
@@ -163,9 +174,33 @@ def _build(job, stream, output):
 def _pull(job, stream, output):
     reference = job.params["reference"]
     name, tag, digest = parse_reference(reference)
-    progress = PullProgress(rate=10)
+    error = _follow_layers(stream.pull(name, digest or tag or "latest", _auth_for(reference)), stream, output)
+    if error:
+        return Job.State.FAILED, "", error
+    return Job.State.SUCCEEDED, get_engine().inspect_image(reference)["Id"], ""
+
+
+def _push(job, stream, output):
+    reference = job.params["reference"]
+    name, tag, _ = parse_reference(reference)
+    image_id = get_engine().inspect_image(reference)["Id"]
+    error = _follow_layers(stream.push(name, tag or "latest", _auth_for(reference)), stream, output)
+    if error:
+        return Job.State.FAILED, "", error
+    return Job.State.SUCCEEDED, image_id, ""
+
+
+def _auth_for(reference):
+    registry = Registry.for_reference(reference)
+    return registry.auth_config() if registry else None
+
+
+def _follow_layers(messages, stream, output):
+    """Write a pull's or push's lines and coalesced layer progress; return the
+    engine's error, if any."""
+    progress = LayerProgress(rate=10)
     error = ""
-    for message in stream.pull(name, digest or tag or "latest"):
+    for message in messages:
         if "error" in message:
             error = (message.get("errorDetail") or {}).get("message") or message["error"]
             output.write(f"ERROR: {error}")
@@ -178,10 +213,33 @@ def _pull(job, stream, output):
     output.set_progress(progress.snapshot())
     if stream.closed:
         raise StreamClosed("Cancelled.")
-    if error:
-        return Job.State.FAILED, "", error
-    image_id = get_engine().inspect_image(reference)["Id"]
-    return Job.State.SUCCEEDED, image_id, ""
+    return error
+
+
+def _import(job, stream, output):
+    """`docker load` of an uploaded archive."""
+    splitter = LineSplitter()
+    loaded, error = [], ""
+    with open(contexts.stored_archive(job.params["archive_file"]), "rb") as archive:
+        for message in stream.load(archive):
+            if "error" in message:
+                error = (message.get("errorDetail") or {}).get("message") or message["error"]
+                output.write(f"ERROR: {error}")
+                continue
+            for line in splitter.feed(message.get("stream") or (message.get("status", "") + "\n")):
+                output.write(line)
+                if line.startswith(("Loaded image: ", "Loaded image ID: ")):
+                    loaded.append(line.split(": ", 1)[1].strip())
+    for line in splitter.close():
+        output.write(line)
+    if stream.closed:
+        raise StreamClosed("Cancelled.")
+    if error or not loaded:
+        return Job.State.FAILED, "", error or "The archive held no image."
+    return Job.State.SUCCEEDED, get_engine().inspect_image(loaded[0])["Id"], ""
+
+
+_RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import}
 
 
 class Watchdog:

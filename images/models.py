@@ -7,6 +7,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from images import secrets_box
+from images.refs import registry_of
+
 
 class Job(models.Model):
     """A build or pull run by a worker, with its output stored as numbered lines."""
@@ -14,6 +17,8 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         BUILD = "build"
         PULL = "pull"
+        PUSH = "push"
+        IMPORT = "import"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -181,3 +186,60 @@ class ApiToken(models.Model):
             return None
         cls.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
         return found.user
+
+
+class Registry(models.Model):
+    """A registry Dockyard logs in to for pushes and private pulls. The password
+    is stored encrypted and never shown again."""
+
+    address = models.CharField(max_length=255, unique=True, help_text="host[:port], e.g. 127.0.0.1:5000")
+    username = models.CharField(max_length=255)
+    password_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "registries"
+
+    def __str__(self):
+        return self.address
+
+    def set_password(self, password):
+        self.password_encrypted = secrets_box.encrypt(password)
+
+    def auth_config(self):
+        return {"username": self.username, "password": secrets_box.decrypt(self.password_encrypted),
+                "serveraddress": self.address}
+
+    @classmethod
+    def for_reference(cls, reference):
+        """The registry a reference's name points at, if Dockyard has its login."""
+        return cls.objects.filter(address=registry_of(reference)).first()
+
+
+class TagMove(models.Model):
+    """A tag came to point at an image: seen in the engine's events (so moves
+    made in a terminal count) or made by Dockyard (a rollback)."""
+
+    tag = models.CharField(max_length=600, db_index=True)
+    image_id = models.CharField(max_length=80)
+    previous_image_id = models.CharField(max_length=80, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20, help_text="The engine event (tag, pull, load) or 'rollback'.")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.tag} -> {self.image_id[:19]}"
+
+    @classmethod
+    def record(cls, tag, image_id, action, by=None):
+        """Record that `tag` now points at `image_id`, unless it already did."""
+        last = cls.objects.filter(tag=tag).first()
+        if last is not None and last.image_id == image_id:
+            return None
+        return cls.objects.create(tag=tag, image_id=image_id, action=action, by=by,
+                                  previous_image_id=last.image_id if last else "")

@@ -14,3 +14,11 @@ def publish_job_event(job_id, event):
     vanished viewer never holds the job up."""
     layer = get_channel_layer()
     async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "event": event})
+
+
+IMAGES_GROUP = "images"
+
+
+def publish_images_event(event):
+    """Tell every open image list and image page that the engine's images changed."""
+    async_to_sync(get_channel_layer().group_send)(IMAGES_GROUP, {"type": "images.event", "event": event})

@@ -60,10 +60,21 @@ def _why_invalid(text):
 
 def _without_domain(repository):
     """The repository path without its registry domain, which may have capitals."""
-    first, _, rest = repository.partition("/")
+    if registry_of(repository) == DEFAULT_REGISTRY:
+        return repository
+    return repository.partition("/")[2]
+
+
+DEFAULT_REGISTRY = "docker.io"
+
+
+def registry_of(reference):
+    """The registry host a reference points at: its first component when that
+    looks like a host, Docker Hub otherwise."""
+    first, _, rest = reference.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
-        return rest
-    return repository
+        return first
+    return DEFAULT_REGISTRY
 
 
 def is_image_id(text):

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from images.consumers import JobConsumer
+from images.consumers import ImagesConsumer, JobConsumer
 
 websocket_urlpatterns = [
     path("ws/jobs/<int:job_id>/", JobConsumer.as_asgi()),
+    path("ws/images/", ImagesConsumer.as_asgi()),
 ]

@@ -1,12 +1,21 @@
 from django.urls import path
 
-from images.views import api, images, jobs
+from images.views import api, images, jobs, lifecycle, registries
 
 urlpatterns = [
     # /
     path("", images.image_list, name="images-list"),
-    # /images/<id>/rebuild (an id has no "/", so this cannot shadow a reference)
+    # /images/<id>/<action> (an id has no "/", so these cannot shadow a reference)
     path("images/<str:image_hex>/rebuild", images.image_rebuild, name="images-rebuild"),
+    path("images/<str:image_hex>/tag", lifecycle.tag_add, name="images-tag"),
+    path("images/<str:image_hex>/untag", lifecycle.tag_remove, name="images-untag"),
+    path("images/<str:image_hex>/push", lifecycle.tag_push, name="images-push"),
+    path("images/<str:image_hex>/export", lifecycle.image_export, name="images-export"),
+    # /remove, /prune, /import, /tag-moves/<id>/rollback
+    path("remove/", lifecycle.image_remove, name="images-remove"),
+    path("prune/", lifecycle.prune, name="images-prune"),
+    path("import/", lifecycle.image_import, name="images-import"),
+    path("tag-moves/<int:move_pk>/rollback", lifecycle.tag_rollback, name="tags-rollback"),
     # /images/<id or reference>/
     path("images/<path:reference>/", images.image_detail, name="images-detail"),
     # /build/, /pull/
@@ -18,6 +27,12 @@ urlpatterns = [
     path("jobs/<int:pk>/log.txt", jobs.job_log, name="jobs-log"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="jobs-cancel"),
     path("jobs/<int:pk>/retry", jobs.job_retry, name="jobs-retry"),
+    # /registries/
+    path("registries/", registries.registry_list, name="registries-list"),
+    path("registries/new", registries.registry_edit, name="registries-new"),
+    path("registries/<int:pk>/", registries.registry_edit, name="registries-edit"),
+    path("registries/<int:pk>/delete", registries.registry_delete, name="registries-delete"),
+    path("registries/<int:pk>/test", registries.registry_test, name="registries-test"),
     # /api/
     path("api/images", api.images_list, name="api-images"),
     path("api/images/<path:reference>", api.image_detail, name="api-image"),

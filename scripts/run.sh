@@ -16,6 +16,8 @@ trap stop INT TERM EXIT
 
 "$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
 pids+=($!)
+"$BIN/python" manage.py listen_events &
+pids+=($!)
 "$BIN/daphne" -b "$HOST" -p "$PORT" dashboard.asgi:application &
 pids+=($!)
 echo "Dockyard is serving http://$HOST:$PORT/ (Ctrl-C stops it)"

@@ -34,6 +34,7 @@ def rows(response):
     found = []
     for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
         cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        cells = cells[1:]  # the selection checkbox
         found.append((cells[0], cells[1], cells[2], cells[4], cells[5]))
     return found
 

@@ -1,4 +1,4 @@
-from images.progress import PullProgress
+from images.layers import LayerProgress
 from images.steps import StepTracker
 
 
@@ -28,7 +28,7 @@ def test_steps_are_read_from_classic_builder_output():
 
 def test_pull_progress_is_coalesced_to_the_rate():
     clock = Clock()
-    progress = PullProgress(rate=10, clock=clock)
+    progress = LayerProgress(rate=10, clock=clock)
     sent = 0
     for i in range(1000):  # 1000 events over one second
         clock.now = i / 1000
@@ -40,7 +40,7 @@ def test_pull_progress_is_coalesced_to_the_rate():
 
 
 def test_pull_status_lines_and_digest():
-    progress = PullProgress()
+    progress = LayerProgress()
     assert progress.feed({"status": "Pulling from team/app", "id": "1.0"}) == "1.0: Pulling from team/app"
     assert progress.feed({"status": "Pulling fs layer", "id": "abc", "progressDetail": {}}) == "abc: Pulling fs layer"
     assert progress.feed({"status": "Pull complete", "id": "abc", "progressDetail": {}}) == "abc: Pull complete"

@@ -2,6 +2,8 @@ import json
 
 from django import template
 
+from images import inspect
+
 register = template.Library()
 
 _UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
@@ -33,7 +35,4 @@ def exec_form(argv):
     return json.dumps(argv) if argv else ""
 
 
-@register.filter
-def container_name(container):
-    names = container.get("Names") or []
-    return names[0].lstrip("/") if names else container.get("Id", "")[:12]
+register.filter("container_name", inspect.container_name)

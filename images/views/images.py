@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from images import history, inspect, jobs, listing
 from images.engine import ImageNotFound, get_engine
 from images.forms import ImageListForm
+from images.models import TagMove
 from images.refs import InvalidReference, is_image_id, parse_reference
 
 
@@ -29,6 +30,7 @@ def image_list(request):
         "matching": len(rows),
         "query": query.urlencode(),
         "engine": engine,
+        "live_ws_url": _live_ws_url(request),
     })
 
 
@@ -49,6 +51,9 @@ def image_detail(request, reference):
         "containers": containers,
         "raw": json.dumps(data, indent=2, sort_keys=True),
         "recipe": jobs.recipe_for_image(data["Id"]),
+        "image_hex": hex_id,
+        "live_ws_url": _live_ws_url(request),
+        "moves": TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50],
     })
 
 
@@ -71,3 +76,8 @@ def check_reference(reference):
         parse_reference(reference)
     except InvalidReference as exc:
         raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
+
+
+def _live_ws_url(request):
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/images/"

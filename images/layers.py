@@ -1,12 +1,13 @@
-"""Pull progress, one entry per layer, from the engine's many progress events."""
+"""Pull and push progress, one entry per layer, from the engine's many progress events."""
 
 import re
 import time
 
 _DIGEST = re.compile(r"^Digest: (\S+)$")
+_COMPLETE = {"Download complete", "Pull complete", "Already exists", "Pushed", "Layer already exists"}
 
 
-class PullProgress:
+class LayerProgress:
     """Keeps the latest state of each layer; `due()` says when a snapshot may be
     sent, so that at most `rate` updates a second reach the browser however
     many events the engine sends."""
@@ -20,8 +21,8 @@ class PullProgress:
         self._sent_at = None
 
     def feed(self, message):
-        """Read one pull message; return the log line it makes, or None for a
-        progress event that only moves a bar."""
+        """Read one pull or push message; return the log line it makes, or None
+        for a progress event that only moves a bar."""
         status = message.get("status") or ""
         layer = message.get("id")
         detail = message.get("progressDetail") or {}
@@ -29,13 +30,18 @@ class PullProgress:
         if match:
             self.digest = match[1]
             self._changed = True
+        aux = message.get("aux")
+        if isinstance(aux, dict) and aux.get("Digest"):
+            self.digest = aux["Digest"]
+            self._changed = True
+            return None
         if layer and status and not status.startswith(("Pulling from", "Digest:", "Status:")):
             entry = self.layers.setdefault(layer, {"id": layer, "status": "", "current": 0, "total": 0})
             entry["status"] = status
             if detail.get("total"):
                 entry["current"] = detail.get("current") or 0
                 entry["total"] = detail["total"]
-            elif status in ("Download complete", "Pull complete", "Already exists"):
+            elif status in _COMPLETE:
                 entry["current"] = entry["total"]
             self._changed = True
             if detail:

@@ -1,0 +1,68 @@
+"""The engine's image events: recorded as tag moves and published to every open
+image page. One listener per engine (`manage.py listen_events`), not one per
+browser; it reconnects by itself when the engine goes away and comes back."""
+
+import logging
+import time
+
+from django.db import close_old_connections
+
+from images.engine import EngineError, ImageNotFound
+from images.models import TagMove
+from images.publish import publish_images_event
+from images.refs import InvalidReference, parse_reference
+
+log = logging.getLogger(__name__)
+
+# Actions after which a tag may point somewhere new; the engine names the tag
+# in `Attributes.name` for "tag" and in the actor id for "pull" and "load".
+_TAGGING = {"tag", "pull", "load", "import"}
+
+
+def record_event(engine, event):
+    """Record the tag move an event implies, if any; return the tag."""
+    action = event.get("Action") or event.get("status")
+    if action not in _TAGGING:
+        return None
+    actor = event.get("Actor") or {}
+    name = (actor.get("Attributes") or {}).get("name") if action == "tag" else actor.get("ID")
+    if not name:
+        return None
+    try:
+        _, tag, digest = parse_reference(name)
+    except InvalidReference:
+        return None  # an image id, not a tag
+    if digest or not tag:
+        return None
+    try:
+        image_id = engine.inspect_image(name)["Id"]
+    except ImageNotFound:
+        return None
+    TagMove.record(name, image_id, action)
+    return name
+
+
+def listen(engine, stop=lambda: False, retry_max=10.0):
+    """Follow the engine's image events until `stop()` says so."""
+    delay = 1.0
+    while not stop():
+        try:
+            for event in engine.image_events():
+                delay = 1.0
+                close_old_connections()
+                tag = record_event(engine, event)
+                actor = event.get("Actor") or {}
+                publish_images_event({
+                    "action": event.get("Action"),
+                    "id": actor.get("ID"),
+                    "tag": tag,
+                    "time": event.get("time"),
+                })
+                if stop():
+                    return
+        except EngineError as exc:
+            log.warning("Image events from %s stopped (%s); reconnecting in %.0f s", engine.address, exc, delay)
+        except Exception:  # noqa: BLE001 - the listener must outlive any one bad event
+            log.exception("Image event listener failed; reconnecting in %.0f s", delay)
+        time.sleep(delay)
+        delay = min(delay * 2, retry_max)

@@ -1,0 +1,151 @@
+"""Tags, removal and pruning: the changes a user makes to the images on a host.
+
+Each function checks what the engine holds first, so that the confirmation a
+user sees says exactly what will go, and refuses what would surprise them.
+"""
+
+from dataclasses import dataclass
+
+from images import inspect
+from images.engine import EngineError, ImageNotFound
+from images.models import TagMove
+from images.refs import InvalidReference, parse_reference, split_repo_tag
+
+
+class ActionRefused(Exception):
+    """A change that was not made, with the sentence that says why."""
+
+
+def normalize_tag(repository, tag):
+    """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest)."""
+    reference = f"{repository.strip()}:{(tag or 'latest').strip()}"
+    try:
+        _, _, digest = parse_reference(reference)
+    except InvalidReference as exc:
+        raise ActionRefused(str(exc)) from exc
+    if digest:
+        raise ActionRefused("A tag cannot carry a digest.")
+    return reference
+
+
+def tag_holder(engine, repo_tag):
+    """The id of the image a tag points at now, or None."""
+    try:
+        return engine.inspect_image(repo_tag)["Id"]
+    except ImageNotFound:
+        return None
+
+
+def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
+    """Point `repo_tag` at the image. A tag that points at another image moves
+    only with allow_move; otherwise ActionRefused names the current holder."""
+    holder = tag_holder(engine, repo_tag)
+    if holder == image_id:
+        raise ActionRefused(f"{repo_tag} already points at this image.")
+    if holder and not allow_move:
+        raise TagTaken(repo_tag, holder)
+    engine.tag_image(image_id, *split_repo_tag(repo_tag))
+    TagMove.record(repo_tag, image_id, "tag" if not holder else "move", by=user)
+    return holder
+
+
+class TagTaken(ActionRefused):
+    def __init__(self, repo_tag, holder):
+        self.repo_tag = repo_tag
+        self.holder = holder
+        super().__init__(f"{repo_tag} points at another image ({holder[7:19]}); confirm to move it here.")
+
+
+@dataclass
+class TagRemoval:
+    repo_tag: str
+    image_id: str
+    other_tags: list
+    containers: list
+    size: int
+
+    @property
+    def deletes_image(self):
+        return not self.other_tags and not self.containers
+
+    def describe(self):
+        if self.other_tags:
+            return (f"Removes the tag {self.repo_tag}. The image stays: it is still tagged "
+                    f"{', '.join(self.other_tags)}.")
+        if self.containers:
+            return (f"Removes the tag {self.repo_tag}. The image stays, untagged, because "
+                    f"{len(self.containers)} container(s) use it.")
+        return (f"Removes the tag {self.repo_tag}, the image's last: the image {self.image_id[7:19]} "
+                f"itself is deleted.")
+
+
+def plan_tag_removal(engine, repo_tag):
+    data = engine.inspect_image(repo_tag)
+    return TagRemoval(
+        repo_tag=repo_tag,
+        image_id=data["Id"],
+        other_tags=[tag for tag in data.get("RepoTags") or [] if tag != repo_tag],
+        containers=inspect.containers_of(data["Id"], engine.list_containers()),
+        size=data.get("Size") or 0,
+    )
+
+
+def remove_tag(engine, plan):
+    # With containers holding the image, only force untags it; it does not
+    # delete an image a container uses.
+    engine.remove_image(plan.repo_tag, force=bool(plan.containers and not plan.other_tags))
+
+
+@dataclass
+class ImageRemoval:
+    image_id: str
+    tags: list
+    containers: list
+    size: int
+
+
+def plan_image_removals(engine, image_ids):
+    containers = engine.list_containers()
+    plans = []
+    for image_id in image_ids:
+        data = engine.inspect_image(image_id)
+        plans.append(ImageRemoval(data["Id"], data.get("RepoTags") or [],
+                                  inspect.containers_of(data["Id"], containers), data.get("Size") or 0))
+    return plans
+
+
+def remove_images(engine, plans, force=False):
+    """Remove each planned image; those in use only with force. Returns
+    (removed ids, refusals as sentences)."""
+    removed, refused = [], []
+    for plan in plans:
+        if plan.containers and not force:
+            names = ", ".join(inspect.container_name(c) for c in plan.containers)
+            refused.append(f"{plan.image_id[7:19]} is used by {names}; tick 'force' to remove it anyway.")
+            continue
+        try:
+            # Force also lets one call remove an image that has several tags.
+            engine.remove_image(plan.image_id, force=True)
+            removed.append(plan.image_id)
+        except EngineError as exc:
+            refused.append(f"{plan.image_id[7:19]}: {exc}")
+    return removed, refused
+
+
+def prune(engine, all_unused=False):
+    """Returns (number of images deleted, bytes reclaimed)."""
+    result = engine.prune_images(all_unused=all_unused)
+    deleted = [entry for entry in result.get("ImagesDeleted") or [] if entry.get("Deleted")]
+    return len(deleted), result.get("SpaceReclaimed") or 0
+
+
+def rollback(engine, move, user=None):
+    """Point a tag back at the image it pointed at before `move`."""
+    if not move.previous_image_id:
+        raise ActionRefused(f"Dockyard saw no earlier image for {move.tag}.")
+    try:
+        engine.inspect_image(move.previous_image_id)
+    except ImageNotFound:
+        raise ActionRefused(f"The earlier image {move.previous_image_id[7:19]} is no longer on this host.") from None
+    engine.tag_image(move.previous_image_id, *split_repo_tag(move.tag))
+    return TagMove.record(move.tag, move.previous_image_id, "rollback", by=user)
