@@ -68,13 +68,18 @@ class TagRemoval:
     def deletes_image(self):
         return not self.other_tags and not self.containers
 
+    @property
+    def allowed(self):
+        return bool(self.other_tags) or not self.containers
+
     def describe(self):
         if self.other_tags:
             return (f"Removes the tag {self.repo_tag}. The image stays: it is still tagged "
                     f"{', '.join(self.other_tags)}.")
         if self.containers:
-            return (f"Removes the tag {self.repo_tag}. The image stays, untagged, because "
-                    f"{len(self.containers)} container(s) use it.")
+            return (f"{self.repo_tag} is the image's last tag and {len(self.containers)} container(s) use "
+                    "the image, so the engine keeps both: remove the containers first, or remove the "
+                    "image itself with force.")
         return (f"Removes the tag {self.repo_tag}, the image's last: the image {self.image_id[7:19]} "
                 f"itself is deleted.")
 
@@ -91,9 +96,11 @@ def plan_tag_removal(engine, repo_tag):
 
 
 def remove_tag(engine, plan):
-    # With containers holding the image, only force untags it; it does not
-    # delete an image a container uses.
-    engine.remove_image(plan.repo_tag, force=bool(plan.containers and not plan.other_tags))
+    # Never forced: for a last tag, force would delete an image that stopped
+    # containers still use.
+    if not plan.allowed:
+        raise ActionRefused(plan.describe())
+    engine.remove_image(plan.repo_tag)
 
 
 @dataclass

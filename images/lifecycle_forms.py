@@ -4,8 +4,9 @@ from images.models import Registry
 
 
 class TagForm(forms.Form):
-    repository = forms.CharField(max_length=255)
-    tag = forms.CharField(max_length=128, required=False, initial="latest")
+    # Lengths are checked with the reference grammar, which says what is wrong.
+    repository = forms.CharField(max_length=1000)
+    tag = forms.CharField(max_length=1000, required=False, initial="latest")
     move = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 

@@ -84,3 +84,28 @@ def builder_client(client, builder):
 @pytest.fixture
 def builder_session(builder_client):
     return builder_client.cookies["sessionid"].value
+
+
+@pytest.fixture(scope="session")
+def event_listener(live_settings, base_image):
+    process = live.EventListener(live.process_env(live_settings["queue"], live_settings["prefix"]))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def open_registry():
+    registry = live.Registry()
+    yield registry
+    registry.stop()
+
+
+REGISTRY_PASSWORD = "s3cret-Registry-pw-4471"
+
+
+@pytest.fixture(scope="session")
+def auth_registry():
+    registry = live.Registry(user="pusher", password=REGISTRY_PASSWORD)
+    registry.password = REGISTRY_PASSWORD
+    yield registry
+    registry.stop()

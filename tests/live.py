@@ -147,3 +147,70 @@ class JobSocket:
 
     def close(self):
         self._connection.__exit__(None, None, None)
+
+
+class EventListener:
+    """`manage.py listen_events` in its own process, as `make run` starts it."""
+
+    def __init__(self, env):
+        self.log_path = Path(settings.DATA_DIR) / "log" / "test-events.log"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "listen_events"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while b"Listening" not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The event listener did not start; see {self.log_path}")
+            time.sleep(0.1)
+        time.sleep(0.5)  # its events request reaches the engine just after the banner
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(20)
+        self.log.close()
+
+
+class Registry:
+    """A docker-registry on a free loopback port, with htpasswd auth if a user is given."""
+
+    def __init__(self, user=None, password=None):
+        import bcrypt
+
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        folder = Path(settings.DATA_DIR) / f"test-registry-{port}"
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        config = [
+            "version: 0.1", "log: {level: warn}",
+            f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}",
+            f"http: {{addr: '{self.address}'}}",
+        ]
+        if user:
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            (folder / "htpasswd").write_text(f"{user}:{hashed}\n")
+            config.append(f"auth: {{htpasswd: {{realm: dockyard-test, path: {folder / 'htpasswd'}}}}}")
+        (folder / "config.yml").write_text("\n".join(config) + "\n")
+        self.folder = folder
+        self.log = open(folder / "registry.log", "wb")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(folder / "config.yml")],
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"docker-registry did not start; see {folder / 'registry.log'}") from None
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(20)
+        self.log.close()
+        import shutil
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -46,7 +46,7 @@ def tag_remove(request, image_hex):
         return redirect("images-detail", reference=image_hex)
     engine = get_engine()
     plan = lifecycle.plan_tag_removal(engine, repo_tag)
-    if request.method == "POST" and request.POST.get("confirm") == "yes":
+    if request.method == "POST" and request.POST.get("confirm") == "yes" and plan.allowed:
         lifecycle.remove_tag(engine, plan)
         messages.success(request, plan.describe().replace("Removes", "Removed", 1).replace("is deleted", "was deleted"))
         if plan.deletes_image:

@@ -1,0 +1,126 @@
+"""Adding, removing and moving tags; tag history and rollback."""
+
+import html
+import time
+
+import pytest
+from django.urls import reverse
+
+from images.models import TagMove
+from tests import dockerlib
+
+
+@pytest.fixture
+def two_images(base_image):
+    repo = dockerlib.unique("tags")
+    one = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL which=one-{repo}\n", tags=[f"{repo}:one"])
+    two = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL which=two-{repo}\n", tags=[f"{repo}:two"])
+    return {"repo": repo, "one": one, "two": two}
+
+
+def hex_of(image_id):
+    return image_id.split(":", 1)[1]
+
+
+def tags_of(image_id):
+    return set(dockerlib.docker("image", "inspect", "--format", "{{join .RepoTags \" \"}}", image_id).split())
+
+
+def test_it_adds_a_tag(owner_client, two_images):
+    response = owner_client.post(reverse("images-tag", args=[hex_of(two_images["one"])]),
+                                 {"repository": two_images["repo"], "tag": "extra"})
+    assert response.status_code == 302
+    assert tags_of(two_images["one"]) == {f"{two_images['repo']}:one", f"{two_images['repo']}:extra"}
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f"Tagged {two_images['repo']}:extra." in page
+    assert TagMove.objects.get(tag=f"{two_images['repo']}:extra").by.username == "owner"
+
+
+@pytest.mark.parametrize("repository, tag, reason", [
+    ("Upper/Case", "x", "lowercase"),
+    ("ok/repo", "-bad", "is not valid"),
+    ("ok/repo", "a" * 129, "is not valid"),
+    ("bad repo", "x", "spaces"),
+    ("ok/repo", "x@sha256", "digest"),
+])
+def test_it_rejects_bad_tags_and_changes_nothing(owner_client, two_images, repository, tag, reason):
+    before = tags_of(two_images["one"])
+    response = owner_client.post(reverse("images-tag", args=[hex_of(two_images["one"])]),
+                                 {"repository": repository, "tag": tag}, follow=True)
+    assert reason in html.unescape(response.content.decode())
+    assert tags_of(two_images["one"]) == before
+
+
+def test_moving_a_tag_shows_the_old_holder_and_needs_confirmation(owner_client, two_images):
+    url = reverse("images-tag", args=[hex_of(two_images["two"])])
+    response = owner_client.post(url, {"repository": two_images["repo"], "tag": "one"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Move " in page and hex_of(two_images["one"])[:12] in page
+    assert tags_of(two_images["one"]) == {f"{two_images['repo']}:one"}  # not moved yet
+
+    owner_client.post(url, {"repository": two_images["repo"], "tag": "one", "move": "True"})
+    assert f"{two_images['repo']}:one" in tags_of(two_images["two"])
+    move = TagMove.objects.filter(tag=f"{two_images['repo']}:one").first()
+    assert move.image_id == two_images["two"]
+
+
+def test_removing_one_of_two_tags_keeps_the_image(owner_client, two_images):
+    repo, one = two_images["repo"], two_images["one"]
+    dockerlib.docker("tag", one, f"{repo}:spare")
+    url = reverse("images-untag", args=[hex_of(one)])
+    confirm = owner_client.get(url, {"tag": f"{repo}:spare"}).content.decode()
+    assert "The image stays: it is still tagged" in confirm
+    owner_client.post(url, {"tag": f"{repo}:spare", "confirm": "yes"})
+    assert tags_of(one) == {f"{repo}:one"}
+
+
+def test_the_last_tag_of_an_image_in_use_stays(owner_client, two_images):
+    repo, one = two_images["repo"], two_images["one"]
+    dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", one)
+    url = reverse("images-untag", args=[hex_of(one)])
+    page = html.unescape(owner_client.get(url, {"tag": f"{repo}:one"}).content.decode())
+    assert "last tag and 1 container(s) use the image" in page and "Remove tag" not in page
+    owner_client.post(url, {"tag": f"{repo}:one", "confirm": "yes"})
+    assert tags_of(one) == {f"{repo}:one"}
+
+
+def test_removing_the_last_tag_says_the_image_goes(owner_client, two_images):
+    repo, two = two_images["repo"], two_images["two"]
+    url = reverse("images-untag", args=[hex_of(two)])
+    assert "the image" in owner_client.get(url, {"tag": f"{repo}:two"}).content.decode()
+    owner_client.post(url, {"tag": f"{repo}:two", "confirm": "yes"})
+    assert dockerlib.docker("images", "-q", two, check=False).strip() == ""
+
+
+def test_a_get_never_removes(owner_client, two_images):
+    owner_client.get(reverse("images-untag", args=[hex_of(two_images["two"])]),
+                     {"tag": f"{two_images['repo']}:two", "confirm": "yes"})
+    assert tags_of(two_images["two"]) == {f"{two_images['repo']}:two"}
+
+
+@pytest.mark.usefixtures("event_listener")
+def test_a_tag_moved_in_a_terminal_shows_in_history_and_rolls_back(builder_client, two_images):
+    repo, one, two = two_images["repo"], two_images["one"], two_images["two"]
+    tag = f"{repo}:release"
+    dockerlib.docker("tag", one, tag)
+    wait_for(lambda: TagMove.objects.filter(tag=tag, image_id=one).exists())
+    dockerlib.docker("tag", two, tag)  # moved from the terminal
+    wait_for(lambda: TagMove.objects.filter(tag=tag, image_id=two).exists())
+
+    page = builder_client.get(reverse("images-detail", args=[hex_of(two)])).content.decode()
+    assert "Tag history" in page and hex_of(one)[:12] in page
+    move = TagMove.objects.filter(tag=tag).first()
+    assert move.image_id == two and move.previous_image_id == one and move.action == "tag"
+
+    builder_client.post(reverse("tags-rollback", args=[move.pk]))
+    assert tag in tags_of(one) and tag not in tags_of(two)
+    rollback = TagMove.objects.filter(tag=tag).first()
+    assert rollback.action == "rollback" and rollback.by.username == "builder" and rollback.image_id == one
+
+
+def wait_for(check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
