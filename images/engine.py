@@ -122,10 +122,14 @@ class Engine:
         with _engine_errors(self.address, reference):
             return self.api.remove_image(reference, force=force)
 
-    def prune_images(self, all_unused=False):
-        """Remove dangling images, or every image no container uses."""
+    def prune_images(self, all_unused=False, label=None):
+        """Remove dangling images, or every image no container uses; only those
+        with `label` (key or key=value) if given."""
+        filters = {"dangling": not all_unused}
+        if label:
+            filters["label"] = [label]
         with _engine_errors(self.address):
-            return self.api.prune_images(filters={"dangling": not all_unused})
+            return self.api.prune_images(filters=filters)
 
     def save_images(self, references):
         """`docker save` of one or more references, as a stream of tar chunks."""

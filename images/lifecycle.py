@@ -4,6 +4,7 @@ Each function checks what the engine holds first, so that the confirmation a
 user sees says exactly what will go, and refuses what would surprise them.
 """
 
+import re
 from dataclasses import dataclass
 
 from images import inspect
@@ -139,9 +140,14 @@ def remove_images(engine, plans, force=False):
     return removed, refused
 
 
-def prune(engine, all_unused=False):
+LABEL_FILTER = re.compile(r"^[A-Za-z0-9._/-]+(=[^\s]*)?$")
+
+
+def prune(engine, all_unused=False, label=""):
     """Returns (number of images deleted, bytes reclaimed)."""
-    result = engine.prune_images(all_unused=all_unused)
+    if label and not LABEL_FILTER.match(label):
+        raise ActionRefused("A label filter is key or key=value, without spaces.")
+    result = engine.prune_images(all_unused=all_unused, label=label or None)
     deleted = [entry for entry in result.get("ImagesDeleted") or [] if entry.get("Deleted")]
     return len(deleted), result.get("SpaceReclaimed") or 0
 

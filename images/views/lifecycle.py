@@ -89,7 +89,12 @@ def image_remove(request):
 
 def prune(request):
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        count, reclaimed = lifecycle.prune(get_engine(), all_unused=request.POST.get("all") == "on")
+        try:
+            count, reclaimed = lifecycle.prune(get_engine(), all_unused=request.POST.get("all") == "on",
+                                               label=request.POST.get("label", "").strip())
+        except lifecycle.ActionRefused as refused:
+            messages.error(request, f"Nothing pruned: {refused}")
+            return redirect("images-prune")
         messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
