@@ -25,6 +25,25 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_for_port(port, process, failure, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(failure) from None
+            time.sleep(0.1)
+
+
+def stop_process(process):
+    """SIGTERM a process started in its own session, and wait for it."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
 def build_root():
     """The one server directory the test worker may build from."""
     return Path(settings.DATA_DIR) / "test-build-roots"
@@ -85,20 +104,10 @@ class Server:
             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "dashboard.asgi:application"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start; see {self.log_path}") from None
-                time.sleep(0.2)
+        wait_for_port(self.port, self.process, f"daphne did not start; see {self.log_path}")
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(20)
+        stop_process(self.process)
         self.log.close()
 
 
@@ -167,9 +176,7 @@ class EventListener:
         time.sleep(0.5)  # its events request reaches the engine just after the banner
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(20)
+        stop_process(self.process)
         self.log.close()
 
 
@@ -197,20 +204,10 @@ class Registry:
         self.log = open(folder / "registry.log", "wb")
         self.process = subprocess.Popen(["docker-registry", "serve", str(folder / "config.yml")],
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"docker-registry did not start; see {folder / 'registry.log'}") from None
-                time.sleep(0.1)
+        wait_for_port(port, self.process, f"docker-registry did not start; see {folder / 'registry.log'}")
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(20)
+        stop_process(self.process)
         self.log.close()
         import shutil
         shutil.rmtree(self.folder, ignore_errors=True)
