@@ -213,11 +213,27 @@ class EngineStream:
         with _engine_errors(self.engine.address):
             try:
                 stream = start(self.api)
-                yield from (stream if decoded else engine_messages(stream))
+                if not decoded:
+                    stream = engine_messages(self._raw_chunks(stream))
+                yield from stream
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
                 raise
+
+    def _raw_chunks(self, sdk_chunks):
+        """The response body in blocks of whatever has arrived. The SDK reads
+        one HTTP chunk at a time, and the engine writes one per output line, so
+        a chatty build costs two reads a line; read1 takes all that is there."""
+        raw = getattr(self._response, "raw", None)
+        if raw is None or not getattr(raw, "chunked", False):
+            yield from sdk_chunks  # an error answered at once, not a stream
+            return
+        while True:
+            block = raw.read1(64 * 1024)
+            if not block:
+                return
+            yield block
 
     def build(self, **options):
         return self.messages(lambda api: api.build(decode=False, rm=True, forcerm=True, **options))

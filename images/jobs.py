@@ -138,9 +138,9 @@ def _build(job, stream, output):
     image_id, error = "", ""
 
     def emit(lines):
+        output.write_lines(lines)
         changed = False
         for line in lines:
-            output.write(line)
             changed = steps.feed(line) or changed
         if changed:
             output.set_steps(steps.snapshot())
