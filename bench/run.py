@@ -45,6 +45,7 @@ N_LAYERS = int(os.environ.get("BENCH_LAYERS", 60))
 LOG_LINES = int(os.environ.get("BENCH_LOG_LINES", 200_000))
 FANOUT = int(os.environ.get("BENCH_FANOUT", 100))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
+ONLY = {int(n) for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()}  # e.g. BENCH_ONLY=4,5
 PREFIX = "dockyard-bench"
 results = []
 
@@ -273,15 +274,24 @@ def main():
     worker = live.Worker(env, "bench-worker.log")
     server = live.Server(env)
     try:
-        make_shelf(engine)
-        image = deep_image()
-        scenario_list(client, token)
-        scenario_detail(client, image)
-        scenario_build(api)
-        scenario_log_throughput(api, server, session, worker)
-        scenario_latency(api, server, session, 1)
-        scenario_latency(api, server, session, FANOUT)
-        scenario_pull(api, server, session)
+        def wanted(number):
+            return not ONLY or number in ONLY
+
+        if wanted(1):
+            make_shelf(engine)
+            scenario_list(client, token)
+        if wanted(2):
+            scenario_detail(client, deep_image())
+        if wanted(3):
+            scenario_build(api)
+        if wanted(4):
+            scenario_log_throughput(api, server, session, worker)
+        if wanted(5):
+            scenario_latency(api, server, session, 1)
+        if wanted(6):
+            scenario_latency(api, server, session, FANOUT)
+        if wanted(7):
+            scenario_pull(api, server, session)
     finally:
         worker.stop()
         server.stop()

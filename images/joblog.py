@@ -18,7 +18,7 @@ from images.publish import publish_job_event
 
 log = logging.getLogger(__name__)
 
-BATCH_LINES = 1000
+BATCH_LINES = 5000
 BATCH_SECONDS = 0.05
 QUEUE_ITEMS = 20000
 

@@ -20,6 +20,8 @@ class StepTracker:
 
     def feed(self, line):
         """Read one output line; return True when the steps changed."""
+        if not line.startswith(("Step ", " ---> ")):
+            return False  # program output, most lines of a busy build
         match = _STEP.match(line)
         if match:
             self._close_running("done")
