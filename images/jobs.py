@@ -73,7 +73,7 @@ def reap_interrupted():
 
 
 def _enqueue(kind, target, params, user, retry_of):
-    from images.tasks import run_job_task
+    from images.tasks import run_job_task  # tasks imports this module
 
     job = Job.objects.create(kind=kind, target=target[:600], params=params, created_by=user, retry_of=retry_of,
                              output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)

@@ -17,6 +17,13 @@ class ActionRefused(Exception):
     """A change that was not made, with the sentence that says why."""
 
 
+class TagTaken(ActionRefused):
+    def __init__(self, repo_tag, holder):
+        self.repo_tag = repo_tag
+        self.holder = holder
+        super().__init__(f"{repo_tag} points at another image ({holder[7:19]}); confirm to move it here.")
+
+
 def normalize_tag(repository, tag):
     """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest)."""
     reference = f"{repository.strip()}:{(tag or 'latest').strip()}"
@@ -48,13 +55,6 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
     engine.tag_image(image_id, *split_repo_tag(repo_tag))
     TagMove.record(repo_tag, image_id, "tag" if not holder else "move", by=user)
     return holder
-
-
-class TagTaken(ActionRefused):
-    def __init__(self, repo_tag, holder):
-        self.repo_tag = repo_tag
-        self.holder = holder
-        super().__init__(f"{repo_tag} points at another image ({holder[7:19]}); confirm to move it here.")
 
 
 @dataclass

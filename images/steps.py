@@ -47,11 +47,8 @@ class StepTracker:
 
     def fail(self, error):
         """The build failed: the step under way (if any) is the one that failed."""
-        if self.steps and self.steps[-1]["status"] in ("running", "cached") and self._started is not None:
-            self.steps[-1]["status"] = "failed"
+        if self._close_running("failed"):
             self.steps[-1]["error"] = error
-            self.steps[-1]["duration"] = round(self.clock() - self._started, 3)
-            self._started = None
             return True
         return False
 

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
-from images import contexts, jobs, lifecycle
+from images import contexts, jobs, lifecycle, listing
 from images.engine import get_engine
 from images.lifecycle_forms import ImportForm, TagForm
 from images.models import TagMove
@@ -98,8 +98,6 @@ def prune(request):
         messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
-    from images import listing
-
     engine = get_engine()
     rows = listing.image_rows(engine.list_images(), engine.list_containers())
     dangling = {row.image_id: row for row in rows if row.dangling and not row.containers}
