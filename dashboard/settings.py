@@ -6,6 +6,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from django.core.exceptions import ImproperlyConfigured
+
 from dashboard.env import envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,6 +31,11 @@ def _secret_key():
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = envlist("DOCKYARD_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+if not DEBUG and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    # A wildcard would also switch off the websocket origin check, which
+    # compares the Origin header against this list.
+    raise ImproperlyConfigured("DOCKYARD_ALLOWED_HOSTS must name the hosts Dockyard answers to; '*' and an "
+                               "empty list are refused unless DOCKYARD_DEBUG is on.")
 CSRF_TRUSTED_ORIGINS = envlist("DOCKYARD_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -45,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dashboard.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,3 +169,17 @@ CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = envstr("DOCKYARD_CHANNEL_PREFIX"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DOCKYARD_ENCRYPTION_KEY = envstr("DOCKYARD_ENCRYPTION_KEY")
+
+# Security headers. Behind a TLS-terminating proxy, DOCKYARD_BEHIND_TLS=1 turns
+# on HSTS, secure cookies and trusts the proxy's X-Forwarded-Proto.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if envbool("DOCKYARD_BEHIND_TLS", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = envint("DOCKYARD_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True

@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pages_carry_the_security_headers(client, db):
+    response = client.get(reverse("login"))
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def settings_error(**env):
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env})
+    return result.returncode, result.stderr
+
+
+def test_it_refuses_to_start_with_a_wildcard_or_empty_host_list():
+    for hosts in ("*", "", "dockyard.example,*"):
+        code, stderr = settings_error(DOCKYARD_ALLOWED_HOSTS=hosts, DOCKYARD_DEBUG="0")
+        assert code != 0 and "DOCKYARD_ALLOWED_HOSTS must name the hosts" in stderr, hosts
+    assert settings_error(DOCKYARD_ALLOWED_HOSTS="*", DOCKYARD_DEBUG="1")[0] == 0
+    assert settings_error(DOCKYARD_ALLOWED_HOSTS="dockyard.example")[0] == 0
+
+
+def test_it_refuses_a_misspelt_boolean():
+    code, stderr = settings_error(DOCKYARD_DEBUG="maybe")
+    assert code != 0 and "DOCKYARD_DEBUG must be one of" in stderr
