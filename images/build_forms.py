@@ -1,5 +1,6 @@
 """Forms for starting builds and pulls; the API uses the same forms."""
 
+import re
 from urllib.parse import urlsplit
 
 from django import forms
@@ -8,6 +9,7 @@ from images import contexts
 from images.refs import InvalidReference, parse_reference
 
 GIT_SCHEMES = ("https", "http", "git", "ssh")
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
 
 
 def _pairs(text, what):
@@ -38,6 +40,8 @@ class BuildForm(forms.Form):
                                  help_text="KEY=value, one a line. Build args are visible in docker history: "
                                            "never pass secrets this way.")
     labels = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="key=value, one a line.")
+    secret_args_ok = forms.BooleanField(required=False, label="I know these build args end up in the image's "
+                                                              "history, where anyone who can pull it reads them")
     target = forms.CharField(required=False, max_length=200, label="Target stage")
     no_cache = forms.BooleanField(required=False, label="No cache")
     pull = forms.BooleanField(required=False, label="Always pull the base image")
@@ -82,6 +86,11 @@ class BuildForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        secret_like = [name for name in data.get("build_args") or {} if SECRET_NAME.search(name)]
+        if secret_like and not data.get("secret_args_ok"):
+            self.add_error("build_args", (
+                f"{', '.join(secret_like)} looks like a secret. Build args are recorded in the image's history "
+                "(docker history shows them): tick the box below to build anyway."))
         source = data.get("source")
         if source == "dockerfile" and not (data.get("dockerfile_text") or "").strip():
             self.add_error("dockerfile_text", "Write or paste a Dockerfile.")

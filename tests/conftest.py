@@ -109,3 +109,13 @@ def auth_registry():
     registry.password = REGISTRY_PASSWORD
     yield registry
     registry.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_keys():
+    """Login throttle counters of this run only, whatever earlier runs left in Redis."""
+    from django.test import override_settings
+
+    caches = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"dockyard-test-{uuid.uuid4().hex[:8]}"}}
+    with override_settings(CACHES=caches):
+        yield

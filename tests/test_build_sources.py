@@ -143,3 +143,14 @@ def test_it_refuses_a_git_ref_that_looks_like_an_option(builder_client):
         "dockerfile": "Dockerfile"})
     assert "cannot start with '-'" in html.unescape(response.content.decode())
     assert not Job.objects.exists()
+
+
+def test_a_secret_looking_build_arg_needs_a_confirmation(builder_client):
+    fields = {"source": "dockerfile", "dockerfile": "Dockerfile", "build_args": "API_TOKEN=abc\nREGION=eu",
+              "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nARG API_TOKEN\n"}
+    response = builder_client.post(reverse("jobs-build"), fields)
+    assert "API_TOKEN looks like a secret" in html.unescape(response.content.decode())
+    assert not Job.objects.exists()
+    response = builder_client.post(reverse("jobs-build"), {**fields, "secret_args_ok": "on"})
+    assert response.status_code == 302
+    assert wait_for_job(Job.objects.get()).state == "succeeded"

@@ -31,3 +31,18 @@ def test_logout_needs_a_post(owner_client):
     response = owner_client.post(reverse("logout"))
     assert response.status_code == 302
     assert owner_client.get("/").status_code == 302
+
+
+def test_repeated_failures_lock_the_login_even_with_the_right_password(client, db, settings):
+    settings.DOCKYARD_LOGIN_FAILURES = 3
+    from django.contrib.auth import get_user_model
+    import uuid
+
+    name = f"locked-{uuid.uuid4().hex[:8]}"
+    get_user_model().objects.create_user(name, password="right-password-1")
+    for _ in range(3):
+        client.post(reverse("login"), {"username": name, "password": "wrong"})
+    response = client.post(reverse("login"), {"username": name, "password": "right-password-1"})
+    assert response.status_code == 200
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -1,0 +1,29 @@
+"""Login with a throttle: after repeated failures for one user name from one
+address, further attempts are refused for a while, right or wrong."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    def clean(self):
+        key = _key(self.request, self.data.get("username", ""))
+        if cache.get(key, 0) >= settings.DOCKYARD_LOGIN_FAILURES:
+            minutes = settings.DOCKYARD_LOGIN_LOCKOUT // 60
+            raise forms.ValidationError(
+                f"Too many failed logins for this user from your address; try again in {minutes} minutes.",
+                code="throttled",
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            cache.add(key, 0, settings.DOCKYARD_LOGIN_LOCKOUT)
+            cache.incr(key)
+            raise
+
+
+def _key(request, username):
+    address = request.META.get("REMOTE_ADDR", "") if request else ""
+    return f"login-failures:{address}:{username.strip().lower()[:150]}"
