@@ -220,6 +220,9 @@ class EngineStream:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
                 raise
+        # A shut-down socket may also read as a clean end of the body.
+        if self.closed:
+            raise StreamClosed("The stream was closed before the engine finished.")
 
     def _raw_chunks(self, sdk_chunks):
         """The response body in blocks of whatever has arrived. The SDK reads

@@ -110,7 +110,6 @@ def run_job(job_id):
         return
     publish_state(job)
     output = JobLog(job)
-    stream = None
     try:
         stream = get_engine().stream()
         with Watchdog(job, stream):
@@ -145,29 +144,29 @@ def _build(job, stream, output):
         if changed:
             output.set_steps(steps.snapshot())
 
-    with contexts.build_arguments(job.params) as arguments:
-        for message in stream.build(**arguments):
-            if "stream" in message:
-                emit(splitter.feed(message["stream"]))
-            elif "aux" in message and isinstance(message["aux"], dict):
-                image_id = message["aux"].get("ID", image_id)
-            elif "error" in message:
-                emit(splitter.close())
-                error = (message.get("errorDetail") or {}).get("message") or message["error"]
-                output.write(f"ERROR: {error}")
-            elif "status" in message:
-                emit(splitter.feed(message["status"] + "\n"))
-    emit(splitter.close())
-    if stream.closed:
-        raise StreamClosed("Cancelled.")
+    try:
+        with contexts.build_arguments(job.params) as arguments:
+            for message in stream.build(**arguments):
+                if "stream" in message:
+                    emit(splitter.feed(message["stream"]))
+                elif "aux" in message and isinstance(message["aux"], dict):
+                    image_id = message["aux"].get("ID", image_id)
+                elif "error" in message:
+                    emit(splitter.close())
+                    error = _write_error(message, output)
+                elif "status" in message:
+                    emit(splitter.feed(message["status"] + "\n"))
+    finally:
+        emit(splitter.close())  # a cancelled build keeps its last partial line too
     if error or not image_id:
-        steps.fail(error or "The engine ended the build without an image.")
+        error = error or "The engine ended the build without producing an image."
+        steps.fail(error)
         output.set_steps(steps.snapshot())
-        return Job.State.FAILED, "", error or "The engine ended the build without producing an image."
+        return Job.State.FAILED, "", error
     steps.finish()
     output.set_steps(steps.snapshot())
     for extra in (job.params.get("tags") or [])[1:]:
-        get_engine().tag_image(image_id, *split_repo_tag(extra))
+        stream.engine.tag_image(image_id, *split_repo_tag(extra))
     return Job.State.SUCCEEDED, image_id, ""
 
 
@@ -177,17 +176,24 @@ def _pull(job, stream, output):
     error = _follow_layers(stream.pull(name, digest or tag or "latest", _auth_for(reference)), stream, output)
     if error:
         return Job.State.FAILED, "", error
-    return Job.State.SUCCEEDED, get_engine().inspect_image(reference)["Id"], ""
+    return Job.State.SUCCEEDED, stream.engine.inspect_image(reference)["Id"], ""
 
 
 def _push(job, stream, output):
     reference = job.params["reference"]
     name, tag, _ = parse_reference(reference)
-    image_id = get_engine().inspect_image(reference)["Id"]
+    image_id = stream.engine.inspect_image(reference)["Id"]
     error = _follow_layers(stream.push(name, tag or "latest", _auth_for(reference)), stream, output)
     if error:
         return Job.State.FAILED, "", error
     return Job.State.SUCCEEDED, image_id, ""
+
+
+def _write_error(message, output):
+    """The engine's error from a stream message, also written to the log."""
+    error = (message.get("errorDetail") or {}).get("message") or message["error"]
+    output.write(f"ERROR: {error}")
+    return error
 
 
 def _auth_for(reference):
@@ -200,19 +206,18 @@ def _follow_layers(messages, stream, output):
     engine's error, if any."""
     progress = LayerProgress(rate=10)
     error = ""
-    for message in messages:
-        if "error" in message:
-            error = (message.get("errorDetail") or {}).get("message") or message["error"]
-            output.write(f"ERROR: {error}")
-            continue
-        line = progress.feed(message)
-        if line is not None:
-            output.write(line)
-        if progress.due():
-            output.set_progress(progress.snapshot())
-    output.set_progress(progress.snapshot())
-    if stream.closed:
-        raise StreamClosed("Cancelled.")
+    try:
+        for message in messages:
+            if "error" in message:
+                error = _write_error(message, output)
+                continue
+            line = progress.feed(message)
+            if line is not None:
+                output.write(line)
+            if progress.due():
+                output.set_progress(progress.snapshot())
+    finally:
+        output.set_progress(progress.snapshot())
     return error
 
 
@@ -220,23 +225,21 @@ def _import(job, stream, output):
     """`docker load` of an uploaded archive."""
     splitter = LineSplitter()
     loaded, error = [], ""
-    with open(contexts.stored_archive(job.params["archive_file"]), "rb") as archive:
-        for message in stream.load(archive):
-            if "error" in message:
-                error = (message.get("errorDetail") or {}).get("message") or message["error"]
-                output.write(f"ERROR: {error}")
-                continue
-            for line in splitter.feed(message.get("stream") or (message.get("status", "") + "\n")):
-                output.write(line)
-                if line.startswith(("Loaded image: ", "Loaded image ID: ")):
-                    loaded.append(line.split(": ", 1)[1].strip())
-    for line in splitter.close():
-        output.write(line)
-    if stream.closed:
-        raise StreamClosed("Cancelled.")
+    try:
+        with open(contexts.stored_archive(job.params["archive_file"]), "rb") as archive:
+            for message in stream.load(archive):
+                if "error" in message:
+                    error = _write_error(message, output)
+                    continue
+                for line in splitter.feed(message.get("stream") or (message.get("status", "") + "\n")):
+                    output.write(line)
+                    if line.startswith(("Loaded image: ", "Loaded image ID: ")):
+                        loaded.append(line.split(": ", 1)[1].strip())
+    finally:
+        output.write_lines(splitter.close())
     if error or not loaded:
         return Job.State.FAILED, "", error or "The archive held no image."
-    return Job.State.SUCCEEDED, get_engine().inspect_image(loaded[0])["Id"], ""
+    return Job.State.SUCCEEDED, stream.engine.inspect_image(loaded[0])["Id"], ""
 
 
 _RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import}

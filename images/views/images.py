@@ -30,7 +30,7 @@ def image_list(request):
         "matching": len(rows),
         "query": query.urlencode(),
         "engine": engine,
-        "live_ws_url": _live_ws_url(request),
+        "live_ws_url": websocket_url(request, "/ws/images/"),
     })
 
 
@@ -52,7 +52,7 @@ def image_detail(request, reference):
         "raw": json.dumps(data, indent=2, sort_keys=True),
         "recipe": jobs.recipe_for_image(data["Id"]),
         "image_hex": hex_id,
-        "live_ws_url": _live_ws_url(request),
+        "live_ws_url": websocket_url(request, "/ws/images/"),
         "moves": TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50],
     })
 
@@ -78,6 +78,7 @@ def check_reference(reference):
         raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
 
 
-def _live_ws_url(request):
+def websocket_url(request, path):
+    """The same host's websocket address for `path`, wss behind TLS."""
     scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}/ws/images/"
+    return f"{scheme}://{request.get_host()}{path}"

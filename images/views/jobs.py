@@ -8,6 +8,7 @@ from images import jobs
 from images.access import get_job_for_user, visible_jobs
 from images.build_forms import BuildForm, PullForm
 from images.models import Job
+from images.views.images import websocket_url
 
 JOBS_PER_PAGE = 50
 
@@ -29,10 +30,9 @@ def job_list(request):
 def job_detail(request, pk):
     jobs.reap_interrupted()
     job = get_job_for_user(request.user, pk)
-    ws_scheme = "wss" if request.is_secure() else "ws"
     return render(request, "jobs/job_detail.html", {
         "job": job,
-        "ws_url": f"{ws_scheme}://{request.get_host()}/ws/jobs/{job.pk}/",
+        "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
     })
 
 
