@@ -20,9 +20,9 @@ run: prepare
 	@scripts/run.sh
 
 test: prepare
-	@scripts/services.sh docker redis registry chromium
+	@scripts/services.sh docker redis registry chromium busybox
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: prepare
-	@scripts/services.sh docker redis registry
+	@scripts/services.sh docker redis registry busybox
 	@$(PY) bench/run.py

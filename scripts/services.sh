@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services Dockyard needs answer: `scripts/services.sh docker redis [registry] [chromium]`.
+# Make sure the services Dockyard needs answer: `scripts/services.sh docker redis [registry] [chromium] [busybox]`.
 # What already answers (DOCKER_HOST or the default socket, REDIS_URL) is used as it is.
 # What does not is started here, on Debian as root, installing Debian's package
 # if needed, with data and logs under var/ (git ignores it). Elsewhere it stops
@@ -122,6 +122,12 @@ YML
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return
   apt_install chromium || die "Dockyard's browser tests need Chromium at /usr/bin/chromium: install it (Debian: apt-get install chromium)."
+}
+
+# --- busybox (the tests' tiny base image is made from Debian's static busybox) -
+ensure_busybox() {
+  [ -x /bin/busybox ] && return
+  apt_install busybox-static || die "Dockyard's tests build their base image from a static busybox at /bin/busybox: install it (Debian: apt-get install busybox-static)."
 }
 
 for service in "$@"; do
