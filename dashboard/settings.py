@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "images.middleware.BearerTokenMiddleware",
+    "images.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -161,8 +162,14 @@ DOCKYARD_JOB_OUTPUT_LIMIT = envint("DOCKYARD_JOB_OUTPUT_LIMIT", 50 * 1024 * 1024
 DOCKYARD_HEARTBEAT_INTERVAL = envint("DOCKYARD_HEARTBEAT_INTERVAL", 2, minimum=1)
 DOCKYARD_HEARTBEAT_TIMEOUT = envint("DOCKYARD_HEARTBEAT_TIMEOUT", 30, minimum=2)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
+# The engine fetches git contexts itself: only from these schemes and hosts.
+DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEMES", ["https", "ssh"])]
+DOCKYARD_GIT_HOSTS = [host.lower() for host in envlist("DOCKYARD_GIT_HOSTS", ["github.com", "gitlab.com", "bitbucket.org"])]
 DOCKYARD_CONTEXT_DIR = DATA_DIR / "contexts"
 DOCKYARD_UPLOAD_LIMIT = envint("DOCKYARD_UPLOAD_LIMIT", 512 * 1024 * 1024, minimum=1024)
+# Per person: jobs queued or running at once, and job or image streams open at once.
+DOCKYARD_MAX_ACTIVE_JOBS = envint("DOCKYARD_MAX_ACTIVE_JOBS", 10, minimum=1)
+DOCKYARD_MAX_STREAMS = envint("DOCKYARD_MAX_STREAMS", 30, minimum=1)
 DOCKYARD_QUEUE = envstr("DOCKYARD_QUEUE", "dockyard")
 CELERY_TASK_DEFAULT_QUEUE = DOCKYARD_QUEUE
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = envstr("DOCKYARD_CHANNEL_PREFIX", "dockyard")

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.http import StreamingHttpResponse
+from django.urls import path
 
-from images.models import ApiToken, Job
+from images import audit
+from images.models import ApiToken, AuditEntry, Job
 
 
 @admin.register(Job)
@@ -15,3 +18,57 @@ class JobAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "last_used_at")
     readonly_fields = ("prefix", "digest", "created_at", "last_used_at")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: entries are written by Dockyard and never edited or deleted here."""
+
+    list_display = ("at", "actor_name", "action", "target", "outcome", "job", "address", "via")
+    list_filter = ("outcome", "action", "via", "actor_name", "at")
+    search_fields = ("actor_name", "target", "detail", "address")
+    date_hierarchy = "at"
+    list_select_related = ("job",)
+    change_list_template = "admin/images/auditentry/change_list.html"
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("images.read_audit")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("images.read_audit")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        export = [
+            path("export.csv", self.admin_site.admin_view(self.export_csv), name="images_auditentry_export_csv"),
+            path("export.jsonl", self.admin_site.admin_view(self.export_jsonl),
+                 name="images_auditentry_export_jsonl"),
+        ]
+        return export + super().get_urls()
+
+    def _filtered(self, request):
+        """The entries the change list shows with the same filters, oldest first."""
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return changelist.get_queryset(request).select_related(None).order_by("at", "pk")
+
+    def export_csv(self, request):
+        response = StreamingHttpResponse(audit.csv_lines(self._filtered(request)), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="dockyard-audit.csv"'
+        return response
+
+    def export_jsonl(self, request):
+        response = StreamingHttpResponse(audit.jsonl_lines(self._filtered(request)), content_type="application/jsonl")
+        response["Content-Disposition"] = 'attachment; filename="dockyard-audit.jsonl"'
+        return response

@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ImagesConfig(AppConfig):
     name = "images"
     verbose_name = "Docker images"
+
+    def ready(self):
+        from images import audit, roles  # noqa: F401 - audit connects its login-failure receiver
+
+        post_migrate.connect(roles.ensure_groups, sender=self)

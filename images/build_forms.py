@@ -1,14 +1,13 @@
 """Forms for starting builds and pulls; the API uses the same forms."""
 
 import re
-from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 
 from images import contexts
 from images.refs import InvalidReference, parse_reference
 
-GIT_SCHEMES = ("https", "http", "git", "ssh")
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
 
 
@@ -73,16 +72,10 @@ class BuildForm(forms.Form):
         url = self.cleaned_data["git_url"].strip()
         if not url:
             return url
-        if url.startswith("git@"):
-            scheme = "ssh"
-        else:
-            scheme = urlsplit(url).scheme
-        if scheme not in GIT_SCHEMES:
-            raise forms.ValidationError("A git URL must start with https://, http://, git://, ssh:// or git@.")
-        ref = url.partition("#")[2]
-        if ref.startswith("-") or any(part.startswith("-") for part in ref.split(":")):
-            raise forms.ValidationError("The ref after '#' cannot start with '-'.")
-        return url
+        try:
+            return contexts.check_git_url(url)
+        except contexts.ContextError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean(self):
         data = super().clean()

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from images import jobs
+from images import audit, jobs, streams
 from images.access import visible_jobs
+from images.roles import may
 from images.joblog import clipped_event
 from images.models import Job, JobLine
 from images.publish import IMAGES_GROUP, job_group
@@ -22,15 +23,58 @@ REPLAY_CHUNK = 2000
 REAP_EVERY = 10
 
 
-class JobConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
+class GuardedConsumer(AsyncJsonWebsocketConsumer):
+    """A stream only for users whose role lets them browse, and only as many
+    at once per user as DOCKYARD_MAX_STREAMS allows."""
+
+    slot_keeper = None
+
+    async def admit(self):
+        """Refuse (and return False) or take a stream slot. A refused handshake
+        is answered 403; a user over the limit is told why, then closed."""
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
+            return False
+        if not await database_sync_to_async(may)(user, "browse"):
+            await database_sync_to_async(audit.record)(user, "browse", self.scope["path"], audit.DENIED,
+                                                       detail="websocket; needs browse")
+            await self.close(code=4403)
+            return False
+        if not await streams.acquire(user.pk, self.channel_name):
+            await self.accept()
+            await self.send_json({"type": "refused", "message": (
+                "You have too many Dockyard pages streaming at once; close some tabs and reload this one.")})
+            await self.close(code=4429)
+            return False
+        self.slot_user = user.pk
+        self.slot_keeper = asyncio.create_task(self.keep_slot())
+        return True
+
+    async def keep_slot(self):
+        while True:
+            await asyncio.sleep(streams.REFRESH)
+            await streams.refresh(self.slot_user, self.channel_name)
+
+    async def release_slot(self):
+        if self.slot_keeper is not None:
+            self.slot_keeper.cancel()
+            self.slot_keeper = None
+            await streams.release(self.slot_user, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        pass  # Viewers only listen: nothing sent to a stream changes anything.
+
+
+class JobConsumer(GuardedConsumer):
+    async def connect(self):
+        if not await self.admit():
             return
+        user = self.scope["user"]
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         job = await database_sync_to_async(lambda: visible_jobs(user).filter(pk=self.job_id).first())()
         if job is None:
+            await self.release_slot()
             await self.close(code=4404)
             return
         self.last_sent = _after(self.scope)
@@ -52,9 +96,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             self.reaper.cancel()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content, **kwargs):
-        pass  # Viewers only listen.
+        await self.release_slot()
 
     async def job_event(self, message):
         event = message["event"]
@@ -115,19 +157,20 @@ def _after(scope):
         return 0
 
 
-class ImagesConsumer(AsyncJsonWebsocketConsumer):
+class ImagesConsumer(GuardedConsumer):
     """Image events for open image lists and pages, at /ws/images/."""
 
     async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if not await self.admit():
             return
+        self.joined = True
         await self.channel_layer.group_add(IMAGES_GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(IMAGES_GROUP, self.channel_name)
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(IMAGES_GROUP, self.channel_name)
+        await self.release_slot()
 
     async def images_event(self, message):
         await self.send_json(message["event"])

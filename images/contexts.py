@@ -13,6 +13,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -68,6 +69,29 @@ def check_dockerfile_path(path):
     return normalized
 
 
+def check_git_url(url):
+    """A git URL the engine may fetch: a scheme and host from DOCKYARD_GIT_SCHEMES
+    and DOCKYARD_GIT_HOSTS (the engine would otherwise fetch from anywhere it can
+    reach, this host's loopback services included), and a ref that is no option."""
+    if url.startswith("git@"):  # scp-like ssh: git@host:path
+        scheme, host = "ssh", url[4:].partition(":")[0]
+    else:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ContextError("A git URL cannot contain spaces or control characters.")
+    if scheme not in settings.DOCKYARD_GIT_SCHEMES:
+        raise ContextError(f"Git URLs must use {' or '.join(settings.DOCKYARD_GIT_SCHEMES)}; this one uses "
+                           f"{scheme or 'no scheme'}.")
+    if host.lower() not in settings.DOCKYARD_GIT_HOSTS:
+        allowed = ", ".join(settings.DOCKYARD_GIT_HOSTS) or "none (DOCKYARD_GIT_HOSTS is empty)"
+        raise ContextError(f"Builds from {host or 'this host'} are not allowed; allowed git hosts: {allowed}.")
+    ref = url.partition("#")[2]
+    if any(part.startswith("-") for part in ref.split(":")):
+        raise ContextError("The ref after '#' cannot start with '-'.")
+    return url
+
+
 def resolve_directory(path):
     """A server directory, after symlinks, inside one of DOCKYARD_BUILD_ROOTS."""
     roots = [os.path.realpath(root) for root in settings.DOCKYARD_BUILD_ROOTS]
@@ -112,7 +136,7 @@ def build_arguments(params):
     elif source == "directory":
         yield {**options, "path": resolve_directory(params["directory"])}
     elif source == "git":
-        yield {**options, "path": params["git_url"]}
+        yield {**options, "path": check_git_url(params["git_url"])}
     else:
         raise ContextError(f"Unknown build source {source!r}.")
 

@@ -10,7 +10,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from images import contexts
+from images import audit, contexts, roles
 from images.engine import EngineError, StreamClosed, get_engine
 from images.joblog import JobLog
 from images.models import Job, Registry
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 
 # Starting jobs (web side) ------------------------------------------------------
+
+class JobLimitReached(Exception):
+    """The user already has as many jobs queued or running as one may."""
+
 
 def start_build(user, params, retry_of=None):
     tags = params.get("tags") or []
@@ -46,7 +50,8 @@ def start_import(user, params, retry_of=None):
 
 
 def retry(job, user):
-    """Run a job's recipe again as a new job (retry, or rebuild of an image)."""
+    """Run a job's recipe again as a new job (retry, or rebuild of an image).
+    Starting it asks for the same permission as the original kind of job."""
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
@@ -59,7 +64,13 @@ def recipe_for_image(image_id):
     return Job.objects.filter(kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, image_id=image_id).first()
 
 
-def cancel(job):
+def cancel(job, user):
+    """Stop a job: builders their own, admins anyone's."""
+    if not roles.may_cancel(user, job):
+        codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
+        roles.check(user, codename, f"cancel job {job.pk} of {job.created_by or 'a deleted account'}",
+                    target=f"job {job.pk}")
+    audit.record(user, "cancel", f"job {job.pk} ({job.kind} {job.target})", audit.OK, job=job)
     state = job.request_cancel()
     if state == Job.State.CANCELLED:
         publish_state(job)
@@ -72,15 +83,41 @@ def reap_interrupted():
         publish_state(Job.objects.get(pk=pk))
 
 
+def active_job_count(user):
+    return Job.objects.filter(created_by=user, state__in=(Job.State.QUEUED, Job.State.RUNNING)).count()
+
+
 def _enqueue(kind, target, params, user, retry_of):
     from images.tasks import run_job_task  # tasks imports this module
 
-    job = Job.objects.create(kind=kind, target=target[:600], params=params, created_by=user, retry_of=retry_of,
+    target = target[:600]
+    roles.check(user, roles.JOB_PERMISSION[kind], target=target)
+    limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
+    if active_job_count(user) >= limit:
+        audit.record(user, kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
+        raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
+                              "Wait for one to end, or cancel one, then try again.")
+    job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
                              output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
+    audit.record(user, kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
     # After commit, or a fast worker could look for a job not yet visible to it.
     queue = settings.DOCKYARD_QUEUE
     transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
     return job
+
+
+def _audit_detail(job):
+    """What the job's recipe was, by names only: build-arg values can be secrets."""
+    params = job.params
+    parts = [f"retry of job {job.retry_of_id}"] if job.retry_of_id else []
+    if job.kind == Job.Kind.BUILD:
+        source = params["source"]
+        origin = {"directory": params.get("directory"), "git": params.get("git_url"),
+                  "upload": params.get("context_name")}.get(source)
+        parts.append(f"from {contexts.SOURCES[source].lower()}" + (f" {origin}" if origin else ""))
+        if params.get("build_args"):
+            parts.append(f"build args {', '.join(sorted(params['build_args']))}")
+    return "; ".join(parts)
 
 
 def state_event(job):
@@ -104,11 +141,17 @@ def publish_state(job):
 # Running jobs (worker side) ----------------------------------------------------
 
 def run_job(job_id):
-    job = Job.objects.filter(pk=job_id).first()
+    job = Job.objects.filter(pk=job_id).select_related("created_by").first()
     if job is None or not job.claim():
         log.info("Job %s is not queued any more; not running it again.", job_id)
         return
     publish_state(job)
+    if not roles.may_run(job.created_by, job.kind):
+        # The role may have changed, or the account gone, since the job was queued.
+        who = job.created_by.get_username() if job.created_by else "a deleted account"
+        job.finish(Job.State.FAILED, error=f"Not run: {who} may no longer start {job.kind} jobs.")
+        publish_state(job)
+        return
     output = JobLog(job)
     try:
         stream = get_engine().stream()

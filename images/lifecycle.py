@@ -7,7 +7,7 @@ user sees says exactly what will go, and refuses what would surprise them.
 import re
 from dataclasses import dataclass
 
-from images import inspect
+from images import audit, inspect
 from images.engine import EngineError, ImageNotFound
 from images.models import TagMove
 from images.refs import InvalidReference, parse_reference, split_repo_tag
@@ -52,7 +52,9 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
         raise ActionRefused(f"{repo_tag} already points at this image.")
     if holder and not allow_move:
         raise TagTaken(repo_tag, holder)
-    engine.tag_image(image_id, *split_repo_tag(repo_tag))
+    with audit.recorded(user, "tag", repo_tag, detail=f"to {image_id[7:19]}" + (
+            f", moved from {holder[7:19]}" if holder else "")):
+        engine.tag_image(image_id, *split_repo_tag(repo_tag))
     TagMove.record(repo_tag, image_id, "tag" if not holder else "move", by=user)
     return holder
 
@@ -96,12 +98,14 @@ def plan_tag_removal(engine, repo_tag):
     )
 
 
-def remove_tag(engine, plan):
+def remove_tag(engine, plan, user):
     # Never forced: for a last tag, force would delete an image that stopped
     # containers still use.
     if not plan.allowed:
         raise ActionRefused(plan.describe())
-    engine.remove_image(plan.repo_tag)
+    with audit.recorded(user, "untag", plan.repo_tag, detail=f"from {plan.image_id[7:19]}" + (
+            ", which was deleted with it" if plan.deletes_image else "")):
+        engine.remove_image(plan.repo_tag)
 
 
 @dataclass
@@ -122,7 +126,7 @@ def plan_image_removals(engine, image_ids):
     return plans
 
 
-def remove_images(engine, plans, force=False):
+def remove_images(engine, plans, user, force=False):
     """Remove each planned image; those in use only with force. Returns
     (removed ids, refusals as sentences)."""
     removed, refused = [], []
@@ -130,10 +134,13 @@ def remove_images(engine, plans, force=False):
         if plan.containers and not force:
             names = ", ".join(inspect.container_name(c) for c in plan.containers)
             refused.append(f"{plan.image_id[7:19]} is used by {names}; tick 'force' to remove it anyway.")
+            audit.record(user, "remove", plan.image_id, audit.REFUSED, detail=f"in use by {names}")
             continue
         try:
-            # Force also lets one call remove an image that has several tags.
-            engine.remove_image(plan.image_id, force=True)
+            with audit.recorded(user, "remove", plan.image_id, detail=", ".join(plan.tags) + (
+                    " (forced)" if plan.containers else "")):
+                # Force also lets one call remove an image that has several tags.
+                engine.remove_image(plan.image_id, force=True)
             removed.append(plan.image_id)
         except EngineError as exc:
             refused.append(f"{plan.image_id[7:19]}: {exc}")
@@ -143,12 +150,15 @@ def remove_images(engine, plans, force=False):
 LABEL_FILTER = re.compile(r"^[A-Za-z0-9._/-]+(=[^\s]*)?$")
 
 
-def prune(engine, all_unused=False, label=""):
+def prune(engine, user, all_unused=False, label=""):
     """Returns (number of images deleted, bytes reclaimed)."""
     if label and not LABEL_FILTER.match(label):
         raise ActionRefused("A label filter is key or key=value, without spaces.")
-    result = engine.prune_images(all_unused=all_unused, label=label or None)
-    deleted = [entry for entry in result.get("ImagesDeleted") or [] if entry.get("Deleted")]
+    scope = ("all unused images" if all_unused else "dangling images") + (f" labelled {label}" if label else "")
+    with audit.recorded(user, "prune", scope) as entry:
+        result = engine.prune_images(all_unused=all_unused, label=label or None)
+        deleted = [item for item in result.get("ImagesDeleted") or [] if item.get("Deleted")]
+        entry["detail"] = f"{len(deleted)} image(s) deleted, {result.get('SpaceReclaimed') or 0} bytes reclaimed"
     return len(deleted), result.get("SpaceReclaimed") or 0
 
 
@@ -160,5 +170,6 @@ def rollback(engine, move, user=None):
         engine.inspect_image(move.previous_image_id)
     except ImageNotFound:
         raise ActionRefused(f"The earlier image {move.previous_image_id[7:19]} is no longer on this host.") from None
-    engine.tag_image(move.previous_image_id, *split_repo_tag(move.tag))
+    with audit.recorded(user, "rollback", move.tag, detail=f"to {move.previous_image_id[7:19]}"):
+        engine.tag_image(move.previous_image_id, *split_repo_tag(move.tag))
     return TagMove.record(move.tag, move.previous_image_id, "rollback", by=user)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from images import secrets_box
+from images.roles import PERMISSIONS
 from images.refs import registry_of
 
 
@@ -90,6 +91,7 @@ class Job(models.Model):
         )
         if claimed:
             self.state, self.started_at, self.heartbeat_at = Job.State.RUNNING, now, now
+            _audit_outcome([self.pk], Job.State.RUNNING)
         return claimed == 1
 
     def finish(self, state, image_id="", error=""):
@@ -101,6 +103,7 @@ class Job(models.Model):
         )
         if done:
             self.state, self.finished_at, self.image_id, self.error = state, now, image_id, error
+            _audit_outcome([self.pk], state)
         return done == 1
 
     def beat(self):
@@ -115,6 +118,7 @@ class Job(models.Model):
         if Job.objects.filter(pk=self.pk, state=Job.State.QUEUED).update(
             state=Job.State.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
         ):
+            _audit_outcome([self.pk], Job.State.CANCELLED)
             self.refresh_from_db()
             return self.state
         Job.objects.filter(pk=self.pk, state=Job.State.RUNNING).update(cancel_requested=True)
@@ -137,7 +141,15 @@ class Job(models.Model):
                 f"{settings.DOCKYARD_HEARTBEAT_TIMEOUT} s). Its output up to then is kept; retry to run it again.",
             ):
                 marked.append(pk)
+        _audit_outcome(marked, cls.State.INTERRUPTED)
         return marked
+
+
+def _audit_outcome(job_ids, state):
+    """A job's audit entry follows the job until it ends."""
+    if job_ids:
+        AuditEntry.objects.filter(job_id__in=job_ids, action__in=Job.Kind.values,
+                                  outcome__in=(Job.State.QUEUED, Job.State.RUNNING)).update(outcome=state)
 
 
 class JobLine(models.Model):
@@ -243,3 +255,39 @@ class TagMove(models.Model):
             return None
         return cls.objects.create(tag=tag, image_id=image_id, action=action, by=by,
                                   previous_image_id=last.image_id if last else "")
+
+
+class Access(models.Model):
+    """No table: it only carries Dockyard's permissions, which images.roles
+    gathers into the viewer, builder and admin groups."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = list(PERMISSIONS.items())
+        verbose_name = "Dockyard access"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when, and how it went. A job's entry is written when the
+    job is asked for and its outcome filled in when the job ends."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="Kept when the account is deleted.")
+    action = models.CharField(max_length=40, db_index=True)
+    target = models.CharField(max_length=600, blank=True)
+    outcome = models.CharField(max_length=20, db_index=True)
+    detail = models.TextField(blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    address = models.GenericIPAddressField(null=True, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="web, api (session), token, or worker.")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target} {self.outcome}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from images.views import api, images, jobs, lifecycle, registries
+from images.views import account, api, images, jobs, lifecycle, registries, users
 
 urlpatterns = [
     # /
@@ -33,6 +33,11 @@ urlpatterns = [
     path("registries/<int:pk>/", registries.registry_edit, name="registries-edit"),
     path("registries/<int:pk>/delete", registries.registry_delete, name="registries-delete"),
     path("registries/<int:pk>/test", registries.registry_test, name="registries-test"),
+    # /account/tokens/, /users/
+    path("account/tokens/", account.token_list, name="tokens-list"),
+    path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),
+    path("users/", users.user_list, name="users-list"),
+    path("users/<int:pk>/role", users.user_role, name="users-role"),
     # /api/
     path("api/images", api.images_list, name="api-images"),
     path("api/images/<path:reference>", api.image_detail, name="api-image"),

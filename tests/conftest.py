@@ -23,9 +23,28 @@ def base_image(engine):
     dockerlib.remove_test_images()
 
 
+def make_user(username, role):
+    """A user with one of the three roles (None for no role at all)."""
+    from images import roles
+
+    user = get_user_model().objects.create_user(username, password=PASSWORDS[username])
+    roles.assign(user, role)
+    return user
+
+
+# Every test password; `_no_secret_stored` looks for each of them in every stored row.
+PASSWORDS = {
+    "owner": "owner-password-1",
+    "builder": "builder-password-1",
+    "viewer": "viewer-password-1",
+    "nobody": "nobody-password-1",
+}
+
+
 @pytest.fixture
 def owner(db):
-    return get_user_model().objects.create_user("owner", password="owner-password-1")
+    """The host's admin."""
+    return make_user("owner", "admin")
 
 
 @pytest.fixture
@@ -72,7 +91,7 @@ def server(live_settings):
 
 @pytest.fixture
 def builder(transactional_db):
-    return get_user_model().objects.create_user("builder", password="builder-password-1")
+    return make_user("builder", "builder")
 
 
 @pytest.fixture

@@ -49,6 +49,10 @@ def build_root():
     return Path(settings.DATA_DIR) / "test-build-roots"
 
 
+# The tests' git server is plain http on loopback, which production settings refuse.
+LOOPBACK_GIT = {"DOCKYARD_GIT_SCHEMES": "http,https", "DOCKYARD_GIT_HOSTS": "127.0.0.1"}
+
+
 def process_env(queue, prefix, **extra):
     return {
         **os.environ,
@@ -57,6 +61,7 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_CHANNEL_PREFIX": prefix,
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
         "DOCKYARD_BUILD_ROOTS": str(build_root()),
+        **LOOPBACK_GIT,
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

@@ -118,8 +118,8 @@ def test_cancel_stops_a_running_build(builder_client):
         time.sleep(0.2)
 
 
-def test_cancel_of_a_queued_job_is_immediate(builder_client):
-    job = Job.objects.create(kind="build", target="x", params={}, output_limit=1000)
+def test_cancel_of_a_queued_job_is_immediate(builder, builder_client):
+    job = Job.objects.create(kind="build", target="x", params={}, output_limit=1000, created_by=builder)
     builder_client.post(reverse("jobs-cancel", args=[job.pk]))
     job.refresh_from_db()
     assert job.state == "cancelled"

@@ -31,6 +31,14 @@ def no_secret_anywhere(password):
     assert not Registry.objects.filter(password_encrypted__contains=password).exists()
 
 
+@pytest.fixture(autouse=True)
+def builder_is_admin(builder):
+    """Registry logins are an admin's to manage: here the one user does both."""
+    from images import roles
+
+    roles.assign(builder, roles.ADMIN)
+
+
 @pytest.fixture
 def image(base_image):
     return dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN echo {dockerlib.unique('push')} > /id\n")

@@ -13,12 +13,13 @@ from images.access import get_job_for_user
 from images.build_forms import BuildForm, PullForm
 from images.engine import EngineError, EngineUnavailable, ImageNotFound, get_engine
 from images.models import JobLine
+from images.roles import Refused, check
 from images.views.images import check_reference
 
 LOG_PAGE = 5000
 
 
-def api_endpoint(*methods):
+def api_endpoint(*methods, permission):
     def decorate(view):
         @login_not_required
         @csrf_protect
@@ -29,7 +30,12 @@ def api_endpoint(*methods):
             if not request.user.is_authenticated:
                 return _error(401, "Log in, or send Authorization: Bearer <token>.")
             try:
+                check(request.user, permission, target=request.path)
                 return view(request, *args, **kwargs)
+            except Refused as exc:
+                return _error(403, str(exc))
+            except jobs.JobLimitReached as exc:
+                return _error(429, str(exc))
             except ImageNotFound as exc:
                 return _error(404, str(exc))
             except EngineUnavailable as exc:
@@ -38,6 +44,7 @@ def api_endpoint(*methods):
                 return _error(502, str(exc))
             except Http404 as exc:
                 return _error(404, str(exc) or "Not found.")
+        wrapper.dockyard_permission = permission
         return wrapper
     return decorate
 
@@ -69,7 +76,7 @@ def _job(job):
     }
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", permission="browse")
 def images_list(request):
     engine = get_engine()
     images = engine.list_images()
@@ -86,7 +93,7 @@ def images_list(request):
     })
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", permission="browse")
 def image_detail(request, reference):
     check_reference(reference)
     engine = get_engine()
@@ -107,7 +114,7 @@ def image_detail(request, reference):
     })
 
 
-@api_endpoint("POST")
+@api_endpoint("POST", permission="build")
 def build_create(request):
     form = BuildForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -115,7 +122,7 @@ def build_create(request):
     return JsonResponse(_job(jobs.start_build(request.user, form.job_params())), status=201)
 
 
-@api_endpoint("POST")
+@api_endpoint("POST", permission="pull")
 def pull_create(request):
     data = request.POST
     if request.content_type == "application/json":
@@ -129,13 +136,13 @@ def pull_create(request):
     return JsonResponse(_job(jobs.start_pull(request.user, form.cleaned_data["reference"])), status=201)
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", permission="browse")
 def job_detail(request, pk):
     jobs.reap_interrupted()
     return JsonResponse(_job(get_job_for_user(request.user, pk)))
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", permission="browse")
 def job_log(request, pk):
     job = get_job_for_user(request.user, pk)
     try:
@@ -150,10 +157,10 @@ def job_log(request, pk):
     })
 
 
-@api_endpoint("POST")
+@api_endpoint("POST", permission="cancel_own_job")
 def job_cancel(request, pk):
     job = get_job_for_user(request.user, pk)
     if not job.is_final:
-        jobs.cancel(job)
+        jobs.cancel(job, request.user)
         job.refresh_from_db()
     return JsonResponse(_job(job), status=202 if not job.is_final else 200)

@@ -11,8 +11,10 @@ from images.engine import ImageNotFound, get_engine
 from images.forms import ImageListForm
 from images.models import TagMove
 from images.refs import InvalidReference, is_image_id, parse_reference
+from images.roles import requires
 
 
+@requires("browse")
 def image_list(request):
     form = ImageListForm(request.GET)
     options = form.options()
@@ -34,6 +36,7 @@ def image_list(request):
     })
 
 
+@requires("browse")
 def image_detail(request, reference):
     check_reference(reference)
     engine = get_engine()
@@ -58,13 +61,18 @@ def image_detail(request, reference):
 
 
 @require_POST
+@requires("build")
 def image_rebuild(request, image_hex):
     """Run the recipe of the build that made this image again, as a new job."""
     recipe = jobs.recipe_for_image(f"sha256:{image_hex}")
     if recipe is None:
         messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
         return redirect("images-detail", reference=image_hex)
-    return redirect(jobs.retry(recipe, request.user))
+    try:
+        return redirect(jobs.retry(recipe, request.user))
+    except jobs.JobLimitReached as exc:
+        messages.error(request, str(exc))
+        return redirect("images-detail", reference=image_hex)
 
 
 def check_reference(reference):

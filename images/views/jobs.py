@@ -8,11 +8,13 @@ from images import jobs
 from images.access import get_job_for_user, visible_jobs
 from images.build_forms import BuildForm, PullForm
 from images.models import Job
+from images.roles import JOB_PERMISSION, may_cancel, requires
 from images.views.images import websocket_url
 
 JOBS_PER_PAGE = 50
 
 
+@requires("browse")
 def job_list(request):
     jobs.reap_interrupted()
     selected = visible_jobs(request.user).select_related("created_by")
@@ -27,15 +29,19 @@ def job_list(request):
     })
 
 
+@requires("browse")
 def job_detail(request, pk):
     jobs.reap_interrupted()
     job = get_job_for_user(request.user, pk)
     return render(request, "jobs/job_detail.html", {
         "job": job,
+        "may_cancel": may_cancel(request.user, job),
+        "may_retry": request.user.has_perm(f"images.{JOB_PERMISSION[job.kind]}"),
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
     })
 
 
+@requires("browse")
 def job_log(request, pk):
     """The whole stored log as plain text, streamed."""
     job = get_job_for_user(request.user, pk)
@@ -55,12 +61,15 @@ def job_log(request, pk):
     return response
 
 
+@requires("build")
 def build_new(request):
     if request.method == "POST":
         form = BuildForm(request.POST, request.FILES)
         if form.is_valid():
-            job = jobs.start_build(request.user, form.job_params())
-            return redirect(job)
+            try:
+                return redirect(jobs.start_build(request.user, form.job_params()))
+            except jobs.JobLimitReached as exc:
+                form.add_error(None, str(exc))
     else:
         form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)})
     return render(request, "jobs/build_form.html", {"form": form})
@@ -71,26 +80,35 @@ def _starter(request):
     return f"# Building {tag}\nFROM \n" if tag else ""
 
 
+@requires("pull")
 def pull_new(request):
     form = PullForm(request.POST or None, initial={"reference": request.GET.get("reference", "")})
     if request.method == "POST" and form.is_valid():
-        job = jobs.start_pull(request.user, form.cleaned_data["reference"])
-        return redirect(job)
+        try:
+            return redirect(jobs.start_pull(request.user, form.cleaned_data["reference"]))
+        except jobs.JobLimitReached as exc:
+            form.add_error(None, str(exc))
     return render(request, "jobs/pull_form.html", {"form": form})
 
 
 @require_POST
+@requires("cancel_own_job")
 def job_cancel(request, pk):
     job = get_job_for_user(request.user, pk)
     if job.is_final:
         messages.info(request, f"This job has already ended ({job.state}).")
     else:
-        jobs.cancel(job)
+        jobs.cancel(job, request.user)
         messages.info(request, "Cancelling: the engine is being told to stop.")
     return redirect(job)
 
 
 @require_POST
+@requires("browse")  # and, in jobs.retry, the permission the job's kind needs
 def job_retry(request, pk):
     job = get_job_for_user(request.user, pk)
-    return redirect(jobs.retry(job, request.user))
+    try:
+        return redirect(jobs.retry(job, request.user))
+    except jobs.JobLimitReached as exc:
+        messages.error(request, str(exc))
+        return redirect(job)

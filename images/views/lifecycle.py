@@ -6,14 +6,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
-from images import contexts, jobs, lifecycle, listing
+from images import contexts, jobs, lifecycle, listing, roles
 from images.engine import get_engine
 from images.lifecycle_forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, parse_reference, short_id
+from images.roles import requires
 
 
 @require_POST
+@requires("tag")
 def tag_add(request, image_hex):
     engine = get_engine()
     image_id = engine.inspect_image(image_hex)["Id"]
@@ -37,6 +39,7 @@ def tag_add(request, image_hex):
     return redirect("images-detail", reference=image_hex)
 
 
+@requires("tag")
 def tag_remove(request, image_hex):
     repo_tag = request.POST.get("tag") or request.GET.get("tag", "")
     try:
@@ -47,7 +50,9 @@ def tag_remove(request, image_hex):
     engine = get_engine()
     plan = lifecycle.plan_tag_removal(engine, repo_tag)
     if request.method == "POST" and request.POST.get("confirm") == "yes" and plan.allowed:
-        lifecycle.remove_tag(engine, plan)
+        if plan.deletes_image:
+            roles.check(request.user, "remove", "remove the tag, which would delete the image,", repo_tag)
+        lifecycle.remove_tag(engine, plan, request.user)
         messages.success(request, plan.describe().replace("Removes", "Removed", 1).replace("is deleted", "was deleted"))
         if plan.deletes_image:
             return redirect("images-list")
@@ -56,6 +61,7 @@ def tag_remove(request, image_hex):
 
 
 @require_POST
+@requires("tag")
 def tag_rollback(request, move_pk):
     move = get_object_or_404(TagMove, pk=move_pk)
     try:
@@ -66,6 +72,7 @@ def tag_rollback(request, move_pk):
     return redirect("images-detail", reference=(move.previous_image_id or move.image_id).split(":", 1)[1])
 
 
+@requires("remove")
 def image_remove(request):
     """Confirm, then remove, one or more images (ids from the list or an image page)."""
     ids = [value for value in request.POST.getlist("image") or request.GET.getlist("image") if value]
@@ -75,7 +82,7 @@ def image_remove(request):
     engine = get_engine()
     plans = lifecycle.plan_image_removals(engine, ids[:200])
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        removed, refused = lifecycle.remove_images(engine, plans, force=request.POST.get("force") == "on")
+        removed, refused = lifecycle.remove_images(engine, plans, request.user, force=request.POST.get("force") == "on")
         if removed:
             messages.success(request, f"Removed {len(removed)} image(s): {', '.join(short_id(i) for i in removed)}.")
         for sentence in refused:
@@ -87,10 +94,11 @@ def image_remove(request):
     })
 
 
+@requires("prune")
 def prune(request):
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            count, reclaimed = lifecycle.prune(get_engine(), all_unused=request.POST.get("all") == "on",
+            count, reclaimed = lifecycle.prune(get_engine(), request.user, all_unused=request.POST.get("all") == "on",
                                                label=request.POST.get("label", "").strip())
         except lifecycle.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
@@ -108,6 +116,7 @@ def prune(request):
     })
 
 
+@requires("export")
 def image_export(request, image_hex):
     """`docker save` of the image with all its tags, streamed to the browser."""
     engine = get_engine()
@@ -119,6 +128,7 @@ def image_export(request, image_hex):
     return response
 
 
+@requires("build")
 def image_import(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -128,12 +138,16 @@ def image_import(request):
         except contexts.ContextError as exc:
             form.add_error("archive", str(exc))
         else:
-            job = jobs.start_import(request.user, {"archive_file": stored, "archive_name": archive.name})
-            return redirect(job)
+            try:
+                return redirect(jobs.start_import(request.user, {"archive_file": stored,
+                                                                 "archive_name": archive.name}))
+            except jobs.JobLimitReached as exc:
+                form.add_error(None, str(exc))
     return render(request, "images/import_form.html", {"form": form})
 
 
 @require_POST
+@requires("push")
 def tag_push(request, image_hex):
     repo_tag = request.POST.get("tag", "")
     try:
@@ -141,4 +155,8 @@ def tag_push(request, image_hex):
     except InvalidReference as exc:
         messages.error(request, f"Not pushed: {exc}")
         return redirect("images-detail", reference=image_hex)
-    return redirect(jobs.start_push(request.user, repo_tag))
+    try:
+        return redirect(jobs.start_push(request.user, repo_tag))
+    except jobs.JobLimitReached as exc:
+        messages.error(request, str(exc))
+        return redirect("images-detail", reference=image_hex)

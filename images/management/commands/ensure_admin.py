@@ -4,6 +4,8 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from images import roles
+
 
 class Command(BaseCommand):
     help = "Create the first admin account if there is none, and say how to log in."
@@ -18,7 +20,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in at {url} with your admin account.")
             return
         password = os.environ.get("DOCKYARD_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        users.objects.create_superuser(username=username, email="", password=password)
+        roles.assign(users.objects.create_superuser(username=username, email="", password=password), roles.ADMIN)
         if os.environ.get("DOCKYARD_ADMIN_PASSWORD"):
             self.stdout.write(f"Created admin {username!r} with the password in DOCKYARD_ADMIN_PASSWORD.")
         else:

@@ -1,0 +1,118 @@
+"""The audit log: one entry per change asked of Dockyard, and per refusal.
+
+`record` is called where the change is made (jobs, lifecycle, the registry,
+token and user views). The address and channel of the request come from
+`AuditContextMiddleware`, so the functions that change things need no request.
+Only names and targets are written: never a password, token or build-arg value.
+"""
+
+import contextvars
+import csv
+import json
+from contextlib import contextmanager
+
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+
+from images.models import AuditEntry
+
+OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queued"
+
+# The action a refused permission would have been.
+_ACTION_OF_PERMISSION = {
+    "browse": "browse", "build": "build", "pull": "pull", "push": "push", "tag": "tag", "export": "export",
+    "cancel_own_job": "cancel", "cancel_any_job": "cancel", "remove": "remove", "prune": "prune",
+    "manage_registries": "registry", "manage_users": "user", "read_audit": "audit",
+}
+
+_context = contextvars.ContextVar("dockyard_audit_context", default={"address": None, "via": "worker"})
+
+
+def action_for(codename):
+    return _ACTION_OF_PERMISSION.get(codename, codename)
+
+
+def record(user, action, target="", outcome=OK, detail="", job=None):
+    context = _context.get()
+    authenticated = user is not None and user.is_authenticated
+    return AuditEntry.objects.create(
+        actor=user if authenticated else None,
+        actor_name=user.get_username() if authenticated else "anonymous",
+        action=action, target=str(target)[:600], outcome=outcome, detail=detail, job=job,
+        address=context["address"], via=context["via"],
+    )
+
+
+@contextmanager
+def recorded(user, action, target="", detail=""):
+    """Record the change made in the block: ok if it returns, failed (with the
+    error) if it raises. The block may set `entry["detail"]`."""
+    entry = {"detail": detail}
+    try:
+        yield entry
+    except Exception as exc:
+        record(user, action, target, FAILED, detail="; ".join(filter(None, [entry["detail"], str(exc)])))
+        raise
+    record(user, action, target, OK, detail=entry["detail"])
+
+
+class AuditContextMiddleware:
+    """Remember the request's address and channel for the entries it causes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if getattr(request, "token_auth", False):
+            via = "token"
+        else:
+            via = "api" if request.path.startswith("/api/") else "web"
+        token = _context.set({"address": request.META.get("REMOTE_ADDR") or None, "via": via})
+        try:
+            return self.get_response(request)
+        finally:
+            _context.reset(token)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs):
+    # Django has already replaced the password in `credentials` with stars; only the name is kept.
+    record(None, "login", str(credentials.get("username", ""))[:150], FAILED, detail="wrong user name or password")
+
+
+# Export -------------------------------------------------------------------------
+
+FIELDS = ["id", "at", "actor", "action", "target", "outcome", "detail", "job", "address", "via"]
+
+
+def _row(entry):
+    return {
+        "id": entry.pk, "at": entry.at.isoformat(), "actor": entry.actor_name, "action": entry.action,
+        "target": entry.target, "outcome": entry.outcome, "detail": entry.detail, "job": entry.job_id,
+        "address": entry.address, "via": entry.via,
+    }
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _spreadsheet_safe(value):
+    # A cell starting with = + - @ is a formula to a spreadsheet; user names and targets are not trusted.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_lines(entries):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(FIELDS)
+    for entry in entries.iterator(chunk_size=2000):
+        row = _row(entry)
+        yield writer.writerow([_spreadsheet_safe(row[name]) for name in FIELDS])
+
+
+def jsonl_lines(entries):
+    for entry in entries.iterator(chunk_size=2000):
+        yield json.dumps(_row(entry), ensure_ascii=False) + "\n"

@@ -1,0 +1,131 @@
+"""Roles: viewer, builder and admin, as Django groups holding Dockyard's permissions.
+
+Every view declares the permission it needs with `@requires(...)`; the API,
+the websocket consumers and the worker ask `may(...)` with the same names, so
+a role means the same thing wherever a request comes in. A superuser has
+every permission, as everywhere in Django.
+"""
+
+import functools
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+
+# codename: what it allows. They live on images.Access (a model with no table).
+PERMISSIONS = {
+    "browse": "Browse images, jobs and their logs",
+    "build": "Build, rebuild and import images",
+    "pull": "Pull images",
+    "push": "Push images",
+    "tag": "Tag and untag images, roll a tag back",
+    "export": "Export images as archives",
+    "cancel_own_job": "Cancel and retry one's own jobs",
+    "remove": "Remove images, or a tag whose removal deletes its image",
+    "prune": "Prune unused images",
+    "manage_registries": "Add, change, test and delete registry logins",
+    "cancel_any_job": "Cancel anyone's job",
+    "manage_users": "Add users and give them roles",
+    "read_audit": "Read and export the audit log",
+}
+
+VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
+ROLES = {
+    VIEWER: ["browse"],
+    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job"],
+    ADMIN: list(PERMISSIONS),
+}
+# Admins also manage accounts in Django's admin site, with Django's own permissions.
+ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
+ROLE_HELP = {
+    VIEWER: "browses images, jobs and logs",
+    BUILDER: "also builds, pulls, pushes, tags, exports and cancels own jobs",
+    ADMIN: "also removes, prunes, manages registries, users and anyone's jobs, reads the audit log",
+}
+
+# The permission a job of each kind needs, to start, retry and run.
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build"}
+
+
+def may(user, codename):
+    return bool(user and user.is_active and user.has_perm(f"images.{codename}"))
+
+
+def role_of(user):
+    """The highest role a user has, or None."""
+    if user.is_superuser:
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True))
+    for role in (ADMIN, BUILDER, VIEWER):
+        if role in names:
+            return role
+    return None
+
+
+def may_cancel(user, job):
+    if may(user, "cancel_any_job"):
+        return True
+    return may(user, "cancel_own_job") and job.created_by_id == user.pk
+
+
+def may_run(user, kind):
+    return may(user, JOB_PERMISSION[kind])
+
+
+class Refused(PermissionDenied):
+    """A user's role does not allow an action; the message says which role would."""
+
+    def __init__(self, user, codename, action=None):
+        self.codename = codename
+        role = role_of(user) if user.is_authenticated else None
+        needed = next(name for name in (VIEWER, BUILDER, ADMIN) if codename in ROLES[name])
+        what = action or PERMISSIONS[codename][0].lower() + PERMISSIONS[codename][1:]
+        mine = f"Your role ({role})" if role else "Your account has no role yet, and"
+        super().__init__(f"{mine} does not allow this: {what} needs the {needed} role. Ask a Dockyard admin.")
+
+
+def check(user, codename, action=None, target=""):
+    """Raise Refused (and record it in the audit log) unless `user` may `codename`."""
+    if not may(user, codename):
+        from images import audit
+
+        audit.record(user, audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
+        raise Refused(user, codename, action)
+
+
+def requires(codename):
+    """View decorator: the view runs only for users with images.<codename>."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            check(request.user, codename, target=request.path)
+            return view(request, *args, **kwargs)
+
+        wrapper.dockyard_permission = codename
+        return wrapper
+
+    return decorate
+
+
+def assign(user, role):
+    """Give `user` exactly one role (or none). Admins may enter Django's admin site."""
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    user.is_staff = role == ADMIN or user.is_superuser
+    user.save(update_fields=["is_staff"])
+
+
+def ensure_groups(**kwargs):
+    """Create the three groups with their permissions (after every migrate)."""
+    from images.models import Access  # noqa: F401 - its permissions must exist first
+
+    by_code = {perm.codename: perm for perm in Permission.objects.filter(content_type__app_label="images",
+                                                                         codename__in=PERMISSIONS)}
+    if len(by_code) < len(PERMISSIONS):
+        return  # permissions are created by an earlier post_migrate handler; it runs again
+    auth = list(Permission.objects.filter(content_type__app_label="auth", codename__in=ADMIN_AUTH_PERMISSIONS))
+    for role, codes in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = [by_code[code] for code in codes] + (auth if role == ADMIN else [])
+        group.permissions.set(perms)

@@ -1,0 +1,57 @@
+"""How many job and image streams each person has open, across every server process.
+
+Each open websocket holds a slot: a member of a Redis sorted set per user,
+scored with the time it last said it was alive. A consumer refreshes its slot
+every REFRESH seconds; slots not refreshed for STALE seconds (a server process
+that died with its sockets) stop counting, so a crash never locks anyone out
+for longer than that.
+"""
+
+import asyncio
+import time
+import weakref
+
+import redis.asyncio as redis
+from django.conf import settings
+
+REFRESH = 30
+STALE = 3 * REFRESH
+
+# One check-and-add, so two sockets opening at once cannot both take the last slot.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+_clients = weakref.WeakKeyDictionary()  # an asyncio client belongs to one event loop
+
+
+def _redis():
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = redis.Redis.from_url(settings.REDIS_URL)
+    return _clients[loop]
+
+
+def _key(user_id):
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "dockyard")
+    return f"{prefix}:streams:{user_id}"
+
+
+async def acquire(user_id, channel_name):
+    """Take a slot for this socket; False when the user has DOCKYARD_MAX_STREAMS open."""
+    now = time.time()
+    taken = await _redis().eval(_ACQUIRE, 1, _key(user_id), now - STALE, settings.DOCKYARD_MAX_STREAMS, now,
+                                channel_name, STALE * 2)
+    return bool(taken)
+
+
+async def refresh(user_id, channel_name):
+    await _redis().zadd(_key(user_id), {channel_name: time.time()}, xx=True)
+
+
+async def release(user_id, channel_name):
+    await _redis().zrem(_key(user_id), channel_name)
