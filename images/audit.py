@@ -25,7 +25,7 @@ _ACTION_OF_PERMISSION = {
     "manage_registries": "registry", "manage_users": "user", "read_audit": "audit",
 }
 
-_context = contextvars.ContextVar("dockyard_audit_context", default={"address": None, "via": "worker"})
+_context = contextvars.ContextVar("dockyard_audit_context", default={"address": None, "via": "cli"})
 
 
 def action_for(codename):

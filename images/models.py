@@ -282,7 +282,7 @@ class AuditEntry(models.Model):
     detail = models.TextField(blank=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
     address = models.GenericIPAddressField(null=True, blank=True)
-    via = models.CharField(max_length=10, blank=True, help_text="web, api (session), token, or worker.")
+    via = models.CharField(max_length=10, blank=True, help_text="web, api (with a session), token, or cli (manage.py).")
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -1,3 +1,4 @@
+import re
 import uuid
 
 import pytest
@@ -5,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from images.engine import get_engine
-from tests import dockerlib, live
+from tests import dockerlib, live, storage
 
 
 @pytest.fixture(scope="session")
@@ -138,3 +139,28 @@ def _own_cache_keys():
     caches = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"dockyard-test-{uuid.uuid4().hex[:8]}"}}
     with override_settings(CACHES=caches):
         yield
+
+
+# What no stored row may ever hold: the test passwords, and any whole API token.
+TOKEN_TEXT = re.compile(r"dky_[A-Za-z0-9_-]{20,}")
+
+
+@pytest.fixture(autouse=True)
+def _stored_rows_are_clean(request):
+    """After every test that used the database: no secret in any stored row, and
+    every change the test made through Dockyard is in the audit log."""
+    names = request.fixturenames
+    if "transactional_db" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names:
+        request.getfixturevalue("db")
+    else:
+        yield
+        return
+    yield
+    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD]
+    found = [hit for hit in storage.search_text_columns(secrets, TOKEN_TEXT)]
+    assert not found, f"secrets stored: {found}"
+    if request.node.get_closest_marker("unaudited") is None:
+        missing = storage.unaudited_changes()
+        assert not missing, f"changes missing from the audit log: {missing}"

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('outcome', models.CharField(db_index=True, max_length=20)),
                 ('detail', models.TextField(blank=True)),
                 ('address', models.GenericIPAddressField(blank=True, null=True)),
-                ('via', models.CharField(blank=True, help_text='web, api (session), token, or worker.', max_length=10)),
+                ('via', models.CharField(blank=True, help_text='web, api (with a session), token, or cli (manage.py).', max_length=10)),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to='images.job')),
             ],

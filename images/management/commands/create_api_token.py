@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from images import audit
 from images.models import ApiToken
 
 
@@ -15,5 +16,6 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user {username!r}.")
-        _, token = ApiToken.issue(user, name)
+        issued, token = ApiToken.issue(user, name)
+        audit.record(user, "token-create", f"{issued.name} ({issued.prefix}…)", detail="from manage.py create_api_token")
         self.stdout.write(token)

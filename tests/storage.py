@@ -1,0 +1,48 @@
+"""Looking through everything Dockyard stored, for the checks every test ends with."""
+
+from django.apps import apps
+from django.db import connection, models
+
+from images.models import AuditEntry, Job, Registry, TagMove
+
+TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
+
+
+def search_text_columns(needles, pattern):
+    """(table, column, needle) for every text column of every table holding one
+    of `needles`, or text matching `pattern`."""
+    hits = []
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            if not model._meta.managed:
+                continue
+            table = model._meta.db_table
+            for field in model._meta.concrete_fields:
+                if not isinstance(field, TEXT_FIELDS):
+                    continue
+                column = connection.ops.quote_name(field.column)
+                where = " OR ".join(f"instr(CAST({column} AS TEXT), %s) > 0" for _ in needles)
+                cursor.execute(f"SELECT CAST({column} AS TEXT) FROM {connection.ops.quote_name(table)} "
+                               f"WHERE {where} OR CAST({column} AS TEXT) LIKE %s", [*needles, "%dky_%"])
+                for (value,) in cursor.fetchall():
+                    hits += [(table, field.column, needle) for needle in needles if needle in value]
+                    hits += [(table, field.column, match) for match in pattern.findall(value)]
+    return hits
+
+
+def unaudited_changes():
+    """Changes Dockyard made that have no audit entry to show for them."""
+    missing = []
+    for job in Job.objects.all():
+        entry = AuditEntry.objects.filter(job=job, action=job.kind).first()
+        if entry is None:
+            missing.append(f"job {job.pk} ({job.kind})")
+        elif job.is_final and entry.outcome != job.state:
+            missing.append(f"job {job.pk} ended {job.state}, audited {entry.outcome}")
+    for move in TagMove.objects.exclude(by=None):
+        if not AuditEntry.objects.filter(action__in=("tag", "rollback"), target=move.tag, actor=move.by).exists():
+            missing.append(f"{move.action} of {move.tag} by {move.by}")
+    for registry in Registry.objects.all():
+        if not AuditEntry.objects.filter(action="registry-add", target=registry.address).exists():
+            missing.append(f"registry {registry.address}")
+    return missing
