@@ -62,6 +62,7 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
         "DOCKYARD_BUILD_ROOTS": str(build_root()),
         **LOOPBACK_GIT,
+        "DOCKYARD_MAX_STREAMS": "5",  # tests/test_roles.py opens one more than this
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
