@@ -20,6 +20,11 @@ def _secret_key():
     checkout runs without a key anyone could read in the source."""
     configured = envstr("DOCKYARD_SECRET_KEY")
     if configured:
+        if not DEBUG and (len(configured) < 50 or len(set(configured)) < 5 or configured.startswith("django-insecure")
+                          or configured.lower() in ("changeme", "secret", "dockyard")):
+            # Sessions, CSRF tokens and password resets are only as safe as this key.
+            raise ImproperlyConfigured("DOCKYARD_SECRET_KEY looks like a default or a placeholder: use 50 or more "
+                                       "random characters, or unset it to have one generated under DOCKYARD_DATA_DIR.")
         return configured
     path = DATA_DIR / "secret-key"
     if not path.exists():
@@ -167,6 +172,9 @@ DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEM
 DOCKYARD_GIT_HOSTS = [host.lower() for host in envlist("DOCKYARD_GIT_HOSTS", ["github.com", "gitlab.com", "bitbucket.org"])]
 DOCKYARD_CONTEXT_DIR = DATA_DIR / "contexts"
 DOCKYARD_UPLOAD_LIMIT = envint("DOCKYARD_UPLOAD_LIMIT", 512 * 1024 * 1024, minimum=1024)
+# An uploaded archive may not unpack to more members or bytes than this (zip and gzip bombs).
+DOCKYARD_ARCHIVE_MAX_MEMBERS = envint("DOCKYARD_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
+DOCKYARD_ARCHIVE_MAX_UNPACKED = envint("DOCKYARD_ARCHIVE_MAX_UNPACKED", 8 * 1024**3, minimum=1024)
 # Per person: jobs queued or running at once, and job or image streams open at once.
 DOCKYARD_MAX_ACTIVE_JOBS = envint("DOCKYARD_MAX_ACTIVE_JOBS", 10, minimum=1)
 DOCKYARD_MAX_STREAMS = envint("DOCKYARD_MAX_STREAMS", 30, minimum=1)
@@ -188,6 +196,7 @@ if envbool("DOCKYARD_BEHIND_TLS", False):
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = envint("DOCKYARD_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = envbool("DOCKYARD_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 

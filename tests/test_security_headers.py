@@ -30,6 +30,27 @@ def test_it_refuses_to_start_with_a_wildcard_or_empty_host_list():
     assert settings_error(DOCKYARD_ALLOWED_HOSTS="dockyard.example")[0] == 0
 
 
+def test_it_refuses_a_default_or_placeholder_secret_key():
+    for key in ("changeme", "django-insecure-" + "x" * 50, "a" * 60, "short-but-random-9f8a"):
+        code, stderr = settings_error(DOCKYARD_SECRET_KEY=key, DOCKYARD_DEBUG="0")
+        assert code != 0 and "DOCKYARD_SECRET_KEY looks like a default" in stderr, key
+
+
+# The production settings README.md documents, with a key of the right kind.
+PRODUCTION = {"DOCKYARD_DEBUG": "0", "DOCKYARD_BEHIND_TLS": "1", "DOCKYARD_ALLOWED_HOSTS": "dockyard.example.com",
+              "DOCKYARD_SECRET_KEY": "k7Qw-9vXr2LmZp4TnBy8HsJd6FgCe1UaWo3KiRt5YxEq0NbVc_MzAsDf2GhJl"}
+
+
+def test_check_deploy_passes_with_the_documented_production_settings():
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            capture_output=True, text=True, env={**os.environ, **PRODUCTION})
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+    readme = (ROOT / "README.md").read_text()
+    for name, value in PRODUCTION.items():
+        assert name in readme, name
+
+
 def test_it_refuses_a_misspelt_boolean():
     code, stderr = settings_error(DOCKYARD_DEBUG="maybe")
     assert code != 0 and "DOCKYARD_DEBUG must be one of" in stderr
