@@ -93,7 +93,7 @@ class BuildForm(forms.Form):
                 self.add_error("context", "Choose a context archive to upload.")
             else:
                 try:
-                    contexts.archive_format(upload.name)
+                    contexts.check_upload(upload)
                 except contexts.ContextError as exc:
                     self.add_error("context", str(exc))
         elif source == "directory":
@@ -121,7 +121,7 @@ class BuildForm(forms.Form):
         if data["source"] == "dockerfile":
             params["dockerfile_text"] = data["dockerfile_text"]
         elif data["source"] == "upload":
-            params["context_file"] = contexts.save_upload(data["context"])
+            params["context_file"] = contexts.save_upload(data["context"], checked=True)
             params["context_format"] = contexts.archive_format(data["context"].name)
             params["context_name"] = data["context"].name
         elif data["source"] == "directory":

@@ -4,13 +4,16 @@ A context is made in the worker, from the job's stored parameters, and is
 streamed from disk rather than held in memory.
 """
 
+import gzip
 import io
 import os
 import posixpath
+import re
 import tarfile
 import tempfile
 import uuid
 import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,19 +41,194 @@ def archive_format(filename):
     raise ContextError("A build context must be a .tar, .tar.gz (.tgz) or .zip file.")
 
 
-def save_upload(upload, kind=None):
+def save_upload(upload, kind=None, checked=False):
     """Keep an uploaded archive under DOCKYARD_CONTEXT_DIR, where a rebuild or
-    retry finds it again; return its stored name."""
+    retry finds it again; return its stored name. An archive check_archive
+    refuses is not kept; `checked` says check_upload has already read it."""
     kind = kind or archive_format(upload.name)
-    if upload.size > settings.DOCKYARD_UPLOAD_LIMIT:
-        raise ContextError(f"The context is {upload.size:,} bytes; the limit is {settings.DOCKYARD_UPLOAD_LIMIT:,}.")
+    _check_size(upload)
     folder = Path(settings.DOCKYARD_CONTEXT_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.{kind}"
-    with open(folder / name, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    try:
+        with open(folder / name, "wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        if not checked:
+            check_archive(folder / name, kind)
+    except BaseException:
+        (folder / name).unlink(missing_ok=True)
+        raise
     return name
+
+
+def check_upload(upload, kind=None):
+    """save_upload's checks, for an upload not saved yet (a form's clean());
+    return the archive's kind."""
+    kind = kind or archive_format(upload.name)
+    _check_size(upload)
+    upload.seek(0)
+    try:
+        _check_stream(upload, kind)
+    finally:
+        upload.seek(0)
+    return kind
+
+
+def check_archive(path, kind):
+    """Refuse an archive ("tar", "tar.gz" or "zip") that could write outside its
+    root when unpacked, carries device files or FIFOs, or holds more than
+    DOCKYARD_ARCHIVE_MAX_MEMBERS members or DOCKYARD_ARCHIVE_MAX_UNPACKED bytes.
+    Uploads are hostile: the archive is read once, as a stream, and nothing is
+    extracted; a bomb costs at most the unpacked limit in decompression."""
+    with open(path, "rb") as archive:
+        _check_stream(archive, kind)
+
+
+def _check_size(upload):
+    if upload.size > settings.DOCKYARD_UPLOAD_LIMIT:
+        raise ContextError(f"The context is {upload.size:,} bytes; the limit is {settings.DOCKYARD_UPLOAD_LIMIT:,}.")
+
+
+def _check_stream(archive, kind):
+    if kind == "zip":
+        _check_zip(archive)
+    else:  # gunzipped here rather than by tarfile ("r|gz"), so _check_tar meters the unpacked bytes
+        _check_tar(gzip.GzipFile(fileobj=archive, mode="rb") if kind == "tar.gz" else archive, kind)
+
+
+# tarfile reads pax and GNU long-name headers whole into memory before it returns a
+# member: no real archive has one anywhere near this big.
+HEADER_ROOM = 1024 * 1024
+DEVICES = {tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device", tarfile.FIFOTYPE: "a FIFO"}
+ZIP_BOMB_RATIO, ZIP_BOMB_SIZE = 200, 1024 * 1024
+DRIVE = re.compile(r"[A-Za-z]:/")
+
+
+class _Overrun(Exception):
+    pass
+
+
+class _Meter:
+    """A reader that raises _Overrun once more than `limit` bytes are read."""
+
+    def __init__(self, stream, limit):
+        self.stream, self.limit, self.count = stream, limit, 0
+
+    def read(self, size):
+        data = self.stream.read(size)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise _Overrun
+        return data
+
+
+class _Tally:
+    """Members and unpacked bytes so far, against the DOCKYARD_ARCHIVE_MAX_* limits."""
+
+    def __init__(self):
+        self.members = self.size = 0
+
+    def add(self, name, size):
+        self.members += 1
+        self.size += size
+        if self.members > settings.DOCKYARD_ARCHIVE_MAX_MEMBERS:
+            raise ContextError(f"The archive holds more than {settings.DOCKYARD_ARCHIVE_MAX_MEMBERS:,} members; "
+                               f"{name!r} is one too many.")
+        if self.size > settings.DOCKYARD_ARCHIVE_MAX_UNPACKED:
+            raise ContextError(f"The archive unpacks to more than {settings.DOCKYARD_ARCHIVE_MAX_UNPACKED:,} bytes "
+                               f"once {name!r} is counted.")
+
+
+def _check_tar(stream, kind):
+    meter, tally = _Meter(stream, HEADER_ROOM), _Tally()
+    links, symlinks, last = {}, [], None
+    try:
+        with tarfile.open(fileobj=meter, mode="r|") as tar:
+            while (info := tar.next()) is not None:
+                tar.members.clear()  # tarfile keeps every member read; this check needs none of them
+                tally.add(info.name, info.size)
+                path = _member_path(info.name, links)
+                if info.type in DEVICES:
+                    raise ContextError(f"The archive member {info.name!r} is {DEVICES[info.type]}, which has no "
+                                       "place in an uploaded archive.")
+                if info.issym():
+                    head, _, base = path.rpartition("/")
+                    key = "/".join([*_resolve(head, links), base])
+                    links[key] = info.linkname.replace("\\", "/")
+                    symlinks.append((info.name, info.linkname, key))
+                elif info.islnk() and _outside(info.linkname.replace("\\", "/"), links):
+                    raise ContextError(f"The archive member {info.name!r} is a hard link to {info.linkname!r}, "
+                                       "outside the archive.")
+                # tarfile skips member data by reading it: allow that, and a header's worth more.
+                meter.limit, last = tar.offset + HEADER_ROOM, info.name
+    except _Overrun:
+        where = f"after {last!r}" if last else "at its start"
+        raise ContextError(f"The archive has a header over {HEADER_ROOM:,} bytes {where}, "
+                           "more than any real archive needs.") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise ContextError(f"The uploaded file is not a valid {kind} archive.") from exc
+    # Symlinks are followed when the context is used, once all of them exist.
+    for name, target, key in symlinks:
+        if _absolute(links[key]) or _resolve(posixpath.join(posixpath.dirname(key), links[key]), links) is None:
+            raise ContextError(f"The archive member {name!r} is a symlink to {target!r}, outside the archive.")
+
+
+def _check_zip(archive):
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            members = opened.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ContextError("The uploaded file is not a valid zip archive.") from exc
+    tally = _Tally()
+    for member in members:
+        tally.add(member.filename, member.file_size)
+        _member_path(member.filename, {})  # _zip_to_tar makes links and devices plain files
+        if member.file_size > ZIP_BOMB_SIZE and member.file_size > ZIP_BOMB_RATIO * member.compress_size:
+            ratio = member.file_size // max(member.compress_size, 1)
+            raise ContextError(f"The archive member {member.filename!r} expands {ratio:,}-fold, "
+                               "like a zip bomb.")
+
+
+def _member_path(name, links):
+    """The member's name with backslashes as separators (as some unpackers take
+    them), refused if it leads outside the root."""
+    path = name.replace("\\", "/")
+    if _outside(path, links):
+        raise ContextError(f"The archive member {name!r} points outside the archive.")
+    return path
+
+
+def _absolute(path):
+    return path.startswith("/") or DRIVE.match(path) is not None
+
+
+def _outside(path, links):
+    return _absolute(path) or _resolve(path, links) is None
+
+
+def _resolve(path, links, hops=40):
+    """The components of `path`, relative to the archive's root, once unpacked:
+    the archive's own symlinks (`links`, by unpacked path) are followed as the
+    kernel would, so `l/..` with `l -> .` is caught. None if it leaves the root,
+    or takes more than `hops` links (a loop)."""
+    where, todo = [], path.split("/")[::-1]
+    while todo:
+        part = todo.pop()
+        if part == "..":
+            if not where:
+                return None
+            where.pop()
+        elif part not in ("", "."):
+            where.append(part)
+            target = links.get("/".join(where))
+            if target is not None:
+                hops -= 1
+                if hops < 0 or _absolute(target):
+                    return None
+                where.pop()
+                todo.extend(reversed(target.split("/")))
+    return where
 
 
 def stored_archive(name):
@@ -154,17 +332,21 @@ def _dockerfile_tar(text):
 
 
 def _zip_to_tar(zip_path, out):
-    with zipfile.ZipFile(zip_path) as archive, tarfile.open(fileobj=out, mode="w") as tar:
-        for member in archive.infolist():
-            name = posixpath.normpath(member.filename)
-            if name.startswith(("/", "../")) or name == "..":
-                raise ContextError(f"The archive member {member.filename!r} points outside the context.")
-            info = tarfile.TarInfo(name)
-            if member.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-                continue
-            info.size = member.file_size
-            info.mode = (member.external_attr >> 16) & 0o7777 or 0o644
-            with archive.open(member) as data:
-                tar.addfile(info, data)
+    tally = _Tally()
+    try:
+        with zipfile.ZipFile(zip_path) as archive, tarfile.open(fileobj=out, mode="w") as tar:
+            for member in archive.infolist():
+                # addfile copies exactly info.size bytes, whatever the entry's data really
+                # holds: the tally bounds what is written even if the header lies.
+                tally.add(member.filename, member.file_size)
+                info = tarfile.TarInfo(posixpath.normpath(_member_path(member.filename, {})))
+                if member.is_dir():
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                info.size = member.file_size
+                info.mode = (member.external_attr >> 16) & 0o7777 or 0o644
+                with archive.open(member) as data:
+                    tar.addfile(info, data)
+    except zipfile.BadZipFile as exc:
+        raise ContextError(f"The uploaded zip archive is damaged ({exc}).") from exc

@@ -6,12 +6,15 @@ builder and admin endpoint and websocket is in test_roles.py.)
 """
 
 import html
+import io
 import json
 import os
+import tarfile
 from urllib.parse import quote
 
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from websockets.exceptions import InvalidStatus
@@ -203,3 +206,18 @@ def test_a_page_on_another_origin_cannot_open_any_stream(builder_client, builder
             connect(f"{server.ws_url}{path}", open_timeout=10,
                     additional_headers={"Cookie": f"sessionid={builder_session}", "Origin": origin})
         assert refused.value.response.status_code == 403
+
+
+def test_an_import_archive_that_escapes_is_refused_before_a_job(builder_client, settings, tmp_path):
+    settings.DOCKYARD_CONTEXT_DIR = tmp_path / "contexts"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        link = tarfile.TarInfo("manifest.json")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../../../etc/passwd"
+        tar.addfile(link)
+    before = engine_state()
+    response = builder_client.post(reverse("images-import"), {
+        "archive": SimpleUploadedFile("image.tar", buffer.getvalue())})
+    assert "is a symlink to '../../../../etc/passwd', outside the archive" in shown(response)
+    assert not Job.objects.exists() and engine_state() == before
+    assert not any(settings.DOCKYARD_CONTEXT_DIR.glob("*"))

@@ -351,8 +351,14 @@
     state: showState,
     steps: (message) => showSteps(message.steps || []),
     progress: showProgress,
+    // Too many live pages open for this person: say so, and do not retry.
+    refused: (message) => {
+      refused = true;
+      root.prepend(el("p", "error stream-refused", message.message));
+    },
   };
   let retryDelay = RETRY_FIRST_MS;
+  let refused = false;
 
   function onMessage(event) {
     const message = JSON.parse(event.data);
@@ -364,7 +370,7 @@
   }
 
   function onClose() {
-    if (FINAL_STATES.has(root.dataset.state)) return;
+    if (refused || FINAL_STATES.has(root.dataset.state)) return;
     setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
   }

@@ -8,6 +8,7 @@
   const DEBOUNCE_MS = 250;
   let timer = null;
   let retryMs = 500;
+  let refused = false;
 
   function refresh() {
     timer = null;
@@ -36,11 +37,22 @@
       retryMs = 500;
       document.body.dataset.live = "connected";
     });
-    socket.addEventListener("message", () => {
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "refused") {
+        // Too many live pages open for this person: say so, and stop following.
+        refused = true;
+        const note = document.createElement("p");
+        note.className = "error stream-refused";
+        note.textContent = message.message;
+        anchor.after(note);
+        return;
+      }
       if (timer === null) timer = setTimeout(refresh, DEBOUNCE_MS);
     });
     socket.addEventListener("close", () => {
       document.body.dataset.live = "closed";
+      if (refused) return;
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 10000);
     });
