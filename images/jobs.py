@@ -29,10 +29,10 @@ class JobLimitReached(Exception):
     """The user already has as many jobs queued or running as one may."""
 
 
-def start_build(user, params, retry_of=None):
+def start_build(user, params, retry_of=None, action=Job.Kind.BUILD):
     tags = params.get("tags") or []
     target = ", ".join(tags) if tags else f"untagged build from {contexts.SOURCES[params['source']].lower()}"
-    return _enqueue(Job.Kind.BUILD, target, params, user, retry_of)
+    return _enqueue(Job.Kind.BUILD, target, params, user, retry_of, action)
 
 
 def start_pull(user, reference, retry_of=None):
@@ -57,6 +57,11 @@ def retry(job, user):
         return start(user, job.params, retry_of=job)
     start = start_pull if job.kind == Job.Kind.PULL else start_push
     return start(user, job.params["reference"], retry_of=job)
+
+
+def rebuild(recipe, user):
+    """Build an image again from the recipe of the build that made it."""
+    return start_build(user, recipe.params, retry_of=recipe, action="rebuild")
 
 
 def recipe_for_image(image_id):
@@ -87,19 +92,19 @@ def active_job_count(user):
     return Job.objects.filter(created_by=user, state__in=(Job.State.QUEUED, Job.State.RUNNING)).count()
 
 
-def _enqueue(kind, target, params, user, retry_of):
+def _enqueue(kind, target, params, user, retry_of, action=None):
     from images.tasks import run_job_task  # tasks imports this module
 
     target = target[:600]
     roles.check(user, roles.JOB_PERMISSION[kind], target=target)
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
     if active_job_count(user) >= limit:
-        audit.record(user, kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
+        audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
         raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
                               "Wait for one to end, or cancel one, then try again.")
     job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
                              output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
-    audit.record(user, kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
+    audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
     # After commit, or a fast worker could look for a job not yet visible to it.
     queue = settings.DOCKYARD_QUEUE
     transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
@@ -109,7 +114,7 @@ def _enqueue(kind, target, params, user, retry_of):
 def _audit_detail(job):
     """What the job's recipe was, by names only: build-arg values can be secrets."""
     params = job.params
-    parts = [f"retry of job {job.retry_of_id}"] if job.retry_of_id else []
+    parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),

@@ -148,8 +148,9 @@ class Job(models.Model):
 def _audit_outcome(job_ids, state):
     """A job's audit entry follows the job until it ends."""
     if job_ids:
-        AuditEntry.objects.filter(job_id__in=job_ids, action__in=Job.Kind.values,
-                                  outcome__in=(Job.State.QUEUED, Job.State.RUNNING)).update(outcome=state)
+        # Only the job's own entry is still queued or running; a cancel's entry says "ok".
+        AuditEntry.objects.filter(job_id__in=job_ids, outcome__in=(Job.State.QUEUED, Job.State.RUNNING)).update(
+            outcome=state)
 
 
 class JobLine(models.Model):

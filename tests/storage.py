@@ -34,7 +34,7 @@ def unaudited_changes():
     """Changes Dockyard made that have no audit entry to show for them."""
     missing = []
     for job in Job.objects.all():
-        entry = AuditEntry.objects.filter(job=job, action=job.kind).first()
+        entry = AuditEntry.objects.filter(job=job, action__in=(job.kind, "rebuild")).first()
         if entry is None:
             missing.append(f"job {job.pk} ({job.kind})")
         elif job.is_final and entry.outcome != job.state:

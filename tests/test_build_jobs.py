@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from images.models import Job
+from images.models import AuditEntry, Job
 from tests import dockerlib
 from tests.live import wait_for_job, wait_for_lines
 
@@ -153,6 +153,11 @@ def test_the_job_page_links_to_the_image_and_rebuild_reruns_the_recipe(builder_c
     again = wait_for_job(again)
     assert again.state == "succeeded" and again.image_id == job.image_id  # same recipe, same cache
     assert "built by tests" in [t for _, t in stored(job)]
+    audited = AuditEntry.objects.filter(job__in=[job, again]).order_by("pk")
+    assert [(e.action, e.target, e.outcome, e.actor_name) for e in audited] == [
+        ("build", tag, "succeeded", "builder"), ("rebuild", tag, "succeeded", "builder")]
+    assert audited[0].detail == "from dockerfile typed on the page; build args WHO"  # the name, never the value
+    assert audited[1].detail.startswith(f"again from the recipe of job {job.pk}")
 
 
 def test_images_not_built_here_offer_a_dockerfile_build(builder_client, base_image):

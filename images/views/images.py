@@ -69,7 +69,7 @@ def image_rebuild(request, image_hex):
         messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
         return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(jobs.retry(recipe, request.user))
+        return redirect(jobs.rebuild(recipe, request.user))
     except jobs.JobLimitReached as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
