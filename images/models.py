@@ -273,10 +273,10 @@ class AuditEntry(models.Model):
     """Who changed what, when, and how it went. A job's entry is written when the
     job is asked for and its outcome filled in when the job ends."""
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField("when", default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
-    actor_name = models.CharField(max_length=150, help_text="Kept when the account is deleted.")
+    actor_name = models.CharField("who", max_length=150, help_text="Kept when the account is deleted.")
     action = models.CharField(max_length=40, db_index=True)
     target = models.CharField(max_length=600, blank=True)
     outcome = models.CharField(max_length=20, db_index=True)

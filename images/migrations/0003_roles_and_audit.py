@@ -31,8 +31,8 @@ class Migration(migrations.Migration):
             name='AuditEntry',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(help_text='Kept when the account is deleted.', max_length=150)),
+                ('at', models.DateTimeField(verbose_name='when', db_index=True, default=django.utils.timezone.now)),
+                ('actor_name', models.CharField(verbose_name='who', help_text='Kept when the account is deleted.', max_length=150)),
                 ('action', models.CharField(db_index=True, max_length=40)),
                 ('target', models.CharField(blank=True, max_length=600)),
                 ('outcome', models.CharField(db_index=True, max_length=20)),
