@@ -50,7 +50,10 @@ async def acquire(user_id, channel_name):
 
 
 async def refresh(user_id, channel_name):
-    await _redis().zadd(_key(user_id), {channel_name: time.time()}, xx=True)
+    async with _redis().pipeline(transaction=False) as pipe:
+        pipe.zadd(_key(user_id), {channel_name: time.time()}, xx=True)
+        pipe.expire(_key(user_id), STALE * 2)  # the set outlives its longest-open socket
+        await pipe.execute()
 
 
 async def release(user_id, channel_name):

@@ -1,5 +1,6 @@
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -164,3 +165,14 @@ def _stored_rows_are_clean(request):
     if request.node.get_closest_marker("unaudited") is None:
         missing = storage.unaudited_changes()
         assert not missing, f"changes missing from the audit log: {missing}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_are_clean():
+    """After the whole run: no secret in what Dockyard's own processes logged."""
+    yield
+    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD]
+    for path in (Path(settings.DATA_DIR) / "log").glob("test-*.log"):
+        text = path.read_text(errors="replace")
+        leaked = [secret for secret in secrets if secret in text] + TOKEN_TEXT.findall(text)
+        assert not leaked, f"{path} holds {leaked}"
