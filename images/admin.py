@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.http import StreamingHttpResponse
 from django.urls import path
 
-from images import audit
+from images import audit, roles
 from images.models import ApiToken, AuditEntry, Job
 
 
@@ -72,3 +74,27 @@ class AuditEntryAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(audit.jsonl_lines(self._filtered(request)), content_type="application/jsonl")
         response["Content-Disposition"] = 'attachment; filename="dockyard-audit.jsonl"'
         return response
+
+
+class DockyardUserAdmin(UserAdmin):
+    """Django's user admin, as Dockyard admins use it: roles are groups, a role
+    change is audited, and only a superuser can make a superuser or hand out
+    single permissions (an admin could otherwise raise their own rights)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "user_permissions")
+        return fields
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        role = roles.role_of(user)
+        roles.assign(user, role)  # one role, and the admin site for admins
+        audit.record(request.user, "user-change" if change else "user-create", user.get_username(),
+                     detail=f"in the admin site; role {role or 'none'}{'' if user.is_active else ', inactive'}")
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), DockyardUserAdmin)

@@ -1,4 +1,11 @@
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
+
+from images import roles
+from images.models import AuditEntry
 
 
 def test_it_shows_the_login_page_to_anyone(client, db):
@@ -33,16 +40,18 @@ def test_logout_needs_a_post(owner_client):
     assert owner_client.get("/").status_code == 302
 
 
-def test_repeated_failures_lock_the_login_even_with_the_right_password(client, db, settings):
+@pytest.mark.parametrize("door", ["login", "admin:login"])
+def test_repeated_failures_lock_the_login_even_with_the_right_password(client, db, settings, door):
     settings.DOCKYARD_LOGIN_FAILURES = 3
-    from django.contrib.auth import get_user_model
-    import uuid
-
     name = f"locked-{uuid.uuid4().hex[:8]}"
-    get_user_model().objects.create_user(name, password="right-password-1")
-    for _ in range(3):
-        client.post(reverse("login"), {"username": name, "password": "wrong"})
-    response = client.post(reverse("login"), {"username": name, "password": "right-password-1"})
+    roles.assign(get_user_model().objects.create_user(name, password="right-password-1"), roles.ADMIN)
+    for _ in range(2):
+        client.post(reverse(door), {"username": name, "password": "wrong"})
+    # The other door counts towards the same limit.
+    client.post(reverse("admin:login" if door == "login" else "login"), {"username": name, "password": "wrong"})
+    response = client.post(reverse(door), {"username": name, "password": "right-password-1"})
     assert response.status_code == 200
     assert "Too many failed logins" in response.content.decode()
     assert "_auth_user_id" not in client.session
+    logins = AuditEntry.objects.filter(action="login", target=name).order_by("pk")
+    assert [entry.outcome for entry in logins] == ["failed", "failed", "failed", "refused"]

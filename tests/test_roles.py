@@ -280,3 +280,21 @@ def test_streams_need_a_role_and_a_free_slot(transactional_db, server):
     with open_socket(server, client, "/ws/images/") as again:
         with pytest.raises(TimeoutError):
             again.recv(timeout=1)  # open and quiet, not refused
+
+
+def test_an_admin_gives_roles_in_the_admin_site_but_cannot_make_a_superuser(owner, owner_client):
+    from django.contrib.auth.models import Group
+
+    someone = make_user("viewer", roles.VIEWER)
+    response = owner_client.post(reverse("admin:auth_user_change", args=[someone.pk]), {
+        "username": "viewer", "is_active": "on", "is_superuser": "on",
+        "groups": [Group.objects.get(name=roles.ADMIN).pk], "user_permissions": [],
+        "date_joined_0": "2026-11-23", "date_joined_1": "10:00:00", "initial-date_joined_0": "2026-11-23",
+        "initial-date_joined_1": "10:00:00",
+    })
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    someone.refresh_from_db()
+    assert roles.role_of(someone) == roles.ADMIN and someone.is_staff  # an admin enters the admin site
+    assert not someone.is_superuser
+    entry = AuditEntry.objects.get(action="user-change")
+    assert (entry.actor_name, entry.target, entry.detail) == ("owner", "viewer", "in the admin site; role admin")
