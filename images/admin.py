@@ -26,7 +26,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: entries are written by Dockyard and never edited or deleted here."""
 
-    list_display = ("at", "actor_name", "action", "target", "outcome", "job", "address", "via")
+    list_display = ("at", "actor_name", "action", "target", "outcome", "detail", "job", "address", "via")
     list_filter = ("outcome", "action", "via", "actor_name", "at")
     search_fields = ("actor_name", "target", "detail", "address")
     date_hierarchy = "at"
