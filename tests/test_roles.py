@@ -5,6 +5,7 @@ engine's images, not Dockyard's rows.
 """
 
 import contextlib
+import re
 import html
 import io
 import tarfile
@@ -298,3 +299,21 @@ def test_an_admin_gives_roles_in_the_admin_site_but_cannot_make_a_superuser(owne
     assert not someone.is_superuser
     entry = AuditEntry.objects.get(action="user-change")
     assert (entry.actor_name, entry.target, entry.detail) == ("owner", "viewer", "in the admin site; role admin")
+
+
+def test_a_person_makes_lists_and_revokes_their_own_tokens(db):
+    viewer, other = make_user("viewer", roles.VIEWER), make_user("builder", roles.BUILDER)
+    client = client_for(viewer)
+    page = client.post(reverse("tokens-list"), {"name": "laptop"}).content.decode()
+    token = re.search(r"dky_[A-Za-z0-9_-]+", page).group(0)
+    assert "not shown again" in page
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/images").status_code == 200
+    listed = client.get(reverse("tokens-list")).content.decode()
+    assert "laptop" in listed and token[:8] in listed and token not in listed  # shown once, then only its start
+    _, others = ApiToken.issue(other, "theirs")
+    theirs = ApiToken.objects.get(user=other)
+    assert client.post(reverse("tokens-revoke", args=[theirs.pk])).status_code == 404  # not one's own
+    client.post(reverse("tokens-revoke", args=[viewer.api_tokens.get().pk]))
+    assert api.get("/api/images").status_code == 401
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {others}").get("/api/images").status_code == 200
