@@ -280,7 +280,9 @@ def main():
     _, token = ApiToken.issue(user, "bench")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     env = live.process_env(settings.DOCKYARD_QUEUE, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-                           DOCKYARD_DATA_DIR=os.environ["DOCKYARD_DATA_DIR"])
+                           DOCKYARD_DATA_DIR=os.environ["DOCKYARD_DATA_DIR"],
+                           # The fan-out scenario's viewers stand in for many people, all logged in as one.
+                           DOCKYARD_MAX_STREAMS=str(FANOUT + 10))
     worker = live.Worker(env, "bench-worker.log")
     server = live.Server(env)
     try:
