@@ -18,12 +18,9 @@ from images.models import AuditEntry
 
 OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queued"
 
-# The action a refused permission would have been.
-_ACTION_OF_PERMISSION = {
-    "browse": "browse", "build": "build", "pull": "pull", "push": "push", "tag": "tag", "export": "export",
-    "cancel_own_job": "cancel", "cancel_any_job": "cancel", "remove": "remove", "prune": "prune",
-    "manage_registries": "registry", "manage_users": "user", "read_audit": "audit",
-}
+# The action a refused permission would have been, where it is not the permission's own name.
+_ACTION_OF_PERMISSION = {"cancel_own_job": "cancel", "cancel_any_job": "cancel", "manage_registries": "registry",
+                         "manage_users": "user", "read_audit": "audit"}
 
 _context = contextvars.ContextVar("dockyard_audit_context", default={"address": None, "via": "cli"})
 

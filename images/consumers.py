@@ -1,4 +1,6 @@
-"""Live job output over a websocket, at /ws/jobs/<id>/?after=<seq>.
+"""Live job output over a websocket, at /ws/jobs/<id>/?after=<seq>, and image
+events at /ws/images/. Both admit only users whose role lets them browse, and
+only DOCKYARD_MAX_STREAMS of them per person at once.
 
 On connect the consumer joins the job's group first, then sends the stored
 lines after `after`, then live ones; sequence numbers make sure nothing is lost

@@ -118,8 +118,6 @@ def assign(user, role):
 
 def ensure_groups(**kwargs):
     """Create the three groups with their permissions (after every migrate)."""
-    from images.models import Access  # noqa: F401 - its permissions must exist first
-
     by_code = {perm.codename: perm for perm in Permission.objects.filter(content_type__app_label="images",
                                                                          codename__in=PERMISSIONS)}
     if len(by_code) < len(PERMISSIONS):
