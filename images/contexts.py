@@ -231,6 +231,11 @@ def _resolve(path, links, hops=40):
     return where
 
 
+def discard_upload(name):
+    """Delete an upload kept for a job that was then refused."""
+    (Path(settings.DOCKYARD_CONTEXT_DIR) / Path(name).name).unlink(missing_ok=True)
+
+
 def stored_archive(name):
     path = Path(settings.DOCKYARD_CONTEXT_DIR) / Path(name).name
     if not path.is_file():

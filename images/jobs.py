@@ -100,6 +100,10 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
     if active_job_count(user) >= limit:
         audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
+        if retry_of is None:  # a retry's archive is its original's, still needed
+            for stored in (params.get("context_file"), params.get("archive_file")):
+                if stored:
+                    contexts.discard_upload(stored)
         raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
                               "Wait for one to end, or cancel one, then try again.")
     job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,

@@ -219,17 +219,22 @@ def test_the_worker_refuses_a_job_whose_owner_lost_the_role(scene):
     assert engine_state() == before
 
 
-def test_a_person_can_have_only_so_many_jobs_at_once(scene, settings):
+def test_a_person_can_have_only_so_many_jobs_at_once(scene, settings, tmp_path):
     settings.DOCKYARD_MAX_ACTIVE_JOBS = 1  # the builder's queued job is their one
+    settings.DOCKYARD_CONTEXT_DIR = tmp_path / "contexts"
     client = client_for(scene["builder"])
     response = client.post(reverse("jobs-build"), {"source": "dockerfile", "dockerfile": "Dockerfile",
                                                    "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\n"})
     assert "You already have 1 jobs queued or running" in html.unescape(response.content.decode())
+    for url, data in ((reverse("jobs-pull"), {"reference": "127.0.0.1:5000/a:1"}),
+                      (reverse("images-import"), {"archive": context_upload()})):
+        assert "You already have 1 jobs queued or running" in html.unescape(client.post(url, data).content.decode())
     _, token = ApiToken.issue(scene["builder"], "ci")
     response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post("/api/pulls", {"reference": "127.0.0.1:5000/a:1"})
     assert response.status_code == 429
     assert Job.objects.count() == 1
-    assert AuditEntry.objects.filter(actor=scene["builder"], outcome="refused").count() == 2
+    assert AuditEntry.objects.filter(actor=scene["builder"], outcome="refused").count() == 4
+    assert list(settings.DOCKYARD_CONTEXT_DIR.iterdir()) == []  # the refused import's upload is not kept
 
 
 def test_make_runs_admin_is_an_admin(db, monkeypatch, capsys):
