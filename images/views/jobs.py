@@ -8,7 +8,7 @@ from images import jobs
 from images.access import get_job_for_user, visible_jobs
 from images.build_forms import BuildForm, PullForm
 from images.models import Job
-from images.roles import JOB_PERMISSION, may_cancel, requires
+from images.roles import may_cancel, may_run, requires
 from images.views.images import websocket_url
 
 JOBS_PER_PAGE = 50
@@ -36,7 +36,7 @@ def job_detail(request, pk):
     return render(request, "jobs/job_detail.html", {
         "job": job,
         "may_cancel": may_cancel(request.user, job),
-        "may_retry": request.user.has_perm(f"images.{JOB_PERMISSION[job.kind]}"),
+        "may_retry": may_run(request.user, job.kind),
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
     })
 
