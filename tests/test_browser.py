@@ -68,3 +68,36 @@ def test_a_build_streams_into_the_job_page_before_it_ends(page):
     expect(steps).to_have_count(3)
     image.click()
     expect(page.locator("h1")).to_have_text(tag)
+
+
+def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stopped(browser, server, builder):
+    from images import roles
+
+    roles.assign(builder, roles.VIEWER)
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    first = context.new_page()
+    first.goto("/login/")
+    first.fill("input[name=username]", "builder")
+    first.fill("input[name=password]", "builder-password-1")
+    first.click("button[type=submit]")
+    expect(first.locator("h1")).to_have_text("Images")
+    expect(first.locator("header nav")).to_have_text("Images Jobs")  # no Build, Pull, Import, ...
+    expect(first.locator(".list-actions")).not_to_contain_text("Prune")
+    first.goto("/build/")
+    expect(first.locator("#refusal")).to_contain_text("Your role (viewer) does not allow this")
+
+    # The test server allows five live pages a person (tests/live.py).
+    pages = [first]
+    for _ in range(4):
+        pages.append(context.new_page())
+    for tab in pages:
+        tab.goto("/")
+        expect(tab.locator("body")).to_have_attribute("data-live", "connected")
+    sixth = context.new_page()
+    sixth.goto("/")
+    expect(sixth.locator(".stream-refused")).to_contain_text("too many Dockyard pages streaming")
+    pages[0].close()  # one tab fewer, and a reload follows again
+    sixth.reload()
+    expect(sixth.locator("body")).to_have_attribute("data-live", "connected")
+    expect(sixth.locator(".stream-refused")).to_have_count(0)
+    context.close()
