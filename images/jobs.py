@@ -29,7 +29,7 @@ class JobLimitReached(Exception):
     """The user already has as many jobs queued or running as one may."""
 
 
-def start_build(user, params, retry_of=None, action=Job.Kind.BUILD):
+def start_build(user, params, retry_of=None, action=None):
     tags = params.get("tags") or []
     target = ", ".join(tags) if tags else f"untagged build from {contexts.SOURCES[params['source']].lower()}"
     return _enqueue(Job.Kind.BUILD, target, params, user, retry_of, action)

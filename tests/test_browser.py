@@ -70,17 +70,12 @@ def test_a_build_streams_into_the_job_page_before_it_ends(page):
     expect(page.locator("h1")).to_have_text(tag)
 
 
-def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stopped(browser, server, builder):
+def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stopped(page, builder):
     from images import roles
 
-    roles.assign(builder, roles.VIEWER)
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    first = context.new_page()
-    first.goto("/login/")
-    first.fill("input[name=username]", "builder")
-    first.fill("input[name=password]", "builder-password-1")
-    first.click("button[type=submit]")
-    expect(first.locator("h1")).to_have_text("Images")
+    roles.assign(builder, roles.VIEWER)  # each request reads the role afresh
+    first, context = page, page.context
+    first.goto("/")
     expect(first.locator("header nav")).to_have_text("Images Jobs")  # no Build, Pull, Import, ...
     expect(first.locator(".list-actions")).not_to_contain_text("Prune")
     first.goto("/build/")
@@ -100,4 +95,3 @@ def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stoppe
     sixth.reload()
     expect(sixth.locator("body")).to_have_attribute("data-live", "connected")
     expect(sixth.locator(".stream-refused")).to_have_count(0)
-    context.close()
