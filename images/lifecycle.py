@@ -54,9 +54,22 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
         raise TagTaken(repo_tag, holder)
     with audit.recorded(user, "tag", repo_tag, detail=f"to {image_id[7:19]}" + (
             f", moved from {holder[7:19]}" if holder else "")):
-        engine.tag_image(image_id, *split_repo_tag(repo_tag))
-    TagMove.record(repo_tag, image_id, "tag" if not holder else "move", by=user)
+        _tag_recorded(engine, image_id, repo_tag, "tag" if not holder else "move", user)
     return holder
+
+
+def _tag_recorded(engine, image_id, repo_tag, action, user):
+    """Tag, with the move recorded first: the event listener sees the engine's tag
+    event too, and must find the move already there with who made it, not
+    record it first as a move from a terminal."""
+    move = TagMove.record(repo_tag, image_id, action, by=user)
+    try:
+        engine.tag_image(image_id, *split_repo_tag(repo_tag))
+    except Exception:
+        if move is not None:
+            move.delete()
+        raise
+    return move
 
 
 @dataclass
@@ -171,5 +184,4 @@ def rollback(engine, move, user=None):
     except ImageNotFound:
         raise ActionRefused(f"The earlier image {move.previous_image_id[7:19]} is no longer on this host.") from None
     with audit.recorded(user, "rollback", move.tag, detail=f"to {move.previous_image_id[7:19]}"):
-        engine.tag_image(move.previous_image_id, *split_repo_tag(move.tag))
-    return TagMove.record(move.tag, move.previous_image_id, "rollback", by=user)
+        return _tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)
