@@ -13,9 +13,13 @@ import subprocess
 import tarfile
 import uuid
 
-TEST_LABEL = "dockyard.test"
+# DOCKYARD_TEST_RUN keeps two test runs on one engine (two checkouts) out of
+# each other's images: each labels, names and removes only its own.
+_RUN = os.environ.get("DOCKYARD_TEST_RUN", "")
+TEST_LABEL = "dockyard.test" + (f".{_RUN}" if _RUN else "")
 PREFIX = "dockyard-test"
-BASE_IMAGE = f"{PREFIX}/base:latest"
+BASE_REPOSITORY = f"{PREFIX}/base" + (f"-{_RUN}" if _RUN else "")
+BASE_IMAGE = f"{BASE_REPOSITORY}:latest"
 CLI_ENV = {**os.environ, "DOCKER_BUILDKIT": "0"}
 
 

@@ -76,10 +76,10 @@ def test_it_cancels_a_job(api):
 
 
 def test_it_lists_images_and_shows_one_with_history(api, base_image):
-    listed = api.get("/api/images", {"q": "dockyard-test/base"}).json()
+    listed = api.get("/api/images", {"q": dockerlib.BASE_REPOSITORY}).json()
     assert [(i["repository"], i["tag"], i["id"]) for i in listed["images"]] == [
-        ("dockyard-test/base", "latest", base_image)]
-    detail = api.get("/api/images/dockyard-test/base:latest").json()
+        (dockerlib.BASE_REPOSITORY, "latest", base_image)]
+    detail = api.get(f"/api/images/{dockerlib.BASE_IMAGE}").json()
     assert detail["id"] == base_image
     assert len(detail["history"]) == len(dockerlib.history(base_image))
     assert api.get("/api/images/dockyard-test/none:x").status_code == 404

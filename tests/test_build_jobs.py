@@ -163,4 +163,4 @@ def test_the_job_page_links_to_the_image_and_rebuild_reruns_the_recipe(builder_c
 def test_images_not_built_here_offer_a_dockerfile_build(builder_client, base_image):
     page = builder_client.get(reverse("images-detail", args=[base_image.split(":")[1]])).content.decode()
     assert "Rebuild is unavailable" in page
-    assert "?tag=dockyard-test/base%3Alatest" in page or "?tag=dockyard-test/base:latest" in page
+    assert (f"?tag={dockerlib.BASE_REPOSITORY}%3Alatest" in page or f"?tag={dockerlib.BASE_IMAGE}" in page)

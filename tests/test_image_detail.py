@@ -102,7 +102,7 @@ def test_its_history_matches_docker_history(owner_client, app_image):
 
 def test_its_history_reads_like_the_dockerfile(owner_client, app_image):
     instructions = [row[0] for row in history_rows(detail(owner_client, app_image))]
-    assert instructions[:2] == ['LABEL dockyard.test=1', 'CMD ["cat greeting.txt"]']
+    assert instructions[:2] == [f'LABEL {dockerlib.TEST_LABEL}=1', 'CMD ["cat greeting.txt"]']
     assert 'ENTRYPOINT ["/bin/sh" "-c"]' in instructions
     assert "USER 1000" in instructions
     assert "EXPOSE 8080/tcp" in instructions
