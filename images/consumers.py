@@ -5,7 +5,8 @@ only DOCKYARD_MAX_STREAMS of them per person at once.
 On connect the consumer joins the job's group first, then sends the stored
 lines after `after`, then live ones; sequence numbers make sure nothing is lost
 or repeated between the two, and lines the channel layer dropped are read back
-from the database.
+from the database. A build's steps go the same way: the stored list on connect
+(and again with the final state), each changed step (`{"type": "step"}`) live.
 """
 
 import asyncio
@@ -85,8 +86,7 @@ class JobConsumer(GuardedConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         job = await self.catch_up()
-        if job.kind == Job.Kind.BUILD and job.steps:
-            await self.send_json({"type": "steps", "steps": job.steps})
+        await self.send_steps(job)
         if job.kind == Job.Kind.PULL and job.progress:
             await self.send_json({"type": "progress", **job.progress})
         await self.send_json(jobs.state_event(job))
@@ -113,10 +113,16 @@ class JobConsumer(GuardedConsumer):
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] in Job.FINAL_STATES:
-                await self.catch_up()
+                # The stored list once more: a step change the layer dropped is not lost at the end.
+                await self.send_steps(await self.catch_up())
             await self.send_json(event)
         else:
             await self.send_json(event)
+
+    async def send_steps(self, job):
+        """A build's whole stored step list; live, only changed steps follow."""
+        if job.kind == Job.Kind.BUILD and job.steps:
+            await self.send_json({"type": "steps", "steps": job.steps})
 
     async def catch_up(self, until=None):
         """Send the stored lines after the last one sent (up to `until`), with

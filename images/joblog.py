@@ -73,8 +73,10 @@ class JobLog:
         self.seq += len(texts)
         self._put(("lines", list(zip(range(first, self.seq + 1), texts))))
 
-    def set_steps(self, steps):
-        self._put(("steps", steps))
+    def update_steps(self, changed, steps):
+        """Steps that changed, and the whole list to store: viewers are sent
+        only the changes, each new viewer the stored list."""
+        self._put(("steps", (changed, steps)))
 
     def set_progress(self, progress):
         self._put(("progress", progress))
@@ -96,9 +98,9 @@ class JobLog:
         try:
             closing = False
             while not closing:
-                lines, steps, progress, closing = self._next_batch()
+                lines, steps, changed_steps, progress, closing = self._next_batch()
                 self._store(lines, steps, progress)
-                self._publish(lines, steps, progress)
+                self._publish(lines, changed_steps, progress)
         except Exception as exc:  # noqa: BLE001 - surfaced to the job by write()/close()
             log.exception("Writing the output of job %s failed", self.job.pk)
             self._failure = exc
@@ -107,16 +109,18 @@ class JobLog:
 
     def _next_batch(self):
         lines, steps, progress = [], None, None
+        changed_steps = {}  # by number: a step changed twice in a batch is sent once
         item = self._queue.get()
         deadline = time.monotonic() + BATCH_SECONDS
         while True:
             kind, value = item
             if kind == "close":
-                return lines, steps, progress, True
+                return lines, steps, changed_steps, progress, True
             if kind == "lines":
                 lines.extend(value)
             elif kind == "steps":
-                steps = value
+                changed, steps = value
+                changed_steps.update((step["number"], step) for step in changed)
             else:
                 progress = value
             if len(lines) >= BATCH_LINES:
@@ -125,7 +129,7 @@ class JobLog:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-        return lines, steps, progress, False
+        return lines, steps, changed_steps, progress, False
 
     def _store(self, lines, steps, progress):
         if not lines and steps is None and progress is None:
@@ -172,13 +176,13 @@ class JobLog:
             changes["clipped_bytes"] = self.job.clipped_bytes
         return changes
 
-    def _publish(self, lines, steps, progress):
+    def _publish(self, lines, changed_steps, progress):
         job = self.job
         try:
             if lines:
                 self.publish(job.pk, {"type": "lines", "lines": lines})
-            if steps is not None:
-                self.publish(job.pk, {"type": "steps", "steps": steps})
+            for number in sorted(changed_steps):
+                self.publish(job.pk, {"type": "step", "step": changed_steps[number]})
             if progress is not None:
                 self.publish(job.pk, {"type": "progress", **progress})
             if self._clip_changed:

@@ -18,7 +18,7 @@ from images.layers import LayerProgress
 from images.publish import publish_job_event
 from images.refs import parse_reference, split_repo_tag
 from images.output import LineSplitter
-from images.steps import StepTracker
+from images.steps import StepTracker, count_instructions
 
 log = logging.getLogger(__name__)
 
@@ -185,22 +185,21 @@ def run_job(job_id):
 
 def _build(job, stream, output):
     splitter = LineSplitter()
-    steps = StepTracker()
+    text = job.params.get("dockerfile_text") if job.params.get("source") == "dockerfile" else None
+    steps = StepTracker(limit=count_instructions(text) if text is not None else None)
     image_id, error = "", ""
 
-    def emit(lines):
+    def emit(lines, changed=()):
         output.write_lines(lines)
-        changed = False
-        for line in lines:
-            changed = steps.feed(line) or changed
         if changed:
-            output.set_steps(steps.snapshot())
+            output.update_steps(changed, steps.snapshot())
 
     try:
         with contexts.build_arguments(job.params) as arguments:
             for message in stream.build(**arguments):
                 if "stream" in message:
-                    emit(splitter.feed(message["stream"]))
+                    # Steps from whole messages: the engine sends each of its own lines as one.
+                    emit(splitter.feed(message["stream"]), steps.feed(message["stream"]))
                 elif "aux" in message and isinstance(message["aux"], dict):
                     image_id = message["aux"].get("ID", image_id)
                 elif "error" in message:
@@ -212,11 +211,9 @@ def _build(job, stream, output):
         emit(splitter.close())  # a cancelled build keeps its last partial line too
     if error or not image_id:
         error = error or "The engine ended the build without producing an image."
-        steps.fail(error)
-        output.set_steps(steps.snapshot())
+        emit([], steps.fail(error))
         return Job.State.FAILED, "", error
-    steps.finish()
-    output.set_steps(steps.snapshot())
+    emit([], steps.finish())
     for extra in (job.params.get("tags") or [])[1:]:
         stream.engine.tag_image(image_id, *split_repo_tag(extra))
     return Job.State.SUCCEEDED, image_id, ""

@@ -307,6 +307,26 @@ def test_steps(page):
     assert page.evaluate("() => window.__scrolledIntoView.length") == 1
 
 
+def test_step_changes_update_the_list_from_connect(page):
+    def step(number, status, instruction="RUN make"):
+        return {"number": number, "total": 3, "instruction": instruction, "status": status,
+                "duration": 0.5 if status != "running" else None, "error": ""}
+
+    push(page, {"type": "steps", "steps": [step(1, "done", "FROM debian:12")]})
+    push(page, {"type": "step", "step": step(2, "running")})
+    push(page, {"type": "step", "step": step(2, "cached")})
+    push(page, {"type": "step", "step": step(3, "running", "RUN test")})
+    items = page.locator("#job-steps > li")
+    assert [items.nth(n).get_attribute("class") for n in range(items.count())] == [
+        "step step-done", "step step-cached", "step step-running"]
+    assert items.nth(2).locator(".step-instruction").text_content() == "RUN test"
+    # A reconnect sends the stored list again: it replaces what was there.
+    push(page, {"type": "steps", "steps": [step(1, "done"), step(2, "cached"), step(3, "done", "RUN test")]})
+    push(page, {"type": "step", "step": {"number": "x"}})
+    assert [items.nth(n).get_attribute("class") for n in range(items.count())] == [
+        "step step-done", "step step-cached", "step step-done"]
+
+
 def test_progress(page):
     layers = [
         {"id": "a1b2c3d4e5f6", "status": "Downloading", "current": 1_234_567, "total": 5_678_901},

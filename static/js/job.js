@@ -297,12 +297,22 @@
   }
 
   let failedStepShown = false;
+  let steps = []; // as last rendered, in order of number
 
-  function showSteps(steps) {
+  // One changed step, live; a whole list comes on connect and with the end.
+  function updateStep(step) {
+    const number = Number(step && step.number);
+    if (!(number >= 1)) return;
+    steps = [...steps.filter((known) => known.number !== number), step].sort((a, b) => a.number - b.number);
+    showSteps(steps);
+  }
+
+  function showSteps(list) {
+    steps = list;
     if (!stepsEl) return;
     const fragment = document.createDocumentFragment();
     let failed = null;
-    for (const step of steps) {
+    for (const step of list) {
       const item = el("li", "step step-" + step.status);
       item.append(el("span", "step-number", `Step ${step.number}/${step.total}`),
         el("code", "step-instruction", step.instruction));
@@ -350,6 +360,7 @@
     clipped: queueClip,
     state: showState,
     steps: (message) => showSteps(message.steps || []),
+    step: (message) => updateStep(message.step),
     progress: showProgress,
     // Too many live pages open for this person: say so, and do not retry.
     refused: (message) => {
