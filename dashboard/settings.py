@@ -131,6 +131,12 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# For every Redis client Dockyard makes. redis-py 8 gives each connection a 5 s
+# read timeout, no longer than the channel layer's own blocking read (BZPOPMIN,
+# 5 s): a quiet stream then timed out and closed its sockets with 1011
+# (redis-py#4091). Reads may wait longer than any blocking read Dockyard makes,
+# and still fail against a Redis gone silent.
+REDIS_CLIENT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 5}
 
 # Engines by name. One today; the engine module keeps one client per entry.
 DOCKYARD_ENGINES = {
@@ -145,13 +151,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("DOCKYARD_JOB_TIME_LIMIT", 4 * 3600, minimum=60)
 # Redis redelivers a message not acknowledged within this window; it must
 # outlast the longest job or a running build would be started again.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600, **REDIS_CLIENT_OPTIONS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # The address keeps whatever the URL carries (a password, a database).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS}]},
     }
 }
 
@@ -201,6 +208,6 @@ if envbool("DOCKYARD_BEHIND_TLS", False):
     CSRF_COOKIE_SECURE = True
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                      "KEY_PREFIX": envstr("DOCKYARD_CACHE_PREFIX", "dockyard")}}
+                      "KEY_PREFIX": envstr("DOCKYARD_CACHE_PREFIX", "dockyard"), "OPTIONS": {**REDIS_CLIENT_OPTIONS}}}
 DOCKYARD_LOGIN_FAILURES = envint("DOCKYARD_LOGIN_FAILURES", 5, minimum=1)
 DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)

@@ -32,7 +32,7 @@ _clients = weakref.WeakKeyDictionary()  # an asyncio client belongs to one event
 def _redis():
     loop = asyncio.get_running_loop()
     if loop not in _clients:
-        _clients[loop] = redis.Redis.from_url(settings.REDIS_URL)
+        _clients[loop] = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
     return _clients[loop]
 
 
