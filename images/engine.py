@@ -147,10 +147,12 @@ class Engine:
         with _engine_errors(self.address):
             return self.api.login(username=username, password=password, registry=registry, reauth=True)
 
-    def image_events(self):
-        """The engine's image events as they happen (a blocking generator)."""
+    def image_events(self, since=None):
+        """The engine's image events as they happen (a blocking generator); with
+        `since` ("seconds.nanoseconds" on the engine's clock), first those the
+        engine still holds from then on."""
         with _engine_errors(self.address):
-            stream = self.api.events(decode=True, filters={"type": "image"})
+            stream = self.api.events(decode=True, filters={"type": "image"}, since=since)
             yield from stream
 
     def stream(self):

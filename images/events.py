@@ -43,12 +43,19 @@ def record_event(engine, event):
 
 
 def listen(engine, stop=lambda: False, retry_max=10.0):
-    """Follow the engine's image events until `stop()` says so."""
+    """Follow the engine's image events until `stop()` says so.
+
+    On reconnecting it asks for the events since the last one it had (or since
+    it last connected), which the engine keeps in memory: what happened while
+    the listener was away, a restarted engine's first tags among them, is not lost."""
     delay = 1.0
+    since = None
     while not stop():
+        connected_at = time.time()
         try:
-            for event in engine.image_events():
+            for event in engine.image_events(since=since):
                 delay = 1.0
+                since = _just_after(event) or since
                 close_old_connections()
                 tag = record_event(engine, event)
                 actor = event.get("Actor") or {}
@@ -64,5 +71,20 @@ def listen(engine, stop=lambda: False, retry_max=10.0):
             log.warning("Image events from %s stopped (%s); reconnecting in %.0f s", engine.address, exc, delay)
         except Exception:  # noqa: BLE001 - the listener must outlive any one bad event
             log.exception("Image event listener failed; reconnecting in %.0f s", delay)
+        else:
+            log.warning("Image events from %s ended; reconnecting in %.0f s", engine.address, delay)
+        if since is None:
+            # No event yet: from when the stream was asked for (the engine is on this host's clock, or near it).
+            since = f"{connected_at:.9f}"
         time.sleep(delay)
         delay = min(delay * 2, retry_max)
+
+
+def _just_after(event):
+    """The `since` that asks for the events after this one (the engine's
+    `since` includes an event at that very time)."""
+    nanos = event.get("timeNano")
+    if not isinstance(nanos, int):
+        return None
+    nanos += 1
+    return f"{nanos // 10**9}.{nanos % 10**9:09d}"

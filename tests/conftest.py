@@ -116,6 +116,17 @@ def event_listener(live_settings, base_image):
 
 
 @pytest.fixture(scope="session")
+def second_engine():
+    """A dockerd of the tests' own (see live.SecondEngine), with the base image."""
+    engine = live.SecondEngine()
+    try:
+        engine.base_image = engine.import_base_image()
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
 def open_registry():
     registry = live.Registry()
     yield registry

@@ -5,6 +5,7 @@ Redis takes their work."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,8 +168,8 @@ class JobSocket:
 class EventListener:
     """`manage.py listen_events` in its own process, as `make run` starts it."""
 
-    def __init__(self, env):
-        self.log_path = Path(settings.DATA_DIR) / "log" / "test-events.log"
+    def __init__(self, env, log_name="test-events.log"):
+        self.log_path = Path(settings.DATA_DIR) / "log" / log_name
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "listen_events"],
@@ -217,3 +218,140 @@ class Registry:
         self.log.close()
         import shutil
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class SecondEngine:
+    """A dockerd of the tests' own, beside the shared one, for tests that must
+    stop or restart an engine (and, later, for more than one engine).
+
+    Everything it keeps is under var/test-engine-<run>/: data root, exec root
+    (its own containerd), pid file, socket, log. Its default bridge is made here
+    beforehand, in the benchmark range 198.18.0.0/15 where no address of this
+    host is, because `--bridge none` would delete the host's `docker0` and break
+    the first engine; with iptables, masquerading and forwarding off it leaves
+    the host's firewall and sysctls as they were."""
+
+    def __init__(self, run=None):
+        run = re.sub(r"[^A-Za-z0-9_-]", "", run or os.environ.get("DOCKYARD_TEST_RUN", "")) or "default"
+        self.folder = Path(settings.DATA_DIR) / f"test-engine-{run}"
+        self.socket_path = self.folder / "docker.sock"
+        self.address = f"unix://{self.socket_path}"
+        self.pidfile = self.folder / "dockerd.pid"
+        self.bridge = f"dkyt-{run}"[:15]  # the kernel's limit on interface names
+        self.subnet = None
+        self.process = None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "daemon.json").write_text("{}\n")  # not the host's /etc/docker/daemon.json
+        self._stop_stale()
+        try:
+            self._make_bridge(run)
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def docker(self, *args, input=None, check=True):
+        """The docker CLI against this engine."""
+        from tests import dockerlib
+
+        return dockerlib.docker("-H", self.address, *args, input=input, check=check)
+
+    def import_base_image(self):
+        """Debian's static busybox as the base image, as on the shared engine."""
+        from tests import dockerlib
+
+        self.docker("import", "-c", f"LABEL {dockerlib.TEST_LABEL}=base", "-c", 'CMD ["sh"]', "-",
+                    dockerlib.BASE_IMAGE, input=dockerlib.busybox_rootfs())
+        return self.docker("image", "inspect", "--format", "{{.Id}}", dockerlib.BASE_IMAGE).strip()
+
+    def start(self, timeout=60):
+        self.log = open(self.folder / "dockerd.log", "ab")
+        self.process = subprocess.Popen(
+            ["dockerd", "--config-file", str(self.folder / "daemon.json"),
+             "--data-root", str(self.folder / "data"), "--exec-root", str(self.folder / "exec"),
+             "--pidfile", str(self.pidfile), "--host", self.address,
+             "--bridge", self.bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+             "--log-level", "warn"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The second dockerd did not start; see {self.folder / 'dockerd.log'}")
+            time.sleep(0.2)
+
+    def answers(self):
+        """Whether the engine answers its ping."""
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(2)
+                sock.connect(str(self.socket_path))
+                sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+                return b" 200 " in sock.recv(1024).split(b"\r\n", 1)[0]
+        except OSError:
+            return False
+
+    def restart(self):
+        """SIGTERM the engine, as an upgrade or a service restart does, and start it again."""
+        self._terminate()
+        self.start()
+
+    def stop(self):
+        self._terminate()
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+        mounted = Path("/proc/mounts").read_text()
+        if str(self.folder) not in mounted:  # never delete through a mount the engine left behind
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _terminate(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # dockerd stops its containerd itself
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process is not None:
+            self.log.close()
+
+    def _stop_stale(self):
+        """A session killed with its engine running leaves the engine, or its pid
+        files, behind: stop an engine of this folder's, remove the pid files of
+        one that is gone (dockerd and its containerd refuse to start past them)."""
+        for pidfile in (self.pidfile, self.folder / "exec" / "containerd" / "containerd.pid"):
+            try:
+                pid = int(pidfile.read_text().strip())
+            except (OSError, ValueError):
+                pidfile.unlink(missing_ok=True)
+                continue
+            try:
+                ours = str(self.folder).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                ours = False  # gone
+            if ours:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(150):
+                    if not Path(f"/proc/{pid}").exists():
+                        break
+                    time.sleep(0.2)
+            pidfile.unlink(missing_ok=True)
+
+    def _make_bridge(self, run):
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+        taken = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, check=True).stdout
+        routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+        start = sum(run.encode()) % 256
+        for step in range(256):
+            third = (start + step) % 256
+            network = f"198.18.{third}."
+            if network not in taken and network not in routes:
+                break
+        else:
+            raise RuntimeError("No free /24 in 198.18.0.0/16 for the second engine's bridge")
+        self.subnet = f"{network}0/24"
+        for command in (["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+                        ["ip", "addr", "add", f"{network}1/24", "dev", self.bridge],
+                        ["ip", "link", "set", self.bridge, "up"]):
+            subprocess.run(command, capture_output=True, check=True)
