@@ -2,8 +2,8 @@
 
 The engine sends `Step N/M : INSTRUCTION` as a message of its own when a step
 starts (its newline follows as another), ` ---> Using cache` when the step
-comes from the cache, and ` ---> <id>` when it is committed. A RUN (and, in
-the classic builder, every metadata step) runs in a container: the engine says
+comes from the cache, and ` ---> <id>` when it is committed. A RUN (and, on
+Docker 20.10, every metadata step) runs in a container: the engine says
 ` ---> Running in <id>`, then the program's output follows, then `Removing
 intermediate container <id>` (Dockyard always builds with rm), then the commit.
 
@@ -31,20 +31,20 @@ class StepTracker:
         self.limit = limit
         self.steps = []
         self._started = None  # when the running step started; None: no step running
-        self._container = None  # the container whose output is coming, if any
+        self._removed = None  # while a container's output comes: the line that ends it
 
     def feed(self, text):
         """Read one `stream` message; return the steps it changed (copies)."""
-        if self._container is not None:
+        if self._removed is not None:
             # The program's output, until the engine removes its container.
-            if text == f"Removing intermediate container {self._container}\n":
-                self._container = None
+            if text == self._removed:
+                self._removed = None
             return []
         if self._started is None:
             return self._start(text)
         running = _RUNNING.fullmatch(text)
         if running:
-            self._container = running[1]
+            self._removed = f"Removing intermediate container {running[1]}\n"
             return []
         if text == _CACHED:
             self.steps[-1]["status"] = "cached"
@@ -83,7 +83,7 @@ class StepTracker:
         self.steps[-1]["status"] = status
         self.steps[-1]["duration"] = round(self.clock() - self._started, 3)
         self._started = None
-        self._container = None
+        self._removed = None
         return [dict(self.steps[-1])]
 
     def snapshot(self):
