@@ -3,15 +3,20 @@ README.md lists them."""
 
 import secrets
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import envbool, envint, envlist, envstr
+from dashboard.private import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DOCKYARD_DATA_DIR", str(BASE_DIR / "var")))
+# Every Dockyard process loads these settings: from here on what it writes
+# (database, keys, logs, uploads, the beat schedule) is its own user's only.
+make_private(DATA_DIR)
 DEBUG = envbool("DOCKYARD_DEBUG", False)
 
 
@@ -130,7 +135,23 @@ STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_url():
+    """REDIS_URL as the operator set it; unset, the Redis on 127.0.0.1 that
+    scripts/services.sh uses, with the password it generated when it started
+    that Redis itself."""
+    configured = envstr("REDIS_URL")
+    if configured:
+        return configured
+    port = envint("DOCKYARD_REDIS_PORT", 6379, minimum=1)
+    password_file = DATA_DIR / "redis-password"
+    if password_file.exists():
+        return f"redis://:{quote(password_file.read_text().strip(), safe='')}@127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/0"
+
+
+REDIS_URL = _redis_url()
 
 # Engines by name. One today; the engine module keeps one client per entry.
 DOCKYARD_ENGINES = {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the Celery worker and the ASGI server in the foreground; Ctrl-C stops both.
 set -uo pipefail
+umask 077  # logs, uploads, the beat schedule: Dockyard's user's only
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${DOCKYARD_HOST:-127.0.0.1}

@@ -217,3 +217,81 @@ class Registry:
         self.log.close()
         import shutil
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def script_env(data_dir, **extra):
+    """The environment of a Dockyard script run by hand with its own data directory:
+    no REDIS_URL or database from the test run, and the umask of a login shell,
+    so that what the script makes private it makes so itself."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "DATABASE_URL", "DOCKYARD_SECRET_KEY", "DOCKYARD_ENCRYPTION_KEY")}
+    return {**env, "DOCKYARD_DATA_DIR": str(data_dir), **extra}
+
+
+def login_shell_umask():
+    os.umask(0o022)
+
+
+class DockyardRedis:
+    """Redis as `scripts/services.sh redis` starts it when none answers (append-only
+    file, a generated password), on a free port with a data directory of its own,
+    so that a test may restart it without touching the shared one."""
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.env = script_env(self.data_dir, DOCKYARD_REDIS_PORT=str(self.port),
+                              DJANGO_SETTINGS_MODULE="dashboard.settings")
+        self.output = ""
+
+    def start(self):
+        """Run services.sh; return what it printed."""
+        result = subprocess.run([str(ROOT / "scripts" / "services.sh"), "redis"], env=self.env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60, preexec_fn=login_shell_umask)
+        assert result.returncode == 0, result.stdout + result.stderr
+        self.output += result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    @property
+    def running(self):
+        pidfile = self.data_dir / "redis" / "redis.pid"
+        return pidfile.exists() and Path(f"/proc/{pidfile.read_text().strip()}").exists()
+
+    @property
+    def password(self):
+        return (self.data_dir / "redis-password").read_text().strip()
+
+    @property
+    def url(self):
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def stop(self):
+        """SHUTDOWN, as `systemctl restart` or a reboot ends Redis: the append-only
+        file is written out first. Wait until the process is gone."""
+        import redis
+
+        pid = int((self.data_dir / "redis" / "redis.pid").read_text())
+        try:
+            self.client().shutdown()
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{pid}").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server {pid} did not stop")
+            time.sleep(0.1)
+
+    def restart(self, lose_data=False):
+        """Stop and start again in the same data directory; with `lose_data`, as a
+        Redis without persistence comes back: empty."""
+        self.stop()
+        if lose_data:
+            import shutil
+
+            shutil.rmtree(self.data_dir / "redis" / "appendonlydir")
+        self.start()
