@@ -168,6 +168,18 @@ CELERY_TASK_TIME_LIMIT = envint("DOCKYARD_JOB_TIME_LIMIT", 4 * 3600, minimum=60)
 # outlast the longest job or a running build would be started again.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+DOCKYARD_SWEEP_INTERVAL = envint("DOCKYARD_SWEEP_INTERVAL", 10, minimum=1)
+DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
+# Periodic work, one line a task: seconds between runs. `celery beat` (started by
+# scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
+# started within its period is dropped: the next one does the same work.
+DOCKYARD_SCHEDULE = {
+    "images.tasks.reap_interrupted_jobs": DOCKYARD_SWEEP_INTERVAL,
+    "images.tasks.requeue_unclaimed_jobs": DOCKYARD_SWEEP_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+                        for task, seconds in DOCKYARD_SCHEDULE.items()}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CHANNEL_LAYERS = {
     "default": {

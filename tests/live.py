@@ -99,6 +99,33 @@ class Worker:
         self.log.close()
 
 
+class Beat:
+    """`celery beat`, as `make run` starts it, with a schedule file of its own.
+    Its periodic tasks go to the queue in `env`, for a worker there to run; a
+    short DOCKYARD_SWEEP_INTERVAL in `env` makes them come often."""
+
+    def __init__(self, env, log_name="test-beat.log"):
+        self.log_path = Path(settings.DATA_DIR) / "log" / log_name
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.schedule = Path(settings.DATA_DIR) / f"test-beat-schedule-{free_port()}"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "dashboard", "beat", "--schedule", str(self.schedule), "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while b"Sending due task" not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery beat did not start sending; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self):
+        stop_process(self.process)
+        self.log.close()
+        for path in self.schedule.parent.glob(self.schedule.name + "*"):
+            path.unlink()
+
+
 class Server:
     def __init__(self, env):
         self.port = free_port()
@@ -117,13 +144,9 @@ class Server:
         self.log.close()
 
 
-def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90, reap=False):
-    from images import jobs as job_functions
-
+def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90):
     deadline = time.monotonic() + timeout
     while True:
-        if reap:
-            job_functions.reap_interrupted()
         job.refresh_from_db()
         if job.state in states:
             return job

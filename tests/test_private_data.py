@@ -123,7 +123,7 @@ def test_a_redis_url_set_by_the_operator_is_used_as_it_is(tmp_path):
     url = "redis://127.0.0.1:6379/3"
     env = live.script_env(data_dir, REDIS_URL=url)
     shown = run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-                 "print(settings.REDIS_URL == settings.CELERY_BROKER_URL == "
-                 f"settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0] == {url!r})"],
+                 f"print(settings.REDIS_URL == settings.CELERY_BROKER_URL == settings.CACHES['default']['LOCATION'] "
+                 f"== {url!r} and {url!r} in str(settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]))"],
                 {**env, "DJANGO_SETTINGS_MODULE": "dashboard.settings"})
     assert shown.strip().endswith("True")
