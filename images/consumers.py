@@ -134,6 +134,7 @@ class JobConsumer(GuardedConsumer):
             self.last_sent = lines[-1][0]
         return job
 
+
 def _stored_lines(job_id, after, until):
     query = JobLine.objects.filter(job_id=job_id, seq__gt=after)
     if until is not None:
