@@ -10,6 +10,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from images import audit, contexts, roles
 from images.engine import EngineError, StreamClosed, get_engine
@@ -96,7 +97,7 @@ def requeue_unclaimed():
     their messages. A job merely waiting behind long builds gets one more message
     per period, which does nothing when it arrives second (the claim is atomic)."""
     for pk in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", flat=True):
-        log.warning("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
+        log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
         dispatch(pk, settings.DOCKYARD_QUEUE)
 
 
@@ -105,7 +106,12 @@ def dispatch(job_id, queue):
     from images.tasks import run_job_task  # tasks imports this module
 
     Job.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
-    run_job_task.apply_async((job_id,), queue=queue)
+    try:
+        run_job_task.apply_async((job_id,), queue=queue)
+    except OperationalError:
+        # Redis is down or restarting: the job is stored, and the sweep sends it again.
+        log.warning("Job %s could not be queued now; it will be sent again once Redis answers.", job_id,
+                    exc_info=True)
 
 
 def active_job_count(user):

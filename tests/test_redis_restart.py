@@ -178,3 +178,15 @@ def test_it_sends_again_only_jobs_left_queued_and_unclaimed_past_the_bound(db, s
     job("running", long_ago)
     job("succeeded", long_ago)
     assert set(Job.find_unclaimed(300).values_list("pk", flat=True)) == {lost, from_before_dispatches_were_noted}
+
+
+def test_a_build_asked_for_while_redis_is_down_is_queued_and_runs_when_it_is_back(stack_factory, dockyard_redis):
+    stack = stack_factory(requeue_after=3)
+    dockyard_redis.stop()
+    # The request succeeds: the job is stored, and the sweep sends it once Redis answers.
+    job = stack.submit(quick_build())
+    assert job.state == "queued"
+    dockyard_redis.start()
+    job = wait_for_job(job, timeout=120)
+    assert job.state == "succeeded", job.error
+    assert_every_line_kept(job)
