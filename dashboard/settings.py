@@ -3,15 +3,20 @@ README.md lists them."""
 
 import secrets
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import envbool, envint, envlist, envstr
+from dashboard.private import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DOCKYARD_DATA_DIR", str(BASE_DIR / "var")))
+# Every Dockyard process loads these settings: from here on what it writes
+# (database, keys, logs, uploads, the beat schedule) is its own user's only.
+make_private(DATA_DIR)
 DEBUG = envbool("DOCKYARD_DEBUG", False)
 
 
@@ -130,7 +135,22 @@ STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+def _redis_url():
+    """REDIS_URL as the operator set it; unset, the Redis on 127.0.0.1 that
+    scripts/services.sh uses, with the password it generated when it started
+    that Redis itself."""
+    configured = envstr("REDIS_URL")
+    if configured:
+        return configured
+    port = envint("DOCKYARD_REDIS_PORT", 6379, minimum=1)
+    password_file = DATA_DIR / "redis-password"
+    if password_file.exists():
+        return f"redis://:{quote(password_file.read_text().strip(), safe='')}@127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/0"
+
+
+REDIS_URL = _redis_url()
 # For every Redis client Dockyard makes. redis-py 8 gives each connection a 5 s
 # read timeout, no longer than the channel layer's own blocking read (BZPOPMIN,
 # 5 s): a quiet stream then timed out and closed its sockets with 1011
@@ -153,6 +173,18 @@ CELERY_TASK_TIME_LIMIT = envint("DOCKYARD_JOB_TIME_LIMIT", 4 * 3600, minimum=60)
 # outlast the longest job or a running build would be started again.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600, **REDIS_CLIENT_OPTIONS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+DOCKYARD_SWEEP_INTERVAL = envint("DOCKYARD_SWEEP_INTERVAL", 10, minimum=1)
+DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
+# Periodic work, one line a task: seconds between runs. `celery beat` (started by
+# scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
+# started within its period is dropped: the next one does the same work.
+DOCKYARD_SCHEDULE = {
+    "images.tasks.reap_interrupted_jobs": DOCKYARD_SWEEP_INTERVAL,
+    "images.tasks.requeue_unclaimed_jobs": DOCKYARD_SWEEP_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+                        for task, seconds in DOCKYARD_SCHEDULE.items()}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CHANNEL_LAYERS = {
     "default": {

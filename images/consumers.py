@@ -23,7 +23,6 @@ from images.models import Job, JobLine
 from images.publish import IMAGES_GROUP, job_group
 
 REPLAY_CHUNK = 2000
-REAP_EVERY = 10
 
 
 class GuardedConsumer(AsyncJsonWebsocketConsumer):
@@ -82,20 +81,17 @@ class JobConsumer(GuardedConsumer):
             return
         self.last_sent = _after(self.scope)
         self.group = job_group(self.job_id)
-        self.reaper = None
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         job = await self.catch_up()
         await self.send_steps(job)
         if job.kind == Job.Kind.PULL and job.progress:
             await self.send_json({"type": "progress", **job.progress})
+        # A job whose worker died turns interrupted when the scheduler finds it,
+        # which publishes the state like any other.
         await self.send_json(jobs.state_event(job))
-        if not job.is_final:
-            self.reaper = asyncio.create_task(self.reap_while_running())
 
     async def disconnect(self, code):
-        if getattr(self, "reaper", None):
-            self.reaper.cancel()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.release_slot()
@@ -143,11 +139,6 @@ class JobConsumer(GuardedConsumer):
                 await self.send_json({"type": "lines", "lines": tail})
             self.last_sent = lines[-1][0]
         return job
-
-    async def reap_while_running(self):
-        while True:
-            await asyncio.sleep(REAP_EVERY)
-            await database_sync_to_async(jobs.reap_interrupted)()
 
 
 def _stored_lines(job_id, after, until):

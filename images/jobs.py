@@ -9,6 +9,8 @@ import threading
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from images import audit, contexts, roles
 from images.engine import EngineError, StreamClosed, get_engine
@@ -88,13 +90,35 @@ def reap_interrupted():
         publish_state(Job.objects.get(pk=pk))
 
 
+def requeue_unclaimed():
+    """Send again the task of every job left queued, unclaimed, for
+    DOCKYARD_REQUEUE_AFTER seconds since its last send. The database, not
+    Redis, is the truth about jobs: a Redis restarted without its data has lost
+    their messages. A job merely waiting behind long builds gets one more message
+    per period, which does nothing when it arrives second (the claim is atomic)."""
+    for pk in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", flat=True):
+        log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
+        dispatch(pk, settings.DOCKYARD_QUEUE)
+
+
+def dispatch(job_id, queue):
+    """Send a job's task to the workers' queue, noting when."""
+    from images.tasks import run_job_task  # tasks imports this module
+
+    Job.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
+    try:
+        run_job_task.apply_async((job_id,), queue=queue)
+    except OperationalError:
+        # Redis is down or restarting: the job is stored, and the sweep sends it again.
+        log.warning("Job %s could not be queued now; it will be sent again once Redis answers.", job_id,
+                    exc_info=True)
+
+
 def active_job_count(user):
     return Job.objects.filter(created_by=user, state__in=(Job.State.QUEUED, Job.State.RUNNING)).count()
 
 
 def _enqueue(kind, target, params, user, retry_of, action=None):
-    from images.tasks import run_job_task  # tasks imports this module
-
     target = target[:600]
     roles.check(user, roles.JOB_PERMISSION[kind], target=target)
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
@@ -111,7 +135,7 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
     audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
     # After commit, or a fast worker could look for a job not yet visible to it.
     queue = settings.DOCKYARD_QUEUE
-    transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
+    transaction.on_commit(lambda: dispatch(job.pk, queue))
     return job
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +42,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="When its task was last sent to the queue.")
     cancel_requested = models.BooleanField(default=False)
     image_id = models.CharField(max_length=80, blank=True, db_index=True)
     error = models.TextField(blank=True)
@@ -143,6 +145,16 @@ class Job(models.Model):
                 marked.append(pk)
         _audit_outcome(marked, cls.State.INTERRUPTED)
         return marked
+
+    @classmethod
+    def find_unclaimed(cls, seconds):
+        """Queued jobs whose task was last sent more than `seconds` ago and that
+        no worker has claimed since: their message may have gone with a Redis
+        that lost its data. (Jobs from before dispatches were noted count from
+        when they were queued.)"""
+        cutoff = timezone.now() - timedelta(seconds=seconds)
+        return cls.objects.alias(sent=Coalesce("dispatched_at", "queued_at")).filter(
+            state=cls.State.QUEUED, sent__lt=cutoff)
 
 
 def _audit_outcome(job_ids, state):

@@ -1,9 +1,21 @@
 from celery import shared_task
 
-from images.jobs import run_job
+from images.jobs import reap_interrupted, requeue_unclaimed, run_job
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def run_job_task(job_id):
     """Celery's entry to `run_job`; safe to deliver twice (the job is claimed)."""
     run_job(job_id)
+
+
+# Periodic work, sent by `celery beat` on the schedule in settings.
+
+@shared_task(ignore_result=True)
+def reap_interrupted_jobs():
+    reap_interrupted()
+
+
+@shared_task(ignore_result=True)
+def requeue_unclaimed_jobs():
+    requeue_unclaimed()

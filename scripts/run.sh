@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start the Celery worker and the ASGI server in the foreground; Ctrl-C stops both.
+# Start the Celery worker and scheduler, the event listener and the ASGI server in
+# the foreground; Ctrl-C stops them all.
 set -uo pipefail
+umask 077  # logs, uploads, the beat schedule: Dockyard's user's only
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${DOCKYARD_HOST:-127.0.0.1}
@@ -15,6 +17,9 @@ stop() {
 trap stop INT TERM EXIT
 
 "$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+pids+=($!)
+# The scheduler of periodic work (settings.DOCKYARD_SCHEDULE); its schedule file is under var/.
+"$BIN/celery" -A dashboard beat --loglevel INFO &
 pids+=($!)
 "$BIN/python" manage.py listen_events &
 pids+=($!)

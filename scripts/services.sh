@@ -5,6 +5,8 @@
 # if needed, with data and logs under var/ (git ignores it). Elsewhere it stops
 # with one sentence saying what to install. Running it again reuses what is up.
 set -euo pipefail
+# What these services write under var/ is Dockyard's user's only.
+umask 077
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VAR=${DOCKYARD_DATA_DIR:-$ROOT/var}
@@ -72,27 +74,62 @@ ensure_docker() {
 }
 
 # --- Redis -------------------------------------------------------------------
-REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
-redis_answers() {
-  REDIS_URL=$REDIS_URL "$PY" - <<'PY' 2>/dev/null
+# REDIS_URL, when set, is used as it is. Unset, Dockyard's Redis is the one on
+# 127.0.0.1:DOCKYARD_REDIS_PORT: one answering there without a password (started
+# earlier, outside Dockyard) is used as it is; otherwise one is started here with
+# a generated password, kept in var/redis-password (settings reads it too), and
+# an append-only file, so that queued jobs outlive a restart of Redis.
+REDIS_PORT=${DOCKYARD_REDIS_PORT:-6379}
+REDIS_PASSWORD_FILE=$VAR/redis-password
+
+redis_state() {  # redis_state URL [PASSWORD_FILE]: ok, locked (answers but refuses), or down
+  # The URL goes in the environment, not on a command line anyone can read.
+  CHECK_URL=$1 CHECK_PASSWORD_FILE=${2:-} "$PY" - <<'PY' 2>/dev/null || echo down
 import os, redis
-redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=2).ping()
+password_file = os.environ["CHECK_PASSWORD_FILE"]
+password = open(password_file).read().strip() if password_file else None
+try:
+    redis.Redis.from_url(os.environ["CHECK_URL"], password=password, socket_timeout=2).ping()
+    print("ok")
+except (redis.AuthenticationError, redis.ResponseError):
+    print("locked")
+except redis.RedisError:
+    print("down")
 PY
 }
 
+own_redis_answers() { [ "$(redis_state "redis://127.0.0.1:$REDIS_PORT/0" "$REDIS_PASSWORD_FILE")" = ok ]; }
+
 ensure_redis() {
-  redis_answers && return
-  case "$REDIS_URL" in
-    redis://127.0.0.1:6379*|redis://localhost:6379*) ;;
-    *) die "Redis at REDIS_URL=$REDIS_URL does not answer: start it, or unset REDIS_URL to let Dockyard start one." ;;
-  esac
+  if [ -n "${REDIS_URL:-}" ]; then
+    # Never printed: the URL may carry a password.
+    [ "$(redis_state "$REDIS_URL")" = ok ] ||
+      die "The Redis in REDIS_URL does not answer: start it, or unset REDIS_URL to let Dockyard start one."
+    return
+  fi
+  if [ -s "$REDIS_PASSWORD_FILE" ]; then
+    case $(redis_state "redis://127.0.0.1:$REDIS_PORT/0" "$REDIS_PASSWORD_FILE") in
+      ok) return ;;
+      locked) die "The Redis on 127.0.0.1:$REDIS_PORT is not the one Dockyard started (it refuses the password in $REDIS_PASSWORD_FILE): stop it, or set REDIS_URL to use it." ;;
+    esac
+  else
+    case $(redis_state "redis://127.0.0.1:$REDIS_PORT/0") in
+      ok) return ;;
+      locked) die "The Redis on 127.0.0.1:$REDIS_PORT wants a password: set REDIS_URL with it, or stop that Redis to let Dockyard start one." ;;
+    esac
+  fi
   command -v redis-server >/dev/null || apt_install redis-server ||
     die "Dockyard needs Redis: install it (Debian: apt-get install redis-server) and start it, or set REDIS_URL."
   mkdir -p "$VAR/redis"
-  say "Starting redis-server on 127.0.0.1:6379 (data in $VAR/redis)..."
-  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --dir "$VAR/redis" \
-    --pidfile "$VAR/redis/redis.pid" --logfile "$LOG/redis.log" --save "" --appendonly no >/dev/null
-  wait_for 20 redis_answers || die "redis-server did not come up within 20 s; see $LOG/redis.log."
+  if [ ! -s "$REDIS_PASSWORD_FILE" ]; then
+    "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$REDIS_PASSWORD_FILE"
+  fi
+  say "Starting redis-server on 127.0.0.1:$REDIS_PORT (data in $VAR/redis, password in $REDIS_PASSWORD_FILE)..."
+  # The password goes in on stdin: every local user can read a command line.
+  printf 'requirepass %s\n' "$(<"$REDIS_PASSWORD_FILE")" |
+    redis-server - --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$VAR/redis" \
+      --pidfile "$VAR/redis/redis.pid" --logfile "$LOG/redis.log" --save "" --appendonly yes >/dev/null
+  wait_for 20 own_redis_answers || die "redis-server did not come up within 20 s; see $LOG/redis.log."
 }
 
 # --- Local registry (tests push and pull through it) -------------------------

@@ -100,6 +100,33 @@ class Worker:
         self.log.close()
 
 
+class Beat:
+    """`celery beat`, as `make run` starts it, with a schedule file of its own.
+    Its periodic tasks go to the queue in `env`, for a worker there to run; a
+    short DOCKYARD_SWEEP_INTERVAL in `env` makes them come often."""
+
+    def __init__(self, env, log_name="test-beat.log"):
+        self.log_path = Path(settings.DATA_DIR) / "log" / log_name
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.schedule = Path(settings.DATA_DIR) / f"test-beat-schedule-{free_port()}"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "dashboard", "beat", "--schedule", str(self.schedule), "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while b"Sending due task" not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery beat did not start sending; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self):
+        stop_process(self.process)
+        self.log.close()
+        for path in self.schedule.parent.glob(self.schedule.name + "*"):
+            path.unlink()
+
+
 class Server:
     def __init__(self, env, log_name="test-daphne.log"):
         self.port = free_port()
@@ -118,13 +145,9 @@ class Server:
         self.log.close()
 
 
-def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90, reap=False):
-    from images import jobs as job_functions
-
+def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90):
     deadline = time.monotonic() + timeout
     while True:
-        if reap:
-            job_functions.reap_interrupted()
         job.refresh_from_db()
         if job.state in states:
             return job
@@ -355,3 +378,81 @@ class SecondEngine:
                         ["ip", "addr", "add", f"{network}1/24", "dev", self.bridge],
                         ["ip", "link", "set", self.bridge, "up"]):
             subprocess.run(command, capture_output=True, check=True)
+
+
+def script_env(data_dir, **extra):
+    """The environment of a Dockyard script run by hand with its own data directory:
+    no REDIS_URL or database from the test run, and the umask of a login shell,
+    so that what the script makes private it makes so itself."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "DATABASE_URL", "DOCKYARD_SECRET_KEY", "DOCKYARD_ENCRYPTION_KEY")}
+    return {**env, "DOCKYARD_DATA_DIR": str(data_dir), **extra}
+
+
+def login_shell_umask():
+    os.umask(0o022)
+
+
+class DockyardRedis:
+    """Redis as `scripts/services.sh redis` starts it when none answers (append-only
+    file, a generated password), on a free port with a data directory of its own,
+    so that a test may restart it without touching the shared one."""
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.env = script_env(self.data_dir, DOCKYARD_REDIS_PORT=str(self.port),
+                              DJANGO_SETTINGS_MODULE="dashboard.settings")
+        self.output = ""
+
+    def start(self):
+        """Run services.sh; return what it printed."""
+        result = subprocess.run([str(ROOT / "scripts" / "services.sh"), "redis"], env=self.env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60, preexec_fn=login_shell_umask)
+        assert result.returncode == 0, result.stdout + result.stderr
+        self.output += result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    @property
+    def running(self):
+        pidfile = self.data_dir / "redis" / "redis.pid"
+        return pidfile.exists() and Path(f"/proc/{pidfile.read_text().strip()}").exists()
+
+    @property
+    def password(self):
+        return (self.data_dir / "redis-password").read_text().strip()
+
+    @property
+    def url(self):
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def stop(self):
+        """SHUTDOWN, as `systemctl restart` or a reboot ends Redis: the append-only
+        file is written out first. Wait until the process is gone."""
+        import redis
+
+        pid = int((self.data_dir / "redis" / "redis.pid").read_text())
+        try:
+            self.client().shutdown()
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{pid}").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server {pid} did not stop")
+            time.sleep(0.1)
+
+    def restart(self, lose_data=False):
+        """Stop and start again in the same data directory; with `lose_data`, as a
+        Redis without persistence comes back: empty."""
+        self.stop()
+        if lose_data:
+            import shutil
+
+            shutil.rmtree(self.data_dir / "redis" / "appendonlydir")
+        self.start()

@@ -1,13 +1,17 @@
-"""A worker killed mid-job leaves the job interrupted, with its output, retryable."""
+"""A worker killed mid-job leaves the job interrupted, with its output, retryable.
+Nobody has to be looking: the scheduler (celery beat) finds it, and tells
+whoever is."""
 
 import uuid
 
 import pytest
 from django.urls import reverse
 
-from images.models import Job
+from images.models import AuditEntry, Job
 from tests import dockerlib, live
 from tests.live import wait_for_job
+
+HEARTBEAT_TIMEOUT = 3
 
 
 @pytest.fixture
@@ -20,20 +24,53 @@ def doomed_worker(live_settings, base_image, settings):
     worker.stop()
 
 
-def test_a_killed_worker_leaves_the_job_interrupted_and_retryable(builder_client, doomed_worker, settings):
-    settings.DOCKYARD_HEARTBEAT_TIMEOUT = 3
-    response = builder_client.post(reverse("jobs-build"), {
+@pytest.fixture
+def beat(live_settings, worker, settings):
+    """The scheduler, sending its periodic tasks to the session's worker often."""
+    settings.DOCKYARD_HEARTBEAT_TIMEOUT = HEARTBEAT_TIMEOUT
+    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"],
+                                         DOCKYARD_SWEEP_INTERVAL="1",
+                                         DOCKYARD_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT)))
+    yield process
+    process.stop()
+
+
+def start_doomed_build(client):
+    response = client.post(reverse("jobs-build"), {
         "source": "dockerfile", "dockerfile": "Dockerfile",
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 60); do echo beat $i; sleep 1; done\n",
     })
     job = Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
     wait_for_job(job, states=("running",))
     live.wait_for_lines(job, 6)  # the step header, then "beat 1" and "beat 2"
-    doomed_worker.kill()
-    kept = job.lines.count()
+    return job
 
-    job = wait_for_job(job, states=("interrupted",), timeout=30, reap=True)
+
+def test_a_killed_worker_leaves_the_job_interrupted_with_nobody_looking(builder_client, doomed_worker, beat):
+    job = start_doomed_build(builder_client)
+    doomed_worker.kill()
+    # No page, API call or stream is open: the scheduler alone finds it, so it
+    # stops counting against its owner's DOCKYARD_MAX_ACTIVE_JOBS at once.
+    job = wait_for_job(job, states=("interrupted",), timeout=60)
     assert "stopped without finishing" in job.error
+    assert AuditEntry.objects.get(job=job).outcome == "interrupted"
+
+
+def test_a_killed_worker_leaves_the_job_interrupted_and_retryable(builder_client, builder_session, server,
+                                                                   doomed_worker, beat):
+    job = start_doomed_build(builder_client)
+    viewer = live.JobSocket(server, builder_session, job.pk)
+    try:
+        doomed_worker.kill()
+        kept = job.lines.count()
+        # The viewer is told by the scheduler's sweep, which publishes the state.
+        events = list(viewer.events(timeout=60))
+    finally:
+        viewer.close()
+    assert events[-1]["state"] == "interrupted" and "stopped without finishing" in events[-1]["error"]
+
+    job.refresh_from_db()
+    assert job.state == "interrupted" and "stopped without finishing" in job.error
     assert job.lines.count() >= kept and "beat 1" in job.lines.values_list("text", flat=True)
     page = builder_client.get(reverse("jobs-detail", args=[job.pk])).content.decode()
     assert "interrupted" in page and ">Retry<" in page

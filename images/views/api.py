@@ -138,7 +138,6 @@ def pull_create(request):
 
 @api_endpoint("GET", permission="browse")
 def job_detail(request, pk):
-    jobs.reap_interrupted()
     return JsonResponse(_job(get_job_for_user(request.user, pk)))
 
 

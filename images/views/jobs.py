@@ -16,7 +16,6 @@ JOBS_PER_PAGE = 50
 
 @requires("browse")
 def job_list(request):
-    jobs.reap_interrupted()
     selected = visible_jobs(request.user).select_related("created_by")
     state, kind = request.GET.get("state", ""), request.GET.get("kind", "")
     if state in Job.State.values:
@@ -31,7 +30,6 @@ def job_list(request):
 
 @requires("browse")
 def job_detail(request, pk):
-    jobs.reap_interrupted()
     job = get_job_for_user(request.user, pk)
     return render(request, "jobs/job_detail.html", {
         "job": job,
