@@ -8,6 +8,7 @@ import logging
 import threading
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection, transaction
 
 from images import audit, contexts, roles
@@ -98,7 +99,21 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
     target = target[:600]
     roles.check(user, roles.JOB_PERMISSION[kind], target=target)
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
-    if active_job_count(user) >= limit:
+    with transaction.atomic():
+        # Count and insert under a lock on the person's row, or requests arriving
+        # together in several server processes all count the same jobs and all
+        # insert. (SQLite ignores the row lock: its IMMEDIATE transactions already
+        # take the database's write lock when they begin.)
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        job = None
+        if active_job_count(user) < limit:
+            job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
+                                     output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
+            audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
+            # After commit, or a fast worker could look for a job not yet visible to it.
+            queue = settings.DOCKYARD_QUEUE
+            transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
+    if job is None:
         audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
         if retry_of is None:  # a retry's archive is its original's, still needed
             for stored in (params.get("context_file"), params.get("archive_file")):
@@ -106,12 +121,6 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
                     contexts.discard_upload(stored)
         raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
                               "Wait for one to end, or cancel one, then try again.")
-    job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
-                             output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
-    audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
-    # After commit, or a fast worker could look for a job not yet visible to it.
-    queue = settings.DOCKYARD_QUEUE
-    transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), queue=queue))
     return job
 
 
