@@ -51,8 +51,10 @@ def start_import(user, params, retry_of=None):
 
 
 def retry(job, user):
-    """Run a job's recipe again as a new job (retry, or rebuild of an image).
-    Starting it asks for the same permission as the original kind of job."""
+    """Run a job's recipe again as a new job: one's own job, or anyone's with
+    cancel_any_job. Starting it asks for the same permission as the original
+    kind of job."""
+    _check_own_or_any(job, user, "retry")
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
@@ -72,15 +74,21 @@ def recipe_for_image(image_id):
 
 def cancel(job, user):
     """Stop a job: builders their own, admins anyone's."""
-    if not roles.may_cancel(user, job):
-        codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
-        roles.check(user, codename, f"cancel job {job.pk} of {job.created_by or 'a deleted account'}",
-                    target=f"job {job.pk}")
+    _check_own_or_any(job, user, "cancel")
     audit.record(user, "cancel", f"job {job.pk} ({job.kind} {job.target})", audit.OK, job=job)
     state = job.request_cancel()
     if state == Job.State.CANCELLED:
         publish_state(job)
     return state
+
+
+def _check_own_or_any(job, user, verb):
+    """Refuse (and audit as `verb`) unless the job is the user's own and they may
+    cancel_own_job, or they may cancel_any_job."""
+    if not roles.may_cancel(user, job):
+        codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
+        roles.check(user, codename, f"{verb} job {job.pk} of {job.created_by or 'a deleted account'}",
+                    target=f"job {job.pk}", audited_as=verb)
 
 
 def reap_interrupted():
