@@ -14,10 +14,21 @@ from django.conf import settings
 
 def client_address(request):
     """The client's address as text, or None when the server gave none."""
-    address = _parse(request.META.get("REMOTE_ADDR", ""))
+    return _walk(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def scope_client_address(scope):
+    """client_address for an ASGI scope (a websocket), read the same way."""
+    peer = (scope.get("client") or ("",))[0] or ""
+    forwarded = b",".join(value for name, value in scope.get("headers") or () if name.lower() == b"x-forwarded-for")
+    return _walk(peer, forwarded.decode("latin-1"))
+
+
+def _walk(peer, forwarded):
+    address = _parse(peer)
     if address is None:
         return None
-    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    hops = forwarded.split(",")
     while hops and _trusted(address):
         earlier = _parse(hops.pop())
         if earlier is None:

@@ -72,6 +72,12 @@ class AuditContextMiddleware:
             _context.reset(token)
 
 
+def use_context(address, via):
+    """The address and channel for entries written from here on in this task or
+    thread, where no request passes AuditContextMiddleware (a websocket)."""
+    _context.set({"address": address, "via": via})
+
+
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
     # Django has already replaced the password in `credentials` with stars; only the name is kept.

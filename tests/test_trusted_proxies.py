@@ -7,11 +7,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from dashboard.env import parse_networks
 from images import roles
-from images.addresses import client_address
+from images.addresses import client_address, scope_client_address
 from images.models import AuditEntry
+from tests import live
+from tests.conftest import make_user
+from tests.test_roles import client_for
 from tests.test_security_headers import settings_error
 
 PROXY = "10.0.0.5"
@@ -37,6 +42,15 @@ def test_it_walks_x_forwarded_for_from_the_right_past_trusted_proxies(settings, 
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
     request = RequestFactory().get("/", REMOTE_ADDR=peer, **headers)
     assert client_address(request) == expected
+
+
+def test_it_reads_a_websocket_scope_the_same_way(settings):
+    settings.DOCKYARD_TRUSTED_PROXIES = [ipaddress.ip_network(PROXY)]
+    # Two X-Forwarded-For headers read as one list, as Django joins them for a request.
+    scope = {"client": [PROXY, 50123], "headers": [(b"x-forwarded-for", b"198.51.100.1"),
+                                                   (b"X-Forwarded-For", b"203.0.113.9")]}
+    assert scope_client_address(scope) == "203.0.113.9"
+    assert scope_client_address({"client": None, "headers": []}) is None
 
 
 def test_it_reads_addresses_and_networks_strictly():
@@ -91,3 +105,23 @@ def test_a_forged_header_from_outside_changes_nothing(db, settings):
         reverse("login"), {"username": name, "password": "admin-password-1"})
     assert "Too many failed logins" in response.content.decode()
     assert set(AuditEntry.objects.filter(target=name).values_list("address", flat=True)) == {"192.0.2.44"}
+
+
+@pytest.fixture
+def proxied_server(live_settings):
+    """A server that trusts 127.0.0.1 as its proxy, as the tests' requests come from there."""
+    server = live.Server(live.process_env(live_settings["queue"], live_settings["prefix"],
+                                          DOCKYARD_TRUSTED_PROXIES="127.0.0.1"), log_name="test-daphne-proxied.log")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("path", ["/ws/images/", "/ws/jobs/1/"])
+def test_a_refused_websocket_is_audited_with_the_address_behind_the_proxy(transactional_db, proxied_server, path):
+    nobody = make_user("nobody", None)
+    with pytest.raises(InvalidStatus):
+        connect(f"{proxied_server.ws_url}{path}", open_timeout=10, additional_headers={
+            "Cookie": f"sessionid={client_for(nobody).cookies['sessionid'].value}", "Origin": proxied_server.url,
+            "X-Forwarded-For": "203.0.113.80"})
+    entry = AuditEntry.objects.get(actor=nobody, outcome="denied")
+    assert (entry.address, entry.via) == ("203.0.113.80", "web")
