@@ -9,7 +9,7 @@ import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import envbool, envint, envlist, envstr
+from dashboard.env import envbool, envint, envlist, envnetworks, envstr
 from dashboard.private import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -241,5 +241,7 @@ if envbool("DOCKYARD_BEHIND_TLS", False):
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": envstr("DOCKYARD_CACHE_PREFIX", "dockyard"), "OPTIONS": {**REDIS_CLIENT_OPTIONS}}}
+# Proxies whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
+DOCKYARD_TRUSTED_PROXIES = envnetworks("DOCKYARD_TRUSTED_PROXIES")
 DOCKYARD_LOGIN_FAILURES = envint("DOCKYARD_LOGIN_FAILURES", 5, minimum=1)
 DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)

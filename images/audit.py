@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
+from images.addresses import client_address
 from images.models import AuditEntry
 
 OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queued"
@@ -64,11 +65,17 @@ class AuditContextMiddleware:
             via = "token"
         else:
             via = "api" if request.path.startswith("/api/") else "web"
-        token = _context.set({"address": request.META.get("REMOTE_ADDR") or None, "via": via})
+        token = _context.set({"address": client_address(request), "via": via})
         try:
             return self.get_response(request)
         finally:
             _context.reset(token)
+
+
+def use_context(address, via):
+    """The address and channel for entries written from here on in this task or
+    thread, where no request passes AuditContextMiddleware (a websocket)."""
+    _context.set({"address": address, "via": via})
 
 
 @receiver(user_login_failed)

@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from images import audit, jobs, streams
+from images.addresses import scope_client_address
 from images.access import visible_jobs
 from images.roles import may
 from images.joblog import clipped_event
@@ -34,6 +35,7 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     async def admit(self):
         """Refuse (and return False) or take a stream slot. A refused handshake
         is answered 403; a user over the limit is told why, then closed."""
+        audit.use_context(scope_client_address(self.scope), "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)

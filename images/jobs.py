@@ -8,6 +8,7 @@ import logging
 import threading
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -52,8 +53,10 @@ def start_import(user, params, retry_of=None):
 
 
 def retry(job, user):
-    """Run a job's recipe again as a new job (retry, or rebuild of an image).
-    Starting it asks for the same permission as the original kind of job."""
+    """Run a job's recipe again as a new job: one's own job, or anyone's with
+    cancel_any_job. Starting it asks for the same permission as the original
+    kind of job."""
+    _check_own_or_any(job, user, "retry")
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
@@ -73,15 +76,21 @@ def recipe_for_image(image_id):
 
 def cancel(job, user):
     """Stop a job: builders their own, admins anyone's."""
-    if not roles.may_cancel(user, job):
-        codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
-        roles.check(user, codename, f"cancel job {job.pk} of {job.created_by or 'a deleted account'}",
-                    target=f"job {job.pk}")
+    _check_own_or_any(job, user, "cancel")
     audit.record(user, "cancel", f"job {job.pk} ({job.kind} {job.target})", audit.OK, job=job)
     state = job.request_cancel()
     if state == Job.State.CANCELLED:
         publish_state(job)
     return state
+
+
+def _check_own_or_any(job, user, verb):
+    """Refuse (and audit as `verb`) unless the job is the user's own and they may
+    cancel_own_job, or they may cancel_any_job."""
+    if not roles.may_cancel(user, job):
+        codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
+        roles.check(user, codename, f"{verb} job {job.pk} of {job.created_by or 'a deleted account'}",
+                    target=f"job {job.pk}", audited_as=verb)
 
 
 def reap_interrupted():
@@ -122,7 +131,21 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
     target = target[:600]
     roles.check(user, roles.JOB_PERMISSION[kind], target=target)
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
-    if active_job_count(user) >= limit:
+    with transaction.atomic():
+        # Count and insert under a lock on the person's row, or requests arriving
+        # together in several server processes all count the same jobs and all
+        # insert. (SQLite ignores the row lock: its IMMEDIATE transactions already
+        # take the database's write lock when they begin.)
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        job = None
+        if active_job_count(user) < limit:
+            job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
+                                     output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
+            audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
+            # After commit, or a fast worker could look for a job not yet visible to it.
+            queue = settings.DOCKYARD_QUEUE
+            transaction.on_commit(lambda: dispatch(job.pk, queue))
+    if job is None:
         audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
         if retry_of is None:  # a retry's archive is its original's, still needed
             for stored in (params.get("context_file"), params.get("archive_file")):
@@ -130,12 +153,6 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
                     contexts.discard_upload(stored)
         raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
                               "Wait for one to end, or cancel one, then try again.")
-    job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
-                             output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
-    audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
-    # After commit, or a fast worker could look for a job not yet visible to it.
-    queue = settings.DOCKYARD_QUEUE
-    transaction.on_commit(lambda: dispatch(job.pk, queue))
     return job
 
 

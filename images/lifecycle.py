@@ -4,13 +4,22 @@ Each function checks what the engine holds first, so that the confirmation a
 user sees says exactly what will go, and refuses what would surprise them.
 """
 
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from images import audit, inspect
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import LockError
+
+from images import audit, inspect, roles
 from images.engine import EngineError, ImageNotFound
 from images.models import TagMove
-from images.refs import InvalidReference, parse_reference, split_repo_tag
+from images.refs import InvalidReference, familiar_name, parse_reference, split_repo_tag
+
+log = logging.getLogger(__name__)
 
 
 class ActionRefused(Exception):
@@ -25,7 +34,8 @@ class TagTaken(ActionRefused):
 
 
 def normalize_tag(repository, tag):
-    """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest)."""
+    """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest), spelt
+    as the engine lists it, so that tag moves and the audit log name it one way."""
     reference = f"{repository.strip()}:{(tag or 'latest').strip()}"
     try:
         _, _, digest = parse_reference(reference)
@@ -33,7 +43,7 @@ def normalize_tag(repository, tag):
         raise ActionRefused(str(exc)) from exc
     if digest:
         raise ActionRefused("A tag cannot carry a digest.")
-    return reference
+    return familiar_name(reference)
 
 
 def tag_holder(engine, repo_tag):
@@ -52,10 +62,24 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
         raise ActionRefused(f"{repo_tag} already points at this image.")
     if holder and not allow_move:
         raise TagTaken(repo_tag, holder)
-    with audit.recorded(user, "tag", repo_tag, detail=f"to {image_id[7:19]}" + (
-            f", moved from {holder[7:19]}" if holder else "")):
+    with _holder_locked(engine, repo_tag, holder), audit.recorded(
+            user, "tag", repo_tag, detail=f"to {image_id[7:19]}" + (f", moved from {holder[7:19]}" if holder else "")):
         _tag_recorded(engine, image_id, repo_tag, "tag" if not holder else "move", user)
     return holder
+
+
+@contextmanager
+def _holder_locked(engine, repo_tag, holder):
+    """Hold the lock of the image a moved tag leaves, and check it still holds the
+    tag: a removal of that image's other tag, planned while this one was still
+    there, would otherwise delete the image."""
+    if holder is None:
+        yield
+        return
+    with image_lock(holder):
+        if tag_holder(engine, repo_tag) != holder:
+            raise ActionRefused(f"{repo_tag} was moved meanwhile; look at it again and retry.")
+        yield
 
 
 def _tag_recorded(engine, image_id, repo_tag, action, user):
@@ -100,25 +124,80 @@ class TagRemoval:
                 f"itself is deleted.")
 
 
-def plan_tag_removal(engine, repo_tag):
-    data = engine.inspect_image(repo_tag)
+def plan_tag_removal(engine, image, reference):
+    """What removing the tag `reference` from `image` would do. The reference is
+    compared with the image's tags in the engine's own spelling (the engine
+    itself reads 'docker.io/library/app' as 'app:latest'), and must be one of them."""
+    try:
+        repo_tag = familiar_name(reference)
+    except InvalidReference as exc:
+        raise ActionRefused(str(exc)) from exc
+    if "@" in repo_tag:
+        raise ActionRefused("A tag cannot carry a digest.")
+    data = engine.inspect_image(image)
+    tags = data.get("RepoTags") or []
+    if repo_tag not in tags:
+        raise ActionRefused(f"{repo_tag} is not a tag of this image ({data['Id'][7:19]}).")
     return TagRemoval(
         repo_tag=repo_tag,
         image_id=data["Id"],
-        other_tags=[tag for tag in data.get("RepoTags") or [] if tag != repo_tag],
+        other_tags=[tag for tag in tags if tag != repo_tag],
         containers=inspect.containers_of(data["Id"], engine.list_containers()),
         size=data.get("Size") or 0,
     )
 
 
-def remove_tag(engine, plan, user):
-    # Never forced: for a last tag, force would delete an image that stopped
-    # containers still use.
-    if not plan.allowed:
-        raise ActionRefused(plan.describe())
-    with audit.recorded(user, "untag", plan.repo_tag, detail=f"from {plan.image_id[7:19]}" + (
-            ", which was deleted with it" if plan.deletes_image else "")):
-        engine.remove_image(plan.repo_tag)
+def remove_tag(engine, image, reference, user):
+    """Remove a tag from an image; return the plan that was carried out. It is
+    planned again under the image's lock: two removals of an image's last two
+    tags, in any two server processes, cannot both see the other tag still
+    there. A last tag deletes the image, so it needs `remove`."""
+    with image_lock(engine.inspect_image(image)["Id"]):
+        plan = plan_tag_removal(engine, image, reference)
+        # Never forced: for a last tag, force would delete an image that stopped
+        # containers still use.
+        if not plan.allowed:
+            raise ActionRefused(plan.describe())
+        if plan.deletes_image:
+            roles.check(user, "remove", "remove the tag, which would delete the image,", plan.repo_tag)
+        with audit.recorded(user, "untag", plan.repo_tag, detail=f"from {plan.image_id[7:19]}" + (
+                ", which was deleted with it" if plan.deletes_image else "")):
+            engine.remove_image(plan.repo_tag)
+    return plan
+
+
+# The longest a change holds an image's lock: a few engine calls, each bounded by
+# the engine timeout. Past it the lock lapses, so a process that died holding it
+# does not block the image for long.
+def _lock_seconds():
+    return 4 * settings.DOCKYARD_ENGINE_TIMEOUT + 10
+
+
+@contextmanager
+def image_lock(image_id):
+    """Hold an image's lock, shared by every Dockyard process through Redis, for a
+    change that must see the image's tags as they stay until it is made."""
+    lock = _redis().lock(cache.make_key(f"image-lock:{image_id}"), timeout=_lock_seconds(),
+                         blocking_timeout=settings.DOCKYARD_ENGINE_TIMEOUT)
+    if not lock.acquire():
+        raise ActionRefused("Another change to this image is under way; try again in a moment.")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("The lock of image %s lapsed before its change ended", image_id)
+
+
+_client = None
+
+
+def _redis():
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL)
+    return _client
 
 
 @dataclass
@@ -183,5 +262,6 @@ def rollback(engine, move, user=None):
         engine.inspect_image(move.previous_image_id)
     except ImageNotFound:
         raise ActionRefused(f"The earlier image {move.previous_image_id[7:19]} is no longer on this host.") from None
-    with audit.recorded(user, "rollback", move.tag, detail=f"to {move.previous_image_id[7:19]}"):
+    with _holder_locked(engine, move.tag, tag_holder(engine, move.tag)), audit.recorded(
+            user, "rollback", move.tag, detail=f"to {move.previous_image_id[7:19]}"):
         return _tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)

@@ -5,18 +5,25 @@ in, Dockyard's login page and Django's admin login, share the one counter."""
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 
 from images import audit
+from images.addresses import client_address
 
 
 class _Throttled:
     def clean(self):
-        key = _key(self.request, self.data.get("username", ""))
+        # Fields are cleaned before clean(): this is the name Django authenticates
+        # (stripped, NFKC), so 'ｃarl' and 'carl' are one name here as they are there.
+        name = self.cleaned_data.get("username")
+        if name is None:
+            name = str(self.data.get("username", ""))
+        key = _key(self.request, name)
         if cache.get(key, 0) >= settings.DOCKYARD_LOGIN_FAILURES:
             minutes = settings.DOCKYARD_LOGIN_LOCKOUT // 60
-            audit.record(None, "login", self.data.get("username", "")[:150], audit.REFUSED,
+            audit.record(None, "login", name[:150], audit.REFUSED,
                          detail=f"throttled: {settings.DOCKYARD_LOGIN_FAILURES} failures from this address")
             raise forms.ValidationError(
                 f"Too many failed logins for this user from your address; try again in {minutes} minutes.",
@@ -38,6 +45,11 @@ class ThrottledAdminAuthenticationForm(_Throttled, AdminAuthenticationForm):
     pass
 
 
-def _key(request, username):
-    address = request.META.get("REMOTE_ADDR", "") if request else ""
-    return f"login-failures:{address}:{username.strip().lower()[:150]}"
+def _key(request, name):
+    """One counter per client address and user name, the name normalised as the
+    user model does, then case-folded: Django's names are case-sensitive, but a
+    database with a case-insensitive collation would let 'Carl' log in as
+    'carl', and folding only ever joins counters, never splits one."""
+    address = (client_address(request) or "") if request else ""
+    normalised = get_user_model().normalize_username(name.strip()).casefold()
+    return f"login-failures:{address}:{normalised[:150]}"

@@ -77,6 +77,31 @@ def registry_of(reference):
     return DEFAULT_REGISTRY
 
 
+_DOCKER_HUB_HOSTS = (DEFAULT_REGISTRY, "index.docker.io")
+
+
+def familiar_name(reference):
+    """A valid reference as the engine lists it in RepoTags (distribution/reference's
+    FamiliarString after TagNameOnly): Docker Hub's domain and 'library/' before
+    a one-part name are dropped, and a reference with neither tag nor digest gets
+    ':latest'. 'docker.io/library/app' -> 'app:latest'."""
+    name, tag, digest = parse_reference(reference)
+    first, _, rest = name.partition("/")
+    if rest and (first in _DOCKER_HUB_HOSTS or registry_of(name) != DEFAULT_REGISTRY):
+        domain, path = first, rest
+    else:
+        domain, path = DEFAULT_REGISTRY, name
+    if domain in _DOCKER_HUB_HOSTS:
+        if path.startswith("library/") and "/" not in path[len("library/"):]:
+            path = path[len("library/"):]
+        familiar = path
+    else:
+        familiar = f"{domain}/{path}"
+    if tag is None and digest is None:
+        tag = "latest"
+    return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
 def is_image_id(text):
     return IMAGE_ID_RE.match(text) is not None
 

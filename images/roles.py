@@ -71,6 +71,12 @@ def may_run(user, kind):
     return may(user, JOB_PERMISSION[kind])
 
 
+def may_retry(user, job):
+    """Retrying runs the job's recipe (its build args, its uploaded context) again:
+    it follows cancel, and needs the permission its kind needs to start."""
+    return may_cancel(user, job) and may_run(user, job.kind)
+
+
 class Refused(PermissionDenied):
     """A user's role does not allow an action; the message says which role would."""
 
@@ -83,12 +89,13 @@ class Refused(PermissionDenied):
         super().__init__(f"{mine} does not allow this: {what} needs the {needed} role. Ask a Dockyard admin.")
 
 
-def check(user, codename, action=None, target=""):
-    """Raise Refused (and record it in the audit log) unless `user` may `codename`."""
+def check(user, codename, action=None, target="", audited_as=None):
+    """Raise Refused (and record it in the audit log, as `audited_as` or the
+    permission's own action) unless `user` may `codename`."""
     if not may(user, codename):
         from images import audit
 
-        audit.record(user, audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
+        audit.record(user, audited_as or audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
         raise Refused(user, codename, action)
 
 

@@ -55,3 +55,33 @@ def test_repeated_failures_lock_the_login_even_with_the_right_password(client, d
     assert "_auth_user_id" not in client.session
     logins = AuditEntry.objects.filter(action="login", target=name).order_by("pk")
     assert [entry.outcome for entry in logins] == ["failed", "failed", "failed", "refused"]
+
+
+def _throttled_user(settings):
+    settings.DOCKYARD_LOGIN_FAILURES = 3
+    name = f"carl-{uuid.uuid4().hex[:8]}"
+    roles.assign(get_user_model().objects.create_user(name, password="carl-password-1"), roles.BUILDER)
+    return name
+
+
+@pytest.mark.parametrize("spelling", [
+    "\uff43{rest}",  # a fullwidth c: Django's login form turns it into c (NFKC) before it authenticates
+    " c{rest} ",  # spaces around the name, which the form strips
+])
+def test_another_spelling_of_the_name_is_throttled_as_the_same_name(client, db, settings, spelling):
+    name = _throttled_user(settings)
+    for _ in range(3):
+        client.post(reverse("login"), {"username": name, "password": "wrong"})
+    response = client.post(reverse("login"), {"username": spelling.format(rest=name[1:]),
+                                              "password": "carl-password-1"})
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_failures_under_another_spelling_count_towards_the_name(client, db, settings):
+    name = _throttled_user(settings)
+    for spelling in ("\uff43" + name[1:], name.upper(), name):
+        client.post(reverse("login"), {"username": spelling, "password": "wrong"})
+    response = client.post(reverse("login"), {"username": name, "password": "carl-password-1"})
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -8,7 +8,7 @@ from images import jobs
 from images.access import get_job_for_user, visible_jobs
 from images.build_forms import BuildForm, PullForm
 from images.models import Job
-from images.roles import may_cancel, may_run, requires
+from images.roles import may_cancel, may_retry, requires
 from images.views.images import websocket_url
 
 JOBS_PER_PAGE = 50
@@ -34,7 +34,7 @@ def job_detail(request, pk):
     return render(request, "jobs/job_detail.html", {
         "job": job,
         "may_cancel": may_cancel(request.user, job),
-        "may_retry": may_run(request.user, job.kind),
+        "may_retry": may_retry(request.user, job),
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
     })
 
@@ -102,7 +102,7 @@ def job_cancel(request, pk):
 
 
 @require_POST
-@requires("browse")  # and, in jobs.retry, the permission the job's kind needs
+@requires("browse")  # and, in jobs.retry, ownership (or cancel_any_job) and the kind's permission
 def job_retry(request, pk):
     job = get_job_for_user(request.user, pk)
     try:

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
-from images import contexts, jobs, lifecycle, listing, roles
+from images import contexts, jobs, lifecycle, listing
 from images.engine import get_engine
 from images.lifecycle_forms import ImportForm, TagForm
 from images.models import TagMove
@@ -41,22 +41,21 @@ def tag_add(request, image_hex):
 
 @requires("tag")
 def tag_remove(request, image_hex):
-    repo_tag = request.POST.get("tag") or request.GET.get("tag", "")
-    try:
-        parse_reference(repo_tag)
-    except InvalidReference as exc:
-        messages.error(request, f"Not removed: {exc}")
-        return redirect("images-detail", reference=image_hex)
+    """Confirm, then remove, a tag of the image in the URL."""
+    reference = request.POST.get("tag") or request.GET.get("tag", "")
     engine = get_engine()
-    plan = lifecycle.plan_tag_removal(engine, repo_tag)
-    if request.method == "POST" and request.POST.get("confirm") == "yes" and plan.allowed:
-        if plan.deletes_image:
-            roles.check(request.user, "remove", "remove the tag, which would delete the image,", repo_tag)
-        lifecycle.remove_tag(engine, plan, request.user)
-        messages.success(request, plan.describe().replace("Removes", "Removed", 1).replace("is deleted", "was deleted"))
-        if plan.deletes_image:
-            return redirect("images-list")
-        return redirect("images-detail", reference=plan.image_id.split(":", 1)[1])
+    try:
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            plan = lifecycle.remove_tag(engine, image_hex, reference, request.user)
+            messages.success(request, plan.describe().replace("Removes", "Removed", 1).replace("is deleted",
+                                                                                              "was deleted"))
+            if plan.deletes_image:
+                return redirect("images-list")
+            return redirect("images-detail", reference=plan.image_id.split(":", 1)[1])
+        plan = lifecycle.plan_tag_removal(engine, image_hex, reference)
+    except lifecycle.ActionRefused as refused:
+        messages.error(request, f"Not removed: {refused}")
+        return redirect("images-detail", reference=image_hex)
     return render(request, "images/tag_remove_confirm.html", {"plan": plan, "image_hex": image_hex})
 
 
