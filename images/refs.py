@@ -76,7 +76,7 @@ def _why_invalid(text):
 
 def _without_domain(repository):
     """The repository path without its registry domain, which may have capitals."""
-    first, _, rest = repository.partition("/")
+    rest = repository.partition("/")[2]
     return rest if rest and split_domain(repository)[0] != DEFAULT_REGISTRY else repository
 
 
