@@ -9,18 +9,23 @@ _DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
 _FLAGGED = {"ADD", "COPY", "FROM", "RUN", "HEALTHCHECK"}
 
 
-def parse(text):
-    """[(KEYWORD, {flag: value}, [argument, ...])] for each instruction."""
+ESCAPES = ("\\", "`")
+
+
+def parse(text, escape=None):
+    """[(KEYWORD, {flag: value}, [argument, ...])] for each instruction, with the
+    escape character of the file's `# escape=` directive, or `escape` if given."""
     lines = text.replace("\r\n", "\n").split("\n")
-    escape, start = "\\", 0
+    directive, start = "\\", 0
     for start, line in enumerate(lines):
         match = _DIRECTIVE.match(line.strip())
         if match is None:
             break
-        if match[1].lower() == "escape" and match[2] in ("\\", "`"):
-            escape = match[2]
+        if match[1].lower() == "escape" and match[2] in ESCAPES:
+            directive = match[2]
     else:
         start = len(lines)
+    escape = escape or directive
     instructions, pending = [], None
     for line in lines[start:]:
         stripped = line.strip()
@@ -98,6 +103,24 @@ def variables(instructions, build_args):
             else:  # the old form: ENV NAME value with spaces
                 values.setdefault(arguments[0], set()).add(" ".join(arguments[1:]))
     return values
+
+
+def shell_word(word, escape="\\"):
+    """A word as the builder's word processor leaves it: quotes removed, and
+    the escape character taken away before the character it escapes."""
+    out, quote, index = [], None, 0
+    while index < len(word):
+        char = word[index]
+        if char == escape and quote != "'" and index + 1 < len(word):
+            out.append(word[index + 1])
+            index += 2
+            continue
+        if char in "\"'" and quote in (None, char):
+            quote = None if quote else char
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def _unquote(value):

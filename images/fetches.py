@@ -53,30 +53,39 @@ def check_dockerfile(text, build_args=None):
     """Refuse a Dockerfile whose FROM or COPY --from names an image on a registry
     that is not allowed, or whose ADD fetches a URL from a host that is not
     allowed (see check_fetch_url). Variables are expanded with every value the
-    file or the build args give them."""
-    instructions = dockerfile.parse(text)
-    values = dockerfile.variables(instructions, build_args or {})
+    file or the build args give them. The file is read with either escape
+    character, so no engine's reading of the `# escape=` directive (older
+    builders stop at the first other directive) slips past."""
+    for escape in dockerfile.ESCAPES:
+        _check_instructions(dockerfile.parse(text, escape), escape, build_args or {})
+    return text
+
+
+def _check_instructions(instructions, escape, build_args):
+    values = dockerfile.variables(instructions, build_args)
     stages = set()
+
+    def words(word, where):
+        for expanded in _expansions(word, values, where):
+            yield dockerfile.shell_word(expanded, escape)
+
     for number, (keyword, flags, arguments) in enumerate(dockerfile.effective(instructions), 1):
         if keyword == "FROM":
             if arguments:
-                for image in _expansions(arguments[0], values, f"the FROM of instruction {number}"):
+                for image in words(arguments[0], f"the FROM of instruction {number}"):
                     if image.lower() != "scratch" and image.lower() not in stages:
                         _check_image(image, f"FROM {arguments[0]}")
             if len(arguments) == 3 and arguments[1].lower() == "as":
                 stages.add(arguments[2].lower())
-        elif keyword in ("ADD", "COPY"):
-            source = flags.get("from")
-            if keyword == "COPY" and source is not None:
-                for image in _expansions(source, values, f"the --from of instruction {number}"):
-                    if not image.isdigit() and image.lower() not in stages:
-                        _check_image(image, f"COPY --from={source}")
-            if keyword == "ADD":
-                for argument in arguments[:-1]:
-                    for source in _expansions(argument, values, f"an ADD source of instruction {number}"):
-                        if "://" in source:
-                            check_fetch_url(source)
-    return text
+        elif keyword == "COPY" and flags.get("from") is not None:
+            for image in words(flags["from"], f"the --from of instruction {number}"):
+                if not image.isdigit() and image.lower() not in stages:
+                    _check_image(image, f"COPY --from={flags['from']}")
+        elif keyword == "ADD":
+            for argument in arguments[:-1]:
+                for source in words(argument, f"an ADD source of instruction {number}"):
+                    if "://" in source:
+                        check_fetch_url(source)
 
 
 def _check_image(image, where):
@@ -140,14 +149,27 @@ def check_fetch_url(url):
     return url
 
 
+# No top-level domain is a number: a host whose last label is one is an address or nothing.
+_NUMERIC = re.compile(r"(?:^|\.)(?:0[xX][0-9a-fA-F]*|[0-9]+)$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
 def _addresses(host, url):
     try:
         return [ipaddress.ip_address(host.partition("%")[0])]
     except ValueError:
         pass
+    if _NUMERIC.search(host):
+        # The forms inet_aton takes, as the engine's resolver would: 2130706433, 0x7f.1, 0177.0.0.1, 127.1.
+        try:
+            return [ipaddress.IPv4Address(socket.inet_aton(host))]
+        except OSError:
+            raise FetchRefused(f"ADD {url}: {host} is not an address Dockyard can read.") from None
+    if not _HOSTNAME.match(host):
+        raise FetchRefused(f"ADD {url}: {host!r} is not a host name Dockyard can check.")
     try:
-        # getaddrinfo also reads the forms inet_aton takes (decimal, hex, octal, 127.1), as
-        # the engine's resolver would; a name is resolved, so one that points inside counts too.
+        # A name is resolved, so one that points inside counts as inside.
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchRefused(f"ADD {url}: the host {host} cannot be resolved here ({exc}).") from None

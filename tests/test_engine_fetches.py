@@ -61,6 +61,9 @@ def test_it_refuses_a_typed_dockerfile_that_adds_from_inside(builder_client, url
     "ARG SITE=127.0.0.1\nFROM {base}\nADD http://${{SITE}}/x /x\n",
     "FROM {base}\nENV SITE=2130706433\nADD http://$SITE/x /x\n",
     "FROM {base}\nONBUILD ADD http://127.0.0.1/x /x\n",
+    'FROM {base}\nADD "http://127.0.0.1/x" /x\n',
+    "FROM {base}\nADD http://127.0.0.\\1/x /x\n",
+    "# syntax=docker/dockerfile:1\n# escape=`\nFROM {base}\nADD `\n http://127.0.0.1/x /x\n",
     "FROM {base}\nADD http://93.184.216.34/ok http://127.0.0.1/x /dir/\n",
 ])
 def test_it_reads_the_dockerfile_as_the_builder_does(text):
@@ -72,6 +75,15 @@ def test_it_takes_a_build_arg_as_a_value_of_its_variable():
     text = f"ARG SITE=93.184.216.34\nFROM {BASE}\nARG SITE\nADD http://$SITE/x /x\n"
     with pytest.raises(fetches.FetchRefused, match="127.0.0.1, a loopback address"):
         fetches.check_dockerfile(text, {"SITE": "127.0.0.1"})
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://127.0.0.1 x/", "not a host name"), ("http://0x7g.1/", "not an address"),
+    ("http://exa\\mple.com/", "not a host name"),
+])
+def test_it_refuses_a_host_it_cannot_read_without_looking_it_up(url, reason):
+    with pytest.raises(fetches.FetchRefused, match=reason):
+        fetches.check_fetch_url(url)
 
 
 def test_it_lets_public_addresses_and_allowed_hosts_through(settings):
