@@ -100,22 +100,25 @@ MAX_EXPANSIONS = 256
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<modifier>:[-+][^}]*)?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 
 
-def _expansions(word, values, where, depth=3):
+def _expansions(word, values, where, depth=3, budget=None):
     """Every text `word` can become with the variables' known values (a value
-    may name another variable: expanded again, up to `depth` times)."""
+    may name another variable: expanded again, up to `depth` times), at most
+    MAX_EXPANSIONS of them."""
+    budget = [MAX_EXPANSIONS] if budget is None else budget
     names = sorted({match["braced"] or match["bare"] for match in _VARIABLE.finditer(word)})
     if not names:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise FetchRefused(f"{where} can take more than {MAX_EXPANSIONS} values; write it out.")
         yield word
         return
     if depth == 0:
         raise FetchRefused(f"{where} ({word!r}) nests variables too deeply for Dockyard to check; write it out.")
     choices = [sorted(values.get(name) or {""}) for name in names]
-    if sum(1 for _ in itertools.islice(itertools.product(*choices), MAX_EXPANSIONS + 1)) > MAX_EXPANSIONS:
-        raise FetchRefused(f"{where} ({word!r}) can take more than {MAX_EXPANSIONS} values; write it out.")
     for combination in itertools.product(*choices):
         chosen = dict(zip(names, combination))
         yield from _expansions(_VARIABLE.sub(lambda match: _substitute(match, chosen), word), values, where,
-                               depth - 1)
+                               depth - 1, budget)
 
 
 def _substitute(match, chosen):
@@ -247,6 +250,13 @@ def _dockerfile_of(params, upload):
 
 
 def _from_archive(archive, kind, candidates):
+    try:
+        return _read_archive(archive, kind, candidates)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise FetchRefused(f"The Dockerfile could not be read from the archive ({exc}).") from exc
+
+
+def _read_archive(archive, kind, candidates):
     """The Dockerfile's text from an archive (read as a stream), or None."""
     if kind == "zip":
         with zipfile.ZipFile(archive) as opened:

@@ -86,6 +86,14 @@ def test_it_refuses_a_host_it_cannot_read_without_looking_it_up(url, reason):
         fetches.check_fetch_url(url)
 
 
+def test_it_refuses_what_it_cannot_expand_in_bounds():
+    many = "".join(f"ARG V{i}=1\nARG V{i}=2\n" for i in range(9))  # addresses: no look-ups
+    with pytest.raises(fetches.FetchRefused, match="more than 256 values"):
+        fetches.check_dockerfile(f"{many}FROM {BASE}\nADD http://" + "".join(f"$V{i}" for i in range(9)) + " /x\n")
+    with pytest.raises(fetches.FetchRefused, match="nests variables too deeply"):
+        fetches.check_dockerfile(f"FROM {BASE}\nENV A=$A/x\nADD http://$A /x\n")
+
+
 def test_it_lets_public_addresses_and_allowed_hosts_through(settings):
     # Literal public addresses are checked without a lookup; nothing is fetched.
     fetches.check_dockerfile(f"FROM {BASE}\nADD http://93.184.216.34/x /x\nCOPY --from=0 /a /b\n")
@@ -108,8 +116,8 @@ def test_it_refuses_images_from_registries_not_allowed(text, where):
         fetches.check_dockerfile(text)
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("loopback_registries_refused")
+@pytest.mark.unaudited("the registry row stands in for one added on the Registries page")
+@pytest.mark.usefixtures("db", "loopback_registries_refused")
 def test_it_allows_stages_docker_hub_and_registries_on_the_registries_page():
     fetches.check_dockerfile(f"FROM {BASE} AS build\nFROM scratch\nCOPY --from=build /a /b\nCOPY --from=0 /a /b\n")
     registry = Registry(address="127.0.0.1:5000", username="u")

@@ -121,7 +121,8 @@ def test_it_refuses_an_upper_case_first_component_with_the_reason():
         parse_reference("Evil/x")
 
 
-@pytest.mark.django_db
+@pytest.mark.unaudited("the registry row stands in for one added on the Registries page")
+@pytest.mark.usefixtures("db")
 def test_it_never_gives_a_docker_hub_login_to_another_host():
     from images.models import Registry
 
