@@ -97,7 +97,8 @@ def _check_image(image, where):
 
 
 MAX_EXPANSIONS = 256
-_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<modifier>:[-+][^}]*)?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<modifier>:[-+][^}]*)?\}"
+                       r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 
 
 def _expansions(word, values, where, depth=3, budget=None):

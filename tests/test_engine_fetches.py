@@ -164,7 +164,8 @@ def test_the_worker_refuses_an_old_build_recipe_that_adds_from_inside(tmp_path, 
         info = tarfile.TarInfo("sub/Dockerfile.web")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    params = {"source": "upload", "context_file": "old.tar", "context_format": "tar", "dockerfile": "sub/Dockerfile.web"}
+    params = {"source": "upload", "context_file": "old.tar", "context_format": "tar",
+              "dockerfile": "sub/Dockerfile.web"}
     with pytest.raises(fetches.FetchRefused, match="169.254.169.254"):
         jobs._build(Job(kind=Job.Kind.BUILD, params=params), None, None)
 
@@ -199,7 +200,8 @@ def test_it_refuses_a_server_directory_whose_dockerfile_adds_from_inside(builder
 
 
 def test_the_parser_follows_directives_continuations_and_case():
-    text = "# syntax=docker/dockerfile:1\n# escape=`\n\nfrom a AS b\nrun echo `\n  # gone\n  hi\nCopy --from=b [\"/a\", \"/b\"]\n"
+    text = ("# syntax=docker/dockerfile:1\n# escape=`\n\nfrom a AS b\nrun echo `\n  # gone\n  hi\n"
+            'Copy --from=b ["/a", "/b"]\n')
     assert dockerfile.parse(text) == [("FROM", {}, ["a", "AS", "b"]), ("RUN", {}, ["echo", "hi"]),
                                       ("COPY", {"from": "b"}, ["/a", "/b"])]
 

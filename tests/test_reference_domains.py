@@ -96,7 +96,8 @@ def test_it_reads_every_reference_as_the_engine_does(engine, base_image):
     disagreements = []
     try:
         for reference in rows:
-            ours, theirs = dockyard_reading(reference), engine_reading(engine, base_image, dockerlib.BASE_IMAGE, reference)
+            ours = dockyard_reading(reference)
+            theirs = engine_reading(engine, base_image, dockerlib.BASE_IMAGE, reference)
             if ours != theirs:
                 disagreements.append(f"{reference[:70]!r}: Dockyard {ours}, engine {theirs}")
     finally:
