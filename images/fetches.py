@@ -34,11 +34,11 @@ class FetchRefused(ContextError):
 def check_registry(reference, what="Pulls and pushes"):
     """Refuse a reference whose registry is neither in DOCKYARD_REGISTRY_HOSTS
     nor on the Registries page. An allowed `host` allows it on any port;
-    `host:port` only that port."""
+    `host:port` only that port; `*` any registry."""
     from images.models import Registry  # models imports refs, which this module imports
 
     host = registry_of(reference).lower()
-    names = {host, host.rpartition(":")[0]} - {""}
+    names = {host, host.rpartition(":")[0], "*"} - {""}
     if names & set(settings.DOCKYARD_REGISTRY_HOSTS):
         return reference
     configured = {address.lower() for address in Registry.objects.values_list("address", flat=True)}

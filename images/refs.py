@@ -66,6 +66,8 @@ def _why_invalid(text):
         if not re.fullmatch(_TAG, tag):
             return (f"The tag {tag!r} is not valid: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
                     "and cannot start with '.' or '-'.")
+    if text.startswith("["):
+        return "Docker Engine 20.10 takes no IPv6 address as a registry host: give the registry a host name."
     if "@" in text and not re.fullmatch(_DIGEST, text.split("@", 1)[1]):
         return "The digest after '@' must look like sha256: followed by at least 32 hex digits."
     if any(ch.isupper() for ch in _without_domain(split_repo_tag(name)[0])):

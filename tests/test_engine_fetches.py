@@ -128,6 +128,12 @@ def test_it_allows_stages_docker_hub_and_registries_on_the_registries_page():
         fetches.check_dockerfile("FROM 127.0.0.1:5001/team/app\n")
 
 
+@pytest.mark.django_db
+def test_a_star_allows_every_registry(settings):
+    settings.DOCKYARD_REGISTRY_HOSTS = ["*"]
+    assert fetches.check_registry("127.0.0.1:5001/team/app")
+
+
 @pytest.mark.usefixtures("loopback_registries_refused")
 def test_it_refuses_a_pull_from_a_loopback_registry_by_default(builder_client):
     response = builder_client.post(reverse("jobs-pull"), {"reference": "127.0.0.1:5000/dockyard-test/x:1"})

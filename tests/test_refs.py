@@ -26,7 +26,7 @@ INVALID = [
     ("-app", "not a valid image reference"),
     ("x" * 256, "limit is 255"),
     ("x" * 238, "limit is 255"),
-    ("[::1]:5000/app", "not a valid image reference"),
+    ("[::1]:5000/app", "no IPv6 address"),
     ("a" * 64, "image id"),
     ("app;rm -rf /", "spaces"),
     ("--help", "not a valid image reference"),
