@@ -1,6 +1,7 @@
 """Dockyard settings. Every deployment-specific value is read from the environment;
 README.md lists them."""
 
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import quote
@@ -245,3 +246,19 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 DOCKYARD_TRUSTED_PROXIES = envnetworks("DOCKYARD_TRUSTED_PROXIES")
 DOCKYARD_LOGIN_FAILURES = envint("DOCKYARD_LOGIN_FAILURES", 5, minimum=1)
 DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)
+
+# What the engine may fetch for a job (images/fetches.py). Registries pulls, pushes and
+# FROM / COPY --from may name, besides those on the Registries page: `host` on any port,
+# or `host:port`.
+DOCKYARD_REGISTRY_HOSTS = [host.lower() for host in envlist("DOCKYARD_REGISTRY_HOSTS", ["docker.io"])]
+# Hosts `ADD <url>` may fetch from even though they are loopback, link-local or private.
+DOCKYARD_BUILD_FETCH_HOSTS = [host.lower() for host in envlist("DOCKYARD_BUILD_FETCH_HOSTS", [])]
+# The network RUN steps get: `default` (the engine's bridge), `none`, or a network's name.
+DOCKYARD_BUILD_NETWORK = envstr("DOCKYARD_BUILD_NETWORK", "default")
+if DOCKYARD_BUILD_NETWORK in ("host",) or DOCKYARD_BUILD_NETWORK.startswith("container:") or not re.fullmatch(
+        r"[A-Za-z0-9][A-Za-z0-9_.-]*", DOCKYARD_BUILD_NETWORK):
+    # The host's network would give every RUN step this host's loopback services,
+    # which is what the setting exists to keep builds away from.
+    raise ImproperlyConfigured("DOCKYARD_BUILD_NETWORK must be default, none or the name of a Docker network; "
+                               f"{DOCKYARD_BUILD_NETWORK!r} is refused (host would give builds this host's "
+                               "loopback services).")

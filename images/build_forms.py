@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.conf import settings
 
-from images import contexts
+from images import contexts, fetches
 from images.refs import InvalidReference, parse_reference
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
@@ -103,7 +103,18 @@ class BuildForm(forms.Form):
                 self.add_error("directory", str(exc))
         elif source == "git" and not data.get("git_url"):
             self.add_error("git_url", "Give the URL of a git repository.")
+        if not self.errors:
+            self._check_fetches(data)
         return data
+
+    def _check_fetches(self, data):
+        """What the Dockerfile would make the engine fetch (images/fetches.py)."""
+        params = {key: data.get(key) for key in ("source", "dockerfile_text", "dockerfile", "directory", "build_args")}
+        try:
+            fetches.check_build(params, upload=data.get("context") if data["source"] == "upload" else None)
+        except contexts.ContextError as exc:
+            field = {"dockerfile": "dockerfile_text", "upload": "context", "directory": "directory"}
+            self.add_error(field.get(data["source"]), str(exc))
 
     def job_params(self):
         """The job's recipe. An upload is saved now, so a rebuild can use it again."""
@@ -140,6 +151,7 @@ class PullForm(forms.Form):
         reference = self.cleaned_data["reference"].strip()
         try:
             parse_reference(reference)
-        except InvalidReference as exc:
+            fetches.check_registry(reference)
+        except (InvalidReference, fetches.FetchRefused) as exc:
             raise forms.ValidationError(str(exc)) from exc
         return reference

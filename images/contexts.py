@@ -288,6 +288,12 @@ def resolve_directory(path):
     return real
 
 
+def build_network():
+    """The network RUN steps get (DOCKYARD_BUILD_NETWORK); None for the engine's default."""
+    network = settings.DOCKYARD_BUILD_NETWORK
+    return None if network == "default" else network
+
+
 @contextmanager
 def build_arguments(params):
     """Yield the keyword arguments for `EngineStream.build` for a job's parameters."""
@@ -300,6 +306,7 @@ def build_arguments(params):
         "nocache": bool(params.get("no_cache")),
         "pull": bool(params.get("pull")),
         "labels": params.get("labels") or None,
+        "network_mode": build_network(),
     }
     if source == "dockerfile":
         yield {**options, "dockerfile": "Dockerfile", "fileobj": _dockerfile_tar(params["dockerfile_text"]),

@@ -13,7 +13,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from images import audit, contexts, roles
+from images import audit, contexts, fetches, roles
 from images.engine import EngineError, StreamClosed, get_engine
 from images.joblog import JobLog
 from images.models import Job, Registry
@@ -235,6 +235,7 @@ def _build(job, stream, output):
         if changed:
             output.update_steps(changed, steps.snapshot())
 
+    fetches.check_build(job.params)  # again here: the recipe may be older than the check
     try:
         with contexts.build_arguments(job.params) as arguments:
             for message in stream.build(**arguments):
@@ -261,7 +262,7 @@ def _build(job, stream, output):
 
 
 def _pull(job, stream, output):
-    reference = job.params["reference"]
+    reference = fetches.check_registry(job.params["reference"])
     name, tag, digest = parse_reference(reference)
     error = _follow_layers(stream.pull(name, digest or tag or "latest", _auth_for(reference)), stream, output)
     if error:
@@ -270,7 +271,7 @@ def _pull(job, stream, output):
 
 
 def _push(job, stream, output):
-    reference = job.params["reference"]
+    reference = fetches.check_registry(job.params["reference"])
     name, tag, _ = parse_reference(reference)
     image_id = stream.engine.inspect_image(reference)["Id"]
     error = _follow_layers(stream.push(name, tag or "latest", _auth_for(reference)), stream, output)

@@ -239,8 +239,9 @@ class Registry(models.Model):
 
     @classmethod
     def for_reference(cls, reference):
-        """The registry a reference's name points at, if Dockyard has its login."""
-        return cls.objects.filter(address=registry_of(reference)).first()
+        """The registry a reference's name points at, if Dockyard has its login.
+        Host names are case-insensitive, and addresses are stored lowercase."""
+        return cls.objects.filter(address=registry_of(reference).lower()).first()
 
 
 class TagMove(models.Model):

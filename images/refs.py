@@ -9,13 +9,16 @@ _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+# Newer distribution/reference also takes an IPv6 literal ("[::1]:5000"); Docker
+# Engine 20.10, which Dockyard is tested against, refuses one, so Dockyard does too.
+_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
 REFERENCE_RE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
 IMAGE_ID_RE = re.compile(r"^(?:sha256:)?(?P<hex>[a-f0-9]{12,64})$")
+FULL_ID_RE = re.compile(r"^[a-f0-9]{64}$")
 
 
 class InvalidReference(ValueError):
@@ -34,9 +37,22 @@ def parse_reference(text):
     match = REFERENCE_RE.match(text)
     if match is None:
         raise InvalidReference(_why_invalid(text))
+    if FULL_ID_RE.match(text):
+        raise InvalidReference("64 hex digits are an image id, not a repository name.")
     name = match["name"]
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidReference(f"The repository name is {len(name)} characters; the limit is {NAME_MAX_LENGTH}.")
+    first = name.partition("/")[0]
+    domain, path = split_domain(name)
+    if domain == first and not _names_host(first):
+        # Chosen as the host only because of its capitals: Docker Engine 20.10
+        # refuses such a name as not lowercase, newer engines send it to a host
+        # named so. Either way it is not Docker Hub's; refused, as 20.10 does.
+        raise InvalidReference(f"Repository names must be lowercase: {first!r} has capitals but no '.' or ':', "
+                               "so Docker reads it as a registry host or refuses it. Write a registry host "
+                               "with its domain or port.")
+    # The engine holds the name to the limit once normalised: `app` is docker.io/library/app.
+    if len(f"{domain}/{path}") > NAME_MAX_LENGTH:
+        raise InvalidReference(f"The repository name is {len(domain) + 1 + len(path)} characters as the engine "
+                               f"reads it ({domain}/{path[:40]}...); the limit is {NAME_MAX_LENGTH}.")
     return name, match["tag"], match["digest"]
 
 
@@ -50,6 +66,8 @@ def _why_invalid(text):
         if not re.fullmatch(_TAG, tag):
             return (f"The tag {tag!r} is not valid: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
                     "and cannot start with '.' or '-'.")
+    if text.startswith("["):
+        return "Docker Engine 20.10 takes no IPv6 address as a registry host: give the registry a host name."
     if "@" in text and not re.fullmatch(_DIGEST, text.split("@", 1)[1]):
         return "The digest after '@' must look like sha256: followed by at least 32 hex digits."
     if any(ch.isupper() for ch in _without_domain(split_repo_tag(name)[0])):
@@ -60,46 +78,43 @@ def _why_invalid(text):
 
 def _without_domain(repository):
     """The repository path without its registry domain, which may have capitals."""
-    if registry_of(repository) == DEFAULT_REGISTRY:
-        return repository
-    return repository.partition("/")[2]
+    rest = repository.partition("/")[2]
+    return rest if rest and split_domain(repository)[0] != DEFAULT_REGISTRY else repository
 
 
 DEFAULT_REGISTRY = "docker.io"
+LEGACY_REGISTRY = "index.docker.io"
+OFFICIAL_PREFIX = "library/"
 
 
-def registry_of(reference):
-    """The registry host a reference points at: its first component when that
-    looks like a host, Docker Hub otherwise."""
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return DEFAULT_REGISTRY
+def _names_host(component):
+    return "." in component or ":" in component or component == "localhost"
 
 
-_DOCKER_HUB_HOSTS = (DEFAULT_REGISTRY, "index.docker.io")
-
-
-def familiar_name(reference):
-    """A valid reference as the engine lists it in RepoTags (distribution/reference's
-    FamiliarString after TagNameOnly): Docker Hub's domain and 'library/' before
-    a one-part name are dropped, and a reference with neither tag nor digest gets
-    ':latest'. 'docker.io/library/app' -> 'app:latest'."""
-    name, tag, digest = parse_reference(reference)
-    first, _, rest = name.partition("/")
-    if rest and (first in _DOCKER_HUB_HOSTS or registry_of(name) != DEFAULT_REGISTRY):
+def split_domain(name):
+    """(domain, path) of a repository name, as distribution/reference's
+    splitDockerDomain reads it: the first of several components is the host
+    when it has a '.' or ':', is `localhost`, or has a capital (names cannot);
+    otherwise the name is Docker Hub's, and a one-component name is under
+    `library/`. `index.docker.io` is Docker Hub's old name."""
+    first, slash, rest = name.partition("/")
+    if not slash:
+        return DEFAULT_REGISTRY, OFFICIAL_PREFIX + name
+    if first == LEGACY_REGISTRY:
+        domain, path = DEFAULT_REGISTRY, rest
+    elif _names_host(first) or first.lower() != first:
         domain, path = first, rest
     else:
         domain, path = DEFAULT_REGISTRY, name
-    if domain in _DOCKER_HUB_HOSTS:
-        if path.startswith("library/") and "/" not in path[len("library/"):]:
-            path = path[len("library/"):]
-        familiar = path
-    else:
-        familiar = f"{domain}/{path}"
-    if tag is None and digest is None:
-        tag = "latest"
-    return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+    if domain == DEFAULT_REGISTRY and "/" not in path:
+        path = OFFICIAL_PREFIX + path
+    return domain, path
+
+
+def registry_of(reference):
+    """The registry host a reference points at, as the engine reads it
+    ('docker.io' for Docker Hub). A tag or digest may follow the name."""
+    return split_domain(reference.partition("@")[0])[0]
 
 
 def is_image_id(text):
@@ -118,3 +133,20 @@ def split_repo_tag(repo_tag):
 
 def short_id(image_id):
     return image_id.split(":", 1)[-1][:12]
+
+
+def familiar_name(reference):
+    """The reference as the engine shows it (RepoTags, `docker images`): Docker
+    Hub's domain and `library/` dropped, tag `latest` when it has neither tag nor
+    digest. 'docker.io/library/app' -> 'app:latest'."""
+    name, tag, digest = parse_reference(reference)
+    domain, path = split_domain(name)
+    if domain != DEFAULT_REGISTRY:
+        familiar = f"{domain}/{path}"
+    elif path.startswith(OFFICIAL_PREFIX) and "/" not in path[len(OFFICIAL_PREFIX):]:
+        familiar = path[len(OFFICIAL_PREFIX):]
+    else:
+        familiar = path
+    if not tag and not digest:
+        tag = "latest"
+    return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")

@@ -154,6 +154,17 @@ def _own_cache_keys():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_registries():
+    """This process pulls and pushes through the tests' loopback registries too, as
+    the worker and server do (live.LOOPBACK_REGISTRIES)."""
+    from django.test import override_settings
+
+    hosts = live.LOOPBACK_REGISTRIES["DOCKYARD_REGISTRY_HOSTS"].split(",")
+    with override_settings(DOCKYARD_REGISTRY_HOSTS=hosts):
+        yield
+
+
 # What no stored row may ever hold: the test passwords, and any whole API token.
 TOKEN_TEXT = re.compile(r"dky_[A-Za-z0-9_-]{20,}")
 

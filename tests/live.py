@@ -52,6 +52,8 @@ def build_root():
 
 # The tests' git server is plain http on loopback, which production settings refuse.
 LOOPBACK_GIT = {"DOCKYARD_GIT_SCHEMES": "http,https", "DOCKYARD_GIT_HOSTS": "127.0.0.1"}
+# So are their registries: 127.0.0.1:5000 and one on a free loopback port per Registry.
+LOOPBACK_REGISTRIES = {"DOCKYARD_REGISTRY_HOSTS": "docker.io,127.0.0.1"}
 
 
 def process_env(queue, prefix, **extra):
@@ -63,6 +65,7 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
         "DOCKYARD_BUILD_ROOTS": str(build_root()),
         **LOOPBACK_GIT,
+        **LOOPBACK_REGISTRIES,
         "DOCKYARD_MAX_STREAMS": "5",  # tests/test_roles.py opens one more than this
         "PYTHONUNBUFFERED": "1",
         **extra,

@@ -1,6 +1,6 @@
 import pytest
 
-from images.refs import InvalidReference, is_image_id, parse_reference, split_repo_tag
+from images.refs import InvalidReference, familiar_name, is_image_id, parse_reference, split_repo_tag
 
 VALID = [
     ("busybox", ("busybox", None, None)),
@@ -25,6 +25,9 @@ INVALID = [
     ("app_", "not a valid image reference"),
     ("-app", "not a valid image reference"),
     ("x" * 256, "limit is 255"),
+    ("x" * 238, "limit is 255"),
+    ("[::1]:5000/app", "no IPv6 address"),
+    ("a" * 64, "image id"),
     ("app;rm -rf /", "spaces"),
     ("--help", "not a valid image reference"),
 ]
@@ -51,3 +54,25 @@ def test_it_knows_image_ids():
     assert is_image_id("c" * 12)
     assert not is_image_id("c" * 11)
     assert not is_image_id("busybox")
+
+
+@pytest.mark.parametrize("reference, familiar", [
+    ("docker.io/library/app:latest", "app:latest"),
+    ("app", "app:latest"),
+    ("library/app:1", "app:1"),
+    ("docker.io/app", "app:latest"),
+    ("index.docker.io/team/app", "team/app:latest"),
+    ("docker.io/library/team/app", "library/team/app:latest"),
+    ("localhost/app", "localhost/app:latest"),
+    ("127.0.0.1:5000/team/app:v2", "127.0.0.1:5000/team/app:v2"),
+    ("Registry.Example.com/app", "Registry.Example.com/app:latest"),
+    ("app@sha256:" + "a" * 64, "app@sha256:" + "a" * 64),
+    ("docker.io/library/app:1@sha256:" + "a" * 64, "app:1@sha256:" + "a" * 64),
+])
+def test_it_gives_the_familiar_name_the_engine_shows(reference, familiar):
+    assert familiar_name(reference) == familiar
+
+
+def test_it_refuses_a_familiar_name_for_an_invalid_reference():
+    with pytest.raises(InvalidReference):
+        familiar_name("Evil/app")

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
-from images import contexts, jobs, lifecycle, listing
+from images import contexts, fetches, jobs, lifecycle, listing
 from images.engine import get_engine
 from images.lifecycle_forms import ImportForm, TagForm
 from images.models import TagMove
@@ -151,7 +151,8 @@ def tag_push(request, image_hex):
     repo_tag = request.POST.get("tag", "")
     try:
         parse_reference(repo_tag)
-    except InvalidReference as exc:
+        fetches.check_registry(repo_tag)
+    except (InvalidReference, fetches.FetchRefused) as exc:
         messages.error(request, f"Not pushed: {exc}")
         return redirect("images-detail", reference=image_hex)
     try:
