@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "images.middleware.BearerTokenMiddleware",
+    # Before anything reads a body: CsrfViewMiddleware's view hook parses it.
+    "images.middleware.RequestBodyLimitMiddleware",
     "images.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -172,6 +174,9 @@ DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEM
 DOCKYARD_GIT_HOSTS = [host.lower() for host in envlist("DOCKYARD_GIT_HOSTS", ["github.com", "gitlab.com", "bitbucket.org"])]
 DOCKYARD_CONTEXT_DIR = DATA_DIR / "contexts"
 DOCKYARD_UPLOAD_LIMIT = envint("DOCKYARD_UPLOAD_LIMIT", 512 * 1024 * 1024, minimum=1024)
+# A whole request body (an upload and the form's other fields), refused by its
+# Content-Length before it is read.
+DOCKYARD_UPLOAD_MAX = envint("DOCKYARD_UPLOAD_MAX", DOCKYARD_UPLOAD_LIMIT + 2 * 1024 * 1024, minimum=64 * 1024)
 # An uploaded archive may not unpack to more members or bytes than this (zip and gzip bombs).
 DOCKYARD_ARCHIVE_MAX_MEMBERS = envint("DOCKYARD_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
 DOCKYARD_ARCHIVE_MAX_UNPACKED = envint("DOCKYARD_ARCHIVE_MAX_UNPACKED", 8 * 1024**3, minimum=1024)
