@@ -149,6 +149,9 @@ CELERY_TASK_TIME_LIMIT = envint("DOCKYARD_JOB_TIME_LIMIT", 4 * 3600, minimum=60)
 # outlast the longest job or a running build would be started again.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-jobs": {"task": "images.tasks.purge_expired_jobs", "schedule": 3600},
+}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -168,6 +171,8 @@ LOGGING = {
 DOCKYARD_JOB_OUTPUT_LIMIT = envint("DOCKYARD_JOB_OUTPUT_LIMIT", 50 * 1024 * 1024, minimum=4096)
 DOCKYARD_HEARTBEAT_INTERVAL = envint("DOCKYARD_HEARTBEAT_INTERVAL", 2, minimum=1)
 DOCKYARD_HEARTBEAT_TIMEOUT = envint("DOCKYARD_HEARTBEAT_TIMEOUT", 30, minimum=2)
+# Days after a job ends that its output lines and uploaded archive are kept.
+DOCKYARD_JOB_RETENTION_DAYS = envint("DOCKYARD_JOB_RETENTION_DAYS", 90, minimum=1)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
 # The engine fetches git contexts itself: only from these schemes and hosts.
 DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEMES", ["https", "ssh"])]

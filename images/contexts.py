@@ -246,6 +246,17 @@ def stored_archive(name):
     return path
 
 
+def missing_archive(params):
+    """Why a job's recipe cannot run again, if the upload it needs is no longer
+    kept (removed DOCKYARD_JOB_RETENTION_DAYS after its last job ended); else None."""
+    name = params.get("context_file") or params.get("archive_file")
+    if not name or (Path(settings.DOCKYARD_CONTEXT_DIR) / Path(name).name).is_file():
+        return None
+    what = "context" if params.get("context_file") else "archive"
+    return (f"the uploaded {what} is no longer on the server (uploads are kept "
+            f"{settings.DOCKYARD_JOB_RETENTION_DAYS} days after their last job ends).")
+
+
 def check_dockerfile_path(path):
     """The -f path must stay inside the context."""
     path = path or "Dockerfile"

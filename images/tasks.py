@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from images import retention
 from images.jobs import run_job
 
 
@@ -7,3 +8,9 @@ from images.jobs import run_job
 def run_job_task(job_id):
     """Celery's entry to `run_job`; safe to deliver twice (the job is claimed)."""
     run_job(job_id)
+
+
+@shared_task(ignore_result=True)
+def purge_expired_jobs():
+    """Celery beat's hourly removal of old jobs' output and archives."""
+    retention.purge_expired()

@@ -74,6 +74,7 @@ def _job(job):
         "steps": job.steps,
         "progress": job.progress,
         "retry_of": job.retry_of_id,
+        "output_removed": job.expired,
         "url": job.get_absolute_url(),
     }
 
