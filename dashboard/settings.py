@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "images.middleware.BearerTokenMiddleware",
+    # Before anything reads a body: CsrfViewMiddleware's view hook parses it.
+    "images.middleware.RequestBodyLimitMiddleware",
     "images.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -182,6 +184,7 @@ DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
 DOCKYARD_SCHEDULE = {
     "images.tasks.reap_interrupted_jobs": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.requeue_unclaimed_jobs": DOCKYARD_SWEEP_INTERVAL,
+    "images.tasks.purge_expired_jobs": 3600,
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}
@@ -206,12 +209,17 @@ LOGGING = {
 DOCKYARD_JOB_OUTPUT_LIMIT = envint("DOCKYARD_JOB_OUTPUT_LIMIT", 50 * 1024 * 1024, minimum=4096)
 DOCKYARD_HEARTBEAT_INTERVAL = envint("DOCKYARD_HEARTBEAT_INTERVAL", 2, minimum=1)
 DOCKYARD_HEARTBEAT_TIMEOUT = envint("DOCKYARD_HEARTBEAT_TIMEOUT", 30, minimum=2)
+# Days after a job ends that its output lines and uploaded archive are kept.
+DOCKYARD_JOB_RETENTION_DAYS = envint("DOCKYARD_JOB_RETENTION_DAYS", 90, minimum=1)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
 # The engine fetches git contexts itself: only from these schemes and hosts.
 DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEMES", ["https", "ssh"])]
 DOCKYARD_GIT_HOSTS = [host.lower() for host in envlist("DOCKYARD_GIT_HOSTS", ["github.com", "gitlab.com", "bitbucket.org"])]
 DOCKYARD_CONTEXT_DIR = DATA_DIR / "contexts"
 DOCKYARD_UPLOAD_LIMIT = envint("DOCKYARD_UPLOAD_LIMIT", 512 * 1024 * 1024, minimum=1024)
+# A whole request body (an upload and the form's other fields), refused by its
+# Content-Length before it is read.
+DOCKYARD_UPLOAD_MAX = envint("DOCKYARD_UPLOAD_MAX", DOCKYARD_UPLOAD_LIMIT + 2 * 1024 * 1024, minimum=64 * 1024)
 # An uploaded archive may not unpack to more members or bytes than this (zip and gzip bombs).
 DOCKYARD_ARCHIVE_MAX_MEMBERS = envint("DOCKYARD_ARCHIVE_MAX_MEMBERS", 200_000, minimum=1)
 DOCKYARD_ARCHIVE_MAX_UNPACKED = envint("DOCKYARD_ARCHIVE_MAX_UNPACKED", 8 * 1024**3, minimum=1024)

@@ -3,12 +3,15 @@
 import re
 
 from django import forms
-from django.conf import settings
 
 from images import contexts, fetches
 from images.refs import InvalidReference, parse_reference
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
+# Build args and labels reach the engine in the build request's URL, and every
+# field is stored with the job: each has a cap, refused with the form's error.
+PAIRS_MAX = 16 * 1024
+MAX_TAGS = 20
 
 
 def _pairs(text, what):
@@ -35,10 +38,12 @@ class BuildForm(forms.Form):
     dockerfile = forms.CharField(required=False, max_length=1024, initial="Dockerfile",
                                  label="Dockerfile path in the context")
     tags = forms.CharField(required=False, max_length=4096, help_text="One or more, separated by spaces or commas.")
-    build_args = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Build args",
+    build_args = forms.CharField(required=False, max_length=PAIRS_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+                                 label="Build args",
                                  help_text="KEY=value, one a line. Build args are visible in docker history: "
                                            "never pass secrets this way.")
-    labels = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="key=value, one a line.")
+    labels = forms.CharField(required=False, max_length=PAIRS_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="key=value, one a line.")
     secret_args_ok = forms.BooleanField(required=False, label="I know these build args end up in the image's "
                                                               "history, where anyone who can pull it reads them")
     target = forms.CharField(required=False, max_length=200, label="Target stage")
@@ -47,6 +52,8 @@ class BuildForm(forms.Form):
 
     def clean_tags(self):
         tags = [tag for tag in self.cleaned_data["tags"].replace(",", " ").split() if tag]
+        if len(tags) > MAX_TAGS:
+            raise forms.ValidationError(f"At most {MAX_TAGS} tags; this has {len(tags)}.")
         for tag in tags:
             try:
                 _, _, digest = parse_reference(tag)

@@ -9,6 +9,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 import tarfile
 import tempfile
 import uuid
@@ -19,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from images.engine import IgnoreRules
 
 SOURCES = {
     "dockerfile": "Dockerfile typed on the page",
@@ -243,6 +246,17 @@ def stored_archive(name):
     return path
 
 
+def missing_archive(params):
+    """Why a job's recipe cannot run again, if the upload it needs is no longer
+    kept (removed DOCKYARD_JOB_RETENTION_DAYS after its last job ended); else None."""
+    name = params.get("context_file") or params.get("archive_file")
+    if not name or (Path(settings.DOCKYARD_CONTEXT_DIR) / Path(name).name).is_file():
+        return None
+    what = "context" if params.get("context_file") else "archive"
+    return (f"the uploaded {what} is no longer on the server (uploads are kept "
+            f"{settings.DOCKYARD_JOB_RETENTION_DAYS} days after their last job ends).")
+
+
 def check_dockerfile_path(path):
     """The -f path must stay inside the context."""
     path = path or "Dockerfile"
@@ -277,12 +291,11 @@ def check_git_url(url):
 
 def resolve_directory(path):
     """A server directory, after symlinks, inside one of DOCKYARD_BUILD_ROOTS."""
-    roots = [os.path.realpath(root) for root in settings.DOCKYARD_BUILD_ROOTS]
-    if not roots:
+    if not _build_roots():
         raise ContextError("Builds from server directories are off: DOCKYARD_BUILD_ROOTS names no directory.")
     real = os.path.realpath(path)
-    if not any(real == root or real.startswith(root + os.sep) for root in roots):
-        raise ContextError(f"{path!r} is not inside an allowed build root ({', '.join(roots)}).")
+    if not _inside_build_root(real):
+        raise ContextError(f"{path!r} is not inside an allowed build root ({', '.join(_build_roots())}).")
     if not os.path.isdir(real):
         raise ContextError(f"{path!r} is not a directory.")
     return real
@@ -294,12 +307,180 @@ def build_network():
     return None if network == "default" else network
 
 
+def _build_roots():
+    return [os.path.realpath(root) for root in settings.DOCKYARD_BUILD_ROOTS]
+
+
+def _inside_build_root(real):
+    return any(real == root or real.startswith(root + os.sep) for root in _build_roots())
+
+
+# Directory contexts ---------------------------------------------------------
+#
+# Whoever can write inside a build root can swap a directory for a symlink
+# while the context is read. So the tree is walked from directory descriptors:
+# nothing is opened by a path resolved again after the check, nothing through a
+# symlink (O_NOFOLLOW), and symlinks go into the tar as symlinks, which the
+# engine resolves inside its own copy of the context. FIFOs, sockets and device
+# files are left out (as the SDK leaves out sockets): a context has no use for
+# them, and opening one could block or touch a device.
+
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+DOCKERIGNORE_MAX = 1024 * 1024
+MAX_DEPTH = 256
+
+
+def open_directory(path):
+    """A descriptor of the server directory `path`, checked inside a build root
+    both before it is opened and, by the kernel's own name for it, after."""
+    real = resolve_directory(path)
+    try:
+        fd = os.open(real, _DIRECTORY)
+    except OSError as exc:
+        raise ContextError(f"{path!r} could not be opened as a directory ({exc.strerror}).") from exc
+    # A component of the path may have become a symlink since realpath looked.
+    opened = os.readlink(f"/proc/self/fd/{fd}")
+    if not _inside_build_root(opened):
+        os.close(fd)
+        raise ContextError(f"{path!r} is not inside an allowed build root ({', '.join(_build_roots())}).")
+    return fd
+
+
+@contextmanager
+def directory_context(path, dockerfile):
+    """The context tar of a server directory, in an unnamed temporary file under
+    DOCKYARD_DATA_DIR/tmp (a context can be gigabytes), open at its start."""
+    folder = Path(settings.DATA_DIR) / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder) as out:
+        write_directory_tar(path, out, dockerfile)
+        out.seek(0)
+        yield out
+
+
+def write_directory_tar(path, out, dockerfile):
+    """Write the context of the server directory `path` to `out` as a tar,
+    leaving out what its .dockerignore leaves out. At most
+    DOCKYARD_ARCHIVE_MAX_MEMBERS members and DOCKYARD_ARCHIVE_MAX_UNPACKED bytes,
+    as for an upload."""
+    root = open_directory(path)
+    try:
+        rules = IgnoreRules(_read_dockerignore(root), check_dockerfile_path(dockerfile))
+        with tarfile.open(fileobj=out, mode="w") as tar:
+            _add_directory(tar, root, "", rules, _Tally())
+    finally:
+        os.close(root)
+
+
+def _read_dockerignore(root):
+    """.dockerignore's patterns, read as the SDK reads them: lines stripped,
+    blank ones and # comments skipped."""
+    try:
+        fd = os.open(".dockerignore", _FILE, dir_fd=root)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ContextError(f"The context's .dockerignore could not be read as a plain file ({exc.strerror}).") from exc
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ContextError("The context's .dockerignore is not a plain file.")
+        data = file.read(DOCKERIGNORE_MAX + 1)
+    if len(data) > DOCKERIGNORE_MAX:
+        raise ContextError(f"The context's .dockerignore is over {DOCKERIGNORE_MAX:,} bytes.")
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _add_directory(tar, folder, prefix, rules, tally, depth=0):
+    if depth > MAX_DEPTH:
+        raise ContextError(f"The context nests directories more than {MAX_DEPTH} deep at {prefix!r}.")
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries)
+    for name in names:
+        path = prefix + name
+        try:
+            found = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # removed since the listing
+        excluded = rules.excludes(path)
+        if stat.S_ISDIR(found.st_mode):
+            if excluded and not rules.may_keep_below(path):
+                continue
+            child = _open_in(folder, name, _DIRECTORY, path)
+            if child is None:
+                continue
+            try:
+                if not excluded:
+                    tally.add(path, 0)
+                    tar.addfile(_tar_info(path, tarfile.DIRTYPE, os.fstat(child)))
+                _add_directory(tar, child, path + "/", rules, tally, depth + 1)
+            finally:
+                os.close(child)
+        elif excluded:
+            continue
+        elif stat.S_ISREG(found.st_mode):
+            _add_file(tar, folder, name, path, tally)
+        elif stat.S_ISLNK(found.st_mode):
+            try:
+                target = os.readlink(name, dir_fd=folder)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # EINVAL: no longer a symlink
+                raise _changed(path) from exc
+            info = _tar_info(path, tarfile.SYMTYPE, found)
+            info.linkname = target
+            tally.add(path, 0)
+            tar.addfile(info)
+
+
+def _open_in(folder, name, flags, path):
+    """`name` in the open directory `folder`, never through a symlink; None if
+    it is gone. A directory or file swapped for anything else fails the build."""
+    try:
+        return os.open(name, flags, dir_fd=folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # ELOOP (now a symlink), ENOTDIR
+        raise _changed(path) from exc
+
+
+def _add_file(tar, folder, name, path, tally):
+    fd = _open_in(folder, name, _FILE, path)
+    if fd is None:
+        return
+    with open(fd, "rb") as data:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise _changed(path)
+        info = _tar_info(path, tarfile.REGTYPE, found)
+        info.size = found.st_size
+        tally.add(path, found.st_size)
+        try:
+            tar.addfile(info, data)
+        except OSError as exc:  # tarfile: "unexpected end of data", the file shrank
+            raise _changed(path) from exc
+
+
+def _tar_info(path, kind, found):
+    info = tarfile.TarInfo(path)
+    info.type, info.mode = kind, stat.S_IMODE(found.st_mode)
+    info.uid, info.gid = found.st_uid, found.st_gid
+    info.mtime = min(max(int(found.st_mtime), 0), 8**11 - 1)  # what a ustar header holds
+    return info
+
+
+def _changed(path):
+    return ContextError(f"{path!r} in the build directory changed while Dockyard read it; build again once it "
+                        "is left alone.")
+
+
 @contextmanager
 def build_arguments(params):
     """Yield the keyword arguments for `EngineStream.build` for a job's parameters."""
     source = params["source"]
     options = {
-        "dockerfile": params.get("dockerfile") or None,
+        "dockerfile": check_dockerfile_path(params.get("dockerfile")) if params.get("dockerfile") else None,
         "tag": (params.get("tags") or [None])[0],
         "buildargs": params.get("build_args") or None,
         "target": params.get("target") or None,
@@ -324,7 +505,8 @@ def build_arguments(params):
                 yield {**options, "fileobj": archive, "custom_context": True,
                        "encoding": "gzip" if kind == "tar.gz" else None}
     elif source == "directory":
-        yield {**options, "path": resolve_directory(params["directory"])}
+        with directory_context(params["directory"], options["dockerfile"]) as tar:
+            yield {**options, "fileobj": tar, "custom_context": True}
     elif source == "git":
         yield {**options, "path": check_git_url(params["git_url"])}
     else:

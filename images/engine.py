@@ -10,6 +10,7 @@ import threading
 from contextlib import contextmanager
 
 import docker
+import docker.utils.build
 import requests
 import urllib3
 from django.conf import settings
@@ -255,6 +256,26 @@ class EngineStream:
         """`docker load` of a tar, streamed from the open file. Its output is a
         few ASCII lines, so the SDK's own decoding is safe here."""
         return self.messages(lambda api: api.load_image(fileobj), decoded=True)
+
+
+class IgnoreRules:
+    """Which paths of a build context `.dockerignore` leaves out, decided as
+    `docker build` decides (patterns, `!` exceptions, `**`), with the SDK's copy
+    of the engine's matcher. The Dockerfile and .dockerignore are always sent,
+    as the CLI sends them; the engine drops them afterwards if they are ignored."""
+
+    def __init__(self, patterns, dockerfile):
+        self._matcher = docker.utils.build.PatternMatcher([*patterns, f"!{dockerfile}"])
+
+    def excludes(self, path):
+        """Whether the context path (relative, with "/") is left out."""
+        return self._matcher.matches(path)
+
+    def may_keep_below(self, directory):
+        """Whether an exception may keep something inside an excluded directory,
+        so that it must be walked all the same (as the SDK's walk does)."""
+        return any(pattern.exclusion and pattern.cleaned_pattern.startswith(directory)
+                   for pattern in self._matcher.patterns)
 
 
 def _chunks(response, address):

@@ -57,6 +57,7 @@ def retry(job, user):
     cancel_any_job. Starting it asks for the same permission as the original
     kind of job."""
     _check_own_or_any(job, user, "retry")
+    _check_recipe(job)
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
@@ -66,7 +67,14 @@ def retry(job, user):
 
 def rebuild(recipe, user):
     """Build an image again from the recipe of the build that made it."""
+    _check_recipe(recipe)
     return start_build(user, recipe.params, retry_of=recipe, action="rebuild")
+
+
+def _check_recipe(job):
+    missing = contexts.missing_archive(job.params)
+    if missing:
+        raise contexts.ContextError(f"Job {job.pk} cannot run again: {missing}")
 
 
 def recipe_for_image(image_id):

@@ -240,10 +240,13 @@ def remove_images(engine, plans, user, force=False):
 
 
 LABEL_FILTER = re.compile(r"^[A-Za-z0-9._/-]+(=[^\s]*)?$")
+LABEL_FILTER_MAX = 255
 
 
 def prune(engine, user, all_unused=False, label=""):
     """Returns (number of images deleted, bytes reclaimed)."""
+    if len(label) > LABEL_FILTER_MAX:
+        raise ActionRefused(f"A label filter is at most {LABEL_FILTER_MAX} characters.")
     if label and not LABEL_FILTER.match(label):
         raise ActionRefused("A label filter is key or key=value, without spaces.")
     scope = ("all unused images" if all_unused else "dangling images") + (f" labelled {label}" if label else "")

@@ -1,5 +1,14 @@
+from importlib import import_module
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.cookie import parse_cookie
 from django.shortcuts import render
+from django.urls import reverse
 
 from images.engine import EngineUnavailable, ImageNotFound
 from images.models import ApiToken
@@ -40,3 +49,140 @@ class BearerTokenMiddleware:
             request.token_auth = True
             request._dont_enforce_csrf_checks = True
         return self.get_response(request)
+
+
+# Request bodies ------------------------------------------------------------------
+#
+# Nothing may read a body that is over DOCKYARD_UPLOAD_MAX, or that comes from
+# someone not logged in (but a login form, which is small): CsrfViewMiddleware
+# parses a multipart body before any view's permission check runs.
+
+LOGIN_BODY_MAX = 32 * 1024
+
+
+def body_refusal(path, length, authenticated):
+    """Why a request body is refused before it is read, as (status, message), or
+    None. `length` is the Content-Length, None when the body has none (chunked)."""
+    if length == 0:
+        return None
+    if not authenticated:
+        if path not in (reverse("login"), reverse("admin:login")):
+            return 401, "Log in, or send Authorization: Bearer <token>."
+        if length is None or length > LOGIN_BODY_MAX:
+            return 413, f"A login is at most {LOGIN_BODY_MAX:,} bytes."
+    limit = settings.DOCKYARD_UPLOAD_MAX
+    if length is not None and length > limit:
+        return 413, f"The request is {length:,} bytes; Dockyard takes at most {limit:,} (DOCKYARD_UPLOAD_MAX)."
+    return None
+
+
+def refusal_response(path, status, message):
+    """The answer to a refused body: the API's JSON error, a page's login redirect,
+    or the reason as text."""
+    if path.startswith("/api/"):
+        return JsonResponse({"error": message}, status=status)
+    if status == 401:
+        return redirect_to_login(path)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _content_length(value):
+    """A Content-Length as a number; a missing or malformed one reads as no
+    body, as Django reads it."""
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class RequestBodyLimitMiddleware:
+    """body_refusal, before anything reads the body. It comes after the
+    middleware that say who is asking, and before CsrfViewMiddleware's view hook."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        length = None if chunked else _content_length(request.META.get("CONTENT_LENGTH"))
+        if length != 0:
+            refusal = body_refusal(request.path, length, request.user.is_authenticated)
+            if refusal is not None:
+                return refusal_response(request.path, *refusal)
+        return self.get_response(request)
+
+
+class RequestBodyGuard:
+    """ASGI: body_refusal on the headers alone. Django's ASGI handler reads the
+    whole body before any middleware runs, so under an ASGI server that passes
+    the headers on first (uvicorn; daphne does not) this is what answers before
+    the body is sent. A body without a length is cut off at DOCKYARD_UPLOAD_MAX."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {}
+        for name, value in scope.get("headers", ()):
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        chunked = "chunked" in ",".join(headers.get("transfer-encoding", [])).lower()
+        length = None if chunked else _content_length((headers.get("content-length") or [None])[0])
+        path = scope["path"]
+        if length != 0:
+            refusal = body_refusal(path, length, await _authenticated(headers))
+            if refusal is not None:
+                return await _send(send, refusal_response(path, *refusal))
+        if chunked:
+            receive = _metered(receive, send, path)
+        return await self.app(scope, receive, send)
+
+
+def _metered(receive, send, path):
+    limit, received = settings.DOCKYARD_UPLOAD_MAX, 0
+
+    async def metered_receive():
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                await _send(send, refusal_response(path, 413, f"The request is over {limit:,} bytes, the most "
+                                                              "Dockyard takes (DOCKYARD_UPLOAD_MAX)."))
+                return {"type": "http.disconnect"}  # Django's handler then stops without answering
+        return message
+
+    return metered_receive
+
+
+async def _send(send, response):
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    # The body is not going to be read: the connection cannot carry another request.
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
+
+
+@database_sync_to_async
+def _authenticated(headers):
+    """Whether the request's session or bearer token is a login, as the Django
+    middleware will decide (without counting the token as used)."""
+    authorization = (headers.get("authorization") or [""])[0]
+    if authorization.startswith("Bearer "):
+        digest = ApiToken.hash(authorization[len("Bearer "):].strip())
+        return ApiToken.objects.filter(digest=digest, user__is_active=True).exists()
+    request = HttpRequest()
+    request.COOKIES = _cookies(headers.get("cookie", []))
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return False
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(request).is_authenticated
+
+
+def _cookies(values):
+    cookies = {}
+    for value in values:
+        cookies.update(parse_cookie(value))
+    return cookies

@@ -78,6 +78,16 @@ class Job(models.Model):
     def image_hex(self):
         return self.image_id.split(":", 1)[-1] if self.image_id else ""
 
+    @classmethod
+    def retention_cutoff(cls):
+        """Jobs that ended before this lose their output lines and uploaded
+        archive (DOCKYARD_JOB_RETENTION_DAYS); images.retention removes them."""
+        return timezone.now() - timedelta(days=settings.DOCKYARD_JOB_RETENTION_DAYS)
+
+    @property
+    def expired(self):
+        return self.finished_at is not None and self.finished_at < self.retention_cutoff()
+
     @property
     def clipped_lines(self):
         if self.clipped_after is None or self.clipped_before is None:

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from images import retention
 from images.jobs import reap_interrupted, requeue_unclaimed, run_job
 
 
@@ -19,3 +20,9 @@ def reap_interrupted_jobs():
 @shared_task(ignore_result=True)
 def requeue_unclaimed_jobs():
     requeue_unclaimed()
+
+
+@shared_task(ignore_result=True)
+def purge_expired_jobs():
+    """Celery beat's hourly removal of old jobs' output and archives."""
+    retention.purge_expired()

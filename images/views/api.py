@@ -4,7 +4,9 @@ docs/api.md describes it."""
 import functools
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_protect
 
@@ -72,6 +74,7 @@ def _job(job):
         "steps": job.steps,
         "progress": job.progress,
         "retry_of": job.retry_of_id,
+        "output_removed": job.expired,
         "url": job.get_absolute_url(),
     }
 
@@ -128,6 +131,9 @@ def pull_create(request):
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
+        except RequestDataTooBig:
+            return _error(413, f"The body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, more than a pull "
+                               "needs.")
         except ValueError:
             return _error(400, "The body is not valid JSON.")
     form = PullForm(data)

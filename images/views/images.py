@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images import history, inspect, jobs, listing
+from images import contexts, history, inspect, jobs, listing
 from images.engine import ImageNotFound, get_engine
 from images.forms import ImageListForm
 from images.models import TagMove
@@ -47,13 +47,15 @@ def image_detail(request, reference):
         return redirect("images-detail", reference=hex_id)
     layers = history.layers_from_history(engine.image_history(data["Id"]))
     containers = inspect.containers_of(data["Id"], engine.list_containers())
+    recipe = jobs.recipe_for_image(data["Id"])
     return render(request, "images/image_detail.html", {
         "image": inspect.summarize(data),
         "layers": layers,
         "empty_layers": sum(1 for layer in layers if layer.empty),
         "containers": containers,
         "raw": json.dumps(data, indent=2, sort_keys=True),
-        "recipe": jobs.recipe_for_image(data["Id"]),
+        "recipe": recipe,
+        "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
         "moves": TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50],
@@ -70,7 +72,7 @@ def image_rebuild(request, image_hex):
         return redirect("images-detail", reference=image_hex)
     try:
         return redirect(jobs.rebuild(recipe, request.user))
-    except jobs.JobLimitReached as exc:
+    except (jobs.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
 

@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images import jobs
+from images import contexts, jobs
 from images.access import get_job_for_user, visible_jobs
 from images.build_forms import BuildForm, PullForm
 from images.models import Job
@@ -35,6 +36,8 @@ def job_detail(request, pk):
         "job": job,
         "may_cancel": may_cancel(request.user, job),
         "may_retry": may_retry(request.user, job),
+        "retry_missing": contexts.missing_archive(job.params),
+        "retention_days": settings.DOCKYARD_JOB_RETENTION_DAYS,
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
     })
 
@@ -107,6 +110,6 @@ def job_retry(request, pk):
     job = get_job_for_user(request.user, pk)
     try:
         return redirect(jobs.retry(job, request.user))
-    except jobs.JobLimitReached as exc:
+    except (jobs.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect(job)
