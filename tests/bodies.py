@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tarfile
+import time
 from pathlib import Path
 
 import psutil
@@ -85,21 +86,20 @@ def json_id(body):
     return json.loads(body)["id"]
 
 
-def get_to_hash(server, url, headers, pause=0.0):
+def get(server, url, headers, pause=0.0, digest=True):
     """GET `url`, wait `pause` seconds once the headers are in, then read the
-    body through; return the status, its size and its sha256."""
-    import time
-
+    body through; return the status, its size and its sha256 (if `digest`)."""
     connection = _connection(server)
     try:
         connection.request("GET", url, headers=headers)
         response = connection.getresponse()
         time.sleep(pause)
-        digest, size = hashlib.sha256(), 0
+        hashed, size = hashlib.sha256() if digest else None, 0
         while chunk := response.read(CHUNK):
-            digest.update(chunk)
             size += len(chunk)
-        return response.status, size, digest.hexdigest()
+            if hashed:
+                hashed.update(chunk)
+        return response.status, size, hashed and hashed.hexdigest()
     finally:
         connection.close()
 

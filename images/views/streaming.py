@@ -1,9 +1,11 @@
 """Streamed responses that keep their memory bounded under ASGI."""
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
-BATCH = 256 * 1024
+BATCH = 1024 * 1024
 
 
 class StreamingResponse(StreamingHttpResponse):
@@ -20,12 +22,18 @@ class StreamingResponse(StreamingHttpResponse):
     async def __aiter__(self):
         take = sync_to_async(_take, thread_sensitive=True)
         source = self.streaming_content  # the iterator's parts as bytes
+        # The next batch is read while this one is sent: the engine and the
+        # client each wait for the other no more than flow control makes them.
+        ahead = asyncio.ensure_future(take(source))
         try:
-            while parts := await take(source):
+            while parts := await ahead:
+                ahead = asyncio.ensure_future(take(source))
                 yield b"".join(parts)
         finally:
             # A client that went away cancels the send: close the source (the
             # engine's connection) now, not when the generator is collected.
+            # The close queues behind a read still running in the same thread.
+            ahead.cancel()
             close = getattr(self._iterator, "close", None)
             if close is not None:
                 await sync_to_async(close, thread_sensitive=True)()
