@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from images.models import ApiToken, Job
+from images.models import ApiToken, Job, JobLine
 from tests import bodies, dockerlib
 from tests.live import wait_for_job
 
@@ -20,6 +20,7 @@ BODY = 300 * 1024 * 1024
 # What a process may gain over its resting size while a body passes through it:
 # a few buffers of flow control, nothing that grows with the body.
 ALLOWED_GROWTH = BODY // 6
+LOG_LINES = 500_000  # about 50 MB
 
 
 @pytest.fixture
@@ -106,3 +107,20 @@ def _docker_save_sha256(tag):
         digest.update(chunk)
     assert save.wait() == 0
     return digest.hexdigest()
+
+
+@pytest.mark.unaudited("the job and its lines are made directly, to have a large log quickly")
+def test_it_streams_a_large_job_log_with_bounded_memory(server, worker, builder, builder_session):
+    # Rows, not bytes, fill this one: under ASGI a plain StreamingHttpResponse
+    # would make a list of every line before the first went out.
+    lines = [f"line {seq} " + "x" * 90 for seq in range(1, LOG_LINES + 1)]
+    job = Job.objects.create(kind="build", target="log", params={}, output_limit=BODY, state="succeeded",
+                             created_by=builder, line_count=LOG_LINES)
+    JobLine.objects.bulk_create(JobLine(job=job, seq=seq, text=text) for seq, text in enumerate(lines, 1))
+    with bodies.PeakMemory(server) as peaks:
+        status, size, digest = bodies.get(server, f"/jobs/{job.pk}/log.txt", {"Cookie": f"sessionid={builder_session}"},
+                                          pause=2)
+    assert status == 200
+    assert digest == hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+    print(peaks.report())
+    peaks.assert_growth_below(size // 2)
