@@ -34,10 +34,10 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from images import roles  # noqa: E402
+from images import contexts, roles  # noqa: E402
 from images.engine import get_engine  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
-from tests import dockerlib, live  # noqa: E402
+from tests import bodies, dockerlib, live  # noqa: E402
 
 N_TAGS = int(os.environ.get("BENCH_TAGS", 2000))
 N_IMAGES = int(os.environ.get("BENCH_IMAGES", 300))
@@ -45,6 +45,7 @@ N_DANGLING = int(os.environ.get("BENCH_DANGLING", 200))
 N_LAYERS = int(os.environ.get("BENCH_LAYERS", 60))
 LOG_LINES = int(os.environ.get("BENCH_LOG_LINES", 200_000))
 FANOUT = int(os.environ.get("BENCH_FANOUT", 100))
+BODY_MB = int(os.environ.get("BENCH_BODY_MB", 2048))  # scenarios 8 and 9
 REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
 ONLY = {int(n) for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()}  # e.g. BENCH_ONLY=4,5
 PREFIX = "dockyard-bench"
@@ -263,6 +264,69 @@ def scenario_pull(api, server, session):
            and rate <= 11, f"progress messages {rate:.1f}/s")
 
 
+def _megabytes_per_second(size, seconds):
+    return size / seconds / 1e6
+
+
+def scenario_upload(token, server, worker):
+    """A BODY_MB build context posted to the API: the upload's speed (until the
+    job is made) and every process's peak memory until the engine has it all."""
+    size = BODY_MB * 2**20
+    folder = Path(settings.DATA_DIR) / "bench-bodies"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"Writing a {BODY_MB} MB build context…", flush=True)
+    path, _ = bodies.context_body(folder / "context-body", size, f"FROM {dockerlib.BASE_IMAGE}\nLABEL {dockerlib.TEST_LABEL}=1\n",
+                                  {"source": "upload", "tags": f"{PREFIX}/upload:1"})
+    length = path.stat().st_size
+    try:
+        with bodies.PeakMemory(server, worker) as peaks:
+            start = time.perf_counter()
+            status, body = bodies.post_file(server, "/api/builds", path, {"Authorization": f"Bearer {token}"})
+            upload = time.perf_counter() - start
+            assert status == 201, (status, body[:500])
+            job = wait_job(bodies.json_id(body))
+        assert job.state == "succeeded", job.error
+        contexts.discard_upload(job.params["context_file"])
+    finally:
+        path.unlink(missing_ok=True)
+    rate = _megabytes_per_second(length, upload)
+    peak = peaks.highest()
+    record(f"8. Upload {BODY_MB / 1024:g} GB build context (API)", upload, None,
+           "≥100 MB/s, every process <300 MB", rate >= 100 and peak < 300,
+           f"{rate:.0f} MB/s for {length / 1e6:.0f} MB; build done "
+           f"{(job.finished_at - job.queued_at).total_seconds():.1f} s after; peaks: {peaks.report()}")
+
+
+def scenario_export(session, server, worker):
+    """GET the export of a BODY_MB image against `docker save > /dev/null`."""
+    tag = f"{PREFIX}/export:1"
+    print(f"Building a {BODY_MB} MB image…", flush=True)
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN head -c {BODY_MB * 2**20} /dev/urandom > /blob\n", tags=[tag])
+    hex_id = dockerlib.image_id(tag).split(":")[1]
+    sizes, reports = [], []
+
+    def ours():
+        with bodies.PeakMemory(server, worker) as peaks:
+            status, size, _ = bodies.get(server, f"/images/{hex_id}/export", {"Cookie": f"sessionid={session}"},
+                                         digest=False)
+        assert status == 200, status
+        sizes.append(size)
+        reports.append(peaks)
+
+    def theirs():
+        subprocess.run(["docker", "save", tag], stdout=subprocess.DEVNULL, env=dockerlib.CLI_ENV, check=True)
+
+    try:
+        mine, cli_time = alternate(ours, theirs, repeat=int(os.environ.get("BENCH_BODY_REPEAT", 2)))
+    finally:
+        dockerlib.docker("rmi", tag, check=False)
+    highest = max(report.highest() for report in reports)
+    worst = max(reports, key=lambda report: report.highest())
+    record(f"9. Export {BODY_MB / 1024:g} GB image vs `docker save > /dev/null`", mine, cli_time,
+           "≤1.2× CLI, every process <300 MB", mine <= 1.2 * cli_time and highest < 300,
+           f"{sizes[0] / 1e6:.0f} MB at {_megabytes_per_second(sizes[0], mine):.0f} MB/s; peaks: {worst.report()}")
+
+
 def main():
     call_command("migrate", verbosity=0)
     engine = get_engine()
@@ -282,7 +346,8 @@ def main():
     env = live.process_env(settings.DOCKYARD_QUEUE, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
                            DOCKYARD_DATA_DIR=os.environ["DOCKYARD_DATA_DIR"],
                            # The fan-out scenario's viewers stand in for many people, all logged in as one.
-                           DOCKYARD_MAX_STREAMS=str(FANOUT + 10))
+                           DOCKYARD_MAX_STREAMS=str(FANOUT + 10),
+                           DOCKYARD_UPLOAD_LIMIT=str(BODY_MB * 2**20 + 2**20))
     worker = live.Worker(env, "bench-worker.log")
     server = live.Server(env)
     try:
@@ -304,6 +369,10 @@ def main():
             scenario_latency(api, server, session, FANOUT)
         if wanted(7):
             scenario_pull(api, server, session)
+        if wanted(8):
+            scenario_upload(token, server, worker)
+        if wanted(9):
+            scenario_export(session, server, worker)
     finally:
         worker.stop()
         server.stop()

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.http import StreamingHttpResponse
 from django.urls import path
 
 from images import audit, roles
 from images.models import ApiToken, AuditEntry, Job
+from images.views.streaming import StreamingResponse
 
 
 @admin.register(Job)
@@ -66,12 +66,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return changelist.get_queryset(request).select_related(None).order_by("at", "pk")
 
     def export_csv(self, request):
-        response = StreamingHttpResponse(audit.csv_lines(self._filtered(request)), content_type="text/csv; charset=utf-8")
+        response = StreamingResponse(audit.csv_lines(self._filtered(request)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="dockyard-audit.csv"'
         return response
 
     def export_jsonl(self, request):
-        response = StreamingHttpResponse(audit.jsonl_lines(self._filtered(request)), content_type="application/jsonl")
+        response = StreamingResponse(audit.jsonl_lines(self._filtered(request)), content_type="application/jsonl")
         response["Content-Disposition"] = 'attachment; filename="dockyard-audit.jsonl"'
         return response
 

@@ -18,7 +18,7 @@ def on_second_engine(live_settings, second_engine):
     env = live.process_env(live_settings["queue"], f"{live_settings['prefix']}-second",
                            DOCKER_HOST=second_engine.address)
     listener = live.EventListener(env, log_name="test-events-second.log")
-    server = live.Server(env, log_name="test-daphne-second.log")
+    server = live.Server(env, log_name="test-server-second.log")
     yield listener, server
     server.stop()
     listener.stop()

@@ -21,14 +21,14 @@ REQUESTS = 30
 
 @pytest.fixture
 def servers(live_settings):
-    """Six daphne processes with a small limit, on a queue no worker reads: every
+    """Six server processes with a small limit, on a queue no worker reads: every
     job they make stays queued, so each one counts against the limit."""
     queue = f"{live_settings['queue']}-limit-{uuid.uuid4().hex[:6]}"
     env = live.process_env(queue, live_settings["prefix"], DOCKYARD_MAX_ACTIVE_JOBS=str(LIMIT))
     started = []
     try:
         for number in range(SERVERS):
-            started.append(live.Server(env, log_name=f"test-daphne-limit-{number}.log"))
+            started.append(live.Server(env, log_name=f"test-server-limit-{number}.log"))
         yield started
     finally:
         for server in started:

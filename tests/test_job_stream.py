@@ -1,4 +1,4 @@
-"""The job websocket, through a real daphne server, a real worker and Redis."""
+"""The job websocket, through a real ASGI server (uvicorn), a real worker and Redis."""
 
 import pytest
 from django.urls import reverse

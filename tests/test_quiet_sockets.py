@@ -83,7 +83,7 @@ def test_a_socket_stays_open_through_a_silent_step(builder_client, builder_sessi
 def roomy_server(live_settings):
     """A server of its own that lets one person open 100 streams and more."""
     process = live.Server(live.process_env(live_settings["queue"], live_settings["prefix"],
-                                           DOCKYARD_MAX_STREAMS="150"), log_name="test-daphne-roomy.log")
+                                           DOCKYARD_MAX_STREAMS="150"), log_name="test-server-roomy.log")
     yield process
     process.stop()
 

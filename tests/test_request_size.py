@@ -4,8 +4,6 @@ DOCKYARD_UPLOAD_MAX from anyone, and any body from someone not logged in
 
 import json
 import socket
-import subprocess
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -81,22 +79,15 @@ def test_the_upload_max_defaults_above_the_upload_limit():
     assert settings.DOCKYARD_UPLOAD_MAX > settings.DOCKYARD_UPLOAD_LIMIT
 
 
-# Over a socket to a real server. daphne (tests/live.py Server) reads a whole
-# request body before it calls the application, so under daphne no application
-# code can refuse a body unread; uvicorn hands the application the headers first.
+# Over a socket to the real server, which hands the application the headers
+# before the body (uvicorn; daphne read whole bodies first).
 
 @pytest.fixture(scope="module")
 def asgi_server(live_settings):
-    port = live.free_port()
     env = live.process_env(live_settings["queue"], live_settings["prefix"], DOCKYARD_UPLOAD_MAX=str(SERVER_UPLOAD_MAX))
-    log_path = Path(settings.DATA_DIR) / "log" / "test-uvicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(live.BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "dashboard.asgi:application"],
-            cwd=live.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        live.wait_for_port(port, process, f"uvicorn did not start; see {log_path}")
-        yield port
-        live.stop_process(process)
+    server = live.Server(env, log_name="test-server-upload-max.log")
+    yield server.port
+    server.stop()
 
 
 def send_head(port, path, headers):

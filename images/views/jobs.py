@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,6 +10,7 @@ from images.build_forms import BuildForm, PullForm
 from images.models import Job
 from images.roles import may_cancel, may_retry, requires
 from images.views.images import websocket_url
+from images.views.streaming import StreamingResponse
 
 JOBS_PER_PAGE = 50
 
@@ -57,7 +57,7 @@ def job_log(request, pk):
             yield text + "\n"
             last = seq
 
-    response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
+    response = StreamingResponse(lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="dockyard-job-{job.pk}.log"'
     return response
 

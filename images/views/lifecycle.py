@@ -1,7 +1,6 @@
 """Changing images: tags, push, remove, prune, export and import."""
 
 from django.contrib import messages
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
@@ -12,6 +11,7 @@ from images.lifecycle_forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, parse_reference, short_id
 from images.roles import requires
+from images.views.streaming import StreamingResponse
 
 
 @require_POST
@@ -121,7 +121,7 @@ def image_export(request, image_hex):
     engine = get_engine()
     data = engine.inspect_image(image_hex)
     names = data.get("RepoTags") or [data["Id"]]
-    response = StreamingHttpResponse(engine.save_images(names), content_type="application/x-tar")
+    response = StreamingResponse(engine.save_images(names), content_type="application/x-tar")
     label = names[0].replace("/", "_").replace(":", "_") if data.get("RepoTags") else short_id(data["Id"])
     response["Content-Disposition"] = f'attachment; filename="{label}.tar"'
     return response
