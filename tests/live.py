@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -156,6 +157,18 @@ class Server:
     def stop(self):
         stop_process(self.process)
         self.log.close()
+
+
+@contextmanager
+def own_server(live_settings, name, **extra):
+    """A server of a test's own, on the session's queue and channel prefix, with
+    `extra` settings in its environment."""
+    server = Server(process_env(live_settings["queue"], live_settings["prefix"], **extra),
+                    log_name=f"test-server-{name}.log")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90):

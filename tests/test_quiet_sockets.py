@@ -82,10 +82,8 @@ def test_a_socket_stays_open_through_a_silent_step(builder_client, builder_sessi
 @pytest.fixture
 def roomy_server(live_settings):
     """A server of its own that lets one person open 100 streams and more."""
-    process = live.Server(live.process_env(live_settings["queue"], live_settings["prefix"],
-                                           DOCKYARD_MAX_STREAMS="150"), log_name="test-server-roomy.log")
-    yield process
-    process.stop()
+    with live.own_server(live_settings, "roomy", DOCKYARD_MAX_STREAMS="150") as server:
+        yield server
 
 
 async def _watch(url, cookie, origin):

@@ -84,10 +84,8 @@ def test_the_upload_max_defaults_above_the_upload_limit():
 
 @pytest.fixture(scope="module")
 def asgi_server(live_settings):
-    env = live.process_env(live_settings["queue"], live_settings["prefix"], DOCKYARD_UPLOAD_MAX=str(SERVER_UPLOAD_MAX))
-    server = live.Server(env, log_name="test-server-upload-max.log")
-    yield server.port
-    server.stop()
+    with live.own_server(live_settings, "upload-max", DOCKYARD_UPLOAD_MAX=str(SERVER_UPLOAD_MAX)) as server:
+        yield server.port
 
 
 def send_head(port, path, headers):

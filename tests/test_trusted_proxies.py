@@ -110,10 +110,8 @@ def test_a_forged_header_from_outside_changes_nothing(db, settings):
 @pytest.fixture
 def proxied_server(live_settings):
     """A server that trusts 127.0.0.1 as its proxy, as the tests' requests come from there."""
-    server = live.Server(live.process_env(live_settings["queue"], live_settings["prefix"],
-                                          DOCKYARD_TRUSTED_PROXIES="127.0.0.1"), log_name="test-server-proxied.log")
-    yield server
-    server.stop()
+    with live.own_server(live_settings, "proxied", DOCKYARD_TRUSTED_PROXIES="127.0.0.1") as server:
+        yield server
 
 
 @pytest.mark.parametrize("path", ["/ws/images/", "/ws/jobs/1/"])
