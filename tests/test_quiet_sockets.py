@@ -26,7 +26,7 @@ from channels_redis.utils import create_pool
 from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 from django.core.cache import cache
 from dashboard.celery import app
-from images import streams
+from images import lifecycle, streams
 
 async def stream_slots():
     return streams._redis().connection_pool.connection_kwargs
@@ -36,6 +36,7 @@ clients = {
     "channel layer": create_pool(layer.hosts[0]).connection_kwargs,
     "cache": cache._cache.get_client().connection_pool.connection_kwargs,
     "stream slots": asyncio.run(stream_slots()),
+    "image locks": lifecycle._redis().connection_pool.connection_kwargs,
 }
 found = {name: {"socket_timeout": kwargs.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT),  # redis-py's default
                 "password": kwargs.get("password"), "db": kwargs.get("db")} for name, kwargs in clients.items()}
