@@ -211,13 +211,33 @@ DOCKERFILE_LIMIT = 1024 * 1024
 
 
 def check_build(params, upload=None):
-    """check_dockerfile for a build's Dockerfile, wherever the build has it: typed,
-    in an uploaded archive (`upload`, not yet saved, or the stored one), or in a
-    server directory. A git context is cloned by the engine itself, so its
-    Dockerfile (and its submodules) cannot be read first."""
+    """check_dockerfile for a build's Dockerfile, wherever the form has it: typed,
+    in the uploaded archive (`upload`, not yet saved), or in a server directory
+    (the worker checks again what it sends: check_sent_context). A git context
+    is cloned by the engine itself, so its Dockerfile (and its submodules)
+    cannot be read first."""
     text = _dockerfile_of(params, upload)
     if text is not None:
         check_dockerfile(text, params.get("build_args"))
+
+
+def check_sent_context(arguments, build_args=None):
+    """check_dockerfile for the Dockerfile in the very context about to be sent
+    (`arguments` for EngineStream.build): a builder may change a server
+    directory's Dockerfile after it was checked by its path, but not this copy.
+    A git context (a path for the engine to clone) has none to read."""
+    context = arguments.get("fileobj")
+    if context is None:
+        return
+    path = arguments.get("dockerfile") or "Dockerfile"
+    candidates = [path, "dockerfile"] if path == "Dockerfile" else [path]
+    context.seek(0)
+    try:
+        text = _from_archive(context, "tar.gz" if arguments.get("encoding") == "gzip" else "tar", candidates)
+    finally:
+        context.seek(0)
+    if text is not None:
+        check_dockerfile(text, build_args)
 
 
 def _dockerfile_of(params, upload):
@@ -238,15 +258,12 @@ def _dockerfile_of(params, upload):
                     return _decoded(file.read(DOCKERFILE_LIMIT + 1))
         return None
     if source == "upload":
-        if upload is not None:
-            kind = contexts.archive_format(upload.name)
+        kind = contexts.archive_format(upload.name)
+        upload.seek(0)
+        try:
+            return _from_archive(upload, kind, candidates)
+        finally:
             upload.seek(0)
-            try:
-                return _from_archive(upload, kind, candidates)
-            finally:
-                upload.seek(0)
-        with open(contexts.stored_archive(params["context_file"]), "rb") as archive:
-            return _from_archive(archive, params["context_format"], candidates)
     return None
 
 

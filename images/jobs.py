@@ -243,9 +243,11 @@ def _build(job, stream, output):
         if changed:
             output.update_steps(changed, steps.snapshot())
 
-    fetches.check_build(job.params)  # again here: the recipe may be older than the check
-    try:
-        with contexts.build_arguments(job.params) as arguments:
+    with contexts.build_arguments(job.params) as arguments:
+        # Again here, on what is sent: the recipe may be older than the form's
+        # check, and a server directory may have changed since.
+        fetches.check_sent_context(arguments, job.params.get("build_args"))
+        try:
             for message in stream.build(**arguments):
                 if "stream" in message:
                     # Steps from whole messages: the engine sends each of its own lines as one.
@@ -257,8 +259,8 @@ def _build(job, stream, output):
                     error = _write_error(message, output)
                 elif "status" in message:
                     emit(splitter.feed(message["status"] + "\n"))
-    finally:
-        emit(splitter.close())  # a cancelled build keeps its last partial line too
+        finally:
+            emit(splitter.close())  # a cancelled build keeps its last partial line too
     if error or not image_id:
         error = error or "The engine ended the build without producing an image."
         emit([], steps.fail(error))

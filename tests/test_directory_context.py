@@ -176,3 +176,22 @@ def test_it_leaves_out_what_dockerignore_says_as_the_docker_cli_does(builder_cli
     for left_out in ("./a.log", "./secret", "./deep/er/file.tmp", "./docs/other.md"):
         assert left_out not in ours
     assert ours[ours.index("LINKS") + 1:] == ["./link", "kept by an exception"]
+
+
+@pytest.mark.django_db
+def test_the_worker_checks_the_dockerfile_it_sends_not_the_one_it_read_before(build_root, tar_members):
+    """The Dockerfile is clean when the worker could first read it by its path, and
+    changed (for real, on disk) while the context is being written: the check
+    must be of the copy that goes to the engine."""
+    from images import fetches, jobs
+
+    project = build_root / "changing"
+    project.mkdir()
+    (project / "A.txt").write_text("sorted before the Dockerfile\n")
+    (project / "Dockerfile").write_text(f"FROM {dockerlib.BASE_IMAGE}\nRUN true\n")
+    _, after = tar_members
+    after["A.txt"] = lambda: (project / "Dockerfile").write_text(
+        f"FROM {dockerlib.BASE_IMAGE}\nADD http://169.254.169.254/latest/meta-data/ /x\n")
+    job = Job(kind=Job.Kind.BUILD, params={"source": "directory", "directory": str(project)})
+    with pytest.raises(fetches.FetchRefused, match="169.254.169.254, a link-local address"):
+        jobs._build(job, stream=None, output=None)
