@@ -1,0 +1,39 @@
+"""The jobs page: what each role is offered, and the kind filter."""
+
+import re
+
+from django.test import Client
+from django.urls import reverse
+
+from images import jobs, roles
+from images.models import Job
+from tests.conftest import make_user
+
+
+def job_list(user, **params):
+    client = Client()
+    client.force_login(user)
+    response = client.get(reverse("jobs-list"), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_offers_build_and_pull_only_to_roles_that_may(db):
+    viewer = make_user("viewer", roles.VIEWER)
+    builder = make_user("builder", roles.BUILDER)
+    page = job_list(viewer)
+    assert f'href="{reverse("jobs-build")}"' not in page and f'href="{reverse("jobs-pull")}"' not in page
+    page = job_list(builder)
+    assert re.search(rf'<a class="button" href="{reverse("jobs-build")}">Build</a>', page)
+    assert re.search(rf'<a class="button" href="{reverse("jobs-pull")}">Pull</a>', page)
+
+
+def test_its_kind_filter_names_every_kind(db):
+    builder = make_user("builder", roles.BUILDER)
+    jobs.start_pull(builder, "127.0.0.1:5000/never/sent:1")  # the test's transaction never commits: never sent
+    select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder), re.S)[1]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    assert options == [("", "Any kind"), *[(value, label) for value, label in Job.Kind.choices]]
+    assert [value for value, _ in options[1:]] == ["build", "pull", "push", "import"]
+    select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder, kind="push"), re.S)[1]
+    assert '<option value="push" selected>' in select
