@@ -25,7 +25,9 @@ def image_list(request):
     page = Paginator(rows, settings.DOCKYARD_IMAGES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "images/image_list.html", {
+    query.pop("fragment", None)
+    template = "images/_image_list_live.html" if _live_fragment(request) else "images/image_list.html"
+    return render(request, template, {
         "form": form,
         "page": page,
         "totals": listing.totals(images),
@@ -45,8 +47,12 @@ def image_detail(request, reference):
     if reference != hex_id:
         # Tags and short ids move; the page for an image lives at its full id.
         return redirect("images-detail", reference=hex_id)
-    layers = history.layers_from_history(engine.image_history(data["Id"]))
     containers = inspect.containers_of(data["Id"], engine.list_containers())
+    moves = TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50]
+    if _live_fragment(request):
+        return render(request, "images/_image_detail_live.html", {
+            "image": inspect.summarize(data), "containers": containers, "image_hex": hex_id, "moves": moves})
+    layers = history.layers_from_history(engine.image_history(data["Id"]))
     recipe = jobs.recipe_for_image(data["Id"])
     return render(request, "images/image_detail.html", {
         "image": inspect.summarize(data),
@@ -58,7 +64,7 @@ def image_detail(request, reference):
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50],
+        "moves": moves,
     })
 
 
@@ -75,6 +81,12 @@ def image_rebuild(request, image_hex):
     except (jobs.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
+
+
+def _live_fragment(request):
+    """live.js asks for only the parts of a page that follow the engine (the
+    [data-live] elements, from the same templates the page includes)."""
+    return request.GET.get("fragment") == "live"
 
 
 def check_reference(reference):
