@@ -71,12 +71,12 @@ MIDDLEWARE = [
     "images.middleware.BearerTokenMiddleware",
     # Before anything reads a body: CsrfViewMiddleware's view hook parses it.
     "images.middleware.RequestBodyLimitMiddleware",
-    "images.audit.AuditContextMiddleware",
+    "images.accounts.audit.AuditContextMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "images.middleware.EngineErrorMiddleware",
+    "images.middleware.EngineMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -254,7 +254,7 @@ DOCKYARD_TRUSTED_PROXIES = envnetworks("DOCKYARD_TRUSTED_PROXIES")
 DOCKYARD_LOGIN_FAILURES = envint("DOCKYARD_LOGIN_FAILURES", 5, minimum=1)
 DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)
 
-# What the engine may fetch for a job (images/fetches.py). Registries pulls, pushes and
+# What the engine may fetch for a job (images/builds/fetches.py). Registries pulls, pushes and
 # FROM / COPY --from may name, besides those on the Registries page: `host` on any port,
 # or `host:port`.
 DOCKYARD_REGISTRY_HOSTS = [host.lower() for host in envlist("DOCKYARD_REGISTRY_HOSTS", ["docker.io"])]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from images.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from images.accounts.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = admin.site.site_title = "Dockyard administration"

@@ -171,6 +171,23 @@ def own_server(live_settings, name, **extra):
         server.stop()
 
 
+def job_from(response):
+    """The job a start (a page's 302 to /jobs/<id>/) made."""
+    from images.models import Job
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+
+def start_build(client, dockerfile, tags="", **fields):
+    """A build from Dockerfile text through the build page, as a builder submits it."""
+    from django.urls import reverse
+
+    return job_from(client.post(reverse("jobs-build"), {
+        "source": "dockerfile", "dockerfile_text": dockerfile, "tags": tags, "dockerfile": "Dockerfile", **fields,
+    }))
+
+
 def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90):
     deadline = time.monotonic() + timeout
     while True:

@@ -15,7 +15,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from images.output import engine_messages
+from images.engine.output import engine_messages
 
 
 class EngineError(Exception):
