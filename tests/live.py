@@ -80,7 +80,7 @@ class Worker:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
-             "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 60

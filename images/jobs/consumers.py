@@ -24,6 +24,7 @@ from images.jobs.access import job_for
 from images.jobs.log import clipped_event
 from images.jobs.publish import IMAGES_GROUP, job_group
 from images.models import Job, JobLine
+from images.monitoring.metrics import LINES_DELIVERED
 
 REPLAY_CHUNK = 2000
 
@@ -109,7 +110,7 @@ class JobConsumer(GuardedConsumer):
                 await self.catch_up(until=lines[0][0] - 1)
                 lines = [line for line in lines if line[0] > self.last_sent]
             if lines:
-                await self.send_json({"type": "lines", "lines": lines})
+                await self.send_lines(lines)
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] in Job.FINAL_STATES:
@@ -118,6 +119,10 @@ class JobConsumer(GuardedConsumer):
             await self.send_json(event)
         else:
             await self.send_json(event)
+
+    async def send_lines(self, lines):
+        await self.send_json({"type": "lines", "lines": lines})
+        LINES_DELIVERED.inc(len(lines))
 
     async def send_steps(self, job):
         """A build's whole stored step list; live, only changed steps follow."""
@@ -136,11 +141,11 @@ class JobConsumer(GuardedConsumer):
             head = [line for line in lines if not clip or line[0] < clip]
             tail = lines[len(head):]
             if head:
-                await self.send_json({"type": "lines", "lines": head})
+                await self.send_lines(head)
             if tail:
                 if self.last_sent < clip:
                     await self.send_json(clipped_event(job))
-                await self.send_json({"type": "lines", "lines": tail})
+                await self.send_lines(tail)
             self.last_sent = lines[-1][0]
         return job
 
