@@ -1,6 +1,7 @@
 from django.urls import path
 
-from images.views import account, api, images, jobs, lifecycle, registries, users
+from images.api import endpoints as api
+from images.views import account, images, jobs, lifecycle, registries, users
 
 urlpatterns = [
     # /

@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from images import jobs, roles
+from images.accounts import roles
+from images.jobs import control
 from images.models import Job, TagMove
 from tests import dockerlib
 from tests.conftest import PASSWORDS, make_user
@@ -168,7 +169,7 @@ def every_table(owner_client, owner, base_image):
     container = dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", image_id).strip()
     TagMove.record(tag, image_id, "tag")
     make_user("builder", roles.BUILDER)
-    jobs.start_pull(owner, "127.0.0.1:5000/never/sent:1")  # the test's transaction never commits: never sent
+    control.start_pull(owner, "127.0.0.1:5000/never/sent:1")  # the test's transaction never commits: never sent
     owner_client.post(reverse("registries-new"), {"address": "127.0.0.1:5999", "username": "u",
                                                   "password": "not-a-test-password"})
     owner_client.post(reverse("tokens-list"), {"name": "ci"})

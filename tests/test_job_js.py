@@ -13,7 +13,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from playwright.sync_api import sync_playwright
 
-from images import roles
+from images.accounts import roles
 from images.models import Job
 from tests.conftest import make_user
 

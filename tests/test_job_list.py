@@ -5,7 +5,8 @@ import re
 from django.test import Client
 from django.urls import reverse
 
-from images import jobs, roles
+from images.accounts import roles
+from images.jobs import control
 from images.models import Job
 from tests.conftest import make_user
 
@@ -30,7 +31,7 @@ def test_it_offers_build_and_pull_only_to_roles_that_may(db):
 
 def test_its_kind_filter_names_every_kind(db):
     builder = make_user("builder", roles.BUILDER)
-    jobs.start_pull(builder, "127.0.0.1:5000/never/sent:1")  # the test's transaction never commits: never sent
+    control.start_pull(builder, "127.0.0.1:5000/never/sent:1")  # the test's transaction never commits: never sent
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder), re.S)[1]
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
     assert options == [("", "Any kind"), *[(value, label) for value, label in Job.Kind.choices]]

@@ -10,13 +10,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_protect
 
-from images import history, inspect, jobs, listing
-from images.access import get_job_for_user
-from images.build_forms import BuildForm, PullForm
-from images.engine import EngineError, EngineUnavailable, ImageNotFound, get_engine
-from images.models import JobLine
-from images.roles import Refused, check
-from images.views.images import check_reference
+from images.accounts.roles import check, Refused
+from images.builds.forms import BuildForm, PullForm
+from images.catalog import detail, listing
+from images.engine import EngineError, EngineUnavailable, ImageNotFound
+from images.jobs import control, queries
+from images.jobs.access import job_for
 
 LOG_PAGE = 5000
 
@@ -36,7 +35,7 @@ def api_endpoint(*methods, permission):
                 return view(request, *args, **kwargs)
             except Refused as exc:
                 return _error(403, str(exc))
-            except jobs.JobLimitReached as exc:
+            except control.JobLimitReached as exc:
                 return _error(429, str(exc))
             except ImageNotFound as exc:
                 return _error(404, str(exc))
@@ -81,14 +80,11 @@ def _job(job):
 
 @api_endpoint("GET", permission="browse")
 def images_list(request):
-    engine = get_engine()
-    images = engine.list_images()
-    rows = listing.select_rows(listing.image_rows(images, engine.list_containers()), request.GET.get("q", ""),
-                               request.GET.get("state", ""),
-                               request.GET.get("sort") if request.GET.get("sort") in listing.SORTS else listing.DEFAULT_SORT)
-    totals = listing.totals(images)
+    found = listing.list_images(request.engine, request.GET.get("q", ""), request.GET.get("state", ""),
+                                request.GET.get("sort", listing.DEFAULT_SORT))
+    rows = found.rows
     return JsonResponse({
-        "totals": totals.__dict__,
+        "totals": found.totals.__dict__,
         "images": [{
             "id": row.image_id, "repository": row.repository, "tag": row.tag, "created": row.created,
             "size": row.size, "containers": row.containers, "dangling": row.dangling,
@@ -98,11 +94,8 @@ def images_list(request):
 
 @api_endpoint("GET", permission="browse")
 def image_detail(request, reference):
-    check_reference(reference)
-    engine = get_engine()
-    data = engine.inspect_image(reference)
-    layers = history.layers_from_history(engine.image_history(data["Id"]))
-    summary = inspect.summarize(data)
+    image = detail.image_detail(request.engine, reference)
+    summary, layers = image.summary, image.layers
     return JsonResponse({
         "id": summary.id, "tags": summary.tags, "digests": summary.digests, "created": summary.created,
         "size": summary.size, "platform": summary.platform,
@@ -122,7 +115,7 @@ def build_create(request):
     form = BuildForm(request.POST, request.FILES)
     if not form.is_valid():
         return _error(400, "The build was not started.", fields=form.errors.get_json_data())
-    return JsonResponse(_job(jobs.start_build(request.user, form.job_params())), status=201)
+    return JsonResponse(_job(control.start_build(request.user, form.job_params())), status=201)
 
 
 @api_endpoint("POST", permission="pull")
@@ -139,22 +132,22 @@ def pull_create(request):
     form = PullForm(data)
     if not form.is_valid():
         return _error(400, "The pull was not started.", fields=form.errors.get_json_data())
-    return JsonResponse(_job(jobs.start_pull(request.user, form.cleaned_data["reference"])), status=201)
+    return JsonResponse(_job(control.start_pull(request.user, form.cleaned_data["reference"])), status=201)
 
 
 @api_endpoint("GET", permission="browse")
 def job_detail(request, pk):
-    return JsonResponse(_job(get_job_for_user(request.user, pk)))
+    return JsonResponse(_job(job_for(request.user, pk)))
 
 
 @api_endpoint("GET", permission="browse")
 def job_log(request, pk):
-    job = get_job_for_user(request.user, pk)
+    job = job_for(request.user, pk)
     try:
         after = max(int(request.GET.get("after", 0)), 0)
     except ValueError:
         return _error(400, "after must be a line number.")
-    lines = list(JobLine.objects.filter(job=job, seq__gt=after).order_by("seq").values_list("seq", "text")[:LOG_PAGE])
+    lines = queries.lines_after(job, after, LOG_PAGE)
     return JsonResponse({
         "job": job.pk, "state": job.state, "lines": lines,
         "next_after": lines[-1][0] if lines else after,
@@ -164,8 +157,8 @@ def job_log(request, pk):
 
 @api_endpoint("POST", permission="cancel_own_job")
 def job_cancel(request, pk):
-    job = get_job_for_user(request.user, pk)
+    job = job_for(request.user, pk)
     if not job.is_final:
-        jobs.cancel(job, request.user)
+        control.cancel(job, request.user)
         job.refresh_from_db()
     return JsonResponse(_job(job), status=202 if not job.is_final else 200)
