@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -22,15 +21,13 @@ def _fast_passwords():
 
 
 @pytest.fixture(scope="module")
-def tab():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_context().new_page()
-        page.add_init_script(path=str(HERE / "fake_websocket.js"))
-        page.clock.install()
-        yield page
-        browser.close()
+def tab(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(path=str(HERE / "fake_websocket.js"))
+    page.clock.install()
+    yield page
+    context.close()
 
 
 @pytest.fixture
