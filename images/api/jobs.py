@@ -1,0 +1,104 @@
+"""Jobs: starting builds and pulls, following them, cancelling them."""
+
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
+from pydantic import Field
+
+from images import jobs
+from images.access import get_job_for_user
+from images.api.auth import allowed
+from images.api.errors import form_errors
+from images.api.fields import FormOrJson
+from images.api.schemas import Job, errors
+from images.build_forms import BuildForm, PullForm
+from images.models import JobLine
+
+router = Router(tags=["jobs"])
+
+LOG_PAGE = 5000
+
+
+class BuildFields(Schema):
+    """The build page's fields."""
+
+    source: str = Field(description="dockerfile, upload, directory or git")
+    dockerfile_text: str = Field("", description="The Dockerfile, for source=dockerfile.")
+    directory: str = Field("", description="A directory under DOCKYARD_BUILD_ROOTS, for source=directory.")
+    git_url: str = Field("", description="https://host/repo.git#ref:subdir, for source=git.")
+    dockerfile: str = Field("", description="The Dockerfile's path in the context (Dockerfile).")
+    tags: str = Field("", description="Space or comma separated.")
+    build_args: str = Field("", description="KEY=value lines. They end up in the image's history.")
+    secret_args_ok: bool = Field(False, description="Pass build args whose names look like secrets anyway.")
+    labels: str = Field("", description="key=value lines.")
+    target: str = ""
+    no_cache: bool = False
+    pull: bool = False
+
+
+class PullFields(Schema):
+    reference: str = Field(description="name, name:tag or name@digest, e.g. 127.0.0.1:5000/team/app:1.0")
+
+
+class LogPage(Schema):
+    job: int
+    state: str
+    lines: list[tuple[int, str]] = Field(description="[number, text] pairs, in order.")
+    next_after: int = Field(description="Ask again with after=next_after for the lines after these.")
+    more: bool = Field(description="Lines already stored come after these.")
+
+
+@router.post("/builds", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
+def build_create(request, fields: Form[BuildFields], context: File[UploadedFile] = None):
+    """Start a build.
+
+    Multipart, with the build page's fields; `context` is the .tar, .tar.gz or .zip for source=upload.
+    Answers 201 with the job; follow it at /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
+    """
+    form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {})
+    if not form.is_valid():
+        return form_errors("The build was not started.", form)
+    return Status(201, jobs.start_build(request.user, form.job_params()))
+
+
+@router.post("/pulls", response={201: Job, **errors(400, 429)}, auth=allowed("pull"))
+def pull_create(request, fields: FormOrJson[PullFields]):
+    """Start a pull.
+
+    Answers 201 with the job.
+    """
+    form = PullForm(fields.dict())
+    if not form.is_valid():
+        return form_errors("The pull was not started.", form)
+    return Status(201, jobs.start_pull(request.user, form.cleaned_data["reference"]))
+
+
+@router.get("/jobs/{int:pk}", response={200: Job, **errors(404)}, auth=allowed("browse"))
+def job_detail(request, pk: int):
+    """A job: its state, times, image, steps and progress."""
+    return get_job_for_user(request.user, pk)
+
+
+@router.get("/jobs/{int:pk}/log", response={200: LogPage, **errors(400, 404)}, auth=allowed("browse"))
+def job_log(request, pk: int, after: Query[int] = 0):
+    """A page of a job's output.
+
+    Up to 5,000 stored lines after line `after`; ask again with `after=next_after` while `more` (or the job
+    is still running).
+    """
+    job = get_job_for_user(request.user, pk)
+    after = max(after, 0)
+    lines = list(JobLine.objects.filter(job=job, seq__gt=after).order_by("seq").values_list("seq", "text")[:LOG_PAGE])
+    return {"job": job.pk, "state": job.state, "lines": lines, "next_after": lines[-1][0] if lines else after,
+            "more": bool(lines) and lines[-1][0] < job.line_count}
+
+
+@router.post("/jobs/{int:pk}/cancel", response={200: Job, 202: Job, **errors(404)}, auth=allowed("cancel_own_job"))
+def job_cancel(request, pk: int):
+    """Cancel a job.
+
+    One's own (builder), or anyone's (admin). Answers 202 while the engine stops it, 200 once it has ended.
+    """
+    job = get_job_for_user(request.user, pk)
+    if not job.is_final:
+        jobs.cancel(job, request.user)
+        job.refresh_from_db()
+    return Status(200 if job.is_final else 202, job)
