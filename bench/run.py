@@ -34,7 +34,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from images import contexts, roles  # noqa: E402
+from images.accounts import roles  # noqa: E402
+from images.builds import contexts
 from images.engine import get_engine  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402

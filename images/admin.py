@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.urls import path
 
-from images import audit, roles
+from images.accounts import audit, roles
 from images.models import ApiToken, AuditEntry, Job
 from images.views.streaming import StreamingResponse
 

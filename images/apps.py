@@ -7,6 +7,6 @@ class ImagesConfig(AppConfig):
     verbose_name = "Docker images"
 
     def ready(self):
-        from images import audit, roles  # noqa: F401 - audit connects its login-failure receiver
+        from images.accounts import audit, roles  # noqa: F401 - audit connects its login-failure receiver
 
         post_migrate.connect(roles.ensure_groups, sender=self)

@@ -10,18 +10,23 @@ from django.http.cookie import parse_cookie
 from django.shortcuts import render
 from django.urls import reverse
 
-from images.engine import EngineUnavailable, ImageNotFound
+from django.utils.functional import SimpleLazyObject
+
+from images.engine import EngineUnavailable, ImageNotFound, get_engine
 from images.models import ApiToken
 
 
-class EngineErrorMiddleware:
-    """Engine failures raised anywhere in a view become pages that say what was
+class EngineMiddleware:
+    """The engine a request works on, as `request.engine` (so views and the API
+    hand it to the service functions and never import the engine themselves);
+    and engine failures raised anywhere in a view become pages that say what was
     tried, with the right status, instead of a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        request.engine = SimpleLazyObject(get_engine)
         return self.get_response(request)
 
     def process_exception(self, request, exception):

@@ -8,9 +8,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from images import secrets_box
-from images.roles import PERMISSIONS
-from images.refs import registry_of
+from images.accounts import secrets_box
+from images.accounts.roles import PERMISSIONS
+from images.refs import hex_id, registry_of
 
 
 class Job(models.Model):
@@ -76,7 +76,7 @@ class Job(models.Model):
 
     @property
     def image_hex(self):
-        return self.image_id.split(":", 1)[-1] if self.image_id else ""
+        return hex_id(self.image_id) if self.image_id else ""
 
     @classmethod
     def retention_cutoff(cls):

@@ -131,8 +131,14 @@ def split_repo_tag(repo_tag):
     return repo_tag, ""
 
 
+def hex_id(image_id):
+    """'sha256:abc…' -> 'abc…', the form image URLs use."""
+    return image_id.split(":", 1)[-1]
+
+
 def short_id(image_id):
-    return image_id.split(":", 1)[-1][:12]
+    """The 12 hex digits `docker images` shows."""
+    return hex_id(image_id)[:12]
 
 
 def familiar_name(reference):

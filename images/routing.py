@@ -1,6 +1,6 @@
 from django.urls import path
 
-from images.consumers import ImagesConsumer, JobConsumer
+from images.jobs.consumers import ImagesConsumer, JobConsumer
 
 websocket_urlpatterns = [
     path("ws/jobs/<int:job_id>/", JobConsumer.as_asgi()),

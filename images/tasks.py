@@ -1,7 +1,8 @@
 from celery import shared_task
 
-from images import retention
-from images.jobs import reap_interrupted, requeue_unclaimed, run_job
+from images.jobs import retention
+from images.jobs.control import reap_interrupted, requeue_unclaimed
+from images.jobs.running import run_job
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -8,6 +8,9 @@ BIN=.venv/bin
 HOST=${DOCKYARD_HOST:-127.0.0.1}
 PORT=${DOCKYARD_PORT:-8000}
 
+# Counters of processes from an earlier run would be added to this run's.
+rm -rf "${PROMETHEUS_MULTIPROC_DIR:-var/metrics}"
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -16,7 +19,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --hostname "${DOCKYARD_QUEUE:-dockyard}@%h" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
 pids+=($!)
 # The scheduler of periodic work (settings.DOCKYARD_SCHEDULE); its schedule file is under var/.
 "$BIN/celery" -A dashboard beat --loglevel INFO &

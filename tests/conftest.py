@@ -27,7 +27,7 @@ def base_image(engine):
 
 def make_user(username, role):
     """A user with one of the three roles (None for no role at all)."""
-    from images import roles
+    from images.accounts import roles
 
     user = get_user_model().objects.create_user(username, password=PASSWORDS[username])
     roles.assign(user, role)

@@ -80,7 +80,7 @@ class Worker:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
-             "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -169,6 +169,23 @@ def own_server(live_settings, name, **extra):
         yield server
     finally:
         server.stop()
+
+
+def job_from(response):
+    """The job a start (a page's 302 to /jobs/<id>/) made."""
+    from images.models import Job
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+
+
+def start_build(client, dockerfile, tags="", **fields):
+    """A build from Dockerfile text through the build page, as a builder submits it."""
+    from django.urls import reverse
+
+    return job_from(client.post(reverse("jobs-build"), {
+        "source": "dockerfile", "dockerfile_text": dockerfile, "tags": tags, "dockerfile": "Dockerfile", **fields,
+    }))
 
 
 def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted"), timeout=90):

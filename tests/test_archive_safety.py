@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile, UploadedFile
 from django.urls import reverse
 
-from images import contexts
+from images.builds import contexts
 from images.models import Job
 
 MiB = 1024 * 1024

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from images import roles
+from images.accounts import roles
 from images.models import AuditEntry, Registry
 from tests import dockerlib
 from tests.conftest import PASSWORDS, REGISTRY_PASSWORD, make_user
@@ -106,7 +106,7 @@ def test_registry_token_and_user_changes_are_recorded(owner, owner_client):
 
 @pytest.fixture
 def some_entries(owner):
-    from images import audit
+    from images.accounts import audit
 
     builder = make_user("builder", roles.BUILDER)
     audit.record(owner, "tag", "app:1")

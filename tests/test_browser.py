@@ -71,7 +71,7 @@ def test_a_build_streams_into_the_job_page_before_it_ends(page):
 
 
 def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stopped(page, builder):
-    from images import roles
+    from images.accounts import roles
 
     roles.assign(builder, roles.VIEWER)  # each request reads the role afresh
     first, context = page, page.context

@@ -8,17 +8,10 @@ from django.urls import reverse
 
 from images.models import AuditEntry, Job
 from tests import dockerlib
-from tests.live import wait_for_job, wait_for_lines
+from tests.live import job_from, start_build, wait_for_job, wait_for_lines
 
 pytestmark = pytest.mark.usefixtures("worker")
 
-
-def start_build(client, dockerfile, tags="", **fields):
-    response = client.post(reverse("jobs-build"), {
-        "source": "dockerfile", "dockerfile_text": dockerfile, "tags": tags, "dockerfile": "Dockerfile", **fields,
-    })
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
 def stored(job):
@@ -148,7 +141,7 @@ def test_the_job_page_links_to_the_image_and_rebuild_reruns_the_recipe(builder_c
     image_page = builder_client.get(reverse("images-detail", args=[job.image_hex])).content.decode()
     assert "Rebuild" in image_page and f"build #{job.pk}" in image_page
     response = builder_client.post(reverse("images-rebuild", args=[job.image_hex]))
-    again = Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    again = job_from(response)
     assert again.retry_of_id == job.pk and again.params == job.params
     again = wait_for_job(again)
     assert again.state == "succeeded" and again.image_id == job.image_id  # same recipe, same cache

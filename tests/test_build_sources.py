@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from images.models import Job
 from tests import dockerlib, live
-from tests.live import wait_for_job
+from tests.live import job_from, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -46,7 +46,7 @@ def zip_bytes(files):
 def build(client, **fields):
     response = client.post(reverse("jobs-build"), {"dockerfile": "build/Dockerfile", "no_cache": "on", **fields})
     assert response.status_code == 302, response.content.decode()[:3000]
-    return wait_for_job(Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1])))
+    return wait_for_job(job_from(response))
 
 
 def printed(job):

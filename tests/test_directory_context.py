@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from images import contexts
+from images.builds import contexts
 from images.engine import EngineError, get_engine
 from images.models import Job
 from tests import dockerlib, live
@@ -183,7 +183,8 @@ def test_the_worker_checks_the_dockerfile_it_sends_not_the_one_it_read_before(bu
     """The Dockerfile is clean when the worker could first read it by its path, and
     changed (for real, on disk) while the context is being written: the check
     must be of the copy that goes to the engine."""
-    from images import fetches, jobs
+    from images.builds import fetches
+    from images.jobs import running
 
     project = build_root / "changing"
     project.mkdir()
@@ -194,4 +195,4 @@ def test_the_worker_checks_the_dockerfile_it_sends_not_the_one_it_read_before(bu
         f"FROM {dockerlib.BASE_IMAGE}\nADD http://169.254.169.254/latest/meta-data/ /x\n")
     job = Job(kind=Job.Kind.BUILD, params={"source": "directory", "directory": str(project)})
     with pytest.raises(fetches.FetchRefused, match="169.254.169.254, a link-local address"):
-        jobs._build(job, stream=None, output=None)
+        running._build(job, stream=None, output=None)

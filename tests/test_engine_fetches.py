@@ -20,7 +20,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from images import contexts, dockerfile, fetches, jobs
+from images.builds import contexts, dockerfile, fetches
+from images.jobs import running
 from images.models import Job, Registry
 from tests import dockerlib, live
 
@@ -156,14 +157,14 @@ def test_it_refuses_a_push_to_a_loopback_registry_by_default(builder_client, bas
 def test_the_worker_refuses_an_old_recipe_for_a_registry_not_allowed(kind):
     job = Job(kind=kind, target="x", params={"reference": "127.0.0.1:5000/dockyard-test/x:1"})
     with pytest.raises(fetches.FetchRefused, match="127.0.0.1:5000"):
-        jobs._RUNNERS[kind](job, stream=None, output=None)
+        running._RUNNERS[kind](job, stream=None, output=None)
 
 
 @pytest.mark.django_db
 def test_the_worker_refuses_an_old_build_recipe_that_adds_from_inside(tmp_path, settings):
     text = f"FROM {BASE}\nADD http://169.254.169.254/latest/meta-data/ /x\n"
     with pytest.raises(fetches.FetchRefused, match="169.254.169.254, a link-local address"):
-        jobs._build(Job(kind=Job.Kind.BUILD, params={"source": "dockerfile", "dockerfile_text": text}), None, None)
+        running._build(Job(kind=Job.Kind.BUILD, params={"source": "dockerfile", "dockerfile_text": text}), None, None)
     settings.DOCKYARD_CONTEXT_DIR = tmp_path
     data = text.encode()
     with tarfile.open(tmp_path / "old.tar", "w") as tar:
@@ -173,7 +174,7 @@ def test_the_worker_refuses_an_old_build_recipe_that_adds_from_inside(tmp_path, 
     params = {"source": "upload", "context_file": "old.tar", "context_format": "tar",
               "dockerfile": "sub/Dockerfile.web"}
     with pytest.raises(fetches.FetchRefused, match="169.254.169.254"):
-        jobs._build(Job(kind=Job.Kind.BUILD, params=params), None, None)
+        running._build(Job(kind=Job.Kind.BUILD, params=params), None, None)
 
 
 def _upload(files, name="context.tar"):

@@ -1,4 +1,4 @@
-from images.history import clean_created_by, layers_from_history
+from images.catalog.history import clean_created_by, layers_from_history
 
 
 def test_it_strips_the_nop_prefix_of_metadata_steps():

@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from images.engine import get_engine
 from images.models import ApiToken, Job
 from tests import dockerlib
-from tests.live import build_root, wait_for_job
+from tests.live import build_root, job_from, wait_for_job
 
 BAD_REFERENCES = [
     "",
@@ -180,7 +180,7 @@ def test_markup_from_the_engine_and_the_build_is_escaped_everywhere(builder_clie
                   f"RUN echo '{XSS}'\n")
     response = builder_client.post(reverse("jobs-build"), {"source": "dockerfile", "dockerfile": "Dockerfile",
                                                            "tags": tag, "dockerfile_text": dockerfile})
-    job = wait_for_job(Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1])))
+    job = wait_for_job(job_from(response))
     assert job.state == "succeeded", job.error
     assert job.lines.filter(text=XSS).exists()  # the build really printed it
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from images.history import clean_created_by
+from images.catalog.history import clean_created_by
 from tests import dockerlib
 
 DOCKERFILE = """\

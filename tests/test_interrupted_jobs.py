@@ -7,9 +7,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from images.models import AuditEntry, Job
+from images.models import AuditEntry
 from tests import dockerlib, live
-from tests.live import wait_for_job
+from tests.live import job_from, wait_for_job
 
 HEARTBEAT_TIMEOUT = 3
 
@@ -40,7 +40,7 @@ def start_doomed_build(client):
         "source": "dockerfile", "dockerfile": "Dockerfile",
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 60); do echo beat $i; sleep 1; done\n",
     })
-    job = Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    job = job_from(response)
     wait_for_job(job, states=("running",))
     live.wait_for_lines(job, 6)  # the step header, then "beat 1" and "beat 2"
     return job
@@ -76,6 +76,6 @@ def test_a_killed_worker_leaves_the_job_interrupted_and_retryable(builder_client
     assert "interrupted" in page and ">Retry<" in page
 
     response = builder_client.post(reverse("jobs-retry", args=[job.pk]))
-    retry = Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    retry = job_from(response)
     assert retry.retry_of_id == job.pk and retry.state == "queued" and retry.params == job.params
     retry.request_cancel()  # its worker is dead; leave nothing queued

@@ -9,7 +9,7 @@ import redis
 import requests
 from django.conf import settings
 
-from images import roles
+from images.accounts import roles
 from images.models import ApiToken, AuditEntry, Job
 from tests import live
 from tests.conftest import make_user

@@ -1,12 +1,10 @@
 """The job websocket, through a real ASGI server (uvicorn), a real worker and Redis."""
 
 import pytest
-from django.urls import reverse
 from websockets.exceptions import InvalidStatus
 
-from images.models import Job
 from tests import dockerlib
-from tests.live import JobSocket, wait_for_job, wait_for_lines
+from tests.live import JobSocket, start_build, wait_for_job, wait_for_lines
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -16,11 +14,6 @@ SLOW_LINES = (
     f"LABEL {dockerlib.TEST_LABEL}=1\n"
 )
 
-
-def start_build(client, dockerfile):
-    response = client.post(reverse("jobs-build"), {"source": "dockerfile", "dockerfile_text": dockerfile,
-                                                   "dockerfile": "Dockerfile"})
-    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
 def collect(socket, until_seq=None):

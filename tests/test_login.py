@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from images import roles
+from images.accounts import roles
 from images.models import AuditEntry
 
 

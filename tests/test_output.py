@@ -1,4 +1,4 @@
-from images.output import LineSplitter, decode_chunks, engine_messages
+from images.engine.output import decode_chunks, engine_messages, LineSplitter
 
 
 def test_a_character_split_across_chunks_arrives_whole():

@@ -34,7 +34,7 @@ import django, redis
 django.setup()
 from django.conf import settings
 from django.core.cache import cache
-from images import secrets_box
+from images.accounts import secrets_box
 secrets_box.encrypt("x")
 redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5).ping()
 cache.set("private-data-test", 1)

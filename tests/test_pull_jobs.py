@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from images.models import Job
 from tests import dockerlib
-from tests.live import JobSocket, wait_for_job
+from tests.live import JobSocket, job_from, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("worker")
 REGISTRY = "127.0.0.1:5000"
@@ -34,7 +34,7 @@ def pushed(base_image):
 def start_pull(client, reference):
     response = client.post(reverse("jobs-pull"), {"reference": reference})
     assert response.status_code == 302, response.content.decode()[:1000]
-    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return job_from(response)
 
 
 def test_a_pull_shows_each_layer_and_ends_with_the_digest(builder_client, builder_session, server, pushed):

@@ -26,7 +26,8 @@ from channels_redis.utils import create_pool
 from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 from django.core.cache import cache
 from dashboard.celery import app
-from images import lifecycle, streams
+from images.jobs import streams
+from images.lifecycle import tags as lifecycle
 
 async def stream_slots():
     return streams._redis().connection_pool.connection_kwargs

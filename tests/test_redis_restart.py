@@ -25,11 +25,11 @@ SUBMIT = """
 import sys, django
 django.setup()
 from django.contrib.auth import get_user_model
-from images import jobs
-from images.build_forms import BuildForm
+from images.builds.forms import BuildForm
+from images.jobs import control
 form = BuildForm({"source": "dockerfile", "dockerfile": "Dockerfile", "dockerfile_text": sys.stdin.read()})
 assert form.is_valid(), form.errors
-print(jobs.start_build(get_user_model().objects.get(username="builder"), form.job_params()).pk)
+print(control.start_build(get_user_model().objects.get(username="builder"), form.job_params()).pk)
 """
 
 SLOW_LINES = 40

@@ -8,13 +8,10 @@ from django.urls import reverse
 from images.models import Job, JobLine, Registry
 from tests import dockerlib
 from tests.conftest import REGISTRY_PASSWORD
-from tests.live import wait_for_job
+from tests.live import job_from, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("worker")
 
-
-def job_from(response):
-    return Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
 def push(client, image_id, tag):
@@ -34,7 +31,7 @@ def no_secret_anywhere(password):
 @pytest.fixture(autouse=True)
 def builder_is_admin(builder):
     """Registry logins are an admin's to manage: here the one user does both."""
-    from images import roles
+    from images.accounts import roles
 
     roles.assign(builder, roles.ADMIN)
 

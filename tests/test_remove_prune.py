@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from images.models import Job
 from tests import dockerlib
-from tests.live import wait_for_job
+from tests.live import job_from, wait_for_job
 
 
 def exists(image_id):
@@ -80,7 +80,7 @@ def test_export_then_import_round_trips_the_image(builder_client, images, worker
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     response = builder_client.post(reverse("images-import"), {"archive": SimpleUploadedFile("free.tar", archive)})
-    job = wait_for_job(Job.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1])))
+    job = wait_for_job(job_from(response))
     assert job.state == "succeeded", job.error
     assert job.image_id == images["free"]
     assert f"Loaded image: {images['repo']}:free" in job.lines.values_list("text", flat=True)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from images import retention
+from images.jobs import retention
 from images.models import AuditEntry, Job, JobLine
 from images.tasks import purge_expired_jobs
 from tests import dockerlib

@@ -5,7 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
-from images import roles
+from images.accounts import roles
 from images.models import AuditEntry, Job
 from tests.conftest import make_user
 from tests.test_roles import client_for, queued_job

@@ -18,10 +18,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from images import jobs, roles
+from images.accounts import roles
 from images.api.app import operations as api_operations
 from images.api.auth import permission_of
 from images.engine import get_engine
+from images.jobs import control, running
 from images.models import ApiToken, AuditEntry, Job, Registry, TagMove
 from tests import dockerlib
 from tests.conftest import make_user
@@ -63,7 +64,7 @@ def scene(owner, base_image):
 def queued_job(user):
     """A job as the build page makes it. Under the `db` fixture the transaction never
     commits, so it is never sent to a worker: it stays queued."""
-    return jobs.start_pull(user, "127.0.0.1:5000/never/sent:1")
+    return control.start_pull(user, "127.0.0.1:5000/never/sent:1")
 
 
 def context_upload():
@@ -213,11 +214,11 @@ def test_every_page_and_endpoint_declares_the_permission_it_needs():
 def test_the_worker_refuses_a_job_whose_owner_lost_the_role(scene):
     # The task's own function, run here: the worker gets the job after the demotion.
     tag = dockerlib.unique("demoted") + ":1"
-    job = jobs.start_build(scene["builder"], {"source": "dockerfile", "tags": [tag], "dockerfile": "Dockerfile",
+    job = control.start_build(scene["builder"], {"source": "dockerfile", "tags": [tag], "dockerfile": "Dockerfile",
                                               "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\n"})
     roles.assign(scene["builder"], roles.VIEWER)
     before = engine_state()
-    jobs.run_job(job.pk)
+    running.run_job(job.pk)
     job.refresh_from_db()
     assert job.state == "failed"
     assert job.error == "Not run: builder may no longer start build jobs."

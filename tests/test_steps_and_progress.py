@@ -1,5 +1,5 @@
-from images.layers import LayerProgress
-from images.steps import StepTracker, count_instructions
+from images.engine.progress import LayerProgress
+from images.engine.steps import count_instructions, StepTracker
 
 
 class Clock:

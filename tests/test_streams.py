@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from images import streams
+from images.jobs import streams
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from dashboard.env import parse_networks
-from images import roles
-from images.addresses import client_address, scope_client_address
+from images.accounts import roles
+from images.accounts.addresses import client_address, scope_client_address
 from images.models import AuditEntry
 from tests import live
 from tests.conftest import make_user

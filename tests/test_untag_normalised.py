@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from images import roles
+from images.accounts import roles
 from images.engine import Engine
 from images.models import AuditEntry, TagMove
 from images.refs import familiar_name

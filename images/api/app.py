@@ -11,7 +11,7 @@ from django.urls import URLPattern
 from ninja import NinjaAPI, Swagger
 
 from images.api import auth, errors, images, jobs
-from images.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
+from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
 
 class DockyardAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation):

@@ -13,7 +13,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from images.roles import check
+from images.accounts.roles import check
 
 LOGIN_NEEDED = "Log in, or send Authorization: Bearer <token>."
 

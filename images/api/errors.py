@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from images import jobs
+from images.jobs import control as jobs
 from images.api.auth import LOGIN_NEEDED
 from images.engine import EngineError, EngineUnavailable, ImageNotFound
 

@@ -5,12 +5,11 @@ from datetime import datetime
 from ninja import Query, Router, Schema
 from pydantic import BaseModel, ConfigDict, Field
 
-from images import history, inspect, listing
+from images.catalog import history, inspect, listing
 from images.api.auth import allowed
 from images.api.schemas import errors
-from images.engine import get_engine
-from images.forms import ImageListForm
-from images.views.images import check_reference
+from images.catalog.forms import ImageListForm
+from images.catalog.detail import check_reference
 
 router = Router(tags=["images"])
 
@@ -97,7 +96,7 @@ def images_list(request, filters: Query[ImageFilters]):
     One row per repository:tag and per dangling image, filtered and sorted as on the image list, with totals.
     """
     options = ImageListForm(filters.dict()).options()
-    engine = get_engine()
+    engine = request.engine
     images = engine.list_images()
     rows = listing.image_rows(images, engine.list_containers())
     return {"totals": listing.totals(images),
@@ -111,7 +110,7 @@ def image_detail(request, reference: str):
     By id, short id or reference: its tags, digests, configuration and layer history.
     """
     check_reference(reference)
-    engine = get_engine()
+    engine = request.engine
     data = engine.inspect_image(reference)
     summary = inspect.summarize(data)
     return {**summary.__dict__, "platform": summary.platform, "config": summary.__dict__,

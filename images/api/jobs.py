@@ -3,13 +3,13 @@
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
-from images import jobs
-from images.access import get_job_for_user
+from images.jobs import control as jobs
+from images.jobs.access import job_for as get_job_for_user
 from images.api.auth import allowed
 from images.api.errors import form_errors
 from images.api.fields import FormOrJson
 from images.api.schemas import Job, errors
-from images.build_forms import BuildForm, PullForm
+from images.builds.forms import BuildForm, PullForm
 from images.models import JobLine
 
 router = Router(tags=["jobs"])

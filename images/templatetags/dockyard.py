@@ -1,8 +1,11 @@
 import json
 
 from django import template
+from django.template.defaultfilters import date as format_date, timesince
+from django.utils.html import format_html
 
-from images import inspect
+from images import refs
+from images.catalog import inspect
 
 register = template.Library()
 
@@ -36,3 +39,15 @@ def exec_form(argv):
 
 
 register.filter("container_name", inspect.container_name)
+register.filter("short_id", refs.short_id)
+register.filter("hex_id", refs.hex_id)
+
+
+@register.filter
+def ago(moment):
+    """The one markup for a moment: "3 hours ago", the exact time on hover, and
+    a machine-readable datetime."""
+    if not moment:
+        return ""
+    return format_html('<time datetime="{}" title="{}">{} ago</time>', format_date(moment, "c"),
+                       format_date(moment, "Y-m-d H:i:s T"), timesince(moment))

@@ -1,64 +1,54 @@
-import json
+"""The image list and an image's page, and Rebuild from its recipe."""
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images import contexts, history, inspect, jobs, listing
-from images.engine import ImageNotFound, get_engine
-from images.forms import ImageListForm
+from images.accounts.roles import requires
+from images.builds import contexts
+from images.catalog import detail, listing
+from images.catalog.forms import ImageListForm
+from images.jobs import control
 from images.models import TagMove
-from images.refs import InvalidReference, is_image_id, parse_reference
-from images.roles import requires
+from images.views.pages import page_of, websocket_url
 
 
 @requires("browse")
 def image_list(request):
     form = ImageListForm(request.GET)
     options = form.options()
-    engine = get_engine()
-    images = engine.list_images()
-    containers = engine.list_containers()
-    rows = listing.select_rows(listing.image_rows(images, containers), options["q"], options["state"], options["sort"])
-    page = Paginator(rows, settings.DOCKYARD_IMAGES_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
+    page, query = page_of(request, found.rows, settings.DOCKYARD_IMAGES_PER_PAGE)
     return render(request, "images/image_list.html", {
         "form": form,
         "page": page,
-        "totals": listing.totals(images),
-        "matching": len(rows),
-        "query": query.urlencode(),
-        "engine": engine,
+        "totals": found.totals,
+        "matching": len(found.rows),
+        "query": query,
+        "engine_address": found.engine_address,
         "live_ws_url": websocket_url(request, "/ws/images/"),
     })
 
 
 @requires("browse")
 def image_detail(request, reference):
-    check_reference(reference)
-    engine = get_engine()
-    data = engine.inspect_image(reference)
-    hex_id = data["Id"].split(":", 1)[-1]
-    if reference != hex_id:
+    image = detail.image_detail(request.engine, reference)
+    if reference != image.hex_id:
         # Tags and short ids move; the page for an image lives at its full id.
-        return redirect("images-detail", reference=hex_id)
-    layers = history.layers_from_history(engine.image_history(data["Id"]))
-    containers = inspect.containers_of(data["Id"], engine.list_containers())
-    recipe = jobs.recipe_for_image(data["Id"])
+        return redirect("images-detail", reference=image.hex_id)
+    recipe = control.recipe_for_image(image.summary.id)
     return render(request, "images/image_detail.html", {
-        "image": inspect.summarize(data),
-        "layers": layers,
-        "empty_layers": sum(1 for layer in layers if layer.empty),
-        "containers": containers,
-        "raw": json.dumps(data, indent=2, sort_keys=True),
+        "image": image.summary,
+        "layers": image.layers,
+        "empty_layers": image.empty_layers,
+        "containers": image.containers,
+        "raw": image.raw,
         "recipe": recipe,
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
-        "image_hex": hex_id,
+        "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": TagMove.objects.filter(tag__in=data.get("RepoTags") or []).select_related("by")[:50],
+        "moves": TagMove.objects.filter(tag__in=image.summary.tags).select_related("by")[:50],
     })
 
 
@@ -66,29 +56,12 @@ def image_detail(request, reference):
 @requires("build")
 def image_rebuild(request, image_hex):
     """Run the recipe of the build that made this image again, as a new job."""
-    recipe = jobs.recipe_for_image(f"sha256:{image_hex}")
+    recipe = control.recipe_for_image(f"sha256:{image_hex}")
     if recipe is None:
         messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
         return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(jobs.rebuild(recipe, request.user))
-    except (jobs.JobLimitReached, contexts.ContextError) as exc:
+        return redirect(control.rebuild(recipe, request.user))
+    except (control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
-
-
-def check_reference(reference):
-    """Only ids and valid references reach the engine; anything else is simply
-    not an image here."""
-    if is_image_id(reference):
-        return
-    try:
-        parse_reference(reference)
-    except InvalidReference as exc:
-        raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
-
-
-def websocket_url(request, path):
-    """The same host's websocket address for `path`, wss behind TLS."""
-    scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}{path}"

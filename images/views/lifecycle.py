@@ -5,33 +5,34 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
-from images import contexts, fetches, jobs, lifecycle, listing
-from images.engine import get_engine
-from images.lifecycle_forms import ImportForm, TagForm
+from images.accounts.roles import requires
+from images.builds import contexts, fetches
+from images.catalog import detail
+from images.jobs import control
+from images.lifecycle import exports, removal, tags
+from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
-from images.refs import InvalidReference, parse_reference, short_id
-from images.roles import requires
+from images.refs import InvalidReference, hex_id, parse_reference, short_id
 from images.views.streaming import StreamingResponse
 
 
 @require_POST
 @requires("tag")
 def tag_add(request, image_hex):
-    engine = get_engine()
-    image_id = engine.inspect_image(image_hex)["Id"]
+    image = detail.image_summary(request.engine, image_hex)
     form = TagForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give a repository and a tag.")
         return redirect("images-detail", reference=image_hex)
     try:
-        repo_tag = lifecycle.normalize_tag(form.cleaned_data["repository"], form.cleaned_data["tag"])
-        previous = lifecycle.add_tag(engine, image_id, repo_tag, request.user, allow_move=form.cleaned_data["move"])
-    except lifecycle.TagTaken as taken:
+        repo_tag = tags.normalize_tag(form.cleaned_data["repository"], form.cleaned_data["tag"])
+        previous = tags.add_tag(request.engine, image.id, repo_tag, request.user, allow_move=form.cleaned_data["move"])
+    except tags.TagTaken as taken:
         return render(request, "images/tag_move_confirm.html", {
-            "image_id": image_id, "repo_tag": taken.repo_tag, "holder": engine.inspect_image(taken.holder),
-            "form": form,
+            "image_id": image.id, "repo_tag": taken.repo_tag,
+            "holder": detail.image_summary(request.engine, taken.holder), "form": form,
         })
-    except lifecycle.ActionRefused as refused:
+    except tags.ActionRefused as refused:
         messages.error(request, f"Not tagged: {refused}")
         return redirect("images-detail", reference=image_hex)
     moved = f" (moved from {short_id(previous)})" if previous else ""
@@ -43,17 +44,16 @@ def tag_add(request, image_hex):
 def tag_remove(request, image_hex):
     """Confirm, then remove, a tag of the image in the URL."""
     reference = request.POST.get("tag") or request.GET.get("tag", "")
-    engine = get_engine()
     try:
         if request.method == "POST" and request.POST.get("confirm") == "yes":
-            plan = lifecycle.remove_tag(engine, image_hex, reference, request.user)
+            plan = tags.remove_tag(request.engine, image_hex, reference, request.user)
             messages.success(request, plan.describe().replace("Removes", "Removed", 1).replace("is deleted",
                                                                                               "was deleted"))
             if plan.deletes_image:
                 return redirect("images-list")
-            return redirect("images-detail", reference=plan.image_id.split(":", 1)[1])
-        plan = lifecycle.plan_tag_removal(engine, image_hex, reference)
-    except lifecycle.ActionRefused as refused:
+            return redirect("images-detail", reference=hex_id(plan.image_id))
+        plan = tags.plan_tag_removal(request.engine, image_hex, reference)
+    except tags.ActionRefused as refused:
         messages.error(request, f"Not removed: {refused}")
         return redirect("images-detail", reference=image_hex)
     return render(request, "images/tag_remove_confirm.html", {"plan": plan, "image_hex": image_hex})
@@ -64,11 +64,11 @@ def tag_remove(request, image_hex):
 def tag_rollback(request, move_pk):
     move = get_object_or_404(TagMove, pk=move_pk)
     try:
-        lifecycle.rollback(get_engine(), move, request.user)
+        tags.rollback(request.engine, move, request.user)
         messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")
-    except lifecycle.ActionRefused as refused:
+    except tags.ActionRefused as refused:
         messages.error(request, f"Not rolled back: {refused}")
-    return redirect("images-detail", reference=(move.previous_image_id or move.image_id).split(":", 1)[1])
+    return redirect("images-detail", reference=hex_id(move.previous_image_id or move.image_id))
 
 
 @requires("remove")
@@ -78,10 +78,10 @@ def image_remove(request):
     if not ids:
         messages.error(request, "Select at least one image to remove.")
         return redirect("images-list")
-    engine = get_engine()
-    plans = lifecycle.plan_image_removals(engine, ids[:200])
+    plans = removal.plan_image_removals(request.engine, ids[:200])
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        removed, refused = lifecycle.remove_images(engine, plans, request.user, force=request.POST.get("force") == "on")
+        removed, refused = removal.remove_images(request.engine, plans, request.user,
+                                                 force=request.POST.get("force") == "on")
         if removed:
             messages.success(request, f"Removed {len(removed)} image(s): {', '.join(short_id(i) for i in removed)}.")
         for sentence in refused:
@@ -97,33 +97,26 @@ def image_remove(request):
 def prune(request):
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            count, reclaimed = lifecycle.prune(get_engine(), request.user, all_unused=request.POST.get("all") == "on",
-                                               label=request.POST.get("label", "").strip())
-        except lifecycle.ActionRefused as refused:
+            count, reclaimed = removal.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
+                                             label=request.POST.get("label", "").strip())
+        except tags.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
             return redirect("images-prune")
         messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
-    engine = get_engine()
-    rows = listing.image_rows(engine.list_images(), engine.list_containers())
-    dangling = {row.image_id: row for row in rows if row.dangling and not row.containers}
-    unused = {row.image_id: row for row in rows if not row.containers}
+    dangling, unused = removal.prune_candidates(request.engine)
     return render(request, "images/prune_confirm.html", {
-        "dangling": list(dangling.values()), "unused": list(unused.values()),
-        "dangling_size": sum(row.size for row in dangling.values()),
+        "dangling": dangling, "unused": unused, "dangling_size": sum(row.size for row in dangling),
     })
 
 
 @requires("export")
 def image_export(request, image_hex):
     """`docker save` of the image with all its tags, streamed to the browser."""
-    engine = get_engine()
-    data = engine.inspect_image(image_hex)
-    names = data.get("RepoTags") or [data["Id"]]
-    response = StreamingResponse(engine.save_images(names), content_type="application/x-tar")
-    label = names[0].replace("/", "_").replace(":", "_") if data.get("RepoTags") else short_id(data["Id"])
-    response["Content-Disposition"] = f'attachment; filename="{label}.tar"'
+    export = exports.export_image(request.engine, image_hex)
+    response = StreamingResponse(export.chunks, content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
 
 
@@ -138,9 +131,9 @@ def image_import(request):
             form.add_error("archive", str(exc))
         else:
             try:
-                return redirect(jobs.start_import(request.user, {"archive_file": stored,
-                                                                 "archive_name": archive.name}))
-            except jobs.JobLimitReached as exc:
+                return redirect(control.start_import(request.user, {"archive_file": stored,
+                                                                    "archive_name": archive.name}))
+            except control.JobLimitReached as exc:
                 form.add_error(None, str(exc))
     return render(request, "images/import_form.html", {"form": form})
 
@@ -156,7 +149,7 @@ def tag_push(request, image_hex):
         messages.error(request, f"Not pushed: {exc}")
         return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(jobs.start_push(request.user, repo_tag))
-    except jobs.JobLimitReached as exc:
+        return redirect(control.start_push(request.user, repo_tag))
+    except control.JobLimitReached as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from images import audit
+from images.accounts import audit
 from images.models import ApiToken
 
 

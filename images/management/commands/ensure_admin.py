@@ -4,7 +4,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from images import roles
+from images.accounts import roles
 
 
 class Command(BaseCommand):

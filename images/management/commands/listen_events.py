@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from images.engine import get_engine
-from images.events import listen
+from images.lifecycle.events import listen
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 
-from images import audit
-from images.addresses import client_address
+from images.accounts import audit
+from images.accounts.addresses import client_address
 
 
 class _Throttled:

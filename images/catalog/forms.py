@@ -1,6 +1,6 @@
 from django import forms
 
-from images.listing import DEFAULT_SORT, FILTERS, SORTS
+from images.catalog.listing import DEFAULT_SORT, FILTERS, SORTS
 
 
 class ImageListForm(forms.Form):

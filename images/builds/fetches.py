@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from images import contexts, dockerfile
-from images.contexts import ContextError
+from images.builds import contexts, dockerfile
+from images.builds.contexts import ContextError
 from images.refs import InvalidReference, parse_reference, registry_of
 
 

@@ -8,8 +8,8 @@ import time
 from django.db import close_old_connections
 
 from images.engine import EngineError, ImageNotFound
+from images.jobs.publish import publish_images_event
 from images.models import TagMove
-from images.publish import publish_images_event
 from images.refs import InvalidReference, parse_reference
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
-from images.addresses import client_address
+from images.accounts.addresses import client_address
 from images.models import AuditEntry
 
 OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queued"

@@ -13,8 +13,8 @@ from collections import deque
 
 from django.db import close_old_connections, connection, transaction
 
+from images.jobs.publish import publish_job_event
 from images.models import Job, JobLine
-from images.publish import publish_job_event
 
 log = logging.getLogger(__name__)
 

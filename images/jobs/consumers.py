@@ -14,14 +14,17 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.http import Http404
 
-from images import audit, jobs, streams
-from images.addresses import scope_client_address
-from images.access import visible_jobs
-from images.roles import may
-from images.joblog import clipped_event
+from images.accounts import audit
+from images.accounts.addresses import scope_client_address
+from images.accounts.roles import may
+from images.jobs import publish, streams
+from images.jobs.access import job_for
+from images.jobs.log import clipped_event
+from images.jobs.publish import IMAGES_GROUP, job_group
 from images.models import Job, JobLine
-from images.publish import IMAGES_GROUP, job_group
+from images.monitoring.metrics import LINES_DELIVERED
 
 REPLAY_CHUNK = 2000
 
@@ -76,7 +79,7 @@ class JobConsumer(GuardedConsumer):
             return
         user = self.scope["user"]
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
-        job = await database_sync_to_async(lambda: visible_jobs(user).filter(pk=self.job_id).first())()
+        job = await database_sync_to_async(_job_or_none)(user, self.job_id)
         if job is None:
             await self.release_slot()
             await self.close(code=4404)
@@ -91,7 +94,7 @@ class JobConsumer(GuardedConsumer):
             await self.send_json({"type": "progress", **job.progress})
         # A job whose worker died turns interrupted when the scheduler finds it,
         # which publishes the state like any other.
-        await self.send_json(jobs.state_event(job))
+        await self.send_json(publish.state_event(job))
 
     async def disconnect(self, code):
         if getattr(self, "group", None):
@@ -107,7 +110,7 @@ class JobConsumer(GuardedConsumer):
                 await self.catch_up(until=lines[0][0] - 1)
                 lines = [line for line in lines if line[0] > self.last_sent]
             if lines:
-                await self.send_json({"type": "lines", "lines": lines})
+                await self.send_lines(lines)
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] in Job.FINAL_STATES:
@@ -116,6 +119,10 @@ class JobConsumer(GuardedConsumer):
             await self.send_json(event)
         else:
             await self.send_json(event)
+
+    async def send_lines(self, lines):
+        await self.send_json({"type": "lines", "lines": lines})
+        LINES_DELIVERED.inc(len(lines))
 
     async def send_steps(self, job):
         """A build's whole stored step list; live, only changed steps follow."""
@@ -134,11 +141,11 @@ class JobConsumer(GuardedConsumer):
             head = [line for line in lines if not clip or line[0] < clip]
             tail = lines[len(head):]
             if head:
-                await self.send_json({"type": "lines", "lines": head})
+                await self.send_lines(head)
             if tail:
                 if self.last_sent < clip:
                     await self.send_json(clipped_event(job))
-                await self.send_json({"type": "lines", "lines": tail})
+                await self.send_lines(tail)
             self.last_sent = lines[-1][0]
         return job
 
@@ -175,3 +182,10 @@ class ImagesConsumer(GuardedConsumer):
 
     async def images_event(self, message):
         await self.send_json(message["event"])
+
+
+def _job_or_none(user, pk):
+    try:
+        return job_for(user, pk)
+    except Http404:
+        return None

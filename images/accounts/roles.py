@@ -93,7 +93,7 @@ def check(user, codename, action=None, target="", audited_as=None):
     """Raise Refused (and record it in the audit log, as `audited_as` or the
     permission's own action) unless `user` may `codename`."""
     if not may(user, codename):
-        from images import audit
+        from images.accounts import audit
 
         audit.record(user, audited_as or audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
         raise Refused(user, codename, action)

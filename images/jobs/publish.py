@@ -1,7 +1,12 @@
-"""The channel layer, behind one function: job events go to the group `job-<id>`."""
+"""The channel layer, behind one place: job events go to the group `job-<id>`,
+image events to every open list."""
+
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+log = logging.getLogger(__name__)
 
 
 def job_group(job_id):
@@ -22,3 +27,20 @@ IMAGES_GROUP = "images"
 def publish_images_event(event):
     """Tell every open image list and image page that the engine's images changed."""
     async_to_sync(get_channel_layer().group_send)(IMAGES_GROUP, {"type": "images.event", "event": event})
+
+def state_event(job):
+    return {
+        "type": "state",
+        "state": job.state,
+        "image_id": job.image_id or None,
+        "image_url": f"/images/{job.image_hex}/" if job.image_id else None,
+        "error": job.error,
+        "duration": job.duration,
+    }
+
+
+def publish_state(job):
+    try:
+        publish_job_event(job.pk, state_event(job))
+    except Exception:  # noqa: BLE001 - viewers read the state again when they reconnect
+        log.warning("Publishing the state of job %s failed", job.pk, exc_info=True)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from images.refs import short_id, split_repo_tag
+from images.refs import hex_id, short_id, split_repo_tag
 
 NONE = "<none>"
 FILTERS = {
@@ -42,7 +42,7 @@ class ImageRow:
 
     @property
     def hex_id(self):
-        return self.image_id.split(":", 1)[-1]
+        return hex_id(self.image_id)
 
     @property
     def name(self):
@@ -121,3 +121,19 @@ def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
         "size": lambda row: (row.size, row.repository, row.tag),
     }[field]
     return sorted(rows, key=key, reverse=sort.startswith("-"))
+
+
+@dataclass(frozen=True)
+class ImageList:
+    rows: list
+    totals: Totals
+    engine_address: str
+
+
+def list_images(engine, query="", state="", sort=DEFAULT_SORT):
+    """The rows matching a search, filter and sort: two engine calls whatever
+    the number of images."""
+    images = engine.list_images()
+    rows = select_rows(image_rows(images, engine.list_containers()), query, state,
+                       sort if sort in SORTS else DEFAULT_SORT)
+    return ImageList(rows=rows, totals=totals(images), engine_address=engine.address)

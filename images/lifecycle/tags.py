@@ -1,11 +1,10 @@
-"""Tags, removal and pruning: the changes a user makes to the images on a host.
+"""Tags: added, moved, removed and rolled back, one image at a time under its lock.
 
 Each function checks what the engine holds first, so that the confirmation a
 user sees says exactly what will go, and refuses what would surprise them.
 """
 
 import logging
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -14,10 +13,11 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import LockError
 
-from images import audit, inspect, roles
-from images.engine import EngineError, ImageNotFound
+from images.accounts import audit, roles
+from images.catalog import inspect
+from images.engine import ImageNotFound
 from images.models import TagMove
-from images.refs import InvalidReference, familiar_name, parse_reference, split_repo_tag
+from images.refs import familiar_name, InvalidReference, parse_reference, short_id, split_repo_tag
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class TagTaken(ActionRefused):
     def __init__(self, repo_tag, holder):
         self.repo_tag = repo_tag
         self.holder = holder
-        super().__init__(f"{repo_tag} points at another image ({holder[7:19]}); confirm to move it here.")
+        super().__init__(f"{repo_tag} points at another image ({short_id(holder)}); confirm to move it here.")
 
 
 def normalize_tag(repository, tag):
@@ -63,7 +63,7 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
     if holder and not allow_move:
         raise TagTaken(repo_tag, holder)
     with _holder_locked(engine, repo_tag, holder), audit.recorded(
-            user, "tag", repo_tag, detail=f"to {image_id[7:19]}" + (f", moved from {holder[7:19]}" if holder else "")):
+            user, "tag", repo_tag, detail=f"to {short_id(image_id)}" + (f", moved from {short_id(holder)}" if holder else "")):
         _tag_recorded(engine, image_id, repo_tag, "tag" if not holder else "move", user)
     return holder
 
@@ -120,7 +120,7 @@ class TagRemoval:
             return (f"{self.repo_tag} is the image's last tag and {len(self.containers)} container(s) use "
                     "the image, so the engine keeps both: remove the containers first, or remove the "
                     "image itself with force.")
-        return (f"Removes the tag {self.repo_tag}, the image's last: the image {self.image_id[7:19]} "
+        return (f"Removes the tag {self.repo_tag}, the image's last: the image {short_id(self.image_id)} "
                 f"itself is deleted.")
 
 
@@ -137,7 +137,7 @@ def plan_tag_removal(engine, image, reference):
     data = engine.inspect_image(image)
     tags = data.get("RepoTags") or []
     if repo_tag not in tags:
-        raise ActionRefused(f"{repo_tag} is not a tag of this image ({data['Id'][7:19]}).")
+        raise ActionRefused(f"{repo_tag} is not a tag of this image ({short_id(data['Id'])}).")
     return TagRemoval(
         repo_tag=repo_tag,
         image_id=data["Id"],
@@ -160,7 +160,7 @@ def remove_tag(engine, image, reference, user):
             raise ActionRefused(plan.describe())
         if plan.deletes_image:
             roles.check(user, "remove", "remove the tag, which would delete the image,", plan.repo_tag)
-        with audit.recorded(user, "untag", plan.repo_tag, detail=f"from {plan.image_id[7:19]}" + (
+        with audit.recorded(user, "untag", plan.repo_tag, detail=f"from {short_id(plan.image_id)}" + (
                 ", which was deleted with it" if plan.deletes_image else "")):
             engine.remove_image(plan.repo_tag)
     return plan
@@ -200,63 +200,6 @@ def _redis():
     return _client
 
 
-@dataclass
-class ImageRemoval:
-    image_id: str
-    tags: list
-    containers: list
-    size: int
-
-
-def plan_image_removals(engine, image_ids):
-    containers = engine.list_containers()
-    plans = []
-    for image_id in image_ids:
-        data = engine.inspect_image(image_id)
-        plans.append(ImageRemoval(data["Id"], data.get("RepoTags") or [],
-                                  inspect.containers_of(data["Id"], containers), data.get("Size") or 0))
-    return plans
-
-
-def remove_images(engine, plans, user, force=False):
-    """Remove each planned image; those in use only with force. Returns
-    (removed ids, refusals as sentences)."""
-    removed, refused = [], []
-    for plan in plans:
-        if plan.containers and not force:
-            names = ", ".join(inspect.container_name(c) for c in plan.containers)
-            refused.append(f"{plan.image_id[7:19]} is used by {names}; tick 'force' to remove it anyway.")
-            audit.record(user, "remove", plan.image_id, audit.REFUSED, detail=f"in use by {names}")
-            continue
-        try:
-            with audit.recorded(user, "remove", plan.image_id, detail=", ".join(plan.tags) + (
-                    " (forced)" if plan.containers else "")):
-                # Force also lets one call remove an image that has several tags.
-                engine.remove_image(plan.image_id, force=True)
-            removed.append(plan.image_id)
-        except EngineError as exc:
-            refused.append(f"{plan.image_id[7:19]}: {exc}")
-    return removed, refused
-
-
-LABEL_FILTER = re.compile(r"^[A-Za-z0-9._/-]+(=[^\s]*)?$")
-LABEL_FILTER_MAX = 255
-
-
-def prune(engine, user, all_unused=False, label=""):
-    """Returns (number of images deleted, bytes reclaimed)."""
-    if len(label) > LABEL_FILTER_MAX:
-        raise ActionRefused(f"A label filter is at most {LABEL_FILTER_MAX} characters.")
-    if label and not LABEL_FILTER.match(label):
-        raise ActionRefused("A label filter is key or key=value, without spaces.")
-    scope = ("all unused images" if all_unused else "dangling images") + (f" labelled {label}" if label else "")
-    with audit.recorded(user, "prune", scope) as entry:
-        result = engine.prune_images(all_unused=all_unused, label=label or None)
-        deleted = [item for item in result.get("ImagesDeleted") or [] if item.get("Deleted")]
-        entry["detail"] = f"{len(deleted)} image(s) deleted, {result.get('SpaceReclaimed') or 0} bytes reclaimed"
-    return len(deleted), result.get("SpaceReclaimed") or 0
-
-
 def rollback(engine, move, user=None):
     """Point a tag back at the image it pointed at before `move`."""
     if not move.previous_image_id:
@@ -264,7 +207,7 @@ def rollback(engine, move, user=None):
     try:
         engine.inspect_image(move.previous_image_id)
     except ImageNotFound:
-        raise ActionRefused(f"The earlier image {move.previous_image_id[7:19]} is no longer on this host.") from None
+        raise ActionRefused(f"The earlier image {short_id(move.previous_image_id)} is no longer on this host.") from None
     with _holder_locked(engine, move.tag, tag_holder(engine, move.tag)), audit.recorded(
-            user, "rollback", move.tag, detail=f"to {move.previous_image_id[7:19]}"):
+            user, "rollback", move.tag, detail=f"to {short_id(move.previous_image_id)}"):
         return _tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)

@@ -4,7 +4,7 @@ import re
 
 from django import forms
 
-from images import contexts, fetches
+from images.builds import contexts, fetches
 from images.refs import InvalidReference, parse_reference
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
@@ -115,7 +115,7 @@ class BuildForm(forms.Form):
         return data
 
     def _check_fetches(self, data):
-        """What the Dockerfile would make the engine fetch (images/fetches.py)."""
+        """What the Dockerfile would make the engine fetch (images/builds/fetches.py)."""
         params = {key: data.get(key) for key in ("source", "dockerfile_text", "dockerfile", "directory", "build_args")}
         try:
             fetches.check_build(params, upload=data.get("context") if data["source"] == "upload" else None)

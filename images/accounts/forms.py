@@ -1,23 +1,15 @@
-from django import forms
+"""Forms of the account pages: registry logins, API tokens, users and roles
+(the API validates with the same)."""
 
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from images.accounts import roles
 from images.models import Registry
 
-
-class TagForm(forms.Form):
-    # Lengths are checked with the reference grammar, which says what is wrong.
-    repository = forms.CharField(max_length=1000)
-    tag = forms.CharField(max_length=1000, required=False, initial="latest")
-    move = forms.BooleanField(required=False, widget=forms.HiddenInput)
-
-
-class ImportForm(forms.Form):
-    archive = forms.FileField(label="Image archive (.tar from docker save)")
-
-    def clean_archive(self):
-        archive = self.cleaned_data["archive"]
-        if not archive.name.lower().endswith(".tar"):
-            raise forms.ValidationError("Upload the .tar that docker save (or Dockyard's Export) wrote.")
-        return archive
+ROLE_CHOICES = [("", "none (cannot use Dockyard)")] + [(name, f"{name}: {roles.ROLE_HELP[name]}")
+                                                        for name in (roles.VIEWER, roles.BUILDER, roles.ADMIN)]
 
 
 class RegistryForm(forms.ModelForm):
@@ -50,3 +42,20 @@ class RegistryForm(forms.ModelForm):
         if commit:
             registry.save()
         return registry
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CI on build-01'.")
+
+
+class NewUserForm(UserCreationForm):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=roles.VIEWER, required=False)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username",)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
+    active = forms.BooleanField(required=False)

@@ -1,0 +1,8 @@
+"""People: who they are, what they may do, and what they did.
+
+- `roles`: viewer, builder and admin, and every permission check.
+- `login`: the login throttle.
+- `addresses`: a request's client address, past trusted proxies.
+- `audit`: the audit log (recording, filtering, exporting).
+- `secrets_box`: encryption of stored secrets, with a key kept out of the database.
+"""

@@ -1,0 +1,53 @@
+"""One image as its page and the API show it: the summary of `inspect`, the
+layer history read as instructions, and the containers made from it."""
+
+import json
+from dataclasses import dataclass
+
+from images.catalog import history, inspect
+from images.engine import ImageNotFound
+from images.refs import InvalidReference, hex_id, is_image_id, parse_reference
+
+
+def check_reference(reference):
+    """Only ids and valid references reach the engine; anything else is simply
+    not an image here."""
+    if is_image_id(reference):
+        return
+    try:
+        parse_reference(reference)
+    except InvalidReference as exc:
+        raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
+
+
+@dataclass
+class ImageDetail:
+    summary: inspect.ImageSummary
+    layers: list
+    containers: list
+    raw: str
+
+    @property
+    def hex_id(self):
+        return hex_id(self.summary.id)
+
+    @property
+    def empty_layers(self):
+        return sum(1 for layer in self.layers if layer.empty)
+
+
+def image_summary(engine, reference):
+    """The summary alone: one engine call."""
+    check_reference(reference)
+    return inspect.summarize(engine.inspect_image(reference))
+
+
+def image_detail(engine, reference):
+    check_reference(reference)
+    data = engine.inspect_image(reference)
+    return ImageDetail(
+        summary=inspect.summarize(data),
+        layers=history.layers_from_history(engine.image_history(data["Id"])),
+        containers=inspect.containers_of(data["Id"], engine.list_containers()),
+        raw=json.dumps(data, indent=2, sort_keys=True),
+    )

@@ -1,0 +1,26 @@
+"""The Docker engine: the only package that calls the Docker SDK or the Engine API,
+and the readers of what the engine streams back.
+
+- `client`: `Engine` (every call Dockyard makes), `get_engine`, the errors, and
+  `EngineStream` (one job's cancellable stream of calls).
+- `output`: an engine message stream turned into lines of text.
+- `steps`: a classic-builder build read as steps.
+- `progress`: pull and push progress, one entry per layer.
+
+Everything else imports what it needs from here (`from images.engine import
+get_engine, EngineError`), never `docker`.
+"""
+
+from images.engine.client import (
+    Engine,
+    EngineError,
+    EngineStream,
+    EngineUnavailable,
+    IgnoreRules,
+    ImageNotFound,
+    StreamClosed,
+    get_engine,
+)
+
+__all__ = ["Engine", "EngineError", "EngineStream", "EngineUnavailable", "IgnoreRules", "ImageNotFound",
+           "StreamClosed", "get_engine"]

@@ -1,0 +1,1 @@
+"""Generated protobuf modules (scripts/generate_protos.sh) and their .proto sources."""

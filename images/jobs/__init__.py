@@ -1,0 +1,13 @@
+"""Jobs: the builds, pulls, pushes and imports a worker runs for someone, and
+everything that follows one from its start to its stored output.
+
+- `control`: start, retry, rebuild, cancel; the job limit; the sweeps for jobs
+  lost between the queue and a worker (web and scheduler side).
+- `running`: a job run in the worker, its heartbeat and its cancel.
+- `log`: output lines numbered, stored in batches, then published.
+- `publish`: the channel layer behind one place.
+- `consumers`: the websockets (a job's output, the image events).
+- `streams`: how many streams each person has open, across processes.
+- `access`: which jobs a person may see or change.
+- `retention`: what expired jobs leave behind, removed.
+"""

@@ -1,0 +1,59 @@
+"""Who may do what to a job. Views, the API, the consumers, control and the
+worker all ask here.
+
+- view: anyone who may browse sees every job (a shared host's builds are
+  shared knowledge);
+- cancel and retry: one's own jobs with cancel_own_job, anyone's with
+  cancel_any_job; retry also needs the permission to start its kind;
+- run: the job's creator may still start jobs of its kind (roles change while
+  jobs wait in the queue).
+"""
+
+from django.http import Http404
+
+from images.accounts import roles
+from images.models import Job
+
+ACTIONS = ("view", "cancel", "retry", "run")
+
+
+def visible_jobs(user):
+    if not user or not user.is_authenticated or not roles.may(user, "browse"):
+        return Job.objects.none()
+    return Job.objects.all()
+
+
+def may(user, job, action):
+    if action == "view":
+        return roles.may(user, "browse")
+    if action == "cancel":
+        return roles.may_cancel(user, job)
+    if action == "retry":
+        return roles.may_retry(user, job)
+    if action == "run":
+        return roles.may_run(user, job.kind)
+    raise ValueError(f"Unknown job action {action!r}; one of {', '.join(ACTIONS)}.")
+
+
+def check(user, job, action):
+    """Refuse, with the role that would allow it, and audit the refusal as the
+    action, unless `user` may do `action` to `job`."""
+    if may(user, job, action):
+        return
+    if action in ("cancel", "retry") and roles.may_cancel(user, job):
+        # Their own job, but not a kind they may start.
+        roles.check(user, roles.JOB_PERMISSION[job.kind], target=f"job {job.pk}", audited_as=action)
+    codename = "cancel_any_job" if roles.may(user, "cancel_own_job") else "cancel_own_job"
+    roles.check(user, codename, f"{action} job {job.pk} of {job.created_by or 'a deleted account'}",
+                target=f"job {job.pk}", audited_as=action)
+
+
+def job_for(user, pk, action="view"):
+    """The job `pk` if `user` may do `action` to it: 404 for a job they cannot
+    see (or none), Refused (403, audited) for one they see but may not change."""
+    job = visible_jobs(user).filter(pk=pk).select_related("created_by").first()
+    if job is None:
+        raise Http404("No such job.")
+    if action != "view":
+        check(user, job, action)
+    return job

@@ -1,0 +1,167 @@
+"""Jobs from the web and scheduler side: starting builds, pulls, pushes and
+imports, retrying, rebuilding and cancelling them, and the sweeps that find jobs
+lost between the queue and a worker.
+
+Views and the API call `start_build`, `start_pull`, `retry` and `cancel`; the
+worker side is `images.jobs.running`.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from images.accounts import audit, roles
+from images.builds import contexts
+from images.jobs import access
+from images.jobs.publish import publish_state
+from images.models import Job
+from images.refs import parse_reference
+
+log = logging.getLogger(__name__)
+
+
+# Starting jobs (web side) ------------------------------------------------------
+
+class JobLimitReached(Exception):
+    """The user already has as many jobs queued or running as one may."""
+
+
+def start_build(user, params, retry_of=None, action=None):
+    tags = params.get("tags") or []
+    target = ", ".join(tags) if tags else f"untagged build from {contexts.SOURCES[params['source']].lower()}"
+    return _enqueue(Job.Kind.BUILD, target, params, user, retry_of, action)
+
+
+def start_pull(user, reference, retry_of=None):
+    parse_reference(reference)
+    return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
+
+
+def start_push(user, reference, retry_of=None):
+    parse_reference(reference)
+    return _enqueue(Job.Kind.PUSH, reference, {"reference": reference}, user, retry_of)
+
+
+def start_import(user, params, retry_of=None):
+    return _enqueue(Job.Kind.IMPORT, f"import of {params['archive_name']}", params, user, retry_of)
+
+
+def retry(job, user):
+    """Run a job's recipe again as a new job: one's own job, or anyone's with
+    cancel_any_job. Starting it asks for the same permission as the original
+    kind of job."""
+    access.check(user, job, "retry")
+    _check_recipe(job)
+    start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
+    if start is not None:
+        return start(user, job.params, retry_of=job)
+    start = start_pull if job.kind == Job.Kind.PULL else start_push
+    return start(user, job.params["reference"], retry_of=job)
+
+
+def rebuild(recipe, user):
+    """Build an image again from the recipe of the build that made it."""
+    _check_recipe(recipe)
+    return start_build(user, recipe.params, retry_of=recipe, action="rebuild")
+
+
+def _check_recipe(job):
+    missing = contexts.missing_archive(job.params)
+    if missing:
+        raise contexts.ContextError(f"Job {job.pk} cannot run again: {missing}")
+
+
+def recipe_for_image(image_id):
+    """The latest successful Dockyard build that produced this image, if any."""
+    return Job.objects.filter(kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, image_id=image_id).first()
+
+
+def cancel(job, user):
+    """Stop a job: builders their own, admins anyone's."""
+    access.check(user, job, "cancel")
+    audit.record(user, "cancel", f"job {job.pk} ({job.kind} {job.target})", audit.OK, job=job)
+    state = job.request_cancel()
+    if state == Job.State.CANCELLED:
+        publish_state(job)
+    return state
+
+
+def reap_interrupted():
+    """Mark jobs whose worker died as interrupted, and tell their viewers."""
+    for pk in Job.find_interrupted():
+        publish_state(Job.objects.get(pk=pk))
+
+
+def requeue_unclaimed():
+    """Send again the task of every job left queued, unclaimed, for
+    DOCKYARD_REQUEUE_AFTER seconds since its last send. The database, not
+    Redis, is the truth about jobs: a Redis restarted without its data has lost
+    their messages. A job merely waiting behind long builds gets one more message
+    per period, which does nothing when it arrives second (the claim is atomic)."""
+    for pk in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", flat=True):
+        log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
+        dispatch(pk, settings.DOCKYARD_QUEUE)
+
+
+def dispatch(job_id, queue):
+    """Send a job's task to the workers' queue, noting when."""
+    from images.tasks import run_job_task  # tasks imports this module
+
+    Job.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
+    try:
+        run_job_task.apply_async((job_id,), queue=queue)
+    except OperationalError:
+        # Redis is down or restarting: the job is stored, and the sweep sends it again.
+        log.warning("Job %s could not be queued now; it will be sent again once Redis answers.", job_id,
+                    exc_info=True)
+
+
+def active_job_count(user):
+    return Job.objects.filter(created_by=user, state__in=(Job.State.QUEUED, Job.State.RUNNING)).count()
+
+
+def _enqueue(kind, target, params, user, retry_of, action=None):
+    target = target[:600]
+    roles.check(user, roles.JOB_PERMISSION[kind], target=target)
+    limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
+    with transaction.atomic():
+        # Count and insert under a lock on the person's row, or requests arriving
+        # together in several server processes all count the same jobs and all
+        # insert. (SQLite ignores the row lock: its IMMEDIATE transactions already
+        # take the database's write lock when they begin.)
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        job = None
+        if active_job_count(user) < limit:
+            job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
+                                     output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
+            audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
+            # After commit, or a fast worker could look for a job not yet visible to it.
+            queue = settings.DOCKYARD_QUEUE
+            transaction.on_commit(lambda: dispatch(job.pk, queue))
+    if job is None:
+        audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")
+        if retry_of is None:  # a retry's archive is its original's, still needed
+            for stored in (params.get("context_file"), params.get("archive_file")):
+                if stored:
+                    contexts.discard_upload(stored)
+        raise JobLimitReached(f"You already have {limit} jobs queued or running, the most one person may have. "
+                              "Wait for one to end, or cancel one, then try again.")
+    return job
+
+
+def _audit_detail(job):
+    """What the job's recipe was, by names only: build-arg values can be secrets."""
+    params = job.params
+    parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
+    if job.kind == Job.Kind.BUILD:
+        source = params["source"]
+        origin = {"directory": params.get("directory"), "git": params.get("git_url"),
+                  "upload": params.get("context_name")}.get(source)
+        parts.append(f"from {contexts.SOURCES[source].lower()}" + (f" {origin}" if origin else ""))
+        if params.get("build_args"):
+            parts.append(f"build args {', '.join(sorted(params['build_args']))}")
+    return "; ".join(parts)

@@ -1,0 +1,33 @@
+"""Finding jobs, and reading back what they stored: for the pages and the API alike."""
+
+from images.jobs.access import visible_jobs
+from images.models import Job, JobLine
+
+
+def job_list(user, state="", kind=""):
+    """The jobs `user` sees, newest first, filtered by state and kind (unknown
+    values filter nothing), without the large fields a list does not show."""
+    selected = visible_jobs(user).select_related("created_by")
+    if state in Job.State.values:
+        selected = selected.filter(state=state)
+    if kind in Job.Kind.values:
+        selected = selected.filter(kind=kind)
+    return selected.defer("params", "steps", "progress")
+
+
+def log_text(job):
+    """The whole stored log as lines of text, read in chunks, with a line saying
+    where and how much Dockyard clipped."""
+    last = 0
+    query = job.lines.order_by("seq").values_list("seq", "text")
+    for seq, text in query.iterator(chunk_size=5000):
+        if job.clipped_before and last <= job.clipped_after < seq:
+            yield (f"[dockyard] ... {job.clipped_lines:,} lines ({job.clipped_bytes:,} bytes) clipped here "
+                   f"to keep the log under {job.output_limit:,} bytes ...\n")
+        yield text + "\n"
+        last = seq
+
+
+def lines_after(job, after, limit):
+    """Up to `limit` stored (seq, text) lines after line number `after`."""
+    return list(JobLine.objects.filter(job=job, seq__gt=after).order_by("seq").values_list("seq", "text")[:limit])

@@ -1,0 +1,75 @@
+"""The layout holds: only images/engine/ talks to Docker, pages never reach the
+engine but through service functions, and every package says what it holds."""
+
+import ast
+from pathlib import Path
+
+IMAGES = Path(__file__).resolve().parent.parent / "images"
+
+
+def _imports(path):
+    """(module, names) for every import in a file, relative ones resolved."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(IMAGES.parent).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([module] if module else []))
+            names = [alias.name for alias in node.names]
+            yield module, names
+
+
+def _modules(folder=IMAGES):
+    return [path for path in folder.rglob("*.py") if "migrations" not in path.parts]
+
+
+def _is_engine(module, names=()):
+    return module == "images.engine" or module.startswith("images.engine.") or (
+        module == "images" and "engine" in names)
+
+
+def test_only_the_engine_package_imports_docker():
+    offenders = [
+        f"{path.relative_to(IMAGES.parent)} imports {module}"
+        for path in _modules() if "engine" != path.relative_to(IMAGES).parts[0]
+        for module, _ in _imports(path) if module == "docker" or module.startswith("docker.")
+    ]
+    assert offenders == []
+    # and the check sees a real import where there is one
+    assert any(module == "docker" for module, _ in _imports(IMAGES / "engine" / "client.py"))
+
+
+def test_no_view_module_imports_the_engine():
+    offenders = [
+        f"{path.relative_to(IMAGES.parent)} imports {module}"
+        for path in _modules(IMAGES / "views")
+        for module, names in _imports(path) if _is_engine(module, names)
+    ]
+    assert offenders == []
+
+
+def test_the_api_takes_from_the_engine_only_its_errors():
+    """The API maps engine failures to status codes, so it may name the error
+    classes; it never calls the engine itself."""
+    offenders = []
+    for path in _modules(IMAGES / "api"):
+        for module, names in _imports(path):
+            if _is_engine(module, names):
+                calls = [name for name in names if not name.endswith(("Error", "Unavailable", "NotFound"))]
+                if calls or module == "images":
+                    offenders.append(f"{path.relative_to(IMAGES.parent)} imports {module} {calls}")
+    assert offenders == []
+
+
+def test_every_package_says_what_it_holds():
+    packages = [init.parent for init in IMAGES.rglob("__init__.py")
+                if not {"migrations", "management", "templatetags"} & set(init.parent.parts)]
+    assert len(packages) >= 7  # engine, jobs, builds, lifecycle, catalog, accounts, views
+    silent = [str(package.relative_to(IMAGES.parent)) for package in packages
+              if not ast.get_docstring(ast.parse((package / "__init__.py").read_text()))]
+    assert silent == []
