@@ -10,8 +10,8 @@ from django.http import JsonResponse
 from django.urls import URLPattern
 from ninja import NinjaAPI, Swagger
 
-from images.api import auth, errors, images, jobs
 from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
+from images.api import accounts, audit, auth, errors, images, jobs, registries, tags
 
 class DockyardAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation):
@@ -26,7 +26,7 @@ class DockyardAPI(NinjaAPI):
             summary, _, description = (inspect.getdoc(operation.view_func) or "").partition("\n")
             for method in operation.methods:
                 entry = schema["paths"][schema_path(path)][method.lower()]
-                entry["summary"] = summary or entry["summary"]
+                entry["summary"] = summary.rstrip(".") or entry["summary"]
                 entry["description"] = f"Needs `{permission}` (the {role} role). {description.strip()}".strip()
                 entry["x-dockyard-permission"] = permission
                 body = entry.get("requestBody", {}).get("content", {})
@@ -47,7 +47,8 @@ api = DockyardAPI(
     auth=auth.undeclared(),
 )
 errors.add_handlers(api)
-AREAS = (images, jobs)
+# images last: its /api/images/{reference} would take every path under /api/images/.
+AREAS = (tags, jobs, registries, accounts, audit, images)
 for area in AREAS:
     api.add_router("", area.router)
 

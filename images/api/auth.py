@@ -1,6 +1,6 @@
 """Who may call an operation: logged in (by session, or by a bearer token that
 images.middleware.BearerTokenMiddleware has already resolved), then allowed by
-their role, as every page asks images.roles.
+their role, as every page asks images.accounts.roles.
 
 Each operation names its permission: `@router.post(..., auth=allowed("build"))`.
 The check runs before the request's body is parsed, so a role that may not act

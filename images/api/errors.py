@@ -6,18 +6,26 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from images.jobs import control as jobs
+from images.accounts.users import ChangeRefused
 from images.api.auth import LOGIN_NEEDED
+from images.builds.contexts import ContextError
 from images.engine import EngineError, EngineUnavailable, ImageNotFound
+from images.jobs.control import JobLimitReached, NoRecipe
+from images.lifecycle.tags import ActionRefused
 
 # Exceptions the service functions raise, and the status each one answers with.
 STATUS_OF = {
-    PermissionDenied: 403,  # images.roles.Refused: its sentence names the role that would do
-    jobs.JobLimitReached: 429,
+    PermissionDenied: 403,  # images.accounts.roles.Refused: its sentence names the role that would do
+    JobLimitReached: 429,
     Http404: 404,
     ImageNotFound: 404,
     EngineUnavailable: 503,
     EngineError: 502,
+    # Refused as things stand: the sentence says why.
+    ActionRefused: 409,
+    ChangeRefused: 409,
+    NoRecipe: 409,
+    ContextError: 409,  # a job's upload gone, so it cannot run again
 }
 
 

@@ -1,5 +1,8 @@
-"""A body that is JSON, or form fields as the pages send them."""
+"""What the operations take: a body that is JSON or form fields as the pages
+send them, and an image id in a path."""
 
+from django.urls import register_converter
+from ninja import Path
 from ninja.params import ParamShortcut
 from ninja.params.models import Body, BodyModel
 
@@ -26,3 +29,24 @@ class _FormOrJson(Body):
 
 
 FormOrJson = ParamShortcut(lambda default=..., **kwargs: _FormOrJson(default, **kwargs))
+
+
+class ImageIdConverter:
+    """An image id as the pages' URLs carry it: 64 hex digits, without sha256:.
+    The engine refuses such a repository name, so an action's route
+    (/api/images/<id>/export) never shadows the image whose reference is
+    `<name>/export`."""
+
+    regex = "[0-9a-f]{64}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ImageIdConverter, "imageid")
+
+ImageHex = Path[str, {"pattern": f"^{ImageIdConverter.regex}$",
+                      "description": "The image's id: 64 hex digits, without sha256:."}]

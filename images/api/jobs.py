@@ -1,16 +1,16 @@
-"""Jobs: starting builds and pulls, following them, cancelling them."""
+"""Jobs: starting builds and pulls, the list, following one, cancel and retry."""
 
+from django.core.paginator import Paginator
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
-from images.jobs import control as jobs
-from images.jobs.access import job_for as get_job_for_user
 from images.api.auth import allowed
 from images.api.errors import form_errors
 from images.api.fields import FormOrJson
-from images.api.schemas import Job, errors
+from images.api.schemas import Job, JobSummary, errors
 from images.builds.forms import BuildForm, PullForm
-from images.models import JobLine
+from images.jobs import control, queries
+from images.jobs.access import job_for
 
 router = Router(tags=["jobs"])
 
@@ -38,6 +38,20 @@ class PullFields(Schema):
     reference: str = Field(description="name, name:tag or name@digest, e.g. 127.0.0.1:5000/team/app:1.0")
 
 
+class JobFilters(Schema):
+    state: str = Field("", description="queued, running, succeeded, failed, cancelled or interrupted.")
+    kind: str = Field("", description="build, pull, push or import.")
+    user: str = Field("", description="The user name of who started them.")
+    page: int = Field(1, ge=1)
+
+
+class JobPage(Schema):
+    count: int = Field(description="Jobs matching, on all pages.")
+    page: int
+    pages: int
+    jobs: list[JobSummary] = Field(description=f"Newest first, {queries.JOBS_PER_PAGE} a page.")
+
+
 class LogPage(Schema):
     job: int
     state: str
@@ -56,7 +70,7 @@ def build_create(request, fields: Form[BuildFields], context: File[UploadedFile]
     form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {})
     if not form.is_valid():
         return form_errors("The build was not started.", form)
-    return Status(201, jobs.start_build(request.user, form.job_params()))
+    return Status(201, control.start_build(request.user, form.job_params()))
 
 
 @router.post("/pulls", response={201: Job, **errors(400, 429)}, auth=allowed("pull"))
@@ -68,13 +82,25 @@ def pull_create(request, fields: FormOrJson[PullFields]):
     form = PullForm(fields.dict())
     if not form.is_valid():
         return form_errors("The pull was not started.", form)
-    return Status(201, jobs.start_pull(request.user, form.cleaned_data["reference"]))
+    return Status(201, control.start_pull(request.user, form.cleaned_data["reference"]))
+
+
+@router.get("/jobs", response={200: JobPage, **errors(400)}, auth=allowed("browse"))
+def job_list(request, filters: Query[JobFilters]):
+    """The job list.
+
+    Filtered as on the jobs page (unknown states and kinds filter nothing), a page at a time.
+    """
+    page = Paginator(queries.job_list(request.user, filters.state, filters.kind, filters.user),
+                     queries.JOBS_PER_PAGE).get_page(filters.page)
+    return {"count": page.paginator.count, "page": page.number, "pages": max(page.paginator.num_pages, 1),
+            "jobs": list(page)}
 
 
 @router.get("/jobs/{int:pk}", response={200: Job, **errors(404)}, auth=allowed("browse"))
 def job_detail(request, pk: int):
     """A job: its state, times, image, steps and progress."""
-    return get_job_for_user(request.user, pk)
+    return job_for(request.user, pk)
 
 
 @router.get("/jobs/{int:pk}/log", response={200: LogPage, **errors(400, 404)}, auth=allowed("browse"))
@@ -84,9 +110,9 @@ def job_log(request, pk: int, after: Query[int] = 0):
     Up to 5,000 stored lines after line `after`; ask again with `after=next_after` while `more` (or the job
     is still running).
     """
-    job = get_job_for_user(request.user, pk)
+    job = job_for(request.user, pk)
     after = max(after, 0)
-    lines = list(JobLine.objects.filter(job=job, seq__gt=after).order_by("seq").values_list("seq", "text")[:LOG_PAGE])
+    lines = queries.lines_after(job, after, LOG_PAGE)
     return {"job": job.pk, "state": job.state, "lines": lines, "next_after": lines[-1][0] if lines else after,
             "more": bool(lines) and lines[-1][0] < job.line_count}
 
@@ -97,8 +123,18 @@ def job_cancel(request, pk: int):
 
     One's own (builder), or anyone's (admin). Answers 202 while the engine stops it, 200 once it has ended.
     """
-    job = get_job_for_user(request.user, pk)
+    job = job_for(request.user, pk)
     if not job.is_final:
-        jobs.cancel(job, request.user)
+        control.cancel(job, request.user)
         job.refresh_from_db()
     return Status(200 if job.is_final else 202, job)
+
+
+@router.post("/jobs/{int:pk}/retry", response={201: Job, **errors(404, 409, 429)}, auth=allowed("browse"))
+def job_retry(request, pk: int):
+    """Retry a job.
+
+    Runs its recipe again as a new job: one's own (builder), or anyone's (admin), with the permission its
+    kind needs. Answers 201 with the new job.
+    """
+    return Status(201, control.retry(job_for(request.user, pk), request.user))

@@ -40,7 +40,9 @@ class Clipped(Schema):
     bytes: int
 
 
-class Job(Schema):
+class JobSummary(Schema):
+    """A job as lists show it."""
+
     id: int
     kind: str = Field(description="build, pull, push or import")
     state: str = Field(description="queued, running, succeeded, failed, cancelled or interrupted")
@@ -54,8 +56,6 @@ class Job(Schema):
     error: str
     lines: int = Field(description="The number of the last output line.")
     clipped: Clipped | None = Field(description="Where output over the job's limit was dropped, if it was.")
-    steps: list[Any]
-    progress: dict[str, Any]
     retry_of: int | None
     output_removed: bool = Field(description="The job ended over DOCKYARD_JOB_RETENTION_DAYS ago: its output "
                                              "and upload are gone.")
@@ -91,3 +91,8 @@ class Job(Schema):
     @staticmethod
     def resolve_url(job):
         return job.get_absolute_url()
+
+
+class Job(JobSummary):
+    steps: list[Any] = Field(description="A build's steps, with their durations and cache hits.")
+    progress: dict[str, Any] = Field(description="A pull's or push's layers and digest.")

@@ -10,7 +10,7 @@ from images.builds import contexts
 from images.catalog import detail, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.models import TagMove
+from images.lifecycle import tags
 from images.views.pages import page_of, websocket_url
 
 
@@ -48,7 +48,7 @@ def image_detail(request, reference):
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": TagMove.objects.filter(tag__in=image.summary.tags).select_related("by")[:50],
+        "moves": tags.tag_moves(image.summary.tags),
     })
 
 
@@ -56,12 +56,8 @@ def image_detail(request, reference):
 @requires("build")
 def image_rebuild(request, image_hex):
     """Run the recipe of the build that made this image again, as a new job."""
-    recipe = control.recipe_for_image(f"sha256:{image_hex}")
-    if recipe is None:
-        messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
-        return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(control.rebuild(recipe, request.user))
-    except (control.JobLimitReached, contexts.ContextError) as exc:
+        return redirect(control.rebuild_image(f"sha256:{image_hex}", request.user))
+    except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
