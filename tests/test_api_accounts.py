@@ -62,3 +62,20 @@ def test_a_weak_password_or_a_change_of_ones_own_role_is_refused(owner):
     assert mine.status_code == 409 and "your own role" in mine.json()["error"]
     assert roles.role_of(owner) == roles.ADMIN
     assert not AuditEntry.objects.filter(action__startswith="user").exists()
+
+
+def test_the_user_list_costs_the_same_queries_for_any_number_of_accounts(owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = bearer(owner)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get("/api/users").status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    for number in range(8):
+        roles.assign(get_user_model().objects.create_user(f"someone-{number}"), roles.VIEWER)
+    assert queries() == few
