@@ -118,3 +118,20 @@ def test_it_answers_in_its_own_shape_whatever_goes_wrong(api):
     bad_after = api.get("/api/jobs/1/log", {"after": "x"})
     assert bad_after.status_code == 400 and "after" in bad_after.json()["fields"]
     assert api.get("/api/jobs/999999").json() == {"error": "No such job."}
+
+
+def test_an_operation_that_names_no_permission_is_refused_to_everyone(owner):
+    from django.core.exceptions import PermissionDenied
+    from django.test import RequestFactory
+
+    from images.api import auth
+
+    request = RequestFactory().get("/api/forgotten")
+    request.user, request.token_auth = owner, True  # an admin, by token
+    with pytest.raises(PermissionDenied):
+        auth.undeclared()[0].authenticate(request, "dky_…")
+
+
+def test_the_api_root_leads_to_the_reference(builder_client):
+    response = builder_client.get("/api/")
+    assert (response.status_code, response["Location"]) == (302, "/api/docs")

@@ -1,4 +1,4 @@
-"""The NinjaAPI, its parser and its URLs."""
+"""The NinjaAPI: its areas, its OpenAPI document and its URLs."""
 
 import inspect
 import re
@@ -8,10 +8,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.urls import URLPattern
+from django.views.generic import RedirectView
 from ninja import NinjaAPI, Swagger
 
 from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
 from images.api import accounts, audit, auth, errors, images, jobs, registries, tags
+
 
 class DockyardAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation):
@@ -22,7 +24,7 @@ class DockyardAPI(NinjaAPI):
         schema = super().get_openapi_schema(**kwargs)
         for path, operation in operations():
             permission = auth.permission_of(operation)
-            role = next(name for name in (VIEWER, BUILDER, ADMIN) if permission in ROLES[name])
+            role = next((name for name in (VIEWER, BUILDER, ADMIN) if permission in ROLES[name]), "no")
             summary, _, description = (inspect.getdoc(operation.view_func) or "").partition("\n")
             for method in operation.methods:
                 entry = schema["paths"][schema_path(path)][method.lower()]
@@ -81,7 +83,7 @@ def _adapted(pattern):
     elif pattern.name == "openapi-json":
         view = login_not_required(_schema_access(pattern.callback))
     elif pattern.name == "api-root":
-        view = pattern.callback
+        view = RedirectView.as_view(pattern_name="api:openapi-view")
     else:
         view = login_not_required(_json_not_allowed(pattern.callback))
     return URLPattern(pattern.pattern, view, pattern.default_args, pattern.name)
