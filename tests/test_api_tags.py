@@ -4,7 +4,7 @@ token, on the real engine."""
 import pytest
 
 from images.models import Job, TagMove
-from tests import dockerlib
+from tests import dockerlib, live
 from tests.apiclient import bearer, entry
 from tests.live import wait_for_job
 from tests.test_tags import hex_of, tags_of, two_images  # noqa: F401 - the fixture
@@ -96,9 +96,18 @@ def test_it_lists_a_tags_history_and_rolls_it_back(api, two_images):
     assert entry("rollback", target=tag).detail == f"to {hex_of(one)[:12]}"
 
 
+@pytest.fixture
+def own_registry():
+    """A registry of this test's own: the session's, shared, would then mount
+    these layers into the pushes of tests/test_registries.py."""
+    registry = live.Registry()
+    yield registry
+    registry.stop()
+
+
 @pytest.mark.usefixtures("worker")
-def test_it_pushes_a_tag_as_a_job(api, open_registry, base_image):
-    tag = f"{open_registry.address}/{dockerlib.unique('apipush')}:1"
+def test_it_pushes_a_tag_as_a_job(api, own_registry, base_image):
+    tag = f"{own_registry.address}/{dockerlib.unique('apipush')}:1"
     image = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN echo {tag} > /id\n", tags=[tag])
     response = api.post(f"/api/images/{hex_of(image)}/push", {"tag": tag}, content_type="application/json")
     assert response.status_code == 201, response.content
