@@ -81,17 +81,23 @@ def test_it_takes_a_large_context_through_the_build_page_with_bounded_memory(ser
     dockerlib.docker("rmi", job.image_id, check=False)
 
 
-def test_it_exports_a_large_image_with_bounded_memory_to_a_slow_reader(server, worker, builder_session, base_image):
+@pytest.mark.parametrize("via", ["page", "api"])
+def test_it_exports_a_large_image_with_bounded_memory_to_a_slow_reader(server, worker, builder, builder_session,
+                                                                       base_image, via):
     tag = dockerlib.unique("large-export") + ":1"
     dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN head -c {BODY} /dev/urandom > /blob\n", tags=[tag])
     try:
         expected = _docker_save_sha256(tag)
         hex_id = dockerlib.image_id(tag).split(":")[1]
+        if via == "page":
+            path, headers = f"/images/{hex_id}/export", {"Cookie": f"sessionid={builder_session}"}
+        else:
+            _, token = ApiToken.issue(builder, "export")
+            path, headers = f"/api/images/{hex_id}/export", {"Authorization": f"Bearer {token}"}
         with bodies.PeakMemory(server, worker) as peaks:
             # A reader that waits before it reads: a server that does not wait for
             # its client would hold everything the engine sends meanwhile.
-            status, size, digest = bodies.get(server, f"/images/{hex_id}/export",
-                                              {"Cookie": f"sessionid={builder_session}"}, pause=5)
+            status, size, digest = bodies.get(server, path, headers, pause=5)
         assert status == 200
         assert digest == expected and size > BODY
         print(peaks.report())
