@@ -27,7 +27,7 @@ from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 from django.core.cache import cache
 from dashboard.celery import app
 from images.jobs import streams
-from images.lifecycle import tags as lifecycle
+from images.redis_client import shared_redis
 
 async def stream_slots():
     return streams._redis().connection_pool.connection_kwargs
@@ -37,7 +37,7 @@ clients = {
     "channel layer": create_pool(layer.hosts[0]).connection_kwargs,
     "cache": cache._cache.get_client().connection_pool.connection_kwargs,
     "stream slots": asyncio.run(stream_slots()),
-    "image locks": lifecycle._redis().connection_pool.connection_kwargs,
+    "image locks and metrics": shared_redis().connection_pool.connection_kwargs,
 }
 found = {name: {"socket_timeout": kwargs.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT),  # redis-py's default
                 "password": kwargs.get("password"), "db": kwargs.get("db")} for name, kwargs in clients.items()}

@@ -8,11 +8,11 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import LockError
 
+from images.redis_client import shared_redis
 from images.accounts import audit, roles
 from images.catalog import inspect
 from images.engine import ImageNotFound
@@ -177,7 +177,7 @@ def _lock_seconds():
 def image_lock(image_id):
     """Hold an image's lock, shared by every Dockyard process through Redis, for a
     change that must see the image's tags as they stay until it is made."""
-    lock = _redis().lock(cache.make_key(f"image-lock:{image_id}"), timeout=_lock_seconds(),
+    lock = shared_redis().lock(cache.make_key(f"image-lock:{image_id}"), timeout=_lock_seconds(),
                          blocking_timeout=settings.DOCKYARD_ENGINE_TIMEOUT)
     if not lock.acquire():
         raise ActionRefused("Another change to this image is under way; try again in a moment.")
@@ -190,14 +190,6 @@ def image_lock(image_id):
             log.warning("The lock of image %s lapsed before its change ended", image_id)
 
 
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
-    return _client
 
 
 HISTORY_SHOWN = 50

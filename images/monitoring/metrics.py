@@ -32,6 +32,7 @@ class _StateCollector:
         from django.db.models import Count
 
         from images.models import Job
+        from images.redis_client import shared_redis
 
         jobs = GaugeMetricFamily("dockyard_jobs", "Jobs by state and kind", labels=["engine", "state", "kind"])
         counts = {(row["state"], row["kind"]): row["count"]
@@ -41,7 +42,7 @@ class _StateCollector:
                 jobs.add_metric(["default", state, kind], counts.get((state, kind), 0))
         yield jobs
 
-        client = _redis()
+        client = shared_redis()
         queue = settings.DOCKYARD_QUEUE
         depth = sum(client.llen(name) for name in
                     [queue] + [f"{queue}{_PRIORITY_SEPARATOR}{priority}" for priority in (3, 6, 9)])
@@ -57,16 +58,6 @@ class _StateCollector:
         yield streams_open
 
 
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        import redis
-
-        _client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
-    return _client
 
 
 def render():
