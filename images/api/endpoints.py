@@ -112,7 +112,7 @@ def image_detail(request, reference):
 
 @api_endpoint("POST", permission="build")
 def build_create(request):
-    form = BuildForm(request.POST, request.FILES)
+    form = BuildForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _error(400, "The build was not started.", fields=form.errors.get_json_data())
     return JsonResponse(_job(control.start_build(request.user, form.job_params())), status=201)
