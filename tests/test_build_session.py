@@ -14,7 +14,10 @@ from django.test import Client
 from django.urls import reverse
 
 from images.accounts import registries
+from images.builds import secrets, sessions
 from images.engine import BuildSession, EngineError, StreamClosed, get_engine
+from images.jobs import control
+from images.models import BuildSecret
 from tests import dockerlib
 from tests.conftest import BUILD_SECRET, REGISTRY_PASSWORD
 from tests.live import start_build, wait_for_job
@@ -188,3 +191,25 @@ def test_a_classic_build_pulls_a_private_base_image_with_the_stored_login(builde
     assert job.state == "succeeded", job.error
     assert job.lines.filter(text="private").exists()
     dockerlib.docker("rmi", "-f", only_in_registry, check=False)
+
+
+def test_a_jobs_session_answers_its_owners_secrets_and_the_stored_logins(live_settings, builder, stored_login,
+                                                                         only_in_registry, tmp_path):
+    # live_settings: the job is queued on this run's own queue, which no worker here reads.
+    secrets.add_secret(builder, "npm_token", BUILD_SECRET)
+    job = control.start_build(builder, {"source": "dockerfile", "dockerfile": "Dockerfile", "secrets": ["npm_token"],
+                                        "dockerfile_text": "FROM scratch\n"})
+    dockerfile = (f"FROM {only_in_registry}\n"
+                  "RUN --mount=type=secret,id=npm_token sha256sum /run/secrets/npm_token > /hash\n")
+    engine = get_engine()
+    with sessions.for_job(job, engine) as session:
+        messages = list(engine.stream().build_buildkit(context(dockerfile), session=session.id, nocache=True))
+    assert not session.serving
+    image_id = next(m["aux"]["ID"] for m in messages if m.get("id") == "moby.image.id")
+    assert image_files(image_id, tmp_path / "image.tar")["hash"].startswith(
+        hashlib.sha256(BUILD_SECRET.encode()).hexdigest().encode())
+    dockerlib.docker("rmi", image_id)
+
+    secrets.delete_secret(builder, BuildSecret.objects.get())
+    with pytest.raises(secrets.SecretUnavailable, match="chose the secret npm_token"):
+        sessions.for_job(job, engine)

@@ -74,6 +74,7 @@ class BuildSession:
         self._thread = threading.Thread(target=self._serve, args=(server, received), daemon=True,
                                         name=f"buildkit-session-{self.id[:8]}")
         self._thread.start()
+        log.info("BuildKit session %s attached", self.id)
         return self
 
     def __exit__(self, *exc_info):
@@ -82,16 +83,18 @@ class BuildSession:
     def close(self):
         """End the session: shutting the socket down wakes the serving thread,
         and the engine drops the session when its connection ends."""
-        if self._sock is None:
+        if self._sock is None or self._sock.fileno() == -1:
             return
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass  # the engine closed it first
         self._thread.join(CLOSE_WAIT)
+        self._sock.close()
         if self._thread.is_alive():
             log.warning("BuildKit session %s: its thread is still answering a call after %s s", self.id, CLOSE_WAIT)
-        self._sock.close()
+        else:
+            log.info("BuildKit session %s closed, its thread ended", self.id)
 
     def _serve(self, server, received):
         try:
@@ -105,7 +108,7 @@ class BuildSession:
     def _answer_credentials(self, request):
         host = request.Host
         login = self._credentials(host)
-        log.info("BuildKit session %s: the engine asked for the login of %s (%s)", self.id, host,
+        log.info("BuildKit session %s: the engine asked for the login of %r (%s)", self.id, host[:300],
                  "answered" if login else "none stored")
         if not login:
             return auth_pb2.CredentialsResponse()
