@@ -40,6 +40,7 @@ class Client:
             while self.conn.local_flow_control_window(stream_id) < len(chunk):
                 self._receive({})
             self.conn.send_data(stream_id, chunk)
+            self.sock.sendall(self.conn.data_to_send())
         self.conn.end_stream(stream_id)
         self.sock.sendall(self.conn.data_to_send())
         result = {"headers": [], "data": b"", "ended": False}
