@@ -187,7 +187,7 @@ def test_a_session_lives_while_its_build_runs(base_image):
 @pytest.mark.usefixtures("worker")
 def test_a_classic_build_pulls_a_private_base_image_with_the_stored_login(builder_client, builder, stored_login,
                                                                           only_in_registry):
-    job = wait_for_job(start_build(builder_client, f"FROM {only_in_registry}\nRUN cat /private\n"))
+    job = wait_for_job(start_build(builder_client, f"FROM {only_in_registry}\nRUN cat /private\n", builder="classic"))
     assert job.state == "succeeded", job.error
     assert job.lines.filter(text="private").exists()
     dockerlib.docker("rmi", "-f", only_in_registry, check=False)

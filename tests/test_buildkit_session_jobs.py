@@ -23,7 +23,9 @@ LABEL = f"LABEL {dockerlib.TEST_LABEL}=1\n"
 
 
 def start_build(client, dockerfile, **fields):
-    return live.start_build(client, dockerfile, dockerlib.unique("session") + ":1", builder="buildkit", **fields)
+    # No cache: a cached RUN step would not mount its secret again, nor print.
+    return live.start_build(client, dockerfile, dockerlib.unique("session") + ":1", builder="buildkit",
+                            no_cache="on", **fields)
 
 
 @pytest.fixture
