@@ -14,7 +14,7 @@ from images.refs import hex_id, registry_of
 
 
 class Job(models.Model):
-    """A build or pull run by a worker, with its output stored as numbered lines."""
+    """A build, pull, push or import run by a worker, with its output stored as numbered lines."""
 
     class Kind(models.TextChoices):
         BUILD = "build"
