@@ -120,7 +120,8 @@ def test_a_duplicate_or_oversized_secret_is_refused(building):
     assert list(BuildSecret.objects.values_list("name", flat=True)) == ["npm_token"]
 
 
-def test_a_build_chooses_secrets_by_id_and_its_job_keeps_the_ids_only(builder, building, base_image):
+def test_a_build_chooses_secrets_by_id_and_its_job_keeps_the_ids_only(builder, building, base_image, live_settings):
+    # live_settings: the job is queued on this run's own queue.
     add(building, "npm_token")
     form = page(building, reverse("jobs-build"))
     assert 'value="npm_token"' in form and "choose build secrets instead" in form
