@@ -223,6 +223,10 @@ class ApiToken(models.Model):
         return found.user
 
 
+# The names the engine gives Docker Hub, and the one its login is kept under (refs.registry_of's).
+DOCKER_HUB_HOSTS = {"registry-1.docker.io": "docker.io", "index.docker.io": "docker.io"}
+
+
 class Registry(models.Model):
     """A registry Dockyard logs in to for pushes and private pulls. The password
     is stored encrypted and never shown again."""
@@ -251,7 +255,52 @@ class Registry(models.Model):
     def for_reference(cls, reference):
         """The registry a reference's name points at, if Dockyard has its login.
         Host names are case-insensitive, and addresses are stored lowercase."""
-        return cls.objects.filter(address=registry_of(reference).lower()).first()
+        return cls.for_host(registry_of(reference))
+
+    @classmethod
+    def for_host(cls, host):
+        """The login of a registry host[:port]; BuildKit asks for Docker Hub as
+        registry-1.docker.io, which Dockyard keeps as docker.io."""
+        host = host.lower()
+        return cls.objects.filter(address=DOCKER_HUB_HOSTS.get(host, host)).first()
+
+
+class BuildSecret(models.Model):
+    """A value a Dockerfile mounts with `RUN --mount=type=secret,id=<name>`
+    (BuildKit builds only). A builder's own, or shared (no owner) and kept by
+    admins. Stored encrypted, write-only: never shown or returned again."""
+
+    NAME_PATTERN = r"[A-Za-z0-9._-]{1,64}"
+    # BuildKit's own limit for a secret file (its secretsprovider's MaxSecretSize).
+    VALUE_LIMIT = 500 * 1024
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="build_secrets", help_text="Empty for a shared secret.")
+    name = models.CharField("id", max_length=64, help_text="What a Dockerfile mounts it by: "
+                            "RUN --mount=type=secret,id=<this>.")
+    value_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "owner_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_own_secret"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner=None), name="unique_shared_secret"),
+        ]
+
+    def __str__(self):
+        return self.name if self.owner_id else f"{self.name} (shared)"
+
+    @property
+    def shared(self):
+        return self.owner_id is None
+
+    def set_value(self, value):
+        self.value_encrypted = secrets_box.encrypt(value)
+
+    def value(self):
+        return secrets_box.decrypt(self.value_encrypted).encode()
 
 
 class TagMove(models.Model):

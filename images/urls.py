@@ -1,7 +1,7 @@
 from django.urls import path
 
 from images.api.app import urls as api_urls
-from images.views import account, images, jobs, lifecycle, registries, users
+from images.views import account, images, jobs, lifecycle, registries, secrets, users
 
 urlpatterns = [
     # /
@@ -34,6 +34,10 @@ urlpatterns = [
     path("registries/<int:pk>/", registries.registry_edit, name="registries-edit"),
     path("registries/<int:pk>/delete", registries.registry_delete, name="registries-delete"),
     path("registries/<int:pk>/test", registries.registry_test, name="registries-test"),
+    # /secrets/
+    path("secrets/", secrets.secret_list, name="secrets-list"),
+    path("secrets/<int:pk>/", secrets.secret_replace, name="secrets-replace"),
+    path("secrets/<int:pk>/delete", secrets.secret_delete, name="secrets-delete"),
     # /account/tokens/, /users/
     path("account/tokens/", account.token_list, name="tokens-list"),
     path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),

@@ -136,6 +136,8 @@ def open_registry():
 
 
 REGISTRY_PASSWORD = "s3cret-Registry-pw-4471"
+# The value of the tests' build secrets: in no stored row, log, page or image layer.
+BUILD_SECRET = "bUild-s3cret-value-7719"
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +188,7 @@ def _stored_rows_are_clean(request, monkeypatch):
         return
     engine_changes = storage.watch_engine_changes(monkeypatch)
     yield
-    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD]
+    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD, BUILD_SECRET]
     found = [hit for hit in storage.search_text_columns(secrets, TOKEN_TEXT)]
     assert not found, f"secrets stored: {found}"
     if request.node.get_closest_marker("unaudited") is None:
@@ -198,7 +200,7 @@ def _stored_rows_are_clean(request, monkeypatch):
 def _logs_are_clean():
     """After the whole run: no secret in what Dockyard's own processes logged."""
     yield
-    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD]
+    secrets = [*PASSWORDS.values(), REGISTRY_PASSWORD, BUILD_SECRET]
     for path in (Path(settings.DATA_DIR) / "log").glob("test-*.log"):
         text = path.read_text(errors="replace")
         leaked = [secret for secret in secrets if secret in text] + TOKEN_TEXT.findall(text)

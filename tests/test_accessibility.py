@@ -162,7 +162,7 @@ def header_cells(client, url):
 @pytest.fixture
 def every_table(owner_client, owner, base_image):
     """Something in every table: an image with a tag history and a container, a
-    job, a registry login, an API token, a second user."""
+    job, a registry login, an API token, own and shared build secrets, a second user."""
     tag = dockerlib.unique("headers") + ":1"
     image_id = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN echo {tag} > /id\n", tags=[tag])
     container = dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", image_id).strip()
@@ -172,6 +172,8 @@ def every_table(owner_client, owner, base_image):
     owner_client.post(reverse("registries-new"), {"address": "127.0.0.1:5999", "username": "u",
                                                   "password": "not-a-test-password"})
     owner_client.post(reverse("tokens-list"), {"name": "ci"})
+    owner_client.post(reverse("secrets-list"), {"name": "npm_token", "value": "not-a-test-secret"})
+    owner_client.post(reverse("secrets-list"), {"name": "deploy_key", "value": "not-a-test-secret", "shared": "on"})
     yield {"image": image_id.split(":", 1)[1]}
     dockerlib.docker("rm", "-f", container, check=False)
     dockerlib.docker("rmi", "-f", tag, check=False)
@@ -183,6 +185,7 @@ def test_every_table_header_names_its_column(owner_client, every_table):
         "image page": reverse("images-detail", args=[every_table["image"]]),
         "job list": reverse("jobs-list"),
         "registries": reverse("registries-list"),
+        "secrets": reverse("secrets-list"),
         "tokens": reverse("tokens-list"),
         "users": reverse("users-list"),
     }
@@ -194,7 +197,8 @@ def test_every_table_header_names_its_column(owner_client, every_table):
             assert attrs.get("scope") == "col", f"{where}: <th> {text!r} has no scope=col"
             assert text, f"{where}: a <th> with no name: {attrs}"
     # The image page has three tables: history, tag history, containers.
-    assert seen == {"image list": 7, "image page": 14, "job list": 7, "registries": 4, "tokens": 5, "users": 3}
+    assert seen == {"image list": 7, "image page": 14, "job list": 7, "registries": 4, "secrets": 6, "tokens": 5,
+                    "users": 3}
 
 
 def test_flash_messages_are_in_a_status_region(owner_client, owner):

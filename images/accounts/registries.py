@@ -1,7 +1,12 @@
-"""Registry logins: saved, deleted and tried, each audited; the password never is."""
+"""Registry logins: saved, deleted and tried, each audited; the password never is;
+and handed to the engine for the builds that pull from those registries."""
 
 from images.accounts import audit
 from images.engine import EngineError
+from images.models import DOCKER_HUB_HOSTS, Registry
+
+# The key the classic builder looks Docker Hub's login up by in X-Registry-Config.
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
 
 def save_registry(form, user):
@@ -32,3 +37,25 @@ def try_login(engine, registry, user):
     except EngineError as exc:
         return str(exc)
     return None
+
+
+def login_for_host(host):
+    """(username, password) stored for a registry host as the engine names it
+    (a BuildKit session's Credentials call), or None."""
+    registry = Registry.for_host(host)
+    if registry is None:
+        return None
+    auth = registry.auth_config()
+    return auth["username"], auth["password"]
+
+
+def logins_for_hosts(hosts):
+    """The classic builder's X-Registry-Config: {address: auth_config} of the
+    stored logins of these registry hosts, and no others."""
+    addresses = {DOCKER_HUB_HOSTS.get(host.lower(), host.lower()) for host in hosts}
+    config = {}
+    for registry in Registry.objects.filter(address__in=addresses):
+        config[registry.address] = registry.auth_config()
+        if registry.address == "docker.io":
+            config[DOCKER_HUB_KEY] = config[registry.address]
+    return config

@@ -20,9 +20,11 @@ PERMISSIONS = {
     "tag": "Tag and untag images, roll a tag back",
     "export": "Export images as archives",
     "cancel_own_job": "Cancel and retry one's own jobs",
+    "keep_secrets": "Keep build secrets of one's own, and build with them and the shared ones",
     "remove": "Remove images, or a tag whose removal deletes its image",
     "prune": "Prune unused images",
     "manage_registries": "Add, change, test and delete registry logins",
+    "manage_shared_secrets": "Add, change and delete the shared build secrets",
     "cancel_any_job": "Cancel anyone's job",
     "manage_users": "Add users and give them roles",
     "read_audit": "Read and export the audit log",
@@ -31,15 +33,15 @@ PERMISSIONS = {
 VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
 ROLES = {
     VIEWER: ["browse"],
-    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job"],
+    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job", "keep_secrets"],
     ADMIN: list(PERMISSIONS),
 }
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
-    BUILDER: "also builds, pulls, pushes, tags, exports and cancels own jobs",
-    ADMIN: "also removes, prunes, manages registries, users and anyone's jobs, reads the audit log",
+    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs and keeps own build secrets",
+    ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.

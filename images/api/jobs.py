@@ -7,7 +7,7 @@ from pydantic import Field
 from images.api.auth import allowed
 from images.api.errors import form_errors
 from images.api.fields import FormOrJson
-from images.api.schemas import Job, JobSummary, errors
+from images.api.schemas import Job, JobSummary, StrList, errors
 from images.builds.forms import BuildForm, PullForm
 from images.jobs import control, queries
 from images.jobs.access import job_for
@@ -32,6 +32,8 @@ class BuildFields(Schema):
     target: str = ""
     no_cache: bool = False
     pull: bool = False
+    secrets: StrList = Field([], description="Build secret names (yours or shared; GET /api/secrets), mounted "
+                                             "where the Dockerfile asks: RUN --mount=type=secret,id=<name>.")
 
 
 class PullFields(Schema):
@@ -67,7 +69,7 @@ def build_create(request, fields: Form[BuildFields], context: File[UploadedFile]
     Multipart, with the build page's fields; `context` is the .tar, .tar.gz or .zip for source=upload.
     Answers 201 with the job; follow it at /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
     """
-    form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {})
+    form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {}, user=request.user)
     if not form.is_valid():
         return form_errors("The build was not started.", form)
     return Status(201, control.start_build(request.user, form.job_params()))

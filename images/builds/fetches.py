@@ -62,6 +62,17 @@ def check_dockerfile(text, build_args=None):
 
 
 def _check_instructions(instructions, escape, build_args):
+    for kind, what, where in _fetched(instructions, escape, build_args):
+        if kind == "image":
+            _check_image(what, where)
+        else:
+            check_fetch_url(what)
+
+
+def _fetched(instructions, escape, build_args):
+    """("image", reference, where) for each image a FROM or COPY --from names
+    (stages excepted), ("url", url, where) for each URL an ADD fetches, with
+    every value the variables can take."""
     values = dockerfile.variables(instructions, build_args)
     stages = set()
 
@@ -74,18 +85,29 @@ def _check_instructions(instructions, escape, build_args):
             if arguments:
                 for image in words(arguments[0], f"the FROM of instruction {number}"):
                     if image.lower() != "scratch" and image.lower() not in stages:
-                        _check_image(image, f"FROM {arguments[0]}")
+                        yield "image", image, f"FROM {arguments[0]}"
             if len(arguments) == 3 and arguments[1].lower() == "as":
                 stages.add(arguments[2].lower())
         elif keyword == "COPY" and flags.get("from") is not None:
             for image in words(flags["from"], f"the --from of instruction {number}"):
                 if not image.isdigit() and image.lower() not in stages:
-                    _check_image(image, f"COPY --from={flags['from']}")
+                    yield "image", image, f"COPY --from={flags['from']}"
         elif keyword == "ADD":
             for argument in arguments[:-1]:
                 for source in words(argument, f"an ADD source of instruction {number}"):
                     if "://" in source:
-                        check_fetch_url(source)
+                        yield "url", source, f"ADD {source}"
+
+
+def registries_named(text, build_args=None):
+    """The registry hosts (lowercase) of the images a Dockerfile builds FROM or
+    copies from, as the engine will pull them; call after check_dockerfile."""
+    hosts = set()
+    for escape in dockerfile.ESCAPES:
+        for kind, image, _ in _fetched(dockerfile.parse(text, escape), escape, build_args or {}):
+            if kind == "image":
+                hosts.add(registry_of(image).lower())
+    return hosts
 
 
 def _check_image(image, where):
@@ -225,7 +247,8 @@ def check_sent_context(arguments, build_args=None):
     """check_dockerfile for the Dockerfile in the very context about to be sent
     (`arguments` for EngineStream.build): a builder may change a server
     directory's Dockerfile after it was checked by its path, but not this copy.
-    A git context (a path for the engine to clone) has none to read."""
+    A git context (a path for the engine to clone) has none to read. Return the
+    text checked, or None."""
     context = arguments.get("fileobj")
     if context is None:
         return
@@ -238,6 +261,7 @@ def check_sent_context(arguments, build_args=None):
         context.seek(0)
     if text is not None:
         check_dockerfile(text, build_args)
+    return text
 
 
 def _dockerfile_of(params, upload):

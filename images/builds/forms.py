@@ -1,10 +1,12 @@
-"""Forms for starting builds and pulls; the API uses the same forms."""
+"""Forms for starting builds and pulls, and for build secrets; the API uses the same forms."""
 
 import re
 
 from django import forms
+from django.core.validators import RegexValidator
 
-from images.builds import contexts, fetches
+from images.builds import contexts, fetches, secrets
+from images.models import BuildSecret
 from images.refs import InvalidReference, parse_reference
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
@@ -41,14 +43,22 @@ class BuildForm(forms.Form):
     build_args = forms.CharField(required=False, max_length=PAIRS_MAX, widget=forms.Textarea(attrs={"rows": 3}),
                                  label="Build args",
                                  help_text="KEY=value, one a line. Build args are visible in docker history: "
-                                           "never pass secrets this way.")
+                                           "never pass secrets this way; choose build secrets instead.")
     labels = forms.CharField(required=False, max_length=PAIRS_MAX, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text="key=value, one a line.")
     secret_args_ok = forms.BooleanField(required=False, label="I know these build args end up in the image's "
                                                               "history, where anyone who can pull it reads them")
+    secrets = forms.MultipleChoiceField(
+        required=False, label="Secrets", widget=forms.CheckboxSelectMultiple,
+        help_text="Mounted where the Dockerfile asks, as RUN --mount=type=secret,id=<id>, and in no layer of the "
+                  "image (BuildKit builds). Yours and the shared ones, kept on the Secrets page.")
     target = forms.CharField(required=False, max_length=200, label="Target stage")
     no_cache = forms.BooleanField(required=False, label="No cache")
     pull = forms.BooleanField(required=False, label="Always pull the base image")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["secrets"].choices = [(name, name) for name in (secrets.usable_names(user) if user else [])]
 
     def clean_tags(self):
         tags = [tag for tag in self.cleaned_data["tags"].replace(",", " ").split() if tag]
@@ -90,7 +100,10 @@ class BuildForm(forms.Form):
         if secret_like and not data.get("secret_args_ok"):
             self.add_error("build_args", (
                 f"{', '.join(secret_like)} looks like a secret. Build args are recorded in the image's history "
-                "(docker history shows them): tick the box below to build anyway."))
+                "(docker history shows them): keep it on the Secrets page and choose it under Secrets, "
+                "or tick the box below to build anyway."))
+        if data.get("secrets") and data.get("builder") == "classic":
+            self.add_error("secrets", "Secrets are mounted by BuildKit builds only: choose the BuildKit builder.")
         source = data.get("source")
         if source == "dockerfile" and not (data.get("dockerfile_text") or "").strip():
             self.add_error("dockerfile_text", "Write or paste a Dockerfile.")
@@ -135,6 +148,7 @@ class BuildForm(forms.Form):
             "target": data["target"],
             "no_cache": data["no_cache"],
             "pull": data["pull"],
+            "secrets": data["secrets"],
         }
         if data["source"] == "dockerfile":
             params["dockerfile_text"] = data["dockerfile_text"]
@@ -162,3 +176,42 @@ class PullForm(forms.Form):
         except (InvalidReference, fetches.FetchRefused) as exc:
             raise forms.ValidationError(str(exc)) from exc
         return reference
+
+
+class BuildSecretForm(forms.Form):
+    """A new build secret; `shared` only for those who keep the shared ones."""
+
+    name = forms.CharField(label="Id", max_length=64, validators=[RegexValidator(
+        f"^{BuildSecret.NAME_PATTERN}$", "Up to 64 letters, digits, dots, dashes and underscores.")],
+        help_text="What the Dockerfile mounts it by: RUN --mount=type=secret,id=<id>.")
+    value = forms.CharField(strip=False, max_length=BuildSecret.VALUE_LIMIT, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false",
+                                                                      "autocomplete": "off"}),
+                            help_text="Stored encrypted and never shown again. At most 500 KiB.")
+    shared = forms.BooleanField(required=False, label="Shared: every builder may build with it")
+
+    def __init__(self, *args, may_share=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_share:
+            del self.fields["shared"]
+
+    def clean_value(self):
+        return _secret_value(self.cleaned_data["value"])
+
+
+class SecretValueForm(forms.Form):
+    value = forms.CharField(label="New value", strip=False, max_length=BuildSecret.VALUE_LIMIT,
+                            widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+                            help_text="Replaces the stored value, which is never shown. At most 500 KiB.")
+
+    def clean_value(self):
+        return _secret_value(self.cleaned_data["value"])
+
+
+def _secret_value(value):
+    value = secrets.normalized_value(value)
+    if not value:
+        raise forms.ValidationError("A secret needs a value.")
+    if len(value.encode()) > BuildSecret.VALUE_LIMIT:
+        raise forms.ValidationError(f"The value is {len(value.encode()):,} bytes; BuildKit takes at most "
+                                    f"{BuildSecret.VALUE_LIMIT:,}.")
+    return value

@@ -6,11 +6,14 @@ and the readers of what the engine streams back.
 - `output`: an engine message stream turned into lines of text.
 - `steps`: a classic-builder build read as steps.
 - `progress`: pull and push progress, one entry per layer.
+- `hijack`: a connection to the engine switched to another protocol (HTTP Upgrade).
+- `buildkit`: BuildKit builds; `BuildSession`, the session served to one of them.
 
 Everything else imports what it needs from here (`from images.engine import
 get_engine, EngineError`), never `docker`.
 """
 
+from images.engine.buildkit.session import BuildSession
 from images.engine.client import (
     Engine,
     EngineError,
@@ -22,5 +25,5 @@ from images.engine.client import (
     get_engine,
 )
 
-__all__ = ["Engine", "EngineError", "EngineStream", "EngineUnavailable", "IgnoreRules", "ImageNotFound",
+__all__ = ["BuildSession", "Engine", "EngineError", "EngineStream", "EngineUnavailable", "IgnoreRules", "ImageNotFound",
            "StreamClosed", "get_engine"]

@@ -5,17 +5,20 @@ methods; engine failures come back as the exceptions below, which name the
 engine that was tried, never as SDK or HTTP exceptions.
 """
 
+import json
 import socket
 import threading
 import time
 from contextlib import contextmanager
 
 import docker
+import docker.auth
 import docker.utils.build
 import requests
 import urllib3
 from django.conf import settings
 
+from images.engine import hijack
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -163,6 +166,27 @@ class Engine:
             stream = self.api.events(decode=True, filters={"type": "image"}, since=since)
             yield from stream
 
+    def open_session(self, session_id, name, shared_key, methods):
+        """Attach a BuildKit session: `POST /session` upgraded to h2c, offering
+        the gRPC `methods` (paths). Return the socket, on which the engine is now
+        the HTTP/2 client, and the bytes that came with the engine's answer."""
+        headers = [("X-Docker-Expose-Session-Uuid", session_id), ("X-Docker-Expose-Session-Name", name),
+                   ("X-Docker-Expose-Session-Sharedkey", shared_key)]
+        headers += [("X-Docker-Expose-Session-Grpc-Method", method) for method in methods]
+        with _engine_errors(self.address, call="open_session"):
+            path = f"/v{self.api.api_version}/session"
+            sock = hijack.connect(self.address, self.timeout)
+            try:
+                received = hijack.upgrade(sock, path, headers, "h2c")
+            except hijack.UpgradeRefused as exc:
+                sock.close()
+                raise EngineError(f"The engine refused a BuildKit session: {exc}") from exc
+            except BaseException:
+                sock.close()
+                raise
+        sock.settimeout(None)  # idle between calls for as long as the build runs
+        return sock, received
+
     def stream(self):
         return EngineStream(self)
 
@@ -197,7 +221,7 @@ class EngineStream:
     def __init__(self, engine):
         self.engine = engine
         with _engine_errors(engine.address, call="connect"):
-            self.api = docker.APIClient(base_url=engine.address, version=engine.api.api_version, timeout=None)
+            self.api = _StreamAPI(base_url=engine.address, version=engine.api.api_version, timeout=None)
         self.api.hooks["response"].append(self._remember)
         self._response = None
         self.closed = False
@@ -248,8 +272,34 @@ class EngineStream:
                 return
             yield block
 
-    def build(self, **options):
-        return self.messages(lambda api: api.build(decode=False, rm=True, forcerm=True, **options))
+    def build(self, registry_config=None, **options):
+        """A classic build; `registry_config` ({address: auth_config}) are the
+        logins it may pull its base images with (sent as X-Registry-Config)."""
+        def start(api):
+            api.registry_config = registry_config
+            return api.build(decode=False, rm=True, forcerm=True, **options)
+
+        return self.messages(start)
+
+    def build_buildkit(self, fileobj, session=None, dockerfile=None, tag=None, buildargs=None, labels=None,
+                       target=None, nocache=False, pull=False, network_mode=None):
+        """A BuildKit build, `POST /build?version=2` with the context tar from
+        `fileobj` as the body; `session` is an attached BuildSession's id. Its
+        messages carry the progress trace (`moby.buildkit.trace`) and end with
+        `moby.image.id`."""
+        # Minimal, for the session's tests: helper/bk-builds brings the full call.
+        params = {"version": "2", "dockerfile": dockerfile, "t": tag, "target": target, "session": session,
+                  "nocache": nocache, "pull": pull, "networkmode": network_mode, "rm": True, "forcerm": True,
+                  "buildargs": json.dumps(buildargs) if buildargs else None,
+                  "labels": json.dumps(labels) if labels else None}
+
+        def start(api):
+            response = api._post(api._url("/build"), params=params, data=fileobj, stream=True,
+                                 headers={"Content-Type": "application/tar"})
+            api._raise_for_status(response)
+            return api._stream_helper(response, decode=False)
+
+        return self.messages(start)
 
     def pull(self, repository, tag, auth_config=None):
         return self.messages(lambda api: api.pull(repository, tag=tag, stream=True, decode=False,
@@ -263,6 +313,19 @@ class EngineStream:
         """`docker load` of a tar, streamed from the open file. Its output is a
         few ASCII lines, so the SDK's own decoding is safe here."""
         return self.messages(lambda api: api.load_image(fileobj), decoded=True)
+
+
+class _StreamAPI(docker.APIClient):
+    """The SDK's client, whose builds send the logins Dockyard chose as
+    X-Registry-Config: the SDK fills that header only from its own config file."""
+
+    registry_config = None
+
+    def _set_auth_headers(self, headers):
+        if self.registry_config:
+            headers["X-Registry-Config"] = docker.auth.encode_header(self.registry_config)
+        else:
+            super()._set_auth_headers(headers)
 
 
 class IgnoreRules:

@@ -185,4 +185,6 @@ def _audit_detail(job):
         parts.append(f"from {contexts.SOURCES[source].lower()}" + (f" {origin}" if origin else ""))
         if params.get("build_args"):
             parts.append(f"build args {', '.join(sorted(params['build_args']))}")
+        if params.get("secrets"):
+            parts.append(f"secrets {', '.join(params['secrets'])}")
     return "; ".join(parts)

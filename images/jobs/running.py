@@ -7,6 +7,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from images.accounts import registries
 from images.builds import contexts, fetches
 from images.engine import EngineError, get_engine, StreamClosed
 from images.engine.output import LineSplitter
@@ -71,9 +72,10 @@ def _build(job, stream, output):
     with contexts.build_arguments(job.params) as arguments:
         # Again here, on what is sent: the recipe may be older than the form's
         # check, and a server directory may have changed since.
-        fetches.check_sent_context(arguments, job.params.get("build_args"))
+        text = fetches.check_sent_context(arguments, job.params.get("build_args"))
+        hosts = fetches.registries_named(text, job.params.get("build_args")) if text is not None else ()
         try:
-            for message in stream.build(**arguments):
+            for message in stream.build(registry_config=registries.logins_for_hosts(hosts), **arguments):
                 if "stream" in message:
                     # Steps from whole messages: the engine sends each of its own lines as one.
                     emit(splitter.feed(message["stream"]), steps.feed(message["stream"]))

@@ -49,14 +49,15 @@ def job_log(request, pk):
 @requires("build")
 def build_new(request):
     if request.method == "POST":
-        form = BuildForm(request.POST, request.FILES)
+        form = BuildForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             try:
                 return redirect(control.start_build(request.user, form.job_params()))
             except control.JobLimitReached as exc:
                 form.add_error(None, str(exc))
     else:
-        form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)})
+        form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)},
+                         user=request.user)
     return render(request, "jobs/build_form.html", {"form": form})
 
 
