@@ -252,6 +252,27 @@ class EngineStream:
         return self.messages(lambda api: api.push(repository, tag=tag, stream=True, decode=False,
                                                   auth_config=auth_config))
 
+    def save(self, reference):
+        """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
+        tar as they arrive; closing the stream stops the engine sending."""
+        if self.closed:
+            raise StreamClosed("Cancelled before the engine was asked.")
+        with _engine_errors(self.engine.address, reference):
+            try:
+                # The SDK's reader copies the body in 2 MB chunks; read1 hands over what came.
+                self.api.get_image(reference)
+                response = self._response
+                try:
+                    yield from self._raw_chunks(response.iter_content(1 << 20))
+                finally:
+                    response.close()
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if self.closed:
+                    raise StreamClosed("The stream was closed before the engine finished.") from exc
+                raise
+        if self.closed:
+            raise StreamClosed("The stream was closed before the engine finished.")
+
     def load(self, fileobj):
         """`docker load` of a tar, streamed from the open file. Its output is a
         few ASCII lines, so the SDK's own decoding is safe here."""
