@@ -1,6 +1,7 @@
 """Dockyard settings. Every deployment-specific value is read from the environment;
 README.md lists them."""
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -10,7 +11,7 @@ import dj_database_url
 
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import envbool, envint, envlist, envnetworks, envstr
+from dashboard.env import envbool, envint, envlist, envnetworks, envstr, parse_networks
 from dashboard.private import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,6 +19,10 @@ DATA_DIR = Path(envstr("DOCKYARD_DATA_DIR", str(BASE_DIR / "var")))
 # Every Dockyard process loads these settings: from here on what it writes
 # (database, keys, logs, uploads, the beat schedule) is its own user's only.
 make_private(DATA_DIR)
+# prometheus-client keeps every process's counters in files here (images/monitoring/metrics.py);
+# it reads the variable when first imported, which is after the settings in every process.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "metrics"))
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(mode=0o700, exist_ok=True)
 DEBUG = envbool("DOCKYARD_DEBUG", False)
 
 
@@ -261,6 +266,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
                       "KEY_PREFIX": envstr("DOCKYARD_CACHE_PREFIX", "dockyard"), "OPTIONS": {**REDIS_CLIENT_OPTIONS}}}
 # Proxies whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
 DOCKYARD_TRUSTED_PROXIES = envnetworks("DOCKYARD_TRUSTED_PROXIES")
+# Who may read /metrics: a bearer token, or these addresses (loopback by default).
+DOCKYARD_METRICS_TOKEN = envstr("DOCKYARD_METRICS_TOKEN", "")
+DOCKYARD_METRICS_ALLOW = parse_networks("DOCKYARD_METRICS_ALLOW", os.environ.get("DOCKYARD_METRICS_ALLOW",
+                                                                                 "127.0.0.1/32, ::1/128"))
 DOCKYARD_LOGIN_FAILURES = envint("DOCKYARD_LOGIN_FAILURES", 5, minimum=1)
 DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)
 

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from images.accounts.login import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from images.views import monitoring
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = admin.site.site_title = "Dockyard administration"
@@ -12,4 +13,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", monitoring.healthz, name="healthz"),
+    path("metrics", monitoring.metrics_view, name="metrics"),
 ]

@@ -8,6 +8,9 @@ BIN=.venv/bin
 HOST=${DOCKYARD_HOST:-127.0.0.1}
 PORT=${DOCKYARD_PORT:-8000}
 
+# Counters of processes from an earlier run would be added to this run's.
+rm -rf "${PROMETHEUS_MULTIPROC_DIR:-var/metrics}"
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -16,14 +19,14 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --hostname "${DOCKYARD_QUEUE:-dockyard}@%h" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
 pids+=($!)
 # The scheduler of periodic work (settings.DOCKYARD_SCHEDULE); its schedule file is under var/.
 "$BIN/celery" -A dashboard beat --loglevel INFO &
 pids+=($!)
 "$BIN/python" manage.py listen_events &
 pids+=($!)
-"$BIN/uvicorn" --http h11 --ws websockets-sansio --loop asyncio --lifespan off --no-proxy-headers --no-server-header --timeout-graceful-shutdown 10 --host "$HOST" --port "$PORT" dashboard.asgi:application &
+"$BIN/uvicorn" --http h11 --ws websockets-sansio --loop asyncio --lifespan off --no-proxy-headers --no-server-header --timeout-graceful-shutdown 10 --workers "${DOCKYARD_WEB_PROCESSES:-$(nproc)}" --host "$HOST" --port "$PORT" dashboard.asgi:application &
 pids+=($!)
 echo "Dockyard is serving http://$HOST:$PORT/ (Ctrl-C stops it)"
 # Whichever process ends first ends the rest.

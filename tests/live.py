@@ -80,7 +80,7 @@ class Worker:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
-             "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -140,7 +140,7 @@ UVICORN_OPTIONS = ["--http", "h11", "--ws", "websockets-sansio", "--loop", "asyn
 
 
 class Server:
-    def __init__(self, env, log_name="test-server.log"):
+    def __init__(self, env, log_name="test-server.log", processes=1):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -149,7 +149,7 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "uvicorn"), *UVICORN_OPTIONS, "--host", "127.0.0.1", "--port", str(self.port),
-             "dashboard.asgi:application"],
+             *(["--workers", str(processes)] if processes > 1 else []), "dashboard.asgi:application"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for_port(self.port, self.process, f"uvicorn did not start; see {self.log_path}")
@@ -160,11 +160,11 @@ class Server:
 
 
 @contextmanager
-def own_server(live_settings, name, **extra):
+def own_server(live_settings, name, processes=1, **extra):
     """A server of a test's own, on the session's queue and channel prefix, with
     `extra` settings in its environment."""
     server = Server(process_env(live_settings["queue"], live_settings["prefix"], **extra),
-                    log_name=f"test-server-{name}.log")
+                    log_name=f"test-server-{name}.log", processes=processes)
     try:
         yield server
     finally:
@@ -217,6 +217,7 @@ class JobSocket:
             open_timeout=10,
         )
         self.conn = self._connection.__enter__()
+        self.local_port = self.conn.local_address[1]
 
     def events(self, timeout=60):
         """Yield events until the job's final state arrives."""

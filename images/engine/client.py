@@ -7,6 +7,7 @@ engine that was tried, never as SDK or HTTP exceptions.
 
 import socket
 import threading
+import time
 from contextlib import contextmanager
 
 import docker
@@ -16,6 +17,7 @@ import urllib3
 from django.conf import settings
 
 from images.engine.output import engine_messages
+from images.monitoring import metrics
 
 
 class EngineError(Exception):
@@ -37,7 +39,10 @@ class ImageNotFound(EngineError):
 
 
 @contextmanager
-def _engine_errors(address, reference=None):
+def _engine_errors(address, reference=None, call="other"):
+    """Engine failures as Dockyard's errors; and every call timed (to its answer,
+    not to the end of a stream) for /metrics."""
+    started = time.perf_counter()
     try:
         yield
     except docker.errors.NotFound as exc:
@@ -49,6 +54,8 @@ def _engine_errors(address, reference=None):
     except (docker.errors.DockerException, requests.exceptions.RequestException,
             urllib3.exceptions.HTTPError, OSError) as exc:
         raise EngineUnavailable(address, _reason(exc)) from exc
+    finally:
+        metrics.ENGINE_CALL_SECONDS.labels(call).observe(time.perf_counter() - started)
 
 
 def _explanation(exc):
@@ -83,12 +90,12 @@ class Engine:
         version, so an engine that is down surfaces here."""
         with self._lock:
             if self._client is None:
-                with _engine_errors(self.address):
+                with _engine_errors(self.address, call="connect"):
                     self._client = docker.DockerClient(base_url=self.address, timeout=self.timeout)
             return self._client.api
 
     def ping(self):
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="ping"):
             return self.api.ping()
 
     def list_images(self):
@@ -96,31 +103,31 @@ class Engine:
 
         `client.images.list()` would inspect each image in turn; the low-level
         list carries what the image list needs."""
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="list_images"):
             return self.api.images()
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
         made from is still in use."""
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="list_containers"):
             return self.api.containers(all=True)
 
     def inspect_image(self, reference):
-        with _engine_errors(self.address, reference):
+        with _engine_errors(self.address, reference, call="inspect_image"):
             return self.api.inspect_image(reference)
 
     def image_history(self, image_id):
-        with _engine_errors(self.address, image_id):
+        with _engine_errors(self.address, image_id, call="image_history"):
             return self.api.history(image_id)
 
     def tag_image(self, image_id, repository, tag):
-        with _engine_errors(self.address, image_id):
+        with _engine_errors(self.address, image_id, call="tag_image"):
             self.api.tag(image_id, repository, tag, force=True)
 
     def remove_image(self, reference, force=False):
         """`docker rmi`: a tag reference untags, an id removes the image. Returns
         the engine's list of what was untagged and deleted."""
-        with _engine_errors(self.address, reference):
+        with _engine_errors(self.address, reference, call="remove_image"):
             return self.api.remove_image(reference, force=force)
 
     def prune_images(self, all_unused=False, label=None):
@@ -129,12 +136,12 @@ class Engine:
         filters = {"dangling": not all_unused}
         if label:
             filters["label"] = [label]
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="prune_images"):
             return self.api.prune_images(filters=filters)
 
     def save_images(self, references):
         """`docker save` of one or more references, as a stream of tar chunks."""
-        with _engine_errors(self.address, references[0]):
+        with _engine_errors(self.address, references[0], call="save_images"):
             # The SDK's get_image takes one name; several need the endpoint itself.
             response = self.api.get(
                 f"{self.api.base_url}/v{self.api.api_version}/images/get",
@@ -145,14 +152,14 @@ class Engine:
 
     def login(self, registry, username, password):
         """Check credentials against a registry, as `docker login` does."""
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="login"):
             return self.api.login(username=username, password=password, registry=registry, reauth=True)
 
     def image_events(self, since=None):
         """The engine's image events as they happen (a blocking generator); with
         `since` ("seconds.nanoseconds" on the engine's clock), first those the
         engine still holds from then on."""
-        with _engine_errors(self.address):
+        with _engine_errors(self.address, call="image_events"):
             stream = self.api.events(decode=True, filters={"type": "image"}, since=since)
             yield from stream
 
@@ -189,7 +196,7 @@ class EngineStream:
 
     def __init__(self, engine):
         self.engine = engine
-        with _engine_errors(engine.address):
+        with _engine_errors(engine.address, call="connect"):
             self.api = docker.APIClient(base_url=engine.address, version=engine.api.api_version, timeout=None)
         self.api.hooks["response"].append(self._remember)
         self._response = None
@@ -213,7 +220,7 @@ class EngineStream:
         decoded messages) and yield the engine's JSON messages as dicts."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine.address):
+        with _engine_errors(self.engine.address, call="messages"):
             try:
                 stream = start(self.api)
                 if not decoded:

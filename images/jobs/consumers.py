@@ -10,6 +10,8 @@ from the database. A build's steps go the same way: the stored list on connect
 """
 
 import asyncio
+import json
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -24,6 +26,7 @@ from images.jobs.access import job_for
 from images.jobs.log import clipped_event
 from images.jobs.publish import IMAGES_GROUP, job_group
 from images.models import Job, JobLine
+from images.monitoring.metrics import LINES_DELIVERED
 
 REPLAY_CHUNK = 2000
 
@@ -109,7 +112,7 @@ class JobConsumer(GuardedConsumer):
                 await self.catch_up(until=lines[0][0] - 1)
                 lines = [line for line in lines if line[0] > self.last_sent]
             if lines:
-                await self.send_json({"type": "lines", "lines": lines})
+                await self.send_lines(lines, whole_batch=len(lines) == len(event["lines"]))
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] in Job.FINAL_STATES:
@@ -118,6 +121,14 @@ class JobConsumer(GuardedConsumer):
             await self.send_json(event)
         else:
             await self.send_json(event)
+
+    async def send_lines(self, lines, whole_batch=False):
+        if whole_batch:
+            # Every viewer in step gets the same batch: it is encoded once per process.
+            await self.send(text_data=_encoded_batch(self.job_id, lines))
+        else:
+            await self.send_json({"type": "lines", "lines": lines})
+        LINES_DELIVERED.inc(len(lines))
 
     async def send_steps(self, job):
         """A build's whole stored step list; live, only changed steps follow."""
@@ -136,11 +147,11 @@ class JobConsumer(GuardedConsumer):
             head = [line for line in lines if not clip or line[0] < clip]
             tail = lines[len(head):]
             if head:
-                await self.send_json({"type": "lines", "lines": head})
+                await self.send_lines(head)
             if tail:
                 if self.last_sent < clip:
                     await self.send_json(clipped_event(job))
-                await self.send_json({"type": "lines", "lines": tail})
+                await self.send_lines(tail)
             self.last_sent = lines[-1][0]
         return job
 
@@ -184,3 +195,20 @@ def _job_or_none(user, pk):
         return job_for(user, pk)
     except Http404:
         return None
+
+
+_ENCODED = OrderedDict()
+_ENCODED_KEPT = 32
+
+
+def _encoded_batch(job_id, lines):
+    """The JSON of a `lines` event, made once per batch: batches are identified by
+    their job and first and last line numbers, which a job never reuses."""
+    key = (job_id, lines[0][0], lines[-1][0])
+    text = _ENCODED.get(key)
+    if text is None:
+        text = json.dumps({"type": "lines", "lines": lines})  # as send_json encodes it
+        _ENCODED[key] = text
+        if len(_ENCODED) > _ENCODED_KEPT:
+            _ENCODED.popitem(last=False)
+    return text

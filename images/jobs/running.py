@@ -17,6 +17,7 @@ from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
 from images.models import Job, Registry
+from images.monitoring import metrics
 from images.refs import parse_reference, split_repo_tag
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def run_job(job_id):
     job.finish(state, image_id, error)
     job.refresh_from_db()
     publish_state(job)
+    metrics.observe_job(job)
     control.index_after(job)
 
 

@@ -58,3 +58,9 @@ async def refresh(user_id, channel_name):
 
 async def release(user_id, channel_name):
     await _redis().zrem(_key(user_id), channel_name)
+
+
+def count_open(client):
+    """Sockets open now across every process (for /metrics), with a sync Redis client."""
+    fresh_since = time.time() - STALE
+    return sum(client.zcount(key, fresh_since, "+inf") for key in client.scan_iter(match=_key("*"), count=1000))

@@ -1,0 +1,89 @@
+"""Dockyard's metrics, in the Prometheus text format (prometheus-client).
+
+Counters and histograms are kept by the process that sees the event (the
+worker times jobs, the web process counts the lines it delivers, both time
+engine calls). With PROMETHEUS_MULTIPROC_DIR set (settings sets it under var/),
+prometheus-client keeps them in files there, and a scrape of any one web process
+adds up every process's. What the database and Redis know (jobs by state,
+queue depth, open streams) is read at scrape time instead.
+"""
+
+import os
+
+from django.conf import settings
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+ENGINE_CALL_SECONDS = Histogram("dockyard_engine_call_seconds", "Engine API calls, to the engine's answer",
+                                ["call"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+JOB_SECONDS = Histogram("dockyard_job_duration_seconds", "Jobs from start to end", ["kind", "state"],
+                        buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600))
+LINES_DELIVERED = Counter("dockyard_lines_delivered", "Job output lines sent to viewers' sockets")
+
+# kombu's Redis transport keeps a queue's messages in a list of the queue's name,
+# and those of priorities 3, 6 and 9 in lists named with its separator.
+_PRIORITY_SEPARATOR = "\x06\x16"
+
+
+class _StateCollector:
+    """Jobs by state and kind, queue depth and open streams, read when scraped."""
+
+    def collect(self):
+        from django.db.models import Count
+
+        from images.models import Job
+
+        jobs = GaugeMetricFamily("dockyard_jobs", "Jobs by state and kind", labels=["engine", "state", "kind"])
+        counts = {(row["state"], row["kind"]): row["count"]
+                  for row in Job.objects.values("state", "kind").annotate(count=Count("pk")).order_by()}
+        for state in Job.State.values:  # zeros too, so a graph of a state that empties falls to 0
+            for kind in Job.Kind.values:
+                jobs.add_metric(["default", state, kind], counts.get((state, kind), 0))
+        yield jobs
+
+        client = _redis()
+        queue = settings.DOCKYARD_QUEUE
+        depth = sum(client.llen(name) for name in
+                    [queue] + [f"{queue}{_PRIORITY_SEPARATOR}{priority}" for priority in (3, 6, 9)])
+        queued = GaugeMetricFamily("dockyard_queue_depth", "Tasks waiting in the broker for a worker",
+                                   labels=["engine", "queue"])
+        queued.add_metric(["default", queue], depth)
+        yield queued
+
+        from images.jobs import streams
+
+        streams_open = GaugeMetricFamily("dockyard_open_streams", "Websockets open, across every web process")
+        streams_open.add_metric([], streams.count_open(client))
+        yield streams_open
+
+
+_client = None
+
+
+def _redis():
+    global _client
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
+    return _client
+
+
+def render():
+    """The text a scrape gets: every process's counters and histograms, and the
+    state read now."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for metric in (ENGINE_CALL_SECONDS, JOB_SECONDS, LINES_DELIVERED):
+            registry.register(metric)
+    registry.register(_StateCollector())
+    return generate_latest(registry)
+
+
+def observe_job(job):
+    if job.started_at and job.finished_at:
+        JOB_SECONDS.labels(job.kind, job.state).observe((job.finished_at - job.started_at).total_seconds())
