@@ -15,7 +15,7 @@ _GRACE = timedelta(hours=1)
 def remove_unused(engine):
     """Remove the indexes of images the engine no longer has, then the layer
     indexes no indexed image holds. Return (images, layers) removed."""
-    present = {image["Id"] for image in engine.list_images()}
+    present = {image["Id"] for image in engine.list_images(intermediate=True)}
     gone = [pk for pk, image_id in ImageIndex.objects.values_list("pk", "image_id") if image_id not in present]
     with transaction.atomic():
         removed_images, _ = ImageIndex.objects.filter(pk__in=gone).delete()
