@@ -199,10 +199,10 @@ class EntryWriter:
         if len(self.kinds) >= self.max_files:
             self.truncated = True
             return False
-        if member.oversized or len(member.name) > self.max_path or len(member.linkname) > self.max_path:
+        path = normalise(member.name)
+        if member.oversized or path is not None and len(path) > self.max_path or len(member.linkname) > self.max_path:
             self.long_paths += 1
             return True
-        path = normalise(member.name)
         if path is None or b"\0" in member.name:
             if path is None and member.name.strip(b"./"):
                 self.unsafe += 1

@@ -197,12 +197,16 @@ def _read_layer(reader, member, folder, by_head, ambiguous, progress, output):
     entries = writer.entries()
     layer.blob = entries.encode()
     layer.entry_count, layer.total_size, layer.notes = len(entries), writer.total_size, writer.notes()
-    progress.update(folder, f"Indexed {layer.entry_count:,} entries", member.size, member.size, force=True)
-    output.write(f"Layer {display(folder)[:12]}: {layer.entry_count:,} entries, {layer.total_size:,} bytes of files, "
+    progress.update(folder, f"Indexed {_entries(layer.entry_count)}", member.size, member.size, force=True)
+    output.write(f"Layer {display(folder)[:12]}: {_entries(layer.entry_count)}, {layer.total_size:,} bytes of files, "
                  f"{layer.tar_size:,} bytes of tar.")
     for note in layer.notes:
         output.write(f"  {note}")
     return layer
+
+
+def _entries(count):
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
 def _read_json(reader, member, what):
