@@ -1,6 +1,7 @@
 from django.urls import path
 
 from images.api import endpoints as api
+from images.api import files as files_api
 from images.views import account, files, images, jobs, lifecycle, registries, users
 
 urlpatterns = [
@@ -46,7 +47,12 @@ urlpatterns = [
     path("users/<int:pk>/role", users.user_role, name="users-role"),
     # /api/
     path("api/images", api.images_list, name="api-images"),
+    path("api/images/<path:reference>/index", files_api.image_index, name="api-image-index"),
+    path("api/images/<path:reference>/files/search", files_api.image_files_search, name="api-image-files-search"),
+    path("api/images/<path:reference>/files", files_api.image_files, name="api-image-files"),
+    path("api/images/<path:reference>/waste", files_api.image_waste, name="api-image-waste"),
     path("api/images/<path:reference>", api.image_detail, name="api-image"),
+    path("api/diff", files_api.images_diff, name="api-diff"),
     path("api/builds", api.build_create, name="api-builds"),
     path("api/pulls", api.pull_create, name="api-pulls"),
     path("api/jobs/<int:pk>", api.job_detail, name="api-job"),
