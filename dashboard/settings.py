@@ -242,7 +242,7 @@ DOCKYARD_ENCRYPTION_KEY = envstr("DOCKYARD_ENCRYPTION_KEY")
 # Index an image after a Dockyard build, pull or import of it.
 DOCKYARD_INDEX_AFTER_JOBS = envbool("DOCKYARD_INDEX_AFTER_JOBS", True)
 # Entries indexed a layer, and browsed an image: past it the rest of a layer is
-# left out (the page says so). The explorer holds ~300 bytes an entry in memory.
+# left out (the page says so). The explorer holds ~400 bytes an entry in memory.
 DOCKYARD_INDEX_MAX_FILES = envint("DOCKYARD_INDEX_MAX_FILES", 300_000, minimum=1)
 # Longest path (or link target) indexed, in bytes; longer ones are counted, not kept.
 DOCKYARD_INDEX_MAX_PATH = envint("DOCKYARD_INDEX_MAX_PATH", 1024, minimum=64)

@@ -94,7 +94,7 @@ def test_a_directory_listed_again_for_a_new_mtime_is_not_modified():
 
 
 def report(*layers):
-    files = ImageFiles(list(layers))
+    files = ImageFiles(list(layers), weigh_waste=True)
     return files.efficiency.report(files.layer_sizes, files.paths)
 
 

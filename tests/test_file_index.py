@@ -11,7 +11,7 @@ from django.urls import reverse
 from images.catalog.history import clean_created_by
 from images.files import explorer
 from images.files.entries import display
-from images.models import ImageIndex, Job, LayerIndex
+from images.models import ImageIndex, LayerIndex
 from tests import dockerlib, live, savedlayers
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -255,7 +255,7 @@ def _config_layers(config, diff_ids):
 
 def save_image_index(image_id, diff_ids, layers, job=None):
     """Record the image's layers and compute its summary (files, wasted space)."""
-    files = ImageFiles(load_layers(diff_ids))
+    files = ImageFiles(load_layers(diff_ids), weigh_waste=True)
     summary = summarize(files, diff_ids)
     index, _ = ImageIndex.objects.update_or_create(
         image_id=image_id,
