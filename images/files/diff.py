@@ -1,6 +1,7 @@
 """What changed between two images: their configuration, their layers (the
 shared base, then each side's own), and their finished filesystems."""
 
+import heapq
 from dataclasses import dataclass
 
 from images.catalog import detail, inspect
@@ -165,44 +166,42 @@ _FIELDS = ("kind", "size", "mode", "uid", "gid", "mtime", "link")
 
 def file_changes(a_entries, b_entries, path_filter="", limit=FILE_LIMIT):
     """Every path added, removed or changed from `a` to `b` (ImageFiles.final_entries
-    of each), largest size change first; and the totals. A file changed when
-    its kind, size, mtime, mode, owner or link differ (the headers are all a
-    layer tar says of a content); a directory only for its kind, mode or owner,
-    not the mtime any change inside gives it."""
-    changes = []
-    for path in a_entries.keys() - b_entries.keys():
-        changes.append((path, REMOVED, a_entries[path], None))
-    for path in b_entries.keys() - a_entries.keys():
-        changes.append((path, ADDED, None, b_entries[path]))
-    for path in a_entries.keys() & b_entries.keys():
-        a_entry, b_entry = a_entries[path], b_entries[path]
-        if a_entry != b_entry and _differs(a_entry, b_entry):
-            changes.append((path, CHANGED, a_entry, b_entry))
+    of each), largest size change first, at most `limit` of those holding
+    `path_filter`; and the totals of all. A file changed when its kind, size,
+    mtime, mode, owner or link differ (the headers are all a layer tar says of
+    a content); a directory only for its kind, mode or owner, not the mtime any
+    change inside gives it."""
+    needle = explorer.path_bytes(path_filter) if path_filter.strip("/") else b""
     totals = {"added": 0, "removed": 0, "changed": 0, "added_bytes": 0, "removed_bytes": 0, "size_change": 0,
               "shown": 0, "matching": 0}
-    rows = []
-    for path, change, a_entry, b_entry in changes:
-        size_change = (b_entry[1] if b_entry else 0) - (a_entry[1] if a_entry else 0)
-        totals[change] += 1
-        if change == ADDED:
-            totals["added_bytes"] += b_entry[1]
-        elif change == REMOVED:
-            totals["removed_bytes"] += a_entry[1]
-        totals["size_change"] += size_change
-        rows.append((path, change, a_entry, b_entry, size_change))
-    shown = display_filter(rows, path_filter)
-    totals["matching"] = len(shown)
-    shown.sort(key=lambda row: (-abs(row[4]), row[0]))
-    shown = shown[:limit]
+    matching = []
+    a_paths, b_paths = a_entries.keys(), b_entries.keys()
+    for path in a_paths - b_paths:
+        size = a_entries[path][1]
+        totals["removed"] += 1
+        totals["removed_bytes"] += size
+        if needle in path:
+            matching.append((-size, path, REMOVED, a_entries[path], None, -size))
+    for path in b_paths - a_paths:
+        size = b_entries[path][1]
+        totals["added"] += 1
+        totals["added_bytes"] += size
+        if needle in path:
+            matching.append((-size, path, ADDED, None, b_entries[path], size))
+    for path in a_paths & b_paths:
+        a_entry, b_entry = a_entries[path], b_entries[path]
+        if a_entry == b_entry or not _differs(a_entry, b_entry):
+            continue
+        change = b_entry[1] - a_entry[1]
+        totals["changed"] += 1
+        totals["size_change"] += change
+        if needle in path:
+            matching.append((-abs(change), path, CHANGED, a_entry, b_entry, change))
+    totals["size_change"] += totals["added_bytes"] - totals["removed_bytes"]
+    totals["matching"] = len(matching)
+    shown = heapq.nsmallest(limit, matching)  # paths differ, so the entries are never compared
     totals["shown"] = len(shown)
-    return [_file_change(*row) for row in shown], totals
-
-
-def display_filter(rows, path_filter):
-    if not path_filter:
-        return list(rows)
-    needle = explorer.path_bytes(path_filter) if path_filter.strip("/") else b""
-    return [row for row in rows if needle in row[0]]
+    return [_file_change(path, change, a, b, size_change) for _, path, change, a, b, size_change in shown], totals
 
 
 def _differs(a_entry, b_entry):

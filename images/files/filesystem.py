@@ -57,12 +57,14 @@ class ImageFiles:
         self.events = [[_IMPLICIT]]  # the root exists from the first layer on
         self.children = {}
         self._ids = {b"": ROOT}
+        self._dirs_now = {ROOT}  # the directories as the layers applied so far leave them
         self._size_now = {ROOT: 0}
         self._size_layers = {ROOT: [0]}
         self._size_values = {ROOT: [0]}
         self.changed_below = []  # per layer: the directories holding a change by it
         self.efficiency = Efficiency() if weigh_waste else None
         self.layer_sizes = []  # per layer: the sum of its entries' sizes
+        self._final = None
         for number, layer in enumerate(layers):
             self._apply(number, layer)
 
@@ -72,26 +74,35 @@ class ImageFiles:
         pid = self._ids.get(path)
         if pid is not None:
             return pid
-        missing = [path]
         parent_path = path.rpartition(b"/")[0]
-        while parent_path and parent_path not in self._ids:
-            missing.append(parent_path)
-            parent_path = parent_path.rpartition(b"/")[0]
-        parent = self._ids[parent_path]
-        for each in reversed(missing):
-            pid = len(self.paths)
-            self._ids[each] = pid
-            self.paths.append(each)
-            self.parents.append(parent)
-            self.depths.append(self.depths[parent] + 1)
-            self.events.append([])
-            self.children.setdefault(parent, []).append(pid)
-            parent = pid
+        parent = self._ids.get(parent_path)
+        if parent is None:  # a parent no layer listed: its own parents first, without recursion
+            missing = [parent_path]
+            while (up := missing[-1].rpartition(b"/")[0]) not in self._ids:
+                missing.append(up)
+            for each in reversed(missing):
+                self._new_path(each, self._ids[each.rpartition(b"/")[0]])
+            parent = self._ids[parent_path]
+        return self._new_path(path, parent)
+
+    def _new_path(self, path, parent):
+        pid = len(self.paths)
+        self._ids[path] = pid
+        self.paths.append(path)
+        self.parents.append(parent)
+        self.depths.append(self.depths[parent] + 1)
+        self.events.append([])
+        siblings = self.children.get(parent)
+        if siblings is None:
+            self.children[parent] = [pid]
+        else:
+            siblings.append(pid)
         return pid
 
     def _apply(self, number, layer):
         layer_kinds = layer.kinds
-        pids = [self._intern(path) for path in layer.paths]
+        intern = self._intern
+        pids = [intern(path) for path in layer.paths]
         self.layer_sizes.append(sum(layer.sizes))
         self._delta = {}
         self._touched = set()
@@ -125,21 +136,15 @@ class ImageFiles:
         timeline = self.events[pid]
         return bool(timeline) and timeline[-1] & _REF != _ABSENT
 
-    def _kind_now(self, pid):
-        event = self.events[pid][-1]
-        ref = event & _REF
-        return kinds.DIRECTORY if ref == _IMPLICIT else self.layers[event >> 32].kind(ref)
-
     def size_now(self, pid):
         """The size of a present path, as the layers applied so far leave it."""
-        event = self.events[pid][-1]
-        ref = event & _REF
-        if ref == _IMPLICIT or self.layers[event >> 32].kind(ref) == kinds.DIRECTORY:
+        if pid in self._dirs_now:
             return self._size_now.get(pid, 0)
-        return self.layers[event >> 32].sizes[ref]
+        event = self.events[pid][-1]
+        return self.layers[event >> 32].sizes[event & _REF]
 
     def is_dir_now(self, pid):
-        return self.present(pid) and self._kind_now(pid) == kinds.DIRECTORY
+        return pid in self._dirs_now
 
     def _remove(self, pid, number):
         """Remove a path and everything below it."""
@@ -152,29 +157,34 @@ class ImageFiles:
             each = stack.pop()
             if not self.present(each):
                 continue
-            if self._kind_now(each) == kinds.DIRECTORY:
+            if each in self._dirs_now:
                 stack.extend(self.children.get(each, ()))
+                self._dirs_now.discard(each)
                 self._size_now[each] = 0
                 self._delta.pop(each, None)
             self._set(each, number, _ABSENT)
 
     def _add(self, pid, number, index):
         layer = self.layers[number]
-        kind = layer.kind(index)
+        kind = layer.kinds[index:index + 1]
         parent = self.parents[pid]
-        if not self.is_dir_now(parent):
+        delta = self._delta
+        if parent not in self._dirs_now:
             self._add_implicit(parent, number)
-        if self.present(pid):
-            if self._kind_now(pid) == kinds.DIRECTORY:
+        timeline = self.events[pid]
+        if timeline and timeline[-1] & _REF != _ABSENT:
+            if pid in self._dirs_now:
                 if kind != kinds.DIRECTORY:
                     self._remove(pid, number)
             else:
-                self._delta[parent] = self._delta.get(parent, 0) - self.size_now(pid)
-        if kind == kinds.DIRECTORY and not self.is_dir_now(pid):
-            self._size_now[pid] = 0
-            self._delta.pop(pid, None)
-        if kind != kinds.DIRECTORY and layer.sizes[index]:
-            self._delta[parent] = self._delta.get(parent, 0) + layer.sizes[index]
+                delta[parent] = delta.get(parent, 0) - self.size_now(pid)
+        if kind == kinds.DIRECTORY:
+            if pid not in self._dirs_now:
+                self._dirs_now.add(pid)
+                self._size_now[pid] = 0
+                delta.pop(pid, None)
+        elif layer.sizes[index]:
+            delta[parent] = delta.get(parent, 0) + layer.sizes[index]
         self._set(pid, number, index)
 
     def _add_implicit(self, pid, number):
@@ -184,6 +194,7 @@ class ImageFiles:
         if parent >= 0 and not self.is_dir_now(parent):
             self._add_implicit(parent, number)
         self._remove(pid, number)
+        self._dirs_now.add(pid)
         self._size_now[pid] = 0
         self._delta.pop(pid, None)
         self._set(pid, number, _IMPLICIT)
@@ -338,7 +349,12 @@ class ImageFiles:
 
     def final_entries(self):
         """{path: (kind, size, mode, uid, gid, mtime, link)} for every path of the
-        finished image (directories without their size)."""
+        finished image (directories without their size); kept for the next diff."""
+        if self._final is None:
+            self._final = self._final_entries()
+        return self._final
+
+    def _final_entries(self):
         found = {}
         paths, layers = self.paths, self.layers
         for pid, timeline in enumerate(self.events):
