@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker")]
 def indexed(builder, image_id):
     job = live.wait_for_job(control.start_index(builder, image_id))
     assert job.state == "succeeded", job.error
+    return job
 
 
 def test_the_explorer_walks_down_filters_and_opens_a_diff(page, builder):  # noqa: F811
@@ -26,10 +27,17 @@ def test_the_explorer_walks_down_filters_and_opens_a_diff(page, builder):  # noq
                             "&& echo top > /top\n", tags=[f"{repo}:1"])
     second = dockerlib.build(f"FROM {repo}:1\nRUN echo more > /a/b/c/new && rm /top\n", tags=[f"{repo}:2"])
     indexed(builder, first)
-    indexed(builder, second)
+    job = indexed(builder, second)
     # The tag pointed at the first image, then at the second.
     TagMove.record(f"{repo}:2", first, "tag")
     TagMove.record(f"{repo}:2", second, "tag")
+
+    # The index job's page: a bar per layer, with the bytes of its tar read.
+    page.goto(f"/jobs/{job.pk}/")
+    expect(page.locator("#job-progress .layer")).to_have_count(3)
+    expect(page.locator("#job-progress .layer-status")).to_have_text(["Already indexed", "Already indexed",
+                                                                       "Indexed 5 entries"])
+    expect(page.locator("#job-progress .layer-bytes").last).to_contain_text(" / ")
 
     page.goto(f"/images/{second.split(':')[1]}/")
     tree = page.locator("#files-tree")

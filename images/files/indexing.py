@@ -74,9 +74,16 @@ class _Progress:
             self._sent_at = now
             self.output.set_progress(self.snapshot())
 
-    def rename(self, folder, name):
-        if folder in self.layers:
-            self.layers[folder]["id"] = name
+    def place(self, folders, diff_ids):
+        """Once the manifest has said which is which: the bars in layer order,
+        named by position and diff id."""
+        placed = {}
+        for position, (folder, diff_id) in enumerate(zip(folders, diff_ids), 1):
+            entry = self.layers.get(folder)
+            if entry is not None and folder not in placed:
+                entry["id"] = f"{position}: {diff_id.split(':')[-1][:12]}"
+                placed[folder] = entry
+        self.layers = placed
 
     def snapshot(self):
         return {"layers": [dict(entry) for entry in self.layers.values()], "digest": None}
@@ -120,8 +127,7 @@ def index_image(stream, reference, output, job=None):
         for position in wrong:
             placed[position] = placed_again[position]
     _store_layers(placed, diff_ids, output)
-    for position, layer in enumerate(placed):
-        progress.rename(layer.folder, f"{position + 1}: {diff_ids[position].split(':')[-1][:12]}")
+    progress.place([layer.folder for layer in placed], diff_ids)
     output.set_progress(progress.snapshot())
     index = save_image_index(image_id, diff_ids, _config_layers(config, diff_ids), job)
     _write_summary(output, index.summary)
