@@ -22,6 +22,7 @@ run: prepare
 test: prepare
 	@scripts/services.sh docker redis registry chromium busybox
 	@$(PY) -m pytest $(PYTEST_ARGS)
+	@scripts/test-postgres.sh $(PYTEST_PG_ARGS)
 
 bench: prepare
 	@scripts/services.sh docker redis registry busybox

@@ -132,6 +132,57 @@ ensure_redis() {
   wait_for 20 own_redis_answers || die "redis-server did not come up within 20 s; see $LOG/redis.log."
 }
 
+# --- PostgreSQL (when DATABASE_URL names one on this host) ---------------------
+# A postgres:// DATABASE_URL on 127.0.0.1 or localhost that does not answer gets
+# a cluster of Debian's PostgreSQL of its own, named for the port, with the
+# URL's user, password and database. PostgreSQL will not run as root and its
+# user cannot enter var/ (0700, Dockyard's only), so the cluster lives where
+# Debian keeps clusters, /var/lib/postgresql/<version>/dockyard-<port>.
+postgres_answers() {
+  "$PY" - <<'PY' 2>/dev/null
+import os, psycopg
+psycopg.connect(os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1), connect_timeout=3).close()
+PY
+}
+
+ensure_postgres() {
+  case ${DATABASE_URL:-} in postgres://*|postgresql://*) ;; *) return ;; esac
+  postgres_answers && return
+  local parts; parts=$("$PY" - <<'PY'
+import os
+from urllib.parse import urlsplit, unquote
+url = urlsplit(os.environ["DATABASE_URL"])
+print(url.hostname or "", url.port or 5432, unquote(url.username or ""), url.path.lstrip("/"))
+PY
+)
+  read -r host port user database <<<"$parts"
+  case $host in 127.0.0.1|localhost) ;; *) die "The PostgreSQL in DATABASE_URL (on $host) does not answer: start it, or point DATABASE_URL at a running one." ;; esac
+  command -v pg_createcluster >/dev/null || apt_install postgresql ||
+    die "Dockyard needs PostgreSQL for this DATABASE_URL: install it (Debian: apt-get install postgresql), or use SQLite (unset DATABASE_URL)."
+  local version; version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  local cluster=dockyard-$port
+  if ! pg_lsclusters -h | awk '{print $2}' | grep -qx "$cluster"; then
+    say "Creating PostgreSQL $version cluster $cluster on 127.0.0.1:$port..."
+    pg_createcluster "$version" "$cluster" -p "$port" -- --auth-local=peer --auth-host=scram-sha-256 >>"$LOG/postgres.log" 2>&1
+  fi
+  pg_ctlcluster "$version" "$cluster" start >>"$LOG/postgres.log" 2>&1 || true
+  wait_for 30 runuser -u postgres -- psql -p "$port" -Atqc "select 1" >/dev/null 2>&1 ||
+    die "PostgreSQL cluster $cluster did not come up within 30 s; see /var/log/postgresql/."
+  # The password goes in on stdin, never on a command line.
+  "$PY" - <<'PY' | runuser -u postgres -- psql -p "$port" -q -v ON_ERROR_STOP=1 >>"$LOG/postgres.log" 2>&1
+import os
+from urllib.parse import urlsplit, unquote
+url = urlsplit(os.environ["DATABASE_URL"])
+user, password, database = unquote(url.username or ""), unquote(url.password or ""), url.path.lstrip("/")
+quote = lambda text: "'" + text.replace("'", "''") + "'"
+ident = lambda text: '"' + text.replace('"', '""') + '"'
+print(f"SELECT 'CREATE ROLE {ident(user)} LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote(user)})\\gexec")
+print(f"ALTER ROLE {ident(user)} LOGIN CREATEDB PASSWORD {quote(password)};")
+print(f"SELECT 'CREATE DATABASE {ident(database)} OWNER {ident(user)}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote(database)})\\gexec")
+PY
+  wait_for 10 postgres_answers || die "PostgreSQL is up but refuses DATABASE_URL's login; see $LOG/postgres.log."
+}
+
 # --- Local registry (tests push and pull through it) -------------------------
 REGISTRY=127.0.0.1:5000
 registry_answers() { "$PY" -c "import urllib.request; urllib.request.urlopen('http://$REGISTRY/v2/', timeout=2)" 2>/dev/null; }

@@ -102,3 +102,17 @@ def remove_test_images():
         if not ids:
             return
         docker("rmi", "-f", *dict.fromkeys(ids), check=False)
+
+
+def engine_state():
+    """Every image on the engine with its tags, but those of other test runs (their
+    label, which every image built FROM their base inherits): what a refusal
+    must leave alone, and what another checkout testing on this engine at the
+    same time does not change."""
+    from images.engine import get_engine
+
+    def others(image):
+        return any(key.startswith("dockyard.test") and key != TEST_LABEL for key in image.get("Labels") or {})
+
+    return sorted((image["Id"], tuple(sorted(image.get("RepoTags") or [])))
+                  for image in get_engine().list_images() if not others(image))

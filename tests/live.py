@@ -57,10 +57,22 @@ LOOPBACK_GIT = {"DOCKYARD_GIT_SCHEMES": "http,https", "DOCKYARD_GIT_HOSTS": "127
 LOOPBACK_REGISTRIES = {"DOCKYARD_REGISTRY_HOSTS": "docker.io,127.0.0.1"}
 
 
+def database_url():
+    """The database the tests run on (the test database, once it is made), as a URL
+    for the processes they start."""
+    from urllib.parse import quote
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    return (f"postgres://{quote(database['USER'], safe='')}:{quote(database['PASSWORD'], safe='')}@"
+            f"{database['HOST']}:{database['PORT']}/{quote(database['NAME'], safe='')}")
+
+
 def process_env(queue, prefix, **extra):
     return {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "DATABASE_URL": database_url(),
         "DOCKYARD_QUEUE": queue,
         "DOCKYARD_CHANNEL_PREFIX": prefix,
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
@@ -82,7 +94,8 @@ class Worker:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
-             "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency),
+             "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 60

@@ -12,6 +12,8 @@ def search_text_columns(needles, pattern):
     """(table, column, needle) for every text column of every table holding one
     of `needles`, or text matching `pattern`."""
     hits = []
+    # SQLite's instr(haystack, needle) is PostgreSQL's strpos(haystack, needle).
+    find = "strpos" if connection.vendor == "postgresql" else "instr"
     with connection.cursor() as cursor:
         for model in apps.get_models():
             if not model._meta.managed:
@@ -21,7 +23,7 @@ def search_text_columns(needles, pattern):
                 if not isinstance(field, TEXT_FIELDS):
                     continue
                 column = connection.ops.quote_name(field.column)
-                where = " OR ".join(f"instr(CAST({column} AS TEXT), %s) > 0" for _ in needles)
+                where = " OR ".join(f"{find}(CAST({column} AS TEXT), %s) > 0" for _ in needles)
                 cursor.execute(f"SELECT CAST({column} AS TEXT) FROM {connection.ops.quote_name(table)} "
                                f"WHERE {where} OR CAST({column} AS TEXT) LIKE %s", [*needles, "%dky_%"])
                 for (value,) in cursor.fetchall():

@@ -24,11 +24,11 @@ def images(base_image):
     first = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN mkdir -p /opt/app && echo 1 > /opt/app/v\n",
                             tags=[f"{repo}:1"])
     second = dockerlib.build(f"FROM {repo}:1\nRUN echo 22 > /opt/app/v && rm -rf /tmp\n", tags=[f"{repo}:2"])
-    return {"repo": repo, "first": first, "second": second}
+    return {"repo": repo, "first": first, "second": second, "hex": second.split(":")[1]}
 
 
-def index(api, reference):
-    response = api.post(f"/api/images/{reference}/index")
+def index(api, image_id):
+    response = api.post(f"/api/images/{image_id.split(':')[1]}/index")
     assert response.status_code == 201, response.content
     job = response.json()
     assert job["kind"] == "index"
@@ -40,9 +40,9 @@ def index(api, reference):
 
 
 def test_it_indexes_and_reads_one_directory_after_each_layer(api, images):
-    tag = f"{images['repo']}:2"
+    tag = images["hex"]  # an image's actions take its id, as the pages' addresses do
     assert api.get(f"/api/images/{tag}/files").status_code == 404  # not indexed yet
-    index(api, tag)
+    index(api, images["second"])
     top = api.get(f"/api/images/{tag}/files", {"path": "/opt/app"}).json()
     assert top["layer"] == 3 and [layer["number"] for layer in top["layers"]] == [1, 2, 3]
     assert top["layers"][2]["instruction"].startswith("RUN echo 22")
@@ -55,6 +55,7 @@ def test_it_indexes_and_reads_one_directory_after_each_layer(api, images):
     assert api.get(f"/api/images/{tag}/files", {"layer": 9}).status_code == 404
     assert api.get(f"/api/images/{tag}/files", {"path": "/no/such"}).status_code == 404
     assert api.get(f"/api/images/{tag}/files", {"offset": "x"}).status_code == 400
+    assert api.get(f"/api/images/{images['repo']}:2/files").status_code == 404  # a reference is not an id
 
     hits = api.get(f"/api/images/{tag}/files/search", {"q": "app/v"}).json()["hits"]
     assert hits == [{"path": "/opt/app/v", "is_dir": False, "present": True,
@@ -67,8 +68,8 @@ def test_it_diffs_two_images(api, images):
     first, second = f"{images['repo']}:1", f"{images['repo']}:2"
     early = api.get("/api/diff", {"a": first, "b": second}).json()
     assert early["files"] is None and set(early["not_indexed"]) == {images["first"], images["second"]}
-    index(api, first)
-    index(api, second)
+    index(api, images["first"])
+    index(api, images["second"])
     found = api.get("/api/diff", {"a": first, "b": second}).json()
     assert found["config"] == [] and len(found["layers"]["shared"]) == 2 and found["layers"]["a"] == []
     assert [layer["instruction"][:12] for layer in found["layers"]["b"]] == ["RUN echo 22 "]
@@ -82,8 +83,9 @@ def test_a_viewer_token_reads_but_does_not_index(builder, images):
     roles.assign(builder, roles.VIEWER)
     _, token = ApiToken.issue(builder, "read")
     viewer = Client(HTTP_AUTHORIZATION=f"Bearer {token}", enforce_csrf_checks=True)
-    refused = viewer.post(f"/api/images/{images['repo']}:1/index")
+    first = images["first"].split(":")[1]
+    refused = viewer.post(f"/api/images/{first}/index")
     assert refused.status_code == 403 and "builder" in refused.json()["error"]
-    assert viewer.get(f"/api/images/{images['repo']}:1/files").status_code == 404  # readable, just not indexed
-    assert Client().get(f"/api/images/{images['repo']}:1/files").status_code == 401
-    assert viewer.get(f"/api/images/{images['repo']}:1/index").status_code == 405
+    assert viewer.get(f"/api/images/{first}/files").status_code == 404  # readable, just not indexed
+    assert Client().get(f"/api/images/{first}/files").status_code == 401
+    assert viewer.get(f"/api/images/{first}/index").status_code == 405

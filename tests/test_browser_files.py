@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from images.jobs import control
 from images.models import TagMove
 from tests import dockerlib, live
-from tests.test_browser import browser, page  # noqa: F401 - the logged-in builder's page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker")]
 
@@ -21,7 +20,7 @@ def indexed(builder, image_id):
     return job
 
 
-def test_the_explorer_walks_down_filters_and_opens_a_diff(page, builder):  # noqa: F811
+def test_the_explorer_walks_down_filters_and_opens_a_diff(page, builder):
     repo = dockerlib.unique("browsefiles")
     first = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN mkdir -p /a/b/c && echo deep > /a/b/c/file "
                             "&& echo top > /top\n", tags=[f"{repo}:1"])

@@ -156,3 +156,21 @@ def test_it_needs_a_login(client, app_image):
     response = client.get(reverse("images-detail", args=[app_image["hex"]]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_its_live_fragment_is_the_pages_live_parts_only(owner_client, app_image):
+    from images.models import TagMove
+
+    TagMove.record(f"{app_image['repo']}:1.0", app_image["id"], "tag")  # a tag history to show
+    page = detail(owner_client, app_image)
+    response = owner_client.get(reverse("images-detail", args=[app_image["hex"]]), {"fragment": "live"})
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert "<html" not in fragment and "Layer history" not in fragment and "Raw inspect JSON" not in fragment
+    for element_id, tag in (("image-tag-list", "ul"), ("image-tag-history", "div"), ("image-containers", "section")):
+        part = re.compile(rf'<{tag} [^>]*id="{element_id}".*?</{tag}>', re.S)
+        # CSRF tokens differ from one response to the next; the rest is the page's own markup.
+        same = [re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", part.search(text)[0]) for text in (page, fragment)]
+        assert same[0] == same[1]
+    assert f"{app_image['repo']}:latest" in fragment and app_image["container"] in fragment
+    assert "Tag history" in fragment

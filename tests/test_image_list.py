@@ -116,6 +116,26 @@ def test_it_ignores_unknown_sort_and_filter_values(owner_client, shelf):
     assert len(found) == 3
 
 
+def live_part(page, element_id):
+    """The element with this id, whole, from a page or fragment (the live parts nest no tag of their own kind)."""
+    tag = re.search(rf'<(\w+) [^>]*id="{element_id}"', page)[1]
+    return re.search(rf'<{tag} [^>]*id="{element_id}".*?</{tag}>', page, re.S)[0]
+
+
+def test_its_live_fragment_is_the_pages_live_parts_only(owner_client, shelf, settings):
+    settings.DOCKYARD_IMAGES_PER_PAGE = 2
+    page = list_page(owner_client, q=shelf["run"], sort="name", page=2).content.decode()
+    fragment = list_page(owner_client, q=shelf["run"], sort="name", page=2, fragment="live").content.decode()
+    for element_id in ("image-totals", "image-table"):
+        assert live_part(fragment, element_id) == live_part(page, element_id)
+    assert [(r[0], r[1]) for r in rows(list_page(owner_client, q=shelf["run"], sort="name", page=2,
+                                                 fragment="live"))] == [(shelf["beta_repo"], "latest")]
+    assert "<html" not in fragment and "<header" not in fragment and 'id="live"' not in fragment
+    assert len(re.findall(r"data-live\b", fragment)) == 2
+    # Its pager links lead to pages, not to fragments.
+    assert "fragment" not in live_part(fragment, "image-table")
+
+
 def test_it_needs_a_login(client, db):
     response = client.get(reverse("images-list"))
     assert response.status_code == 302

@@ -1,62 +1,106 @@
-"""static/js/job.js in a real Chromium, on a static copy of the job page's DOM
-(tests/js/job_harness.html), with a fake WebSocket the tests speak through."""
+"""static/js/job.js in a real Chromium, on the job page as the server renders
+it (the job_detail view and its template, for real Job rows), with a fake
+WebSocket (tests/js/fake_websocket.js) the tests speak through."""
 
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from django.contrib.staticfiles import finders
+from django.db import transaction
+from django.test import Client, override_settings
 
-pytestmark = pytest.mark.browser
+from images.accounts import roles
+from images.models import Job
+from tests.conftest import make_user
 
-HARNESS = (Path(__file__).parent / "js" / "job_harness.html").resolve().as_uri()
+# django_db: so that the session sets up the test database job_pages renders from.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
-# Installed before any page script. Every socket job.js opens lands in
-# window.__sockets; push() delivers a server message, drop() a close.
-FAKE_WEBSOCKET = """
-(() => {
-  window.__sockets = [];
-  window.__scrolledIntoView = [];
-  const scrollIntoView = Element.prototype.scrollIntoView;
-  Element.prototype.scrollIntoView = function (...args) {
-    window.__scrolledIntoView.push(this.textContent);
-    return scrollIntoView.apply(this, args);
-  };
-  class FakeWebSocket extends EventTarget {
-    constructor(url) {
-      super();
-      this.url = String(url);
-      this.openedAt = performance.now();
-      this.readyState = FakeWebSocket.CONNECTING;
-      window.__sockets.push(this);
-      setTimeout(() => {
-        if (this.readyState !== FakeWebSocket.CONNECTING) return;
-        this.readyState = FakeWebSocket.OPEN;
-        this._emit(new Event("open"));
-      }, 0);
-    }
-    send() {}
-    close(code = 1000) { this.drop(code); }
-    push(message) {
-      const data = typeof message === "string" ? message : JSON.stringify(message);
-      this._emit(new MessageEvent("message", { data }));
-    }
-    drop(code = 1006) {
-      if (this.readyState === FakeWebSocket.CLOSED) return;
-      this.readyState = FakeWebSocket.CLOSED;
-      this.closedAt = performance.now();
-      this._emit(new CloseEvent("close", { code, wasClean: code !== 1006 }));
-    }
-    _emit(event) {
-      const handler = this["on" + event.type];
-      if (typeof handler === "function") handler.call(this, event);
-      this.dispatchEvent(event);
-    }
-  }
-  Object.assign(FakeWebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
-  window.WebSocket = FakeWebSocket;
-})();
-"""
+ORIGIN = "http://dockyard.test"
+FAKE_WEBSOCKET = Path(__file__).parent / "js" / "fake_websocket.js"
+
+
+@pytest.fixture(scope="module")
+def job_pages(django_db_setup, django_db_blocker):
+    """{kind: (pk, status, headers, html)} for a running build and a running
+    pull of a builder's, rendered once; the rows are rolled back afterwards."""
+    pages = {}
+    with django_db_blocker.unblock(), override_settings(ALLOWED_HOSTS=["dockyard.test"]), transaction.atomic():
+        builder = make_user("builder", roles.BUILDER)
+        client = Client(headers={"host": "dockyard.test"})
+        client.force_login(builder)
+        for kind, target in (("build", "team/app:1"), ("pull", "127.0.0.1:5000/team/app:1")):
+            job = Job.objects.create(kind=kind, state=Job.State.RUNNING, target=target, created_by=builder,
+                                     output_limit=10_000_000)
+            response = client.get(job.get_absolute_url())
+            assert response.status_code == 200, response.content[:500]
+            pages[kind] = (job.pk, response.status_code, dict(response.headers), response.content)
+        transaction.set_rollback(True)
+    return pages
+
+
+def serve(route, pages):
+    """The rendered pages at their own paths, static files as the server serves them."""
+    path = urlsplit(route.request.url).path
+    for pk, status, headers, body in pages.values():
+        if path == f"/jobs/{pk}/":
+            return route.fulfill(status=status, headers=headers, body=body)
+    found = finders.find(path.removeprefix("/static/")) if path.startswith("/static/") else None
+    if found:
+        return route.fulfill(path=found)
+    return route.fulfill(status=404, body="not in the harness")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords():
+    """Shadows the suite's autouse fixture of that name: the pages are rendered
+    once for the module (job_pages), with the real hashers."""
+
+
+@pytest.fixture(scope="module")
+def tab(browser, job_pages):
+    """One tab for the module; each test navigates it afresh, which is much
+    cheaper than a new context and just as clean: a new document, new globals."""
+    # The pages come with their real headers; Playwright's polling predicates
+    # need eval, which their script-src 'self' forbids.
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
+    context.route(f"{ORIGIN}/**", lambda route: serve(route, job_pages))
+    page = context.new_page()
+    page.set_default_timeout(5000)
+    page.add_init_script(path=str(FAKE_WEBSOCKET))
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(error))
+    yield page
+    context.close()
+
+
+def open_job(tab, job_pages, kind):
+    pk = job_pages[kind][0]
+    tab.errors.clear()
+    tab.goto(f"{ORIGIN}/jobs/{pk}/")
+    tab.wait_for_function("window.__sockets.length === 1")
+    tab.job_pk = pk
+    return tab
+
+
+@pytest.fixture
+def page(tab, job_pages):
+    """The page of a running build."""
+    yield open_job(tab, job_pages, "build")
+    assert not tab.errors, tab.errors
+
+
+@pytest.fixture
+def pull_page(tab, job_pages):
+    yield open_job(tab, job_pages, "pull")
+    assert not tab.errors, tab.errors
+
+
+def ws_url(page, after):
+    return f"ws://dockyard.test/ws/jobs/{page.job_pk}/?after={after}"
+
 
 LINE_TEXTS = "() => [...document.querySelectorAll('#job-log .line')].map((line) => line.textContent)"
 
@@ -67,46 +111,6 @@ LINE_PARTS = """() => [...document.querySelectorAll('#job-log .line')].map((line
 
 AT_BOTTOM = "() => { const log = document.getElementById('job-log');" \
             " return log.scrollHeight - log.scrollTop - log.clientHeight < 4; }"
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords():
-    """Shadows the suite's autouse fixture of that name, which needs pytest-django's
-    `settings`: these tests never touch Django and also run with `-p no:django`."""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def tab(browser):
-    """One tab for the module; each test navigates it afresh, which is much
-    cheaper than a new context and just as clean: a new document, new globals."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(5000)
-    page.add_init_script(FAKE_WEBSOCKET)
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(error))
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def page(tab):
-    tab.errors.clear()
-    tab.goto(HARNESS)
-    tab.wait_for_function("window.__sockets.length === 1")
-    yield tab
-    assert not tab.errors, tab.errors
 
 
 def push(page, message, socket=-1):
@@ -133,7 +137,7 @@ def sockets(page):
 
 
 def test_connects_after_zero(page):
-    assert sockets(page) == ["ws://dockyard.test/ws/jobs/7/?after=0"]
+    assert sockets(page) == [ws_url(page, 0)]
 
 
 def test_lines_in_order_and_duplicates_ignored(page):
@@ -204,7 +208,7 @@ def test_clipped_marker_shown_once(page):
                      "… 12,345 lines (4.2 MB) clipped here; download the log for what was kept …",
                      "line 12349", "line 12350"]
     assert page.locator("#job-log .log-clipped").count() == 1
-    assert page.get_attribute("#job-log .log-clipped a", "href").endswith("/jobs/7/log.txt")
+    assert page.get_attribute("#job-log .log-clipped a", "href").endswith(f"/jobs/{page.job_pk}/log.txt")
     assert page.get_attribute("#job", "data-last-seq") == "12350"
 
 
@@ -221,8 +225,10 @@ def test_clipped_marker_after_a_reconnect_inside_the_gap(page):
 
 def test_state_succeeded_updates_the_page_and_ends_the_connection(page):
     image_id = "sha256:" + "0123456789ab" * 5 + "cdef"
+    assert page.locator("#job-cancel").is_visible()  # the builder's own running job
     push(page, {"type": "state", "state": "succeeded", "image_id": image_id,
                 "image_url": "/images/" + image_id[7:] + "/", "error": "", "duration": 125.2})
+    assert page.locator("#job-cancel").is_hidden()
     state = page.locator("#job-state")
     assert state.text_content() == "succeeded"
     assert state.get_attribute("class") == "state state-succeeded"
@@ -236,6 +242,23 @@ def test_state_succeeded_updates_the_page_and_ends_the_connection(page):
     page.evaluate("() => window.__sockets[0].drop(1000)")
     page.wait_for_timeout(1200)  # more than the first backoff
     assert len(sockets(page)) == 1
+
+
+def test_the_state_is_read_out_when_it_changes_and_the_log_is_not(page):
+    status = page.get_by_role("status")
+    assert status.get_attribute("aria-live") == "polite" and status.get_attribute("aria-atomic") == "true"
+    # A log to find and read, but not a live region: a replay of its lines must not be read out.
+    assert page.get_by_role("log", name=f"Output of build #{page.job_pk}").get_attribute("aria-live") == "off"
+    page.evaluate("""() => {
+      window.__changes = 0;
+      new MutationObserver((records) => { window.__changes += records.length; }).observe(
+        document.getElementById("job-status"), { subtree: true, childList: true, characterData: true });
+    }""")
+    running = {"type": "state", "state": "running", "image_id": None, "image_url": None, "error": "", "duration": None}
+    push(page, running)  # as every (re)connect sends it
+    assert page.evaluate("() => new Promise((done) => setTimeout(() => done(window.__changes)))") == 0
+    push(page, {**running, "state": "succeeded", "duration": 125.2})
+    assert " ".join(status.text_content().split()) == "Build succeeded 2 min 5 s"
 
 
 def test_state_failed_shows_the_error(page):
@@ -263,7 +286,7 @@ def test_reconnects_after_an_unexpected_close(page):
     wait_lines(page, 3)
     page.evaluate("() => window.__sockets[0].drop()")
     page.wait_for_function("window.__sockets.length === 2", timeout=3000)
-    assert sockets(page)[1] == "ws://dockyard.test/ws/jobs/7/?after=3"
+    assert sockets(page)[1] == ws_url(page, 3)
     push(page, lines(2, 4))  # the server replays from its own idea of where the viewer was
     wait_lines(page, 4)
     assert page.evaluate(LINE_TEXTS) == [f"line {n}" for n in range(1, 5)]
@@ -278,7 +301,7 @@ def test_reconnects_after_an_unexpected_close(page):
     assert 480 <= waits[0] < 950  # after a message
     assert 480 <= waits[1] < 950  # after a message
     assert 980 <= waits[2] < 1900  # after a silent socket
-    assert sockets(page)[3] == "ws://dockyard.test/ws/jobs/7/?after=4"
+    assert sockets(page)[3] == ws_url(page, 4)
 
 
 def test_steps(page):
@@ -327,7 +350,8 @@ def test_step_changes_update_the_list_from_connect(page):
         "step step-done", "step step-cached", "step step-done"]
 
 
-def test_progress(page):
+def test_progress(pull_page):
+    page = pull_page
     layers = [
         {"id": "a1b2c3d4e5f6", "status": "Downloading", "current": 1_234_567, "total": 5_678_901},
         {"id": "0f0f0f0f0f0f", "status": "Waiting", "current": 0, "total": 0},
@@ -338,8 +362,9 @@ def test_progress(page):
     assert rows.count() == 3
     assert [rows.nth(n).locator(".layer-id").text_content() for n in range(3)] == [
         "a1b2c3d4e5f6", "0f0f0f0f0f0f", "9e8d7c6b5a4f"]
-    bar = rows.nth(0).locator("progress")
+    bar = rows.nth(0).get_by_role("progressbar", name="Layer a1b2c3d4e5f6")
     assert bar.evaluate("bar => [bar.value, bar.max]") == [1_234_567, 5_678_901]
+    assert rows.nth(2).get_by_role("progressbar", name="Layer 9e8d7c6b5a4f").count() == 1
     assert rows.nth(0).locator(".layer-bytes").text_content() == "1.23 MB / 5.68 MB"
     assert rows.nth(1).locator("progress").count() == 0
     assert rows.nth(1).locator(".layer-status").text_content() == "Waiting"
@@ -415,28 +440,19 @@ def test_100000_lines_stay_responsive(page):
     assert page.evaluate(AT_BOTTOM)
 
 
-def test_a_page_without_steps_or_progress(tab):
+def test_a_build_page_has_no_progress_and_a_pull_page_no_steps(page, tab, job_pages):
     """The job page renders the steps list only for builds, and the layers and
-    digest only for pulls."""
-    page = tab.context.new_page()
-    try:
-        errors = []
-        page.on("pageerror", lambda error: errors.append(error))
-        page.add_init_script(FAKE_WEBSOCKET)
-        # Runs once parsing is done, just before deferred scripts like job.js.
-        page.add_init_script("""document.addEventListener("readystatechange", () => {
-          if (document.readyState === "interactive") {
-            for (const id of ["job-steps", "job-progress", "job-digest"]) document.getElementById(id).remove();
-          }
-        });""")
-        page.goto(HARNESS)
-        page.wait_for_function("window.__sockets.length === 1")
-        push(page, {"type": "steps", "steps": [{"number": 1, "total": 1, "instruction": "FROM scratch",
-                                                "status": "done", "duration": 0.1, "error": ""}]})
-        push(page, {"type": "progress", "layers": [], "digest": "sha256:" + "ab" * 32})
+    digest only for pulls and pushes; a message for the other kind changes nothing."""
+    step = {"number": 1, "total": 1, "instruction": "FROM scratch", "status": "done", "duration": 0.1, "error": ""}
+    progress = {"type": "progress", "layers": [{"id": "abc", "status": "Waiting", "current": 0, "total": 0}],
+                "digest": "sha256:" + "ab" * 32}
+    for kind, missing in (("build", "#job-progress, #job-digest"), ("pull", "#job-steps")):
+        page = open_job(tab, job_pages, kind)
+        assert page.locator(missing).count() == 0
+        push(page, {"type": "steps", "steps": [step]})
+        push(page, progress)
         push(page, lines(1, 2))
         wait_lines(page, 2)
-        assert page.locator("#job-steps, #job-progress, #job-digest").count() == 0
-        assert not errors, errors
-    finally:
-        page.close()
+        assert page.locator("#job-steps li").count() == (1 if kind == "build" else 0)
+        assert page.locator("#job-progress .layer").count() == (0 if kind == "build" else 1)
+        assert not page.errors, page.errors

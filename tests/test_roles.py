@@ -14,12 +14,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLPattern, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from images.accounts import roles
-from images.engine import get_engine
+from images.api.app import operations as api_operations
+from images.api.auth import permission_of
 from images.jobs import control, running
 from images.models import ApiToken, AuditEntry, Job, Registry, TagMove
 from tests import dockerlib
@@ -32,9 +33,6 @@ def client_for(user):
     return client
 
 
-def engine_state():
-    """Every image on the engine with its tags: what a refusal must leave alone."""
-    return sorted((image["Id"], tuple(sorted(image.get("RepoTags") or []))) for image in get_engine().list_images())
 
 
 def dockyard_state():
@@ -130,12 +128,12 @@ def test_a_viewer_can_browse_but_change_nothing(scene):
         assert client.get(url).status_code == 200, url
     page = client.get(reverse("images-detail", args=[scene["hex"]])).content.decode()
     assert "Rebuild" not in page and "Add tag" not in page and "Remove image" not in page
-    engine_before, rows_before = engine_state(), dockyard_state()
+    engine_before, rows_before = dockerlib.engine_state(), dockyard_state()
 
     assert_refused(client, builder_actions(scene), "viewer", "builder")
     assert_refused(client, admin_actions(scene), "viewer", "admin")
 
-    assert engine_state() == engine_before
+    assert dockerlib.engine_state() == engine_before
     assert dockyard_state() == rows_before
     denied = AuditEntry.objects.filter(actor=viewer, outcome="denied")
     assert denied.count() == len(builder_actions(scene)) + len(admin_actions(scene))
@@ -144,7 +142,7 @@ def test_a_viewer_can_browse_but_change_nothing(scene):
 def test_a_builder_cannot_remove_prune_or_manage(scene):
     other_job = queued_job(scene["owner"])
     client = client_for(scene["builder"])
-    engine_before, rows_before = engine_state(), dockyard_state()
+    engine_before, rows_before = dockerlib.engine_state(), dockyard_state()
 
     assert_refused(client, admin_actions(scene), "builder", "admin")
     assert_refused(client, [("post", reverse("jobs-cancel", args=[other_job.pk]), {})], "builder", "admin")
@@ -152,7 +150,7 @@ def test_a_builder_cannot_remove_prune_or_manage(scene):
     assert_refused(client, [("post", reverse("images-untag", args=[scene["hex"]]),
                              {"tag": scene["tag"], "confirm": "yes"})], "builder", "admin")
 
-    assert engine_state() == engine_before
+    assert dockerlib.engine_state() == engine_before
     assert dockyard_state() == rows_before
     other_job.refresh_from_db()
     assert other_job.state == "queued"
@@ -184,7 +182,7 @@ def test_a_token_has_exactly_its_owners_permissions(scene):
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/api/images").status_code == 200
     assert api.get(f"/api/jobs/{scene['job'].pk}").json()["state"] == "queued"
-    engine_before, rows_before = engine_state(), dockyard_state()
+    engine_before, rows_before = dockerlib.engine_state(), dockyard_state()
     refusals = [
         api.post("/api/builds", {"source": "dockerfile", "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\n"}),
         api.post("/api/pulls", {"reference": "127.0.0.1:5000/a:1"}),
@@ -193,13 +191,16 @@ def test_a_token_has_exactly_its_owners_permissions(scene):
     for response in refusals:
         assert response.status_code == 403
         assert "needs the builder role" in response.json()["error"]
-    assert engine_state() == engine_before and dockyard_state() == rows_before
+    assert dockerlib.engine_state() == engine_before and dockyard_state() == rows_before
     assert set(AuditEntry.objects.filter(actor=viewer, outcome="denied").values_list("via", flat=True)) == {"token"}
 
 
 def test_every_page_and_endpoint_declares_the_permission_it_needs():
     undeclared = []
     for pattern in get_resolver("images.urls").url_patterns:
+        if isinstance(pattern, URLResolver):  # the API: each operation names its own
+            undeclared += [path for path, operation in api_operations() if permission_of(operation) is None]
+            continue
         assert isinstance(pattern, URLPattern)
         if not hasattr(pattern.callback, "dockyard_permission"):
             undeclared.append(pattern.name)
@@ -212,12 +213,12 @@ def test_the_worker_refuses_a_job_whose_owner_lost_the_role(scene):
     job = control.start_build(scene["builder"], {"source": "dockerfile", "tags": [tag], "dockerfile": "Dockerfile",
                                               "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\n"})
     roles.assign(scene["builder"], roles.VIEWER)
-    before = engine_state()
+    before = dockerlib.engine_state()
     running.run_job(job.pk)
     job.refresh_from_db()
     assert job.state == "failed"
     assert job.error == "Not run: builder may no longer start build jobs."
-    assert engine_state() == before
+    assert dockerlib.engine_state() == before
 
 
 def test_a_person_can_have_only_so_many_jobs_at_once(scene, settings, tmp_path):
@@ -285,8 +286,13 @@ def test_streams_need_a_role_and_a_free_slot(transactional_db, server):
             assert sixth.close_code == 4429
     # Closed sockets give their slots back.
     with open_socket(server, client, "/ws/images/") as again:
-        with pytest.raises(TimeoutError):
-            again.recv(timeout=1)  # open and quiet, not refused
+        try:
+            # Open, not refused. (An image event of the engine may arrive meanwhile:
+            # other checkouts build on the same engine.)
+            assert '"refused"' not in again.recv(timeout=1)
+        except TimeoutError:
+            pass
+        assert again.close_code is None
 
 
 def test_an_admin_gives_roles_in_the_admin_site_but_cannot_make_a_superuser(owner, owner_client):

@@ -28,11 +28,6 @@ def human_size(size):
 
 
 @register.filter
-def pretty_json(value):
-    return json.dumps(value, indent=2, sort_keys=True)
-
-
-@register.filter
 def exec_form(argv):
     """A Config.Cmd or Entrypoint list as the JSON array a Dockerfile would hold."""
     return json.dumps(argv) if argv else ""

@@ -11,7 +11,7 @@ from images.catalog import detail, listing
 from images.files import explorer
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.models import TagMove
+from images.lifecycle import tags
 from images.views.pages import page_of, websocket_url
 
 
@@ -21,7 +21,8 @@ def image_list(request):
     options = form.options()
     found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
     page, query = page_of(request, found.rows, settings.DOCKYARD_IMAGES_PER_PAGE)
-    return render(request, "images/image_list.html", {
+    template = "images/_image_list_live.html" if _live_fragment(request) else "images/image_list.html"
+    return render(request, template, {
         "form": form,
         "page": page,
         "totals": found.totals,
@@ -34,6 +35,8 @@ def image_list(request):
 
 @requires("browse")
 def image_detail(request, reference):
+    if _live_fragment(request):
+        return _image_live_parts(request, reference)
     image = detail.image_detail(request.engine, reference)
     if reference != image.hex_id:
         # Tags and short ids move; the page for an image lives at its full id.
@@ -53,7 +56,24 @@ def image_detail(request, reference):
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": TagMove.objects.filter(tag__in=image.summary.tags).select_related("by")[:50],
+        "moves": tags.tag_moves(image.summary.tags),
+    })
+
+
+def _live_fragment(request):
+    """live.js asks for only the parts of a page that follow the engine (its
+    [data-live] elements, from the same templates the page includes)."""
+    return request.GET.get("fragment") == "live"
+
+
+def _image_live_parts(request, reference):
+    """An image page's tags, tag history and containers: no layer history."""
+    image = detail.image_live_parts(request.engine, reference)
+    return render(request, "images/_image_detail_live.html", {
+        "image": image.summary,
+        "image_hex": image.hex_id,
+        "containers": image.containers,
+        "moves": tags.tag_moves(image.summary.tags),
     })
 
 
@@ -61,12 +81,8 @@ def image_detail(request, reference):
 @requires("build")
 def image_rebuild(request, image_hex):
     """Run the recipe of the build that made this image again, as a new job."""
-    recipe = control.recipe_for_image(f"sha256:{image_hex}")
-    if recipe is None:
-        messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
-        return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(control.rebuild(recipe, request.user))
-    except (control.JobLimitReached, contexts.ContextError) as exc:
+        return redirect(control.rebuild_image(f"sha256:{image_hex}", request.user))
+    except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)

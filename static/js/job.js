@@ -1,5 +1,6 @@
-// Live job page: follows one build or pull job over its websocket and renders
-// the log, the build steps, the pull progress and the job's state.
+// Live job page: follows one job (a build, pull, push or import) over its
+// websocket (socket.js) and renders the log, a build's steps, a pull's or
+// push's layer progress and the job's state.
 (function () {
   "use strict";
 
@@ -13,7 +14,7 @@
   const durationEl = byId("job-duration");
   const imageEl = byId("job-image");
   const errorEl = byId("job-error");
-  // A build page has no progress, a pull page no steps: either may be missing.
+  // Only a build page has steps, only a pull or push page progress: either may be missing.
   const stepsEl = byId("job-steps");
   const progressEl = byId("job-progress");
   const digestEl = byId("job-digest");
@@ -21,8 +22,6 @@
   const FINAL_STATES = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
   const CHUNK_LINES = 1000; // one content-visibility block (see job.css)
   const FRAME_BUDGET_MS = 12; // DOM work and layout; the rest of 16 ms is for paint and input
-  const RETRY_FIRST_MS = 500;
-  const RETRY_MAX_MS = 5000;
 
   const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
@@ -279,9 +278,11 @@
   function showState(message) {
     const state = String(message.state);
     root.dataset.state = state;
-    stateEl.textContent = state;
+    // The same text again would be read out again (the state is a live region).
+    const duration = formatDuration(message.duration);
+    if (stateEl.textContent !== state) stateEl.textContent = state;
+    if (durationEl.textContent !== duration) durationEl.textContent = duration;
     stateEl.className = "state state-" + state;
-    durationEl.textContent = formatDuration(message.duration);
     // Only site paths and web addresses: never a javascript: link.
     const url = /^(\/|https?:\/\/)/i.test(message.image_url || "") ? message.image_url : "";
     imageEl.hidden = !url;
@@ -338,6 +339,7 @@
         row.append(el("code", "layer-id", layer.id), el("span", "layer-status", layer.status));
         if (layer.total > 0) {
           const bar = el("progress");
+          bar.setAttribute("aria-label", `Layer ${layer.id}`);
           bar.max = layer.total;
           bar.value = Math.min(layer.current || 0, layer.total);
           const bytes = `${formatBytes(layer.current, 2)} / ${formatBytes(layer.total, 2)}`;
@@ -368,32 +370,20 @@
       root.prepend(el("p", "error stream-refused", message.message));
     },
   };
-  let retryDelay = RETRY_FIRST_MS;
   let refused = false;
 
-  function onMessage(event) {
-    const message = JSON.parse(event.data);
-    // Reset on a message rather than on open: a server that accepts and then
-    // closes at once must not be hammered every half second.
-    retryDelay = RETRY_FIRST_MS;
-    const handler = HANDLERS[message.type];
-    if (handler) handler(message);
-  }
-
-  function onClose() {
-    if (refused || FINAL_STATES.has(root.dataset.state)) return;
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
-  }
-
-  function connect() {
-    const url = new URL(root.dataset.wsUrl, location.href);
-    url.protocol = url.protocol.replace(/^http/, "ws");
-    url.searchParams.set("after", lastSeq);
-    const socket = new WebSocket(url.href);
-    socket.addEventListener("message", onMessage);
-    socket.addEventListener("close", onClose);
-  }
-
-  connect();
+  window.Dockyard.follow({
+    url: () => {
+      const url = new URL(root.dataset.wsUrl, location.href);
+      url.protocol = url.protocol.replace(/^http/, "ws");
+      url.searchParams.set("after", lastSeq);
+      return url.href;
+    },
+    onMessage: (message) => {
+      const handler = HANDLERS[message.type];
+      if (handler) handler(message);
+    },
+    retry: () => !refused && !FINAL_STATES.has(root.dataset.state),
+    maxMs: 5000, // output someone is watching comes back sooner than a list's refresh
+  });
 })();

@@ -1,5 +1,7 @@
-// Pages that follow the engine: when an image event arrives on /ws/images/,
-// fetch this page again and swap in its [data-live] parts, keeping ticked boxes.
+// Pages that follow the engine: when an image event arrives on /ws/images/
+// (socket.js), fetch this page's live parts (?fragment=live: the [data-live]
+// elements, rendered by the templates the page includes) and swap them in,
+// keeping ticked boxes.
 (function () {
   "use strict";
 
@@ -7,38 +9,42 @@
   if (!anchor || !anchor.dataset.wsUrl) return;
   const DEBOUNCE_MS = 250;
   let timer = null;
-  let retryMs = 500;
   let refused = false;
+
+  function fragmentUrl() {
+    const url = new URL(window.location.href);
+    url.searchParams.set("fragment", "live");
+    return url.href;
+  }
 
   function refresh() {
     timer = null;
-    fetch(window.location.href, { headers: { "X-Requested-With": "live" }, credentials: "same-origin" })
+    fetch(fragmentUrl(), { credentials: "same-origin" })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((html) => {
-        const fresh = new DOMParser().parseFromString(html, "text/html");
+        // A template's content is inert: nothing in it runs or loads.
+        const fresh = document.createElement("template");
+        fresh.innerHTML = html;
         const ticked = new Set(
           Array.from(document.querySelectorAll("[data-live] input[type=checkbox]:checked"), (box) => box.value)
         );
         document.querySelectorAll("[data-live][id]").forEach((old) => {
-          const replacement = fresh.getElementById(old.id);
-          if (replacement) old.replaceWith(document.adoptNode(replacement));
+          const replacement = fresh.content.getElementById(old.id);
+          if (replacement) old.replaceWith(document.importNode(replacement, true));
         });
         document.querySelectorAll("[data-live] input[type=checkbox]").forEach((box) => {
           box.checked = ticked.has(box.value);
         });
-        document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
       })
       .catch(() => {}); // the next event tries again
   }
 
-  function connect() {
-    const socket = new WebSocket(anchor.dataset.wsUrl);
-    socket.addEventListener("open", () => {
-      retryMs = 500;
+  window.Dockyard.follow({
+    url: () => anchor.dataset.wsUrl,
+    onOpen: () => {
       document.body.dataset.live = "connected";
-    });
-    socket.addEventListener("message", (event) => {
-      const message = JSON.parse(event.data);
+    },
+    onMessage: (message) => {
       if (message.type === "refused") {
         // Too many live pages open for this person: say so, and stop following.
         refused = true;
@@ -49,14 +55,10 @@
         return;
       }
       if (timer === null) timer = setTimeout(refresh, DEBOUNCE_MS);
-    });
-    socket.addEventListener("close", () => {
+    },
+    onClose: () => {
       document.body.dataset.live = "closed";
-      if (refused) return;
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 10000);
-    });
-  }
-
-  connect();
+    },
+    retry: () => !refused,
+  });
 })();
