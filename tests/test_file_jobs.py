@@ -101,3 +101,18 @@ def test_the_indexes_of_removed_images_go_and_shared_layers_stay(db, base_image)
 
 def test_the_removal_runs_on_the_schedule(settings):
     assert settings.DOCKYARD_SCHEDULE["images.tasks.remove_unused_file_indexes"] == 3600
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_stops_an_index_and_stores_nothing(builder_client, base_image):
+    from django.urls import reverse
+
+    # 1 GB of a sparse file: the engine takes seconds to gather it before the first byte.
+    image = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN truncate -s 1000000000 /big\n")
+    job = live.job_from(builder_client.post(reverse("files-index", args=[image.split(":")[1]])))
+    live.wait_for_job(job, states=("running",))
+    assert builder_client.post(reverse("jobs-cancel", args=[job.pk])).status_code == 302
+    job = live.wait_for_job(job, timeout=60)
+    assert (job.state, job.error) == ("cancelled", "Cancelled by request.")
+    assert not ImageIndex.objects.filter(image_id=image).exists()
+    assert not LayerIndex.objects.exists()

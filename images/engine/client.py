@@ -273,6 +273,8 @@ class EngineStream:
                     # A megabyte a read: the engine writes 16 kB chunks, and a
                     # Python call per chunk costs a third of the reading.
                     while block := response.raw.read(1 << 20):
+                        if self.closed:  # closed before the engine answered: its socket was not there to shut
+                            raise StreamClosed("The stream was closed before the engine finished.")
                         yield block
                 finally:
                     response.close()
