@@ -34,7 +34,7 @@ def files_image(tag, dirs, per_dir, size, base=None):
 
 
 def index(api, reference, timeout=3600):
-    response = api.post(f"/api/images/{reference}/index")
+    response = api.post(f"/api/images/{dockerlib.image_id(reference).split(':')[1]}/index")
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
     deadline = time.monotonic() + timeout
@@ -121,7 +121,8 @@ def scenario_directory(record, fmt, api, client):
     explorer._kept.clear()  # as after a restart: the first request builds the view
     cold = _timed(lambda: get("/files/1"))
     warm = [_timed(lambda n=n: get(f"/files/{n}")) for n in range(2, 42)]
-    api_warm = [_timed(lambda n=n: client.get(f"/api/images/{tag}/files", {"path": f"/files/{n}"})) for n in range(2, 12)]
+    api_warm = [_timed(lambda n=n: client.get(f"/api/images/{hex_id}/files", {"path": f"/files/{n}"}))
+                for n in range(2, 12)]
     median = statistics.median(warm)
     record("22. One directory (500 entries) of a 100,000-file image", median, None, "<100 ms", median < 0.1,
            f"page fragment p50 {fmt(median)}, max {fmt(max(warm))}; API p50 {fmt(statistics.median(api_warm))}; "
