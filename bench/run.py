@@ -42,6 +42,7 @@ from images.builds import contexts
 from images.engine import get_engine  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
+from bench import file_index  # noqa: E402
 
 N_TAGS = int(os.environ.get("BENCH_TAGS", 2000))
 N_IMAGES = int(os.environ.get("BENCH_IMAGES", 300))
@@ -418,6 +419,16 @@ def main():
                                      name=f"10. Fan-out, {clients} clients over {WEB_PROCESSES} web processes")
             finally:
                 spread.stop()
+        if wanted(20) or wanted(21):
+            first = file_index.scenario_index(record, fmt, api, worker)
+            if wanted(21):
+                file_index.scenario_second(record, fmt, api, first)
+        if wanted(22):
+            file_index.scenario_directory(record, fmt, api, client)
+        if wanted(23):
+            file_index.scenario_diff(record, fmt, api, client)
+        if wanted(24):
+            file_index.scenario_members(record, fmt, api, worker)
     finally:
         worker.stop()
         server.stop()

@@ -190,6 +190,7 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.reap_interrupted_jobs": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.requeue_unclaimed_jobs": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.purge_expired_jobs": 3600,
+    "images.tasks.remove_unused_file_indexes": 3600,
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}
@@ -243,6 +244,15 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler
                         "dashboard.request_body.DiskUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DOCKYARD_ENCRYPTION_KEY = envstr("DOCKYARD_ENCRYPTION_KEY")
+
+# File indexes (images/files): each layer's entries, read from `docker save`.
+# Index an image after a Dockyard build, pull or import of it.
+DOCKYARD_INDEX_AFTER_JOBS = envbool("DOCKYARD_INDEX_AFTER_JOBS", True)
+# Entries indexed a layer, and browsed an image: past it the rest of a layer is
+# left out (the page says so). The explorer holds ~400 bytes an entry in memory.
+DOCKYARD_INDEX_MAX_FILES = envint("DOCKYARD_INDEX_MAX_FILES", 300_000, minimum=1)
+# Longest path (or link target) indexed, in bytes; longer ones are counted, not kept.
+DOCKYARD_INDEX_MAX_PATH = envint("DOCKYARD_INDEX_MAX_PATH", 1024, minimum=64)
 
 # Security headers. Behind a TLS-terminating proxy, DOCKYARD_BEHIND_TLS=1 turns
 # on HSTS, secure cookies and trusts the proxy's X-Forwarded-Proto.

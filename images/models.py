@@ -14,13 +14,15 @@ from images.refs import hex_id, registry_of
 
 
 class Job(models.Model):
-    """A build, pull, push or import run by a worker, with its output stored as numbered lines."""
+    """A build, pull, push, import or file index run by a worker, with its output
+    stored as numbered lines."""
 
     class Kind(models.TextChoices):
         BUILD = "build"
         PULL = "pull"
         PUSH = "push"
         IMPORT = "import"
+        INDEX = "index"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -364,3 +366,43 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target} {self.outcome}"
+
+
+class LayerIndex(models.Model):
+    """The entries of one layer, read once from a save stream and shared by every
+    image that holds the layer (images.files.entries stores them)."""
+
+    diff_id = models.CharField(max_length=80, unique=True)
+    entry_count = models.IntegerField()
+    total_size = models.BigIntegerField(help_text="The sum of its files' sizes.")
+    tar_size = models.BigIntegerField(help_text="Bytes of the layer's tar in a save stream.")
+    head_digest = models.CharField(
+        max_length=64, help_text="sha256 of the tar's first 64 KiB, to know the layer in a save stream before the "
+                                 "stream's manifest (at its end) says which it is.")
+    notes = models.JSONField(default=list, blank=True, help_text="What the caps left out.")
+    entries = models.BinaryField()
+    indexed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "layer indexes"
+
+    def __str__(self):
+        return f"{self.diff_id[:19]} ({self.entry_count} entries)"
+
+
+class ImageIndex(models.Model):
+    """An indexed image: its layers in order, what built each, and the summary
+    computed when it was indexed (files, wasted space)."""
+
+    image_id = models.CharField(max_length=80, unique=True)
+    diff_ids = models.JSONField(default=list)
+    layers = models.JSONField(default=list, help_text="Per layer: created_by, created, comment from its config.")
+    summary = models.JSONField(default=dict)
+    indexed_at = models.DateTimeField(default=timezone.now)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "image indexes"
+
+    def __str__(self):
+        return self.image_id[:19]

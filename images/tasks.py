@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from images.engine import EngineError, get_engine
+from images.files import cleanup
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
@@ -27,3 +29,13 @@ def requeue_unclaimed_jobs():
 def purge_expired_jobs():
     """Celery beat's hourly removal of old jobs' output and archives."""
     retention.purge_expired()
+
+
+@shared_task(ignore_result=True)
+def remove_unused_file_indexes():
+    """Drop the file indexes of images no longer on the engine, and of layers
+    no indexed image holds any more."""
+    try:
+        cleanup.remove_unused(get_engine())
+    except EngineError:
+        pass  # the engine is down: nothing is known to be gone, and the next run tries again

@@ -1,12 +1,17 @@
 from django.urls import path
 
 from images.api.app import urls as api_urls
-from images.views import account, images, jobs, lifecycle, registries, secrets, users
+from images.views import account, files, images, jobs, lifecycle, registries, secrets, users
 
 urlpatterns = [
     # /
     path("", images.image_list, name="images-list"),
+    # /images/diff?a=&b= (no trailing slash, so an image named "diff" keeps its page)
+    path("images/diff", files.image_diff, name="images-diff"),
     # /images/<id>/<action> (an id has no "/", so these cannot shadow a reference)
+    path("images/<str:image_hex>/index", files.files_index, name="files-index"),
+    path("images/<str:image_hex>/files", files.files_directory, name="files-directory"),
+    path("images/<str:image_hex>/files/search", files.files_search, name="files-search"),
     path("images/<str:image_hex>/rebuild", images.image_rebuild, name="images-rebuild"),
     path("images/<str:image_hex>/tag", lifecycle.tag_add, name="images-tag"),
     path("images/<str:image_hex>/untag", lifecycle.tag_remove, name="images-untag"),

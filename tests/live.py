@@ -80,6 +80,8 @@ def process_env(queue, prefix, **extra):
         **LOOPBACK_GIT,
         **LOOPBACK_REGISTRIES,
         "DOCKYARD_MAX_STREAMS": "5",  # tests/test_roles.py opens one more than this
+        # Tests count the jobs they start; tests/test_file_index.py turns this on for its own worker.
+        "DOCKYARD_INDEX_AFTER_JOBS": "0",
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

@@ -12,7 +12,12 @@ from images.models import ApiToken
 # a twin fails here until it has one.
 PAGE_TWINS = {
     "images-list": [("GET", "/api/images")],
-    "images-detail": [("GET", "/api/images/{reference}"), ("GET", "/api/images/{image_hex}/tag-moves")],
+    "images-detail": [("GET", "/api/images/{reference}"), ("GET", "/api/images/{image_hex}/tag-moves"),
+                      ("GET", "/api/images/{image_hex}/waste")],
+    "images-diff": [("GET", "/api/diff")],
+    "files-index": [("POST", "/api/images/{image_hex}/index")],
+    "files-directory": [("GET", "/api/images/{image_hex}/files")],
+    "files-search": [("GET", "/api/images/{image_hex}/files/search")],
     "images-rebuild": [("POST", "/api/images/{image_hex}/rebuild")],
     "images-tag": [("POST", "/api/images/{image_hex}/tags")],
     "images-untag": [("POST", "/api/images/{image_hex}/untag")],

@@ -45,7 +45,8 @@ ROLE_HELP = {
 }
 
 # The permission a job of each kind needs, to start, retry and run.
-JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build"}
+# Indexing an image's files reads its whole save stream: those who make images may.
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build"}
 
 
 def may(user, codename):

@@ -101,13 +101,14 @@ class Engine:
         with _engine_errors(self.address, call="ping"):
             return self.api.ping()
 
-    def list_images(self):
-        """Every image with its tags, digests, size and creation time, in one call.
+    def list_images(self, intermediate=False):
+        """Every image with its tags, digests, size and creation time, in one call
+        (with `intermediate`, also the untagged parents `docker images` hides).
 
         `client.images.list()` would inspect each image in turn; the low-level
         list carries what the image list needs."""
         with _engine_errors(self.address, call="list_images"):
-            return self.api.images()
+            return self.api.images(all=intermediate)
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
@@ -308,6 +309,31 @@ class EngineStream:
     def push(self, repository, tag, auth_config=None):
         return self.messages(lambda api: api.push(repository, tag=tag, stream=True, decode=False,
                                                   auth_config=auth_config))
+
+    def save(self, reference):
+        """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
+        tar as they arrive; closing the stream stops the engine sending."""
+        if self.closed:
+            raise StreamClosed("Cancelled before the engine was asked.")
+        with _engine_errors(self.engine.address, reference, call="save_stream"):
+            try:
+                self.api.get_image(reference)
+                response = self._response
+                try:
+                    # A megabyte a read: the engine writes 16 kB chunks, and a
+                    # Python call per chunk costs a third of the reading.
+                    while block := response.raw.read(1 << 20):
+                        if self.closed:  # closed before the engine answered: its socket was not there to shut
+                            raise StreamClosed("The stream was closed before the engine finished.")
+                        yield block
+                finally:
+                    response.close()
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if self.closed:
+                    raise StreamClosed("The stream was closed before the engine finished.") from exc
+                raise
+        if self.closed:
+            raise StreamClosed("The stream was closed before the engine finished.")
 
     def load(self, fileobj):
         """`docker load` of a tar, streamed from the open file. Its output is a

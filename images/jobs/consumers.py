@@ -92,7 +92,7 @@ class JobConsumer(GuardedConsumer):
         await self.accept()
         job = await self.catch_up()
         await self.send_steps(job)
-        if job.kind in (Job.Kind.PULL, Job.Kind.PUSH) and job.progress:
+        if job.kind in (Job.Kind.PULL, Job.Kind.PUSH, Job.Kind.INDEX) and job.progress:
             await self.send_json({"type": "progress", **job.progress})
         # A job whose worker died turns interrupted when the scheduler finds it,
         # which publishes the state like any other.

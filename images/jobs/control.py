@@ -1,5 +1,5 @@
-"""Jobs from the web and scheduler side: starting builds, pulls, pushes and
-imports, retrying, rebuilding and cancelling them, and the sweeps that find jobs
+"""Jobs from the web and scheduler side: starting builds, pulls, pushes,
+imports and file indexes, retrying, rebuilding and cancelling them, and the sweeps that find jobs
 lost between the queue and a worker.
 
 Views and the API call `start_build`, `start_pull`, `retry` and `cancel`; the
@@ -18,7 +18,7 @@ from images.accounts import audit, roles
 from images.builds import contexts, fetches
 from images.jobs import access
 from images.jobs.publish import publish_state
-from images.models import Job
+from images.models import ImageIndex, Job
 from images.refs import parse_reference
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,27 @@ def start_import(user, params, retry_of=None):
     return _enqueue(Job.Kind.IMPORT, f"import of {params['archive_name']}", params, user, retry_of)
 
 
+def start_index(user, image_id, retry_of=None):
+    """Index the files of an image (an id: a tag could move before the worker reads it)."""
+    return _enqueue(Job.Kind.INDEX, image_id, {"image_id": image_id}, user, retry_of)
+
+
+def index_after(job):
+    """After a build, pull or import made an image, index its files
+    (DOCKYARD_INDEX_AFTER_JOBS), as the job's owner, unless it is indexed."""
+    if not (settings.DOCKYARD_INDEX_AFTER_JOBS and job.state == Job.State.SUCCEEDED and job.image_id
+            and job.kind in (Job.Kind.BUILD, Job.Kind.PULL, Job.Kind.IMPORT) and job.created_by
+            and roles.may_run(job.created_by, Job.Kind.INDEX)):
+        return None
+    if ImageIndex.objects.filter(image_id=job.image_id).exists():
+        return None
+    try:
+        return start_index(job.created_by, job.image_id)
+    except JobLimitReached:
+        log.info("Not indexing %s after job %s: its owner has no job to spare.", job.image_id, job.pk)
+        return None
+
+
 def retry(job, user):
     """Run a job's recipe again as a new job: one's own job, or anyone's with
     cancel_any_job. Starting it asks for the same permission as the original
@@ -68,6 +89,8 @@ def retry(job, user):
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
+    if job.kind == Job.Kind.INDEX:
+        return start_index(user, job.params["image_id"], retry_of=job)
     start = start_pull if job.kind == Job.Kind.PULL else start_push
     return start(user, job.params["reference"], retry_of=job)
 

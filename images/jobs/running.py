@@ -13,7 +13,8 @@ from images.engine import EngineError, get_engine, StreamClosed
 from images.engine.output import LineSplitter
 from images.engine.progress import LayerProgress
 from images.engine.steps import count_instructions, StepTracker
-from images.jobs import access
+from images.files import indexing
+from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
 from images.models import Job, Registry
@@ -56,6 +57,7 @@ def run_job(job_id):
     job.refresh_from_db()
     publish_state(job)
     metrics.observe_job(job)
+    control.index_after(job)
 
 
 def _build(job, stream, output):
@@ -170,7 +172,17 @@ def _import(job, stream, output):
     return Job.State.SUCCEEDED, stream.engine.inspect_image(loaded[0])["Id"], ""
 
 
-_RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import}
+def _index(job, stream, output):
+    """Read the image's save stream and index each layer's files."""
+    try:
+        return Job.State.SUCCEEDED, indexing.index_image(stream, job.params["image_id"], output, job), ""
+    except indexing.IndexingFailed as exc:
+        output.write(f"ERROR: {exc}")
+        return Job.State.FAILED, "", str(exc)
+
+
+_RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import,
+            Job.Kind.INDEX: _index}
 
 
 class Watchdog:

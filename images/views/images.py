@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.catalog import detail, listing
+from images.files import explorer
 from images.catalog.forms import ImageListForm
 from images.jobs import control
 from images.lifecycle import tags
@@ -41,7 +42,11 @@ def image_detail(request, reference):
         # Tags and short ids move; the page for an image lives at its full id.
         return redirect("images-detail", reference=image.hex_id)
     recipe = control.recipe_for_image(image.summary.id)
+    files = explorer.status(image.summary.id)
     return render(request, "images/image_detail.html", {
+        "files": files,
+        "file_layers": explorer.layers(files.index) if files.index else [],
+        "waste": explorer.waste(files.index) if files.index else None,
         "image": image.summary,
         "layers": image.layers,
         "empty_layers": image.empty_layers,

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.builds.forms import BuildForm, PullForm
+from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
 from images.models import Job
@@ -34,6 +35,7 @@ def job_detail(request, pk):
         "retry_missing": contexts.missing_archive(job.params),
         "retention_days": settings.DOCKYARD_JOB_RETENTION_DAYS,
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
+        "previous_build": diff.previous_build(job),
     })
 
 

@@ -1,0 +1,163 @@
+"""Indexing an image's files through the worker, and the explorer's tree, marks,
+sizes and wasted space checked against what `docker save`, read with tarfile,
+says (tests/savedlayers.py works it out without images.files)."""
+
+import html
+import tarfile
+
+import pytest
+from django.urls import reverse
+
+from images.catalog.history import clean_created_by
+from images.files import explorer
+from images.files.entries import display
+from images.models import ImageIndex, LayerIndex
+from tests import dockerlib, live, savedlayers
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+MARKUP = "<img src=x onerror=alert(1)>"
+DOCKERFILE = f"""\
+FROM {{base}}
+RUN mkdir -p /app/sub/deep /app/gone/inside /opq/inner && echo one > /app/a.txt && head -c 5000 /dev/zero > /app/big \\
+ && echo old > /opq/old && echo in > /opq/inner/x && echo deep > /app/sub/deep/f && echo g > /app/gone/inside/g \\
+ && touch /app/empty1 /app/empty2 && ln -s a.txt /app/link && ln /app/a.txt /app/hard \\
+ && touch "/app/$(printf 'caf\\351')" '/app/{MARKUP}'
+RUN head -c 7000 /dev/zero > /app/big && rm /app/empty2 && rm -rf /app/gone
+RUN rm -rf /opq && mkdir /opq && echo new > /opq/new && echo again > /opq/old
+"""
+KINDS = {tarfile.REGTYPE: "file", tarfile.DIRTYPE: "directory", tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hard link"}
+
+
+@pytest.fixture(scope="module")
+def image(base_image):
+    tag = dockerlib.unique("files") + ":1"
+    image_id = dockerlib.build(DOCKERFILE.format(base=dockerlib.BASE_IMAGE), tags=[tag])
+    return {"tag": tag, "id": image_id, "hex": image_id.split(":")[1], "layers": savedlayers.saved_layers(tag)}
+
+
+def index_through_the_worker(client, image_hex):
+    job = live.job_from(client.post(reverse("files-index", args=[image_hex])))
+    assert job.kind == "index" and job.target == f"sha256:{image_hex}"
+    live.wait_for_job(job)
+    assert job.state == "succeeded", job.error
+    return job
+
+
+def test_it_indexes_every_layer_once_and_reads_them_as_the_save_stream_says(builder_client, image):
+    job = index_through_the_worker(builder_client, image["hex"])
+    index = ImageIndex.objects.get(image_id=image["id"])
+    assert index.job == job and len(index.diff_ids) == len(image["layers"]) == 4
+    assert [clean_created_by(layer["created_by"]).arguments[:12] for layer in index.layers[1:]] == [
+        "mkdir -p /ap", "head -c 7000", "rm -rf /opq "]
+    for diff_id, saved in zip(index.diff_ids, image["layers"]):
+        stored = LayerIndex.objects.get(diff_id=diff_id)
+        assert stored.entry_count == len([e for e in saved if not e[0].endswith(b".wh..wh.plnk")])
+        assert stored.total_size == sum(entry[2] for entry in saved)
+        assert len(stored.entries) < 64 * 1024  # a few hundred entries: a few kB
+    log = "\n".join(job.lines.values_list("text", flat=True))
+    assert "Indexed: " in log
+    assert {entry["status"] for entry in job.progress["layers"]} == {
+        f"Indexed {LayerIndex.objects.get(diff_id=diff_id).entry_count} entries" for diff_id in index.diff_ids}
+    assert all(entry["current"] == entry["total"] > 0 for entry in job.progress["layers"])
+
+    # A second image on the same layers plus one: only the new one is parsed.
+    child = dockerlib.build(f"FROM {image['tag']}\nRUN echo more > /more\n")
+    second = index_through_the_worker(builder_client, child.split(":")[1])
+    statuses = [entry["status"] for entry in second.progress["layers"]]
+    assert statuses.count("Already indexed") == 4 and statuses.count("Indexed 1 entry") == 1
+    assert LayerIndex.objects.count() == 5
+
+
+def test_the_tree_and_its_marks_after_each_layer_are_what_the_layers_say(builder_client, image):
+    index_through_the_worker(builder_client, image["hex"])
+    index = ImageIndex.objects.get(image_id=image["id"])
+    layers = image["layers"]
+    checked = 0
+    for number in range(len(layers)):
+        for directory in (b"", b"app", b"app/sub", b"app/sub/deep", b"app/gone", b"app/gone/inside", b"opq",
+                          b"opq/inner"):
+            expected = savedlayers.view(layers, number, directory)
+            if not expected:
+                continue
+            listing = explorer.directory(index, number + 1, "/" + display(directory))
+            got = {entry.name: (entry.mark, entry.size, entry.kind, int(entry.octal_mode, 8), entry.uid, entry.gid,
+                                entry.link.lstrip("/") if entry.kind == "hard link" else entry.link)
+                   for entry in listing.entries}
+            assert got == {display(name): (mark, size, KINDS[kind], mode, uid, gid, display(link))
+                           for name, (mark, size, kind, mode, uid, gid, link) in expected.items()}, (number, directory)
+            checked += 1
+    assert checked > 15
+
+    # What each step did, in words.
+    def marks(layer, path):
+        return {entry.name: entry.mark for entry in explorer.directory(index, layer, path).entries}
+
+    assert marks(2, "/app") == {"a.txt": "added", "big": "added", "empty1": "added", "empty2": "added",
+                                "gone": "added", "hard": "added", "link": "added", "sub": "added",
+                                "caf\\xe9": "added", MARKUP: "added"}
+    assert marks(3, "/app") == {**{name: "unchanged" for name in marks(2, "/app")},
+                                "big": "modified", "empty2": "removed", "gone": "removed"}
+    assert marks(4, "/opq") == {"inner": "removed", "new": "added", "old": "modified"}
+    assert marks(4, "/opq/inner") == {"x": "removed"}
+    zero = {entry.name: entry.size for entry in explorer.directory(index, 2, "/app").entries}
+    assert zero["empty1"] == zero["empty2"] == 0 and zero["big"] == 5000
+    entries = {entry.name: entry for entry in explorer.directory(index, 4, "/app").entries}
+    assert entries["link"].kind == "symlink" and entries["link"].link == "a.txt"
+    assert entries["hard"].kind == "hard link" and entries["hard"].link == "/app/a.txt"
+    changed = explorer.directory(index, 3, "/app", changed_only=True).entries
+    assert {entry.name for entry in changed} == {"big", "empty2", "gone"}
+
+
+def test_wasted_space_and_efficiency_are_dives(builder_client, image):
+    index_through_the_worker(builder_client, image["hex"])
+    summary = ImageIndex.objects.get(image_id=image["id"]).summary
+    expected = savedlayers.dive_efficiency(image["layers"])
+    assert summary["efficiency"] == pytest.approx(expected["efficiency"])
+    # app/big written twice (5000 + 7000 bytes); opq/old hidden by the opaque
+    # directory and written again (4 + 6); app/empty2 removed, but it weighed 0.
+    # Whole directories removed (app/gone, opq/inner) weigh what they held once:
+    # dive counts no waste for them.
+    assert summary["wasted_bytes"] == expected["wasted_bytes"] == 12000 + 10
+    assert summary["user_size"] == expected["user_size"]
+    assert [(waster["path"], waster["size"], waster["layers"]) for waster in summary["wasters"]] == [
+        (display(path), size, layers) for path, size, layers in expected["wasters"]] == [
+        ("app/big", 12000, [1, 2]), ("opq/old", 10, [1, 3])]
+    assert summary["wasted_share"] == pytest.approx(12010 / expected["user_size"])
+
+
+def test_the_image_page_shows_the_explorer_with_names_escaped(builder_client, image):
+    index_through_the_worker(builder_client, image["hex"])
+    page = builder_client.get(reverse("images-detail", args=[image["hex"]])).content.decode()
+    assert 'id="files-explorer"' in page and "as dive counts them" in page
+    fragment = builder_client.get(reverse("files-directory", args=[image["hex"]]),
+                                  {"layer": 2, "path": "/app", "fragment": "1"}).content.decode()
+    assert html.escape(MARKUP, quote=False) in fragment and MARKUP not in fragment
+    assert "caf\\xe9" in fragment
+    nested = builder_client.get(reverse("files-directory", args=[image["hex"]]),
+                                {"path": "/app/sub/deep", "layer": 2}).content.decode()
+    assert "<h1>Files" in nested and "deep" in nested
+    found = builder_client.get(reverse("files-search", args=[image["hex"]]), {"q": "caf\\xe9", "fragment": "1"})
+    assert "/app/caf\\xe9" in found.content.decode()
+    hits, _ = explorer.search(ImageIndex.objects.get(image_id=image["id"]), "opq/old")
+    assert [(hit.path, hit.present, hit.changes) for hit in hits] == [("/opq/old", True, [(2, "added"), (4, "modified")])]
+
+
+def test_an_image_not_indexed_offers_the_button_and_has_no_files_yet(builder_client, client, image):
+    page = builder_client.get(reverse("images-detail", args=[image["hex"]])).content.decode()
+    assert 'id="files-index"' in page and "not indexed yet" in page
+    assert builder_client.get(reverse("files-directory", args=[image["hex"]])).status_code == 404
+    assert builder_client.get(reverse("files-index", args=[image["hex"]])).status_code == 405
+
+
+def test_a_viewer_may_browse_files_but_not_start_an_index(builder, builder_client, image, client):
+    from images.accounts import roles
+
+    index_through_the_worker(builder_client, image["hex"])
+    roles.assign(builder, roles.VIEWER)
+    assert builder_client.get(reverse("files-directory", args=[image["hex"]]), {"path": "/app"}).status_code == 200
+    assert builder_client.post(reverse("files-index", args=[image["hex"]])).status_code == 403
+    page = builder_client.get(reverse("images-detail", args=[image["hex"]])).content.decode()
+    assert 'id="files-explorer"' in page
+    client.logout()
+    assert client.get(reverse("files-directory", args=[image["hex"]])).status_code == 302  # to the login

@@ -1,0 +1,118 @@
+"""Index jobs around the others: started after a build, pull or import
+(DOCKYARD_INDEX_AFTER_JOBS), retried, and the indexes of images that are gone
+removed by the periodic task."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from images.accounts import roles
+from images.engine import get_engine
+from images.files import cleanup
+from images.jobs import control
+from images.models import ImageIndex, Job, LayerIndex
+from tests import dockerlib, live
+
+
+@pytest.fixture
+def indexing_worker(live_settings, base_image, transactional_db):
+    """A worker of this test's own, on a queue of its own, with DOCKYARD_INDEX_AFTER_JOBS on."""
+    queue = f"dockyard-test-index-{uuid.uuid4().hex[:8]}"
+    with override_settings(DOCKYARD_QUEUE=queue):
+        worker = live.Worker(live.process_env(queue, live_settings["prefix"], DOCKYARD_INDEX_AFTER_JOBS="1"),
+                             "test-worker-index.log")
+        try:
+            yield worker
+        finally:
+            worker.stop()
+
+
+def test_a_build_is_followed_by_the_index_of_its_image(indexing_worker, builder_client, builder):
+    tag = dockerlib.unique("autoindex") + ":1"
+    build = live.start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\nRUN echo hi > /hi\n", tags=tag)
+    live.wait_for_job(build)
+    assert build.state == "succeeded", build.error
+    deadline = timezone.now() + timedelta(seconds=60)
+    while not Job.objects.filter(kind="index").exists() and timezone.now() < deadline:
+        time.sleep(0.1)
+    index_job = live.wait_for_job(Job.objects.get(kind="index"))
+    assert index_job.state == "succeeded", index_job.error
+    assert (index_job.target, index_job.created_by) == (build.image_id, builder)
+    assert ImageIndex.objects.filter(image_id=build.image_id).exists()
+
+
+def finished(kind, user, image_id):
+    return Job.objects.create(kind=kind, state="succeeded", target="x", image_id=image_id, created_by=user,
+                              output_limit=1000)
+
+
+@pytest.mark.unaudited("the finished jobs stand for ones a worker ran")
+@pytest.mark.parametrize("kind, follows", [("build", True), ("pull", True), ("import", True), ("push", False),
+                                           ("index", False)])
+def test_which_jobs_an_index_follows(builder, settings, kind, follows):
+    settings.DOCKYARD_INDEX_AFTER_JOBS = True
+    started = control.index_after(finished(kind, builder, "sha256:" + "a" * 64))
+    assert (started is not None) == follows
+    if follows:
+        assert (started.kind, started.target, started.created_by) == ("index", "sha256:" + "a" * 64, builder)
+
+
+@pytest.mark.unaudited("the finished jobs stand for ones a worker ran")
+def test_no_index_follows_when_it_is_off_indexed_already_or_not_allowed(builder, settings):
+    image_id = "sha256:" + "b" * 64
+    settings.DOCKYARD_INDEX_AFTER_JOBS = False
+    assert control.index_after(finished("build", builder, image_id)) is None
+    settings.DOCKYARD_INDEX_AFTER_JOBS = True
+    ImageIndex.objects.create(image_id=image_id)
+    assert control.index_after(finished("build", builder, image_id)) is None
+    roles.assign(builder, roles.VIEWER)
+    builder = type(builder).objects.get(pk=builder.pk)  # as the worker loads it, without the old permissions
+    assert control.index_after(finished("pull", builder, "sha256:" + "c" * 64)) is None
+    assert not Job.objects.filter(kind="index").exists()
+
+
+@pytest.mark.unaudited("the failed job stands for one a worker ran")
+def test_a_failed_index_can_be_retried(builder, base_image):
+    failed = Job.objects.create(kind="index", state="failed", target=base_image, params={"image_id": base_image},
+                                created_by=builder, output_limit=1000)
+    again = control.retry(failed, builder)
+    assert (again.kind, again.params, again.retry_of) == ("index", {"image_id": base_image}, failed)
+
+
+@pytest.mark.unaudited("the indexes stand for ones index jobs made")
+def test_the_indexes_of_removed_images_go_and_shared_layers_stay(db, base_image):
+    old = timezone.now() - timedelta(hours=2)
+    present = dockerlib.image_id(dockerlib.BASE_IMAGE)
+    gone = "sha256:" + "d" * 64
+    for diff_id in ("sha256:shared", "sha256:only-gone", "sha256:fresh"):
+        LayerIndex.objects.create(diff_id=diff_id, entry_count=0, total_size=0, tar_size=0, head_digest="",
+                                  entries=b"", indexed_at=timezone.now() if diff_id.endswith("fresh") else old)
+    ImageIndex.objects.create(image_id=present, diff_ids=["sha256:shared"])
+    ImageIndex.objects.create(image_id=gone, diff_ids=["sha256:shared", "sha256:only-gone"])
+    assert cleanup.remove_unused(get_engine()) == (1, 1)
+    assert set(ImageIndex.objects.values_list("image_id", flat=True)) == {present}
+    # "fresh" belongs to no image yet, but may be an index job's, still running
+    assert set(LayerIndex.objects.values_list("diff_id", flat=True)) == {"sha256:shared", "sha256:fresh"}
+
+
+def test_the_removal_runs_on_the_schedule(settings):
+    assert settings.DOCKYARD_SCHEDULE["images.tasks.remove_unused_file_indexes"] == 3600
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_stops_an_index_and_stores_nothing(builder_client, base_image):
+    from django.urls import reverse
+
+    # 1 GB of a sparse file: the engine takes seconds to gather it before the first byte.
+    image = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN truncate -s 1000000000 /big\n")
+    job = live.job_from(builder_client.post(reverse("files-index", args=[image.split(":")[1]])))
+    live.wait_for_job(job, states=("running",))
+    assert builder_client.post(reverse("jobs-cancel", args=[job.pk])).status_code == 302
+    job = live.wait_for_job(job, timeout=60)
+    assert (job.state, job.error) == ("cancelled", "Cancelled by request.")
+    assert not ImageIndex.objects.filter(image_id=image).exists()
+    assert not LayerIndex.objects.exists()
