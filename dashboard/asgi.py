@@ -1,11 +1,16 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
-# Django must be set up before anything imports models.
-django_asgi_app = get_asgi_application()
+# Django must be set up before anything imports models; this is what
+# get_asgi_application() does, with a handler that streams request bodies.
+django.setup(set_prefix=False)
+
+from dashboard.request_body import StreamedBodyASGIHandler  # noqa: E402
+
+django_asgi_app = StreamedBodyASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

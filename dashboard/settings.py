@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # the API's reference page and its assets (images/api)
     "images",
 ]
 
@@ -234,6 +235,12 @@ DOCKYARD_QUEUE = envstr("DOCKYARD_QUEUE", "dockyard")
 CELERY_TASK_DEFAULT_QUEUE = DOCKYARD_QUEUE
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = envstr("DOCKYARD_CHANNEL_PREFIX", "dockyard")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploads over that go to disk here, on the filesystem of DOCKYARD_CONTEXT_DIR:
+# a context is then kept by a hard link, not copied (contexts.save_upload).
+FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
+FILE_UPLOAD_TEMP_DIR.mkdir(mode=0o700, exist_ok=True)
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "dashboard.request_body.DiskUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DOCKYARD_ENCRYPTION_KEY = envstr("DOCKYARD_ENCRYPTION_KEY")
 

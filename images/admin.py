@@ -28,7 +28,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     list_display = ("at", "actor_name", "action", "target", "outcome", "detail", "job", "address", "via")
     list_filter = ("outcome", "action", "via", "actor_name", "at")
-    search_fields = ("actor_name", "target", "detail", "address")
+    search_fields = audit.SEARCHED
     date_hierarchy = "at"
     list_select_related = ("job",)
     change_list_template = "admin/images/auditentry/change_list.html"

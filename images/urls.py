@@ -1,6 +1,6 @@
 from django.urls import path
 
-from images.api import endpoints as api
+from images.api.app import urls as api_urls
 from images.views import account, images, jobs, lifecycle, registries, users
 
 urlpatterns = [
@@ -39,12 +39,6 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),
     path("users/", users.user_list, name="users-list"),
     path("users/<int:pk>/role", users.user_role, name="users-role"),
-    # /api/
-    path("api/images", api.images_list, name="api-images"),
-    path("api/images/<path:reference>", api.image_detail, name="api-image"),
-    path("api/builds", api.build_create, name="api-builds"),
-    path("api/pulls", api.pull_create, name="api-pulls"),
-    path("api/jobs/<int:pk>", api.job_detail, name="api-job"),
-    path("api/jobs/<int:pk>/log", api.job_log, name="api-job-log"),
-    path("api/jobs/<int:pk>/cancel", api.job_cancel, name="api-job-cancel"),
+    # /api/ (images/api: the operations, /api/schema, /api/docs)
+    path("api/", api_urls()),
 ]

@@ -148,3 +148,27 @@ class PeakMemory:
     def assert_growth_below(self, limit):
         grown = {name: peak - rest for name, (rest, peak) in self.peaks.items()}
         assert max(grown.values()) < limit / 2**20, f"peak memory over {limit / 2**20:.0f} MB growth: {self.report()}"
+
+
+def _written(process):
+    """Bytes the live process's tree has handed to write() so far (wchar):
+    files and sockets alike, whether or not they reached the disk yet."""
+    return sum(_io(proc.pid, "wchar") for proc in _tree(process))
+
+
+def _io(pid, field):
+    return int(re.search(rf"{field}: (\d+)", Path(f"/proc/{pid}/io").read_text())[1])
+
+
+class Written:
+    """What a live process (tests/live.py Server) writes between enter and exit."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __enter__(self):
+        self.start = _written(self.owner.process)
+        return self
+
+    def __exit__(self, *exc):
+        self.bytes = _written(self.owner.process) - self.start

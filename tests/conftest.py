@@ -1,3 +1,4 @@
+import os
 import re
 import uuid
 from pathlib import Path
@@ -5,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect, sync_playwright
 
 from images.engine import get_engine
 from tests import dockerlib, live, storage
@@ -201,3 +203,34 @@ def _logs_are_clean():
         text = path.read_text(errors="replace")
         leaked = [secret for secret in secrets if secret in text] + TOKEN_TEXT.findall(text)
         assert not leaked, f"{path} holds {leaked}"
+
+
+# Browsers ------------------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (Debian's, never a downloaded one)."""
+    # Playwright's sync API keeps an event loop running in this thread, which
+    # Django's ORM takes for async code; the ORM calls here are plain sync ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server, builder):
+    """A tab logged in as the builder, on the suite's server."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("input[name=username]", "builder")
+    page.fill("input[name=password]", "builder-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Images")
+    yield page
+    context.close()

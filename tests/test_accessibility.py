@@ -21,7 +21,6 @@ from images.models import Job, TagMove
 from tests import dockerlib
 from tests.conftest import PASSWORDS, make_user
 from tests.live import wait_for_job
-from tests.test_browser import browser  # noqa: F401 - fixture
 
 
 # Vendored for the tests only: the app never serves it.
@@ -62,7 +61,7 @@ def scene(transactional_db, base_image):
 
 
 @pytest.fixture
-def admin_page(browser, server, scene):  # noqa: F811
+def admin_page(browser, server, scene):
     # The pages' policy allows only scripts the site serves; axe is injected inline.
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()

@@ -91,3 +91,47 @@ def test_session_posts_need_the_csrf_token(builder):
     client = Client(enforce_csrf_checks=True)
     client.force_login(builder)
     assert client.post("/api/pulls", {"reference": "x"}).status_code == 403
+
+
+def test_session_posts_pass_with_the_csrf_header_or_field(builder):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(builder)
+    client.get("/api/docs")  # a page sets the csrftoken cookie
+    csrf = client.cookies["csrftoken"].value
+    answers = [
+        client.post("/api/pulls", json.dumps({"reference": "UPPER"}), content_type="application/json",
+                    HTTP_X_CSRFTOKEN=csrf),
+        client.post("/api/pulls", {"reference": "UPPER"}, HTTP_X_CSRFTOKEN=csrf),  # multipart, as a form
+        client.post("/api/pulls", {"reference": "UPPER", "csrfmiddlewaretoken": csrf}),
+    ]
+    for response in answers:  # past the CSRF check, to the pull form's own reasons
+        assert response.status_code == 400
+        assert response.json()["fields"]["reference"][0]["message"] == "Repository names must be lowercase."
+
+
+def test_it_answers_in_its_own_shape_whatever_goes_wrong(api):
+    wrong_method = api.get("/api/builds")
+    assert (wrong_method.status_code, wrong_method.json(), wrong_method["Allow"]) == (405, {"error": "Use POST."},
+                                                                                     "POST")
+    not_json = api.post("/api/pulls", "{nope", content_type="application/json")
+    assert (not_json.status_code, not_json.json()) == (400, {"error": "The body is not valid JSON."})
+    bad_after = api.get("/api/jobs/1/log", {"after": "x"})
+    assert bad_after.status_code == 400 and "after" in bad_after.json()["fields"]
+    assert api.get("/api/jobs/999999").json() == {"error": "No such job."}
+
+
+def test_an_operation_that_names_no_permission_is_refused_to_everyone(owner):
+    from django.core.exceptions import PermissionDenied
+    from django.test import RequestFactory
+
+    from images.api import auth
+
+    request = RequestFactory().get("/api/forgotten")
+    request.user, request.token_auth = owner, True  # an admin, by token
+    with pytest.raises(PermissionDenied):
+        auth.undeclared()[0].authenticate(request, "dky_…")
+
+
+def test_the_api_root_leads_to_the_reference(builder_client):
+    response = builder_client.get("/api/")
+    assert (response.status_code, response["Location"]) == (302, "/api/docs")

@@ -1,41 +1,12 @@
 """A person in Chromium: logs in, builds from the form, watches the output arrive."""
 
-import os
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from images.models import Job
 from tests import dockerlib
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker")]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an event loop running in this thread, which
-    # Django's ORM takes for async code; the ORM calls here are plain sync ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server, builder):
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("input[name=username]", "builder")
-    page.fill("input[name=password]", "builder-password-1")
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Images")
-    yield page
-    context.close()
-
 
 def test_a_build_streams_into_the_job_page_before_it_ends(page):
     tag = dockerlib.unique("browser") + ":1"

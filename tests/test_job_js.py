@@ -2,7 +2,6 @@
 it (the job_detail view and its template, for real Job rows), with a fake
 WebSocket (tests/js/fake_websocket.js) the tests speak through."""
 
-import os
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,7 +10,6 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.test import Client, override_settings
-from playwright.sync_api import sync_playwright
 
 from images.accounts import roles
 from images.models import Job
@@ -59,20 +57,6 @@ def serve(route, pages):
 def _fast_passwords():
     """Shadows the suite's autouse fixture of that name: the pages are rendered
     once for the module (job_pages), with the real hashers."""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an event loop running in this thread, which
-    # Django's ORM takes for async code; the ORM calls here are plain sync ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The jobs page: what each role is offered, and the kind filter."""
+"""The jobs page: what each role is offered, newest first, filtered by state, kind
+and who started them."""
 
 import re
 
@@ -9,6 +10,7 @@ from images.accounts import roles
 from images.jobs import control
 from images.models import Job
 from tests.conftest import make_user
+from tests.test_roles import client_for, queued_job
 
 
 def job_list(user, **params):
@@ -38,3 +40,20 @@ def test_its_kind_filter_names_every_kind(db):
     assert [value for value, _ in options[1:]] == ["build", "pull", "push", "import"]
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder, kind="push"), re.S)[1]
     assert '<option value="push" selected>' in select
+
+
+def listed(client, **filters):
+    page = client.get(reverse("jobs-list"), filters).content.decode()
+    return [int(pk) for pk in re.findall(r'<td><a href="/jobs/(\d+)/">', page)]
+
+
+def test_it_filters_by_state_kind_and_who_started_them(owner):
+    builder = make_user("builder", roles.BUILDER)
+    pull = queued_job(builder)
+    push = control.start_push(owner, "127.0.0.1:5000/never/sent:2")
+    client = client_for(owner)
+    assert listed(client) == [push.pk, pull.pk]
+    assert listed(client, kind="push") == [push.pk]
+    assert listed(client, user="builder") == [pull.pk]
+    assert listed(client, user="builder", kind="push") == []
+    assert 'name="user" value="builder"' in client.get(reverse("jobs-list"), {"user": "builder"}).content.decode()

@@ -10,7 +10,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests import dockerlib
-from tests.test_browser import browser, page  # noqa: F401 - fixtures
 from tests.test_socket_js import pause_clock
 
 pytestmark = pytest.mark.usefixtures("event_listener")
@@ -37,7 +36,7 @@ def test_anonymous_sockets_are_refused(server, transactional_db):
 
 
 @pytest.mark.browser
-def test_an_open_list_shows_a_tag_made_in_the_terminal(page, base_image):  # noqa: F811
+def test_an_open_list_shows_a_tag_made_in_the_terminal(page, base_image):
     repo = dockerlib.unique("live-list")
     fetched = []
     page.on("request", lambda request: fetched.append(request.url) if request.resource_type == "fetch" else None)
@@ -57,7 +56,7 @@ def test_an_open_list_shows_a_tag_made_in_the_terminal(page, base_image):  # noq
 
 
 @pytest.mark.browser
-def test_a_server_that_closes_at_once_is_asked_less_and_less_often(page):  # noqa: F811
+def test_a_server_that_closes_at_once_is_asked_less_and_less_often(page):
     """A socket that opens and closes at once has not proved the server well:
     the wait before the next attempt doubles (it used to start over on open).
     Playwright's fake clock, paused, runs the page's timers, so a busy machine

@@ -1,6 +1,6 @@
 """Request bodies are refused before anything reads them: one over
-DOCKYARD_UPLOAD_MAX from anyone, and any body from someone not logged in
-(but a small login form)."""
+DOCKYARD_UPLOAD_MAX from anyone, any body from someone not logged in (but a
+small login form), and one the view refuses before it looks at the body."""
 
 import json
 import socket
@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from images.models import ApiToken, Job
 from tests import live
+from tests.conftest import make_user
 
 FIFTY_MB = 50 * 1024 * 1024
 SERVER_UPLOAD_MAX = 1024 * 1024
@@ -123,6 +124,15 @@ def test_the_server_answers_a_body_over_the_upload_max_before_it_is_sent(asgi_se
     sock = send_head(asgi_server, reverse("jobs-build"), {
         "Content-Type": MULTIPART, "Content-Length": SERVER_UPLOAD_MAX + 1, "Cookie": f"sessionid={builder_session}"})
     assert answer(sock)[0] == 413
+
+
+def test_the_server_answers_a_build_it_refuses_before_the_body_is_sent(asgi_server, transactional_db):
+    # The body is streamed to the view, which checks the role first: nothing
+    # waits for (or stores) an upload that is refused anyway.
+    _, token = ApiToken.issue(make_user("viewer", "viewer"), "ci")
+    sock = send_head(asgi_server, "/api/builds", {"Content-Type": MULTIPART, "Content-Length": SERVER_UPLOAD_MAX,
+                                                  "Authorization": f"Bearer {token}"})
+    assert answer(sock)[0] == 403
 
 
 def test_the_server_cuts_off_a_chunked_body_at_the_upload_max(asgi_server, builder):

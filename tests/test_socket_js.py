@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +22,13 @@ def _fast_passwords():
 
 
 @pytest.fixture(scope="module")
-def tab():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_context().new_page()
-        page.add_init_script(path=str(HERE / "fake_websocket.js"))
-        page.clock.install()
-        yield page
-        browser.close()
+def tab(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(path=str(HERE / "fake_websocket.js"))
+    page.clock.install()
+    yield page
+    context.close()
 
 
 def pause_clock(page):

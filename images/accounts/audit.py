@@ -10,8 +10,11 @@ import contextvars
 import csv
 import json
 from contextlib import contextmanager
+from functools import reduce
+from operator import or_
 
 from django.contrib.auth.signals import user_login_failed
+from django.db.models import Q
 from django.dispatch import receiver
 
 from images.accounts.addresses import client_address
@@ -82,6 +85,28 @@ def use_context(address, via):
 def _login_failed(sender, credentials, request=None, **kwargs):
     # Django has already replaced the password in `credentials` with stars; only the name is kept.
     record(None, "login", str(credentials.get("username", ""))[:150], FAILED, detail="wrong user name or password")
+
+
+# Reading ------------------------------------------------------------------------
+
+SEARCHED = ("actor_name", "target", "detail", "address")  # as the admin page searches
+
+
+def entries(outcome="", action="", via="", actor="", q="", since=None, until=None):
+    """The log filtered as the audit page filters it, newest first: exact
+    outcome, action, channel and actor; each word of `q` somewhere in who,
+    target, detail or address; `since` <= when < `until`."""
+    selected = AuditEntry.objects.all()
+    for field, value in (("outcome", outcome), ("action", action), ("via", via), ("actor_name", actor)):
+        if value:
+            selected = selected.filter(**{field: value})
+    for word in q.split():
+        selected = selected.filter(reduce(or_, (Q(**{f"{field}__icontains": word}) for field in SEARCHED)))
+    if since:
+        selected = selected.filter(at__gte=since)
+    if until:
+        selected = selected.filter(at__lt=until)
+    return selected
 
 
 # Export -------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def role_of(user):
     """The highest role a user has, or None."""
     if user.is_superuser:
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True))
+    # .all(), not values_list: a list of accounts prefetches their groups.
+    names = {group.name for group in user.groups.all()}
     for role in (ADMIN, BUILDER, VIEWER):
         if role in names:
             return role

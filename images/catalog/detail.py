@@ -42,6 +42,15 @@ def image_summary(engine, reference):
     return inspect.summarize(engine.inspect_image(reference))
 
 
+def image_live_parts(engine, reference):
+    """What of an image changes while a page is open (tags, containers): no
+    layer history, so two engine calls."""
+    check_reference(reference)
+    data = engine.inspect_image(reference)
+    return ImageDetail(summary=inspect.summarize(data), layers=[],
+                       containers=inspect.containers_of(data["Id"], engine.list_containers()), raw="")
+
+
 def image_detail(engine, reference):
     check_reference(reference)
     data = engine.inspect_image(reference)

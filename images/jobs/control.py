@@ -15,7 +15,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from images.accounts import audit, roles
-from images.builds import contexts
+from images.builds import contexts, fetches
 from images.jobs import access
 from images.jobs.publish import publish_state
 from images.models import Job
@@ -41,6 +41,15 @@ def start_pull(user, reference, retry_of=None):
     return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
 
 
+def start_checked_push(user, reference):
+    """A push a page or the API asks for: refused before any job is made unless
+    the reference is valid (InvalidReference) and names a registry pushes may
+    reach (FetchRefused)."""
+    parse_reference(reference)
+    fetches.check_registry(reference)
+    return start_push(user, reference)
+
+
 def start_push(user, reference, retry_of=None):
     parse_reference(reference)
     return _enqueue(Job.Kind.PUSH, reference, {"reference": reference}, user, retry_of)
@@ -61,6 +70,18 @@ def retry(job, user):
         return start(user, job.params, retry_of=job)
     start = start_pull if job.kind == Job.Kind.PULL else start_push
     return start(user, job.params["reference"], retry_of=job)
+
+
+class NoRecipe(Exception):
+    """The image was not built by Dockyard, so there is nothing to rebuild it from."""
+
+
+def rebuild_image(image_id, user):
+    """Build an image again from the recipe of the Dockyard build that made it."""
+    recipe = recipe_for_image(image_id)
+    if recipe is None:
+        raise NoRecipe("Dockyard did not build this image, so it has no recipe to rebuild from.")
+    return rebuild(recipe, user)
 
 
 def rebuild(recipe, user):

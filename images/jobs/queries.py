@@ -4,14 +4,20 @@ from images.jobs.access import visible_jobs
 from images.models import Job, JobLine
 
 
-def job_list(user, state="", kind=""):
-    """The jobs `user` sees, newest first, filtered by state and kind (unknown
-    values filter nothing), without the large fields a list does not show."""
+JOBS_PER_PAGE = 50  # on the jobs page, and a page of the API's list
+
+
+def job_list(user, state="", kind="", by=""):
+    """The jobs `user` sees, newest first, filtered by state, kind and the user
+    name of who started them (unknown states and kinds filter nothing), without
+    the large fields a list does not show."""
     selected = visible_jobs(user).select_related("created_by")
     if state in Job.State.values:
         selected = selected.filter(state=state)
     if kind in Job.Kind.values:
         selected = selected.filter(kind=kind)
+    if by:
+        selected = selected.filter(created_by__username=by)
     return selected.defer("params", "steps", "progress")
 
 

@@ -1,7 +1,9 @@
 """Changes to the images on the host, and their history.
 
-- `tags`: add, move and remove tags, remove images, prune, roll a tag back;
-  the per-image lock that serialises them.
+- `tags`: add, move and remove tags, roll a tag back, a tag's history; the
+  per-image lock that serialises them.
 - `events`: the engine's image events, recorded as tag moves and sent to open lists.
+- `removal`: remove images, one or many, and prune.
+- `exports`, `imports`: an image as a `docker save` stream, and such an archive loaded back as a job.
 - `forms`: the forms of the tag, remove, prune and import pages.
 """

@@ -11,6 +11,9 @@ from images.lifecycle.tags import ActionRefused
 from images.refs import short_id
 
 
+MOST_AT_ONCE = 200  # images one removal plans, each with an engine call
+
+
 @dataclass
 class ImageRemoval:
     image_id: str

@@ -200,6 +200,14 @@ def _redis():
     return _client
 
 
+HISTORY_SHOWN = 50
+
+
+def tag_moves(tags):
+    """The latest moves of these tags (an image's), newest first."""
+    return TagMove.objects.filter(tag__in=tags).select_related("by")[:HISTORY_SHOWN]
+
+
 def rollback(engine, move, user=None):
     """Point a tag back at the image it pointed at before `move`."""
     if not move.previous_image_id:

@@ -7,11 +7,10 @@ from django.views.decorators.http import require_POST
 
 from images.accounts.roles import requires
 from images.builds import contexts
-from images.catalog import detail, inspect, listing
+from images.catalog import detail, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.models import TagMove
-from images.refs import hex_id
+from images.lifecycle import tags
 from images.views.pages import page_of, websocket_url
 
 
@@ -52,7 +51,7 @@ def image_detail(request, reference):
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": TagMove.objects.filter(tag__in=image.summary.tags).select_related("by")[:50],
+        "moves": tags.tag_moves(image.summary.tags),
     })
 
 
@@ -64,12 +63,12 @@ def _live_fragment(request):
 
 def _image_live_parts(request, reference):
     """An image page's tags, tag history and containers: no layer history."""
-    summary = detail.image_summary(request.engine, reference)
+    image = detail.image_live_parts(request.engine, reference)
     return render(request, "images/_image_detail_live.html", {
-        "image": summary,
-        "image_hex": hex_id(summary.id),
-        "containers": inspect.containers_of(summary.id, request.engine.list_containers()),
-        "moves": TagMove.objects.filter(tag__in=summary.tags).select_related("by")[:50],
+        "image": image.summary,
+        "image_hex": image.hex_id,
+        "containers": image.containers,
+        "moves": tags.tag_moves(image.summary.tags),
     })
 
 
@@ -77,12 +76,8 @@ def _image_live_parts(request, reference):
 @requires("build")
 def image_rebuild(request, image_hex):
     """Run the recipe of the build that made this image again, as a new job."""
-    recipe = control.recipe_for_image(f"sha256:{image_hex}")
-    if recipe is None:
-        messages.error(request, "Dockyard did not build this image, so it has no recipe to rebuild from.")
-        return redirect("images-detail", reference=image_hex)
     try:
-        return redirect(control.rebuild(recipe, request.user))
-    except (control.JobLimitReached, contexts.ContextError) as exc:
+        return redirect(control.rebuild_image(f"sha256:{image_hex}", request.user))
+    except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)

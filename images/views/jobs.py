@@ -14,15 +14,12 @@ from images.models import Job
 from images.views.pages import page_of, websocket_url
 from images.views.streaming import StreamingResponse
 
-JOBS_PER_PAGE = 50
-
-
 @requires("browse")
 def job_list(request):
-    state, kind = request.GET.get("state", ""), request.GET.get("kind", "")
-    page, query = page_of(request, queries.job_list(request.user, state, kind), JOBS_PER_PAGE)
+    state, kind, by = (request.GET.get(name, "") for name in ("state", "kind", "user"))
+    page, query = page_of(request, queries.job_list(request.user, state, kind, by), queries.JOBS_PER_PAGE)
     return render(request, "jobs/job_list.html", {
-        "page": page, "query": query, "state": state, "kind": kind,
+        "page": page, "query": query, "state": state, "kind": kind, "by": by,
         "states": Job.State.choices, "kinds": Job.Kind.choices,
     })
 

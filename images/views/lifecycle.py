@@ -9,10 +9,10 @@ from images.accounts.roles import requires
 from images.builds import contexts, fetches
 from images.catalog import detail
 from images.jobs import control
-from images.lifecycle import exports, removal, tags
+from images.lifecycle import exports, imports, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
-from images.refs import InvalidReference, hex_id, parse_reference, short_id
+from images.refs import InvalidReference, hex_id, short_id
 from images.views.streaming import StreamingResponse
 
 
@@ -78,7 +78,7 @@ def image_remove(request):
     if not ids:
         messages.error(request, "Select at least one image to remove.")
         return redirect("images-list")
-    plans = removal.plan_image_removals(request.engine, ids[:200])
+    plans = removal.plan_image_removals(request.engine, ids[:removal.MOST_AT_ONCE])
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         removed, refused = removal.remove_images(request.engine, plans, request.user,
                                                  force=request.POST.get("force") == "on")
@@ -124,17 +124,12 @@ def image_export(request, image_hex):
 def image_import(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        archive = form.cleaned_data["archive"]
         try:
-            stored = contexts.save_upload(archive, kind="tar")
+            return redirect(imports.import_archive(request.user, form.cleaned_data["archive"]))
         except contexts.ContextError as exc:
             form.add_error("archive", str(exc))
-        else:
-            try:
-                return redirect(control.start_import(request.user, {"archive_file": stored,
-                                                                    "archive_name": archive.name}))
-            except control.JobLimitReached as exc:
-                form.add_error(None, str(exc))
+        except control.JobLimitReached as exc:
+            form.add_error(None, str(exc))
     return render(request, "images/import_form.html", {"form": form})
 
 
@@ -143,13 +138,9 @@ def image_import(request):
 def tag_push(request, image_hex):
     repo_tag = request.POST.get("tag", "")
     try:
-        parse_reference(repo_tag)
-        fetches.check_registry(repo_tag)
+        return redirect(control.start_checked_push(request.user, repo_tag))
     except (InvalidReference, fetches.FetchRefused) as exc:
         messages.error(request, f"Not pushed: {exc}")
-        return redirect("images-detail", reference=image_hex)
-    try:
-        return redirect(control.start_push(request.user, repo_tag))
     except control.JobLimitReached as exc:
         messages.error(request, str(exc))
-        return redirect("images-detail", reference=image_hex)
+    return redirect("images-detail", reference=image_hex)

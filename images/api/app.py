@@ -1,0 +1,119 @@
+"""The NinjaAPI: its areas, its OpenAPI document and its URLs."""
+
+import inspect
+import re
+from functools import wraps
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.urls import URLPattern
+from django.views.generic import RedirectView
+from ninja import NinjaAPI, Swagger
+
+from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
+from images.api import accounts, audit, auth, errors, images, jobs, registries, tags
+
+
+class DockyardAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation):
+        return operation.view_func.__name__
+
+    def get_openapi_schema(self, **kwargs):
+        """ninja's document, with the permission each operation needs."""
+        schema = super().get_openapi_schema(**kwargs)
+        for path, operation in operations():
+            permission = auth.permission_of(operation)
+            role = next((name for name in (VIEWER, BUILDER, ADMIN) if permission in ROLES[name]), "no")
+            summary, _, description = (inspect.getdoc(operation.view_func) or "").partition("\n")
+            for method in operation.methods:
+                entry = schema["paths"][schema_path(path)][method.lower()]
+                entry["summary"] = summary.rstrip(".") or entry["summary"]
+                entry["description"] = f"Needs `{permission}` (the {role} role). {description.strip()}".strip()
+                entry["x-dockyard-permission"] = permission
+                body = entry.get("requestBody", {}).get("content", {})
+                if "application/json" in body:  # fields.FormOrJson: a form's fields too
+                    body["application/x-www-form-urlencoded"] = body["application/json"]
+        return schema
+
+
+api = DockyardAPI(
+    title="Dockyard",
+    version="1",
+    description="Every action a Dockyard page offers, for scripts and CI. docs/api.md is the guide.",
+    urls_namespace="api",
+    openapi_url="/schema",
+    docs_url="/docs",
+    # No validator badge: it is an image from an outside address.
+    docs=Swagger(settings={"validatorUrl": None}),
+    auth=auth.undeclared(),
+)
+errors.add_handlers(api)
+# images last: its /api/images/{reference} would take every path under /api/images/.
+AREAS = (tags, jobs, registries, accounts, audit, images)
+for area in AREAS:
+    api.add_router("", area.router)
+
+
+def operations():
+    """(path, operation) for every operation, the path as the URL has it (/api/jobs/{int:pk})."""
+    for area in AREAS:
+        for path, view in area.router.path_operations.items():
+            for operation in view.operations:
+                yield "/api" + path, operation
+
+
+def schema_path(path):
+    """A path as the OpenAPI document spells it: /api/jobs/{pk}."""
+    return re.sub(r"{\w+:(\w+)}", r"{\1}", path)
+
+
+# URLs --------------------------------------------------------------------------------
+
+def urls():
+    patterns, app_name, namespace = api.urls
+    return [_adapted(pattern) for pattern in patterns], app_name, namespace
+
+
+def _adapted(pattern):
+    """The operations answer an anonymous caller with 401 themselves, not with
+    a page's login redirect; so does the schema. The reference is a page."""
+    if pattern.name == "openapi-view":
+        view = requires("browse")(pattern.callback)
+    elif pattern.name == "openapi-json":
+        view = login_not_required(_schema_access(pattern.callback))
+    elif pattern.name == "api-root":
+        view = RedirectView.as_view(pattern_name="api:openapi-view")
+    else:
+        view = login_not_required(_json_not_allowed(pattern.callback))
+    return URLPattern(pattern.pattern, view, pattern.default_args, pattern.name)
+
+
+def _json_not_allowed(view):
+    """ninja answers a method an operation does not take with a bare 405."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and not isinstance(response, JsonResponse):
+            allow = response.get("Allow", "")
+            methods = sorted(method.strip() for method in allow.split(",") if method.strip())
+            response = errors.answer(405, f"Use {' or '.join(methods)}.")
+            response["Allow"] = allow
+        return response
+
+    return wrapper
+
+
+def _schema_access(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return errors.answer(401, auth.LOGIN_NEEDED)
+        try:
+            check(request.user, "browse", target=request.path)
+        except PermissionDenied as exc:
+            return errors.answer(403, str(exc))
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,204 @@
+"""Images: the list, one image, rebuild, remove, prune, export and import."""
+
+from datetime import datetime
+
+from ninja import File, Query, Router, Schema, Status, UploadedFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from images.api.auth import allowed
+from images.api.errors import answer, form_errors
+from images.api.fields import FormOrJson, ImageHex
+from images.api.schemas import Job, StrList, errors
+from images.builds.contexts import ContextError
+from images.catalog import detail, listing
+from images.catalog.forms import ImageListForm
+from images.jobs import control
+from images.lifecycle import exports, imports, removal
+from images.lifecycle.forms import ImportForm
+from images.lifecycle.tags import ActionRefused
+from images.views.streaming import StreamingResponse
+
+router = Router(tags=["images"])
+
+
+class ImageFilters(Schema):
+    q: str = Field("", description="Part of a repository, tag or id.")
+    state: str = Field("", description="dangling, in-use or unused; anything else: all.")
+    sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
+
+
+# The list's rows are plain pydantic models: ninja's Schema reads each attribute
+# through a wrapper, which for the thousands of rows of a big host costs 4x.
+class Totals(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    images: int
+    tags: int
+    dangling: int
+    size: int
+
+
+class ImageRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(validation_alias="image_id")
+    repository: str
+    tag: str
+    created: datetime
+    size: int
+    containers: int = Field(description="Containers made from it, stopped ones included.")
+    dangling: bool
+
+
+class ImageList(BaseModel):
+    totals: Totals
+    images: list[ImageRow]
+
+
+class Config(Schema):
+    entrypoint: list[str]
+    cmd: list[str]
+    workdir: str
+    user: str
+    env: list[str]
+    exposed_ports: list[str]
+    volumes: list[str]
+    labels: dict[str, str]
+
+
+class HistoryLayer(Schema):
+    id: str = Field(description="<missing> for layers built elsewhere.")
+    created: datetime | None
+    instruction: str = Field(description="The Dockerfile line that made the layer, cleaned.")
+    build_args: str
+    created_by: str = Field(description="The engine's own record of it.")
+    size: int
+    empty: bool
+    comment: str
+
+    @staticmethod
+    def resolve_instruction(layer):
+        return str(layer.instruction)
+
+    @staticmethod
+    def resolve_build_args(layer):
+        return layer.instruction.build_args
+
+
+class Image(Schema):
+    id: str
+    tags: list[str]
+    digests: list[str]
+    created: datetime | None
+    size: int
+    platform: str
+    config: Config
+    history: list[HistoryLayer] = Field(description="Newest layer first.")
+
+
+class RemoveFields(Schema):
+    images: StrList = Field(min_length=1, max_length=removal.MOST_AT_ONCE, description="Image ids.")
+    force: bool = Field(False, description="Remove images that containers use too.")
+
+
+class Removed(Schema):
+    removed: list[str] = Field(description="The ids removed.")
+    refused: list[str] = Field(description="Why each other image stayed, a sentence each.")
+
+
+class PruneFields(Schema):
+    all: bool = Field(False, description="Every image no container uses, not only dangling ones.")
+    label: str = Field("", description="Only images with this label: key or key=value.")
+
+
+class Pruned(Schema):
+    deleted: int = Field(description="Images deleted.")
+    reclaimed: int = Field(description="Bytes reclaimed.")
+
+
+@router.get("/images", response={200: ImageList, **errors(400, 503)}, auth=allowed("browse"))
+def images_list(request, filters: Query[ImageFilters]):
+    """The image list.
+
+    One row per repository:tag and per dangling image, filtered and sorted as on the image list, with totals.
+    """
+    options = ImageListForm(filters.dict()).options()
+    found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
+    return {"totals": found.totals, "images": found.rows}
+
+
+@router.post("/images/{imageid:image_hex}/rebuild", response={201: Job, **errors(409, 429)},
+             auth=allowed("build"))
+def image_rebuild(request, image_hex: ImageHex):
+    """Rebuild an image.
+
+    Runs the recipe of the Dockyard build that made the image again; answers 201 with the build job.
+    """
+    return Status(201, control.rebuild_image(f"sha256:{image_hex}", request.user))
+
+
+@router.get("/images/{imageid:image_hex}/export", response=errors(404), auth=allowed("export"),
+            openapi_extra={"responses": {200: {"description": "The image's `docker save` tar, streamed.",
+                                               "content": {"application/x-tar": {}}}}})
+def image_export(request, image_hex: ImageHex):
+    """Export an image.
+
+    A `docker save` tar of the image with all its tags, streamed.
+    """
+    export = exports.export_image(request.engine, image_hex)
+    response = StreamingResponse(export.chunks, content_type="application/x-tar")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+@router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))
+def image_remove(request, fields: FormOrJson[RemoveFields]):
+    """Remove images.
+
+    One or several, with all their tags; an image that containers use only with `force`.
+    """
+    plans = removal.plan_image_removals(request.engine, fields.images)
+    removed, refused = removal.remove_images(request.engine, plans, request.user, force=fields.force)
+    return {"removed": removed, "refused": refused}
+
+
+@router.post("/prune", response={200: Pruned, **errors(400)}, auth=allowed("prune"))
+def prune(request, fields: FormOrJson[PruneFields]):
+    """Prune images.
+
+    Dangling images, or every unused one, optionally only those with a label; answers with the bytes reclaimed.
+    """
+    try:
+        deleted, reclaimed = removal.prune(request.engine, request.user, all_unused=fields.all,
+                                           label=fields.label.strip())
+    except ActionRefused as refused:
+        return answer(400, f"Nothing pruned: {refused}")
+    return {"deleted": deleted, "reclaimed": reclaimed}
+
+
+@router.post("/import", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
+def image_import(request, archive: File[UploadedFile]):
+    """Import an image archive.
+
+    Multipart: `archive`, the .tar that docker save (or an export) wrote. Answers 201 with the import job.
+    """
+    form = ImportForm({}, {"archive": archive})
+    if not form.is_valid():
+        return form_errors("Nothing imported.", form)
+    try:
+        return Status(201, imports.import_archive(request.user, form.cleaned_data["archive"]))
+    except ContextError as exc:
+        form.add_error("archive", str(exc))
+        return form_errors("Nothing imported.", form)
+
+
+# Last: a reference has slashes, and would take the routes above for its own.
+@router.get("/images/{path:reference}", response={200: Image, **errors(404, 503)}, auth=allowed("browse"))
+def image_detail(request, reference: str):
+    """One image.
+
+    By id, short id or reference: its tags, digests, configuration and layer history.
+    """
+    image = detail.image_detail(request.engine, reference)
+    summary = image.summary
+    return {**summary.__dict__, "platform": summary.platform, "config": summary.__dict__, "history": image.layers}
