@@ -4,6 +4,7 @@ with the fake WebSocket of tests/js/fake_websocket.js and Playwright's fake cloc
 so that waits of seconds take none."""
 
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,17 @@ def tab(browser):
     context.close()
 
 
+def pause_clock(page):
+    """Stop the fake clock (installed, it runs with real time): from here only
+    run_for moves it, however slow the machine."""
+    now = page.evaluate("() => Date.now()") / 1000
+    page.clock.pause_at(datetime.fromtimestamp(now + 1, tz=timezone.utc))
+
+
 @pytest.fixture
 def page(tab):
     tab.goto(HARNESS)
+    pause_clock(tab)
     tab.evaluate("""() => {
       window.__events = [];
       window.__retry = true;
