@@ -16,10 +16,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DOCKYARD_DATA_DIR", str(ROOT / "var" / "bench"))
+# The Redis scripts/services.sh started keeps its password in the default data
+# directory, not in the bench's own.
+_password = ROOT / "var" / "redis-password"
+if "REDIS_URL" not in os.environ and _password.exists():
+    os.environ["REDIS_URL"] = (f"redis://:{quote(_password.read_text().strip(), safe='')}@127.0.0.1:"
+                               f"{os.environ.get('DOCKYARD_REDIS_PORT', '6379')}/0")
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 os.environ["DOCKYARD_QUEUE"] = f"dockyard-bench-{os.getpid()}"
 os.environ["DOCKYARD_CHANNEL_PREFIX"] = f"dockyard-bench-{os.getpid()}"

@@ -250,6 +250,9 @@ DOCKYARD_ENCRYPTION_KEY = envstr("DOCKYARD_ENCRYPTION_KEY")
 DOCKYARD_INDEX_AFTER_JOBS = envbool("DOCKYARD_INDEX_AFTER_JOBS", True)
 # Entries indexed a layer, and browsed an image: past it the rest of a layer is
 # left out (the page says so). The explorer holds ~400 bytes an entry in memory.
+# Read a local engine's own record of each layer's tar headers (its tar-split)
+# instead of the whole save stream, where the engine and its data root are here.
+DOCKYARD_INDEX_LAYER_RECORDS = envbool("DOCKYARD_INDEX_LAYER_RECORDS", True)
 DOCKYARD_INDEX_MAX_FILES = envint("DOCKYARD_INDEX_MAX_FILES", 300_000, minimum=1)
 # Longest path (or link target) indexed, in bytes; longer ones are counted, not kept.
 DOCKYARD_INDEX_MAX_PATH = envint("DOCKYARD_INDEX_MAX_PATH", 1024, minimum=64)

@@ -42,6 +42,12 @@ def index_here(reference):
     return ImageIndex.objects.get(image_id=image_id), output
 
 
+@pytest.fixture(params=[True, False], ids=["layer records", "save stream"])
+def read_from(request, settings):
+    """Both ways an index reads a layer: the engine's records of it, and the save stream."""
+    settings.DOCKYARD_INDEX_LAYER_RECORDS = request.param
+
+
 @pytest.fixture(scope="module")
 def many(base_image):
     return dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN mkdir /many && cd /many && seq {MANY} | xargs touch\n")
@@ -56,7 +62,7 @@ def deep(base_image):
         "&& touch bottom && echo ok > /deep/short\n")
 
 
-def test_a_layer_over_the_file_cap_is_indexed_up_to_it_and_says_so(db, settings, many):
+def test_a_layer_over_the_file_cap_is_indexed_up_to_it_and_says_so(db, settings, many, read_from):
     settings.DOCKYARD_INDEX_MAX_FILES = 20_000
     index, output = index_here(many)
     top = LayerIndex.objects.get(diff_id=index.diff_ids[-1])
@@ -81,7 +87,7 @@ def test_the_page_says_what_the_cap_left_out(db, settings, many, builder_client)
     assert f"{20_000 - 1 - explorer.PAGE} more entries" in rows
 
 
-def test_paths_past_the_length_cap_are_left_out_and_counted(db, deep):
+def test_paths_past_the_length_cap_are_left_out_and_counted(db, deep, read_from):
     index, output = index_here(deep)
     top = LayerIndex.objects.get(diff_id=index.diff_ids[-1])
     saved = savedlayers.saved_layers(deep)[-1]

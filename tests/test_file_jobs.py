@@ -19,16 +19,27 @@ from tests import dockerlib, live
 
 
 @pytest.fixture
-def indexing_worker(live_settings, base_image, transactional_db):
-    """A worker of this test's own, on a queue of its own, with DOCKYARD_INDEX_AFTER_JOBS on."""
-    queue = f"dockyard-test-index-{uuid.uuid4().hex[:8]}"
-    with override_settings(DOCKYARD_QUEUE=queue):
-        worker = live.Worker(live.process_env(queue, live_settings["prefix"], DOCKYARD_INDEX_AFTER_JOBS="1"),
-                             "test-worker-index.log")
-        try:
-            yield worker
-        finally:
-            worker.stop()
+def own_worker(live_settings, base_image, transactional_db):
+    """Start a worker of this test's own, on a queue of its own, with settings of its own."""
+    workers = []
+
+    def start(**settings):
+        queue = f"dockyard-test-index-{uuid.uuid4().hex[:8]}"
+        overridden = override_settings(DOCKYARD_QUEUE=queue)
+        overridden.enable()
+        workers.append((overridden, live.Worker(live.process_env(queue, live_settings["prefix"], **settings),
+                                                "test-worker-index.log")))
+        return workers[-1][1]
+
+    yield start
+    for overridden, worker in workers:
+        worker.stop()
+        overridden.disable()
+
+
+@pytest.fixture
+def indexing_worker(own_worker):
+    return own_worker(DOCKYARD_INDEX_AFTER_JOBS="1")
 
 
 def test_a_build_is_followed_by_the_index_of_its_image(indexing_worker, builder_client, builder):
@@ -104,9 +115,11 @@ def test_the_removal_runs_on_the_schedule(settings):
 
 
 @pytest.mark.usefixtures("worker")
-def test_cancel_stops_an_index_and_stores_nothing(builder_client, base_image):
+def test_cancel_stops_an_index_and_stores_nothing(own_worker, builder_client):
     from django.urls import reverse
 
+    # From the engine's layer records an index takes milliseconds: cancel one reading the save stream.
+    own_worker(DOCKYARD_INDEX_LAYER_RECORDS="0")
     # 1 GB of a sparse file: the engine takes seconds to gather it before the first byte.
     image = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN truncate -s 1000000000 /big\n")
     job = live.job_from(builder_client.post(reverse("files-index", args=[image.split(":")[1]])))

@@ -6,6 +6,7 @@ and the readers of what the engine streams back.
 - `output`: an engine message stream turned into lines of text.
 - `steps`: a classic-builder build read as steps.
 - `progress`: pull and push progress, one entry per layer.
+- `layer_records`: a local engine's own records of its layers' tar headers.
 - `hijack`: a connection to the engine switched to another protocol (HTTP Upgrade).
 - `buildkit`: BuildKit builds; `BuildSession`, the session served to one of them.
 

@@ -18,7 +18,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from images.engine import hijack
+from images.engine import hijack, layer_records
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -123,6 +123,17 @@ class Engine:
     def image_history(self, image_id):
         with _engine_errors(self.address, image_id, call="image_history"):
             return self.api.history(image_id)
+
+    def layer_tar_records(self, diff_ids):
+        """The engine's own record of each of these layers' tar headers (see
+        `layer_records`), or None: then only the save stream has them."""
+        if not self.address.startswith("unix://"):
+            return None  # the paths an engine on another host names are not this host's
+        with _engine_errors(self.address, call="info"):
+            info = self.api.info()
+        if not info.get("DockerRootDir"):
+            return None
+        return layer_records.tar_split_files(info["DockerRootDir"], info.get("Driver"), diff_ids)
 
     def tag_image(self, image_id, repository, tag):
         with _engine_errors(self.address, image_id, call="tag_image"):

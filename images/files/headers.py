@@ -77,6 +77,58 @@ class ByteStream:
         return self._at >= len(self._block) and not self._next_block()
 
 
+class RecordedStream(ByteStream):
+    """A tar known from a record of it rather than its bytes: an iterator of
+    bytes (headers and padding, as they are) and of ints (a content of that
+    many bytes, not at hand), as `images.engine.layer_records.tar_pieces` reads
+    an engine's tar-split. `members` only ever skips contents, and skipping one
+    costs nothing; reading into one is a damaged archive."""
+
+    def __init__(self, pieces):
+        super().__init__(())
+        self._pieces = iter(pieces)
+
+    def _next_block(self):
+        for piece in self._pieces:
+            if isinstance(piece, int):
+                if piece:
+                    raise DamagedArchive("A header was expected where the record holds a file's content.")
+                continue
+            if piece:
+                self._block, self._at = piece, 0
+                return True
+        return False
+
+    def skip(self, size):
+        self.position += size
+        while size:
+            left = len(self._block) - self._at
+            if left:
+                taken = min(left, size)
+                self._at += taken
+                size -= taken
+                continue
+            piece = next(self._pieces, None)
+            if piece is None:
+                self.position -= size
+                raise DamagedArchive(f"The archive ended {size:,} bytes early.")
+            if isinstance(piece, int):
+                if piece > size:
+                    raise DamagedArchive("A file's content in the record runs past its member.")
+                size -= piece
+            else:
+                self._block, self._at = piece, 0
+
+    def rest(self):
+        """Bytes of the archive after what was consumed (its end marker and
+        padding), counted to the end of the record."""
+        rest = len(self._block) - self._at
+        self._block, self._at = b"", 0
+        for piece in self._pieces:
+            rest += piece if isinstance(piece, int) else len(piece)
+        return rest
+
+
 @dataclass(slots=True)
 class Member:
     name: bytes

@@ -11,6 +11,10 @@ config's `rootfs.diff_ids` positions to diff ids.
 A layer already indexed is still sent (the engine has no call for one layer),
 but not parsed: it is known by its tar's size and first 64 KiB, and the
 manifest confirms it at the end (a wrong guess is read again in a second pass).
+
+Where the engine is on this host and its data root readable, its own record
+of each layer's tar (`images.engine.layer_records`) stands in for the save
+stream: the same headers, without the files, and only the new layers'.
 """
 
 import hashlib
@@ -23,11 +27,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from images.engine import layer_records
 from images.files import entries as kinds
 from images.files import history
 from images.files.entries import EntryWriter, LayerEntries, display
 from images.files.filesystem import ImageFiles
-from images.files.headers import ByteStream, DamagedArchive, members
+from images.files.headers import ByteStream, DamagedArchive, RecordedStream, members
 from images.models import ImageIndex, LayerIndex
 from images.refs import hex_id
 
@@ -109,6 +114,16 @@ def index_image(stream, reference, output, job=None):
             _write_summary(output, index.summary)
             return image_id
     progress = _Progress(output)
+    records = engine.layer_tar_records(diff_ids) if settings.DOCKYARD_INDEX_LAYER_RECORDS else None
+    if records is not None:
+        layers = history.layer_history(engine.image_history(image_id), len(diff_ids))
+        if layers is not None:
+            _read_layer_records(dict(zip(diff_ids, records)), missing, known, progress, output)
+            progress.place([diff_id.encode() for diff_id in diff_ids], diff_ids)
+            output.set_progress(progress.snapshot())
+            index = save_image_index(image_id, diff_ids, layers, job)
+            _write_summary(output, index.summary)
+            return image_id
     config, placed = _read_save_stream(stream, image_id, known, progress, output)
     if config is None:
         raise IndexingFailed("The save stream held no configuration for the image.")
@@ -204,11 +219,43 @@ def _read_layer(reader, member, folder, by_head, ambiguous, progress, output):
     layer.blob = entries.encode()
     layer.entry_count, layer.total_size, layer.notes = len(entries), writer.total_size, writer.notes()
     progress.update(folder, f"Indexed {_entries(layer.entry_count)}", member.size, member.size, force=True)
-    output.write(f"Layer {display(folder)[:12]}: {_entries(layer.entry_count)}, {layer.total_size:,} bytes of files, "
+    _write_layer(output, display(folder), layer)
+    return layer
+
+
+def _read_layer_records(records, missing, known, progress, output):
+    """Index the missing layers from the engine's records of their tars."""
+    output.write("Reading the new layers' headers from the engine's own records of them, not the save stream.")
+    for diff_id, layer in known.items():
+        progress.update(diff_id.encode(), "Already indexed", layer.tar_size, layer.tar_size)
+    for diff_id in missing:
+        folder = diff_id.encode()
+        stream = RecordedStream(layer_records.tar_pieces(records[diff_id]))
+        writer = EntryWriter(settings.DOCKYARD_INDEX_MAX_FILES, settings.DOCKYARD_INDEX_MAX_PATH)
+        progress.update(folder, "Reading", 0, 0, force=True)
+        try:
+            for count, entry in enumerate(members(stream), 1):
+                if not writer.add(entry):
+                    break
+                if count % 2048 == 0:
+                    progress.update(folder, f"Reading: {count:,} entries", 0, 0)
+            tar_size = stream.position + stream.rest()
+        except (DamagedArchive, OSError, ValueError) as exc:
+            raise IndexingFailed(f"The engine's record of layer {diff_id} could not be read: {exc}") from exc
+        layer = _Layer(folder, tar_size)
+        entries = writer.entries()
+        layer.blob = entries.encode()
+        layer.entry_count, layer.total_size, layer.notes = len(entries), writer.total_size, writer.notes()
+        progress.update(folder, f"Indexed {_entries(layer.entry_count)}", tar_size, tar_size, force=True)
+        _write_layer(output, diff_id.split(":")[-1], layer)
+        _store_layers([layer], [diff_id], output)
+
+
+def _write_layer(output, name, layer):
+    output.write(f"Layer {name[:12]}: {_entries(layer.entry_count)}, {layer.total_size:,} bytes of files, "
                  f"{layer.tar_size:,} bytes of tar.")
     for note in layer.notes:
         output.write(f"  {note}")
-    return layer
 
 
 def _entries(count):
