@@ -2,12 +2,12 @@
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from images.accounts.roles import may, requires
 from images.lifecycle import build_cache
 from images.lifecycle.tags import ActionRefused
+from images.templatetags.dockyard import human_size
 from images.views.pages import page_of
 
 RECORDS_PER_PAGE = 100
@@ -34,5 +34,5 @@ def build_cache_prune(request):
         messages.error(request, f"Nothing pruned: {refused}")
         return redirect("build-cache")
     messages.success(request, f"Pruned {len(pruned.deleted)} build-cache record(s), reclaiming "
-                              f"{filesizeformat(pruned.reclaimed)} ({pruned.reclaimed:,} bytes).")
+                              f"{human_size(pruned.reclaimed)} ({pruned.reclaimed:,} bytes).")
     return redirect("build-cache")
