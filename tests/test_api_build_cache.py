@@ -21,7 +21,8 @@ def made(base_image):
 
 
 def test_a_builder_lists_the_cache_with_the_mount_named(db, made):
-    response = bearer(make_user("builder", roles.BUILDER)).get("/api/build-cache")
+    api = bearer(make_user("builder", roles.BUILDER))
+    response = api.get("/api/build-cache")
     assert response.status_code == 200, response.content
     listed = response.json()
     by_id = {record["id"]: record for record in listed["records"]}
@@ -36,6 +37,12 @@ def test_a_builder_lists_the_cache_with_the_mount_named(db, made):
     assert sum(total["count"] for total in listed["by_type"]) == len(listed["records"])
     sizes = [record["size"] for record in listed["records"]]
     assert sizes == sorted(sizes, reverse=True)
+    found = api.get("/api/build-cache", {"q": made["marker"]}).json()
+    assert [record["id"] for record in found["records"]] == [made["mount"]["ID"], made["layer"]["ID"]]
+    # The totals are the whole cache's, whatever the filter: the build's context record at least is more.
+    assert found["total"] > sum(record["size"] for record in found["records"])
+    mounts = api.get("/api/build-cache", {"type": "exec.cachemount"})
+    assert {record["type"] for record in mounts.json()["records"]} == {"exec.cachemount"}
 
 
 def test_a_viewer_may_not_list_and_a_builder_may_not_prune(db, made):

@@ -60,8 +60,15 @@ def test_a_builder_sees_the_cache_mount_by_name_with_its_size_and_no_prune(db, m
     assert human_size(made["mount"]["Size"]) in row and made["mount"]["Size"] >= buildcache.MOUNT_BYTES
     # The command is the engine's text: shown, escaped.
     assert f"&lt;b&gt;{made['marker']}&lt;/b&gt;" in row and f"<b>{made['marker']}</b>" not in page
-    layer = row_of(page, made["layer"]["ID"])
+    # Other checkouts' records may fill the first pages; a search finds this build's.
+    found = client_for(builder).get(reverse("build-cache"), {"q": made["marker"]}).content.decode()
+    assert re.findall(r'<tr id="record-(\w+)">', found) == [made["mount"]["ID"], made["layer"]["ID"]]
+    layer = row_of(found, made["layer"]["ID"])
     assert "layer" in layer and "shared" in layer
+    mounts_only = client_for(builder).get(reverse("build-cache"), {"type": "exec.cachemount"}).content.decode()
+    assert f'id="record-{made["mount"]["ID"]}"' in mounts_only
+    assert set(re.findall(r'<tr id="record-\w+">\s*<td><code>\w+</code></td>\s*<td>([^<]+)</td>', mounts_only)) == {
+        "cache mount"}
     assert "Prune build cache" not in page and 'name="record"' not in page
     assert 'href="/build-cache/"' in page  # in the header's nav
     engine_types = {record["Type"] for record in buildcache.engine_records().values()}
@@ -76,7 +83,8 @@ def test_a_viewer_is_refused_the_page_and_the_prune(db, made):
     assert 'href="/build-cache/"' not in page
     response = client.get(reverse("build-cache"))
     assert response.status_code == 403
-    assert "Your role (viewer) does not allow this" in text_of(response) and "needs the builder role" in text_of(response)
+    assert "Your role (viewer) does not allow this" in text_of(response)
+    assert "needs the builder role" in text_of(response)
     refused = client.post(reverse("build-cache-prune"), {"record": made["mount"]["ID"]})
     assert refused.status_code == 403 and "needs the admin role" in text_of(refused)
     assert made["mount"]["ID"] in buildcache.engine_records()
@@ -119,6 +127,8 @@ def test_an_admin_prunes_keeping_more_than_there_is_and_nothing_goes(owner_clien
 
 def test_an_admin_prunes_one_record_with_all_and_the_engine_no_longer_holds_it(owner_client, made):
     mount, layer = made["mount"], made["layer"]
+    listed = owner_client.get(reverse("build-cache"), {"q": made["marker"]}).content.decode()
+    assert f'id="record-{layer["ID"]}"' in listed and made["target"] in listed
     response = owner_client.post(reverse("build-cache-prune"), {"record": mount["ID"]}, follow=True)
     size = mount["Size"]
     assert f"Pruned 1 build-cache record(s), reclaiming {human_size(size)} ({size:,} bytes)." in text_of(response)
@@ -127,8 +137,8 @@ def test_an_admin_prunes_one_record_with_all_and_the_engine_no_longer_holds_it(o
     owner_client.post(reverse("build-cache-prune"), {"record": layer["ID"]})
     records = buildcache.engine_records()
     assert layer["ID"] not in records
-    page = owner_client.get(reverse("build-cache")).content.decode()
-    assert made["target"] not in page and f'id="record-{layer["ID"]}"' not in page
+    page = owner_client.get(reverse("build-cache"), {"q": made["marker"]}).content.decode()
+    assert made["target"] not in page and f'id="record-{layer["ID"]}"' not in page and "No record matches" in page
     entries = AuditEntry.objects.filter(action="prune-build-cache").order_by("pk")
     assert [(e.target, e.outcome) for e in entries] == [(f"build-cache record {mount['ID']}", "ok"),
                                                         (f"build-cache record {layer['ID']}", "ok")]
@@ -179,3 +189,14 @@ def test_sizes_and_ages_read_as_the_form_says():
     for bad in ("24", "h", "-1h", "1h-1m", "1.5h"):
         with pytest.raises(ActionRefused):
             build_cache.parse_age(bad)
+
+
+def test_the_engine_call_refuses_what_it_was_not_meant_to_send(engine, made):
+    # The engine module checks again what reaches /build/prune, whoever calls it.
+    for options in ({"until": "24h; x"}, {"until": "1.5h"}, {"record_id": ".*"},
+                    {"record_id": made["mount"]["ID"][:5] + "|"}, {"keep_storage": -1}, {"keep_storage": True},
+                    {"keep_storage": "1GB"}):
+        with pytest.raises(ValueError):
+            engine.prune_build_cache(all_records=True, **options)
+    records = buildcache.engine_records()
+    assert made["mount"]["ID"] in records and made["layer"]["ID"] in records

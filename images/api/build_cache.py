@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from pydantic import Field
 
 from images.api.auth import allowed
@@ -45,7 +45,12 @@ class BuildCache(Schema):
     in_use: int
     shared: int
     by_type: list[TypeTotal]
-    records: list[CacheRecord] = Field(description="Biggest first, then the most recently used.")
+    records: list[CacheRecord] = Field(description="Those asked for, biggest first, then the most recently used.")
+
+
+class CacheFilters(Schema):
+    q: str = Field("", description="Words each in a record's id or description.")
+    type: str = Field("", description="Only records of this type (exec.cachemount, regular, ...).")
 
 
 class PruneFields(Schema):
@@ -61,14 +66,16 @@ class Pruned(Schema):
 
 
 @router.get("/build-cache", response={200: BuildCache, **errors(503)}, auth=allowed("build"))
-def build_cache_list(request):
+def build_cache_list(request, filters: Query[CacheFilters]):
     """The build cache.
 
-    The engine's BuildKit cache records with their totals, by type, as the Build cache page shows them.
+    The engine's BuildKit cache records with their totals, by type, as the Build cache page shows them; the
+    totals are the whole cache's, the records those `q` and `type` match.
     """
     summary = build_cache.summary(request.engine)
+    records = build_cache.matching(summary.records, filters.q, filters.type)
     return {**summary.__dict__, "records": [{**record.__dict__, "type_name": record.type_name,
-                                             "mount_target": record.mount_target} for record in summary.records]}
+                                             "mount_target": record.mount_target} for record in records]}
 
 
 @router.post("/build-cache/prune", response={200: Pruned, **errors(400, 503)}, auth=allowed("prune"))

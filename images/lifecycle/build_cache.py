@@ -129,6 +129,17 @@ def summary(engine):
     )
 
 
+QUERY_MAX = 200
+
+
+def matching(records, q="", record_type=""):
+    """The records of one type (if given) whose id or description holds every word of `q`."""
+    words = (q or "")[:QUERY_MAX].lower().split()
+    return [record for record in records
+            if (not record_type or record.type == record_type)
+            and all(word in record.id or word in record.description.lower() for word in words)]
+
+
 # What people type --------------------------------------------------------------------
 
 SIZE = re.compile(r"^(?P<number>[0-9]{1,15}(?:\.[0-9]{1,6})?) ?(?P<unit>[KMGTP]I?B?|B)?$", re.I)

@@ -17,9 +17,12 @@ RECORDS_PER_PAGE = 100
 @requires("build")
 def build_cache_page(request):
     summary = build_cache.summary(request.engine)
-    page, query = page_of(request, summary.records, RECORDS_PER_PAGE)
+    q, record_type = request.GET.get("q", "").strip(), request.GET.get("type", "")
+    shown = build_cache.matching(summary.records, q, record_type)
+    page, query = page_of(request, shown, RECORDS_PER_PAGE)
     return render(request, "build_cache/build_cache.html", {
-        "summary": summary, "page": page, "query": query, "may_prune": may(request.user, "prune"),
+        "summary": summary, "page": page, "query": query, "shown": shown, "q": q, "record_type": record_type,
+        "types": build_cache.TYPE_NAMES, "may_prune": may(request.user, "prune"),
     })
 
 
