@@ -1,7 +1,7 @@
 from django.urls import path
 
 from images.api.app import urls as api_urls
-from images.views import account, files, images, jobs, lifecycle, registries, secrets, users
+from images.views import account, build_cache, files, images, jobs, lifecycle, registries, secrets, users
 
 urlpatterns = [
     # /
@@ -22,6 +22,9 @@ urlpatterns = [
     path("prune/", lifecycle.prune, name="images-prune"),
     path("import/", lifecycle.image_import, name="images-import"),
     path("tag-moves/<int:move_pk>/rollback", lifecycle.tag_rollback, name="tags-rollback"),
+    # /build-cache/
+    path("build-cache/", build_cache.build_cache_page, name="build-cache"),
+    path("build-cache/prune", build_cache.build_cache_prune, name="build-cache-prune"),
     # /images/<id or reference>/
     path("images/<path:reference>/", images.image_detail, name="images-detail"),
     # /build/, /pull/

@@ -34,7 +34,8 @@ def search_text_columns(needles, pattern):
 
 # Engine calls that change something, and the audit actions that may account for each.
 CHANGING_CALLS = {"tag_image": ("tag", "rollback"), "remove_image": ("untag", "remove"),
-                  "prune_images": ("prune",), "login": ("registry-login",)}
+                  "prune_images": ("prune",), "prune_build_cache": ("prune-build-cache",),
+                  "login": ("registry-login",)}
 
 
 def watch_engine_changes(monkeypatch):

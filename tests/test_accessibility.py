@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from images.accounts import roles
 from images.jobs import control
 from images.models import Job, TagMove
-from tests import dockerlib
+from tests import buildcache, dockerlib
 from tests.conftest import PASSWORDS, make_user
 from tests.live import wait_for_job
 
@@ -114,7 +114,9 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
         "build form": (reverse("jobs-build"), "textarea[name=dockerfile_text]"),
         "pull form": (reverse("jobs-pull"), "input[name=reference]"),
         "users": (reverse("users-list"), "#user-list select"),
+        "build cache": (reverse("build-cache"), "table.cache-mounts tbody tr"),
     }
+    made = buildcache.build_with_cache_mount()
     found, scanned = [], []
     for where, (url, ready) in pages.items():
         admin_page.goto(url)
@@ -127,6 +129,7 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
                                                   for v in violations) or "none"))
         found += [(where, v) for v in violations if v["impact"] in FAILING_IMPACTS]
     print("\naxe-core " + AXE.parent.name.rsplit("-", 1)[1] + ", every violation:\n  " + "\n  ".join(scanned))
+    buildcache.remove(made)
     assert not found, "serious or critical accessibility violations:\n" + report(found)
 
 
@@ -174,7 +177,9 @@ def every_table(owner_client, owner, base_image):
     owner_client.post(reverse("tokens-list"), {"name": "ci"})
     owner_client.post(reverse("secrets-list"), {"name": "npm_token", "value": "not-a-test-secret"})
     owner_client.post(reverse("secrets-list"), {"name": "deploy_key", "value": "not-a-test-secret", "shared": "on"})
+    made = buildcache.build_with_cache_mount()
     yield {"image": image_id.split(":", 1)[1]}
+    buildcache.remove(made)
     dockerlib.docker("rm", "-f", container, check=False)
     dockerlib.docker("rmi", "-f", tag, check=False)
 
@@ -188,6 +193,7 @@ def test_every_table_header_names_its_column(owner_client, every_table):
         "secrets": reverse("secrets-list"),
         "tokens": reverse("tokens-list"),
         "users": reverse("users-list"),
+        "build cache": reverse("build-cache"),
     }
     seen = {}
     for where, url in pages.items():
@@ -196,9 +202,10 @@ def test_every_table_header_names_its_column(owner_client, every_table):
         for attrs, text in cells:
             assert attrs.get("scope") == "col", f"{where}: <th> {text!r} has no scope=col"
             assert text, f"{where}: a <th> with no name: {attrs}"
-    # The image page has three tables: history, tag history, containers.
+    # The image page has three tables: history, tag history, containers; the build cache three: by type,
+    # cache mounts, every record.
     assert seen == {"image list": 7, "image page": 14, "job list": 7, "registries": 4, "secrets": 6, "tokens": 5,
-                    "users": 3}
+                    "users": 3, "build cache": 17}
 
 
 def test_flash_messages_are_in_a_status_region(owner_client, owner):

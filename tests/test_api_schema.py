@@ -26,6 +26,8 @@ PAGE_TWINS = {
     "images-remove": [("POST", "/api/remove")],
     "images-prune": [("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],
+    "build-cache": [("GET", "/api/build-cache")],
+    "build-cache-prune": [("POST", "/api/build-cache/prune")],
     "tags-rollback": [("POST", "/api/tag-moves/{move_pk}/rollback")],
     "jobs-build": [("POST", "/api/builds")],
     "jobs-pull": [("POST", "/api/pulls")],

@@ -89,6 +89,7 @@ def builder_actions(s):
         ("post", reverse("tags-rollback", args=[s["move"].pk + 1]), {}),
         ("post", reverse("jobs-retry", args=[s["job"].pk]), {}),
         ("post", reverse("jobs-cancel", args=[s["job"].pk]), {}),
+        ("get", reverse("build-cache"), {}),
     ]
 
 
@@ -99,6 +100,8 @@ def admin_actions(s):
         ("get", reverse("images-remove") + f"?image={s['image_id']}", {}),
         ("post", reverse("images-prune"), {"confirm": "yes", "all": "on"}),
         ("get", reverse("images-prune"), {}),
+        # Bounded, should a refusal ever fail: other checkouts' build cache is on this engine too.
+        ("post", reverse("build-cache-prune"), {"until": "3650d", "all": "on"}),
         ("get", reverse("registries-list"), {}),
         ("post", reverse("registries-new"), {"address": "127.0.0.1:5998", "username": "u", "password": "p"}),
         ("post", reverse("registries-edit", args=[s["registry"].pk]), {"address": "10.0.0.1", "username": "x"}),

@@ -40,7 +40,8 @@ ROLES = {
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
-    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs and keeps own build secrets",
+    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs, keeps own build secrets, sees the "
+             "build cache",
     ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
 }
 

@@ -6,6 +6,7 @@ engine that was tried, never as SDK or HTTP exceptions.
 """
 
 import json
+import re
 import socket
 import threading
 import time
@@ -72,6 +73,11 @@ def _reason(exc):
         exc = exc.__cause__ or exc.__context__
     text = str(exc)
     return text.split("] ", 1)[-1] if text.startswith("[Errno") else text
+
+
+# What the engine's build-cache calls take, checked here as well as where people type them.
+GO_DURATION = re.compile(r"(?:[0-9]{1,9}(?:h|m|s))+")
+BUILD_CACHE_ID = re.compile(r"[a-z0-9]{1,64}")
 
 
 class Engine:
@@ -153,6 +159,37 @@ class Engine:
             filters["label"] = [label]
         with _engine_errors(self.address, call="prune_images"):
             return self.api.prune_images(filters=filters)
+
+    def build_cache(self):
+        """The BuildKit build cache: the `BuildCache` records of `GET /system/df`
+        (ID, Type, Description, Size, Shared, InUse, CreatedAt, LastUsedAt,
+        UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
+        it) and sizes every image, container and volume too, so only the
+        Build cache page asks."""
+        with _engine_errors(self.address, call="build_cache"):
+            return self.api.df().get("BuildCache") or []
+
+    def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
+        """`POST /build/prune`: remove unused build cache, keeping `keep_storage`
+        bytes if given; with `all_records` shared and internal records too; only
+        records unused for `until` (a Go duration, "24h") or the one `record_id`
+        if given. Returns the engine's answer: CachesDeleted (ids) and
+        SpaceReclaimed (bytes)."""
+        filters = {}
+        if keep_storage is not None and (type(keep_storage) is not int or keep_storage < 0):
+            raise ValueError(f"keep_storage is a number of bytes, not {keep_storage!r}")
+        if until is not None:
+            if not isinstance(until, str) or not GO_DURATION.fullmatch(until):
+                raise ValueError(f"until is a duration such as 24h or 90m, not {until!r}")
+            filters["until"] = until
+        if record_id is not None:
+            # BuildKit matches an id filter as a regular expression: only a whole id, which is letters and digits.
+            if not isinstance(record_id, str) or not BUILD_CACHE_ID.fullmatch(record_id):
+                raise ValueError(f"not a build-cache record id: {record_id!r}")
+            filters["id"] = f"^{record_id}$"
+        with _engine_errors(self.address, call="prune_build_cache"):
+            return self.api.prune_builds(filters=filters or None, keep_storage=keep_storage,
+                                         all=bool(all_records))
 
     def save_images(self, references):
         """`docker save` of one or more references, as a stream of tar chunks."""
