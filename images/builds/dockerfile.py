@@ -164,11 +164,16 @@ def numbered(text, escape=None):
     return found
 
 
+# The instructions BuildKit's Dockerfile frontend counts as steps of a stage
+# (FROM is the first); the others only change the image's config.
+BUILDKIT_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
+
+
 class StageLines:
     """Which Dockerfile line a BuildKit vertex's instruction comes from: "[a 2/3]
-    RUN x" is the second instruction (FROM the first) of the stage `FROM ... AS
-    a`, "[stage-1 ...]" of the second stage when it has no name, "[2/3]" of the
-    only stage; the instruction's keyword must agree, or there is no line."""
+    RUN x" is the second step (FROM the first) of the stage `FROM ... AS a`,
+    "[stage-1 ...]" of the second stage when it has no name, "[2/3]" of the only
+    stage; the instruction's keyword must agree, or there is no line."""
 
     def __init__(self, text):
         self.stages = []  # [(name or None, [(line, KEYWORD), ...])]
@@ -177,7 +182,7 @@ class StageLines:
                 words = [word for word in arguments if not word.startswith("--")]
                 name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
                 self.stages.append((name, [(line, keyword)]))
-            elif self.stages:
+            elif self.stages and keyword in BUILDKIT_STEPS:
                 self.stages[-1][1].append((line, keyword))
 
     def __call__(self, stage, step, instruction):

@@ -25,9 +25,12 @@ TRACE_ID = "moby.buildkit.trace"
 IMAGE_ID = "moby.image.id"
 
 # "[a 2/3] RUN ...", "[2/3] RUN ...", "[internal] load ...", "[stage-1 1/2] FROM ..."
-_PREFIX = re.compile(r"\[(?:(?P<stage>[^\]\s]+) )?(?P<step>\d+/\d+)\] (?P<instruction>.*)", re.DOTALL)
+# (BuildKit pads the step number to the total's width: "[ 2/10]".)
+_PREFIX = re.compile(r"\[(?:(?P<stage>[^\]\s]+) )?\s*(?P<step>\d+/\d+)\] (?P<instruction>.*)", re.DOTALL)
 # BuildKit's own per-step cap: it stops passing a step's output on and says so.
 _ENGINE_CLIP = re.compile(r"\[output clipped, log limit [^\]]*\]")
+# A vertex stopped because the build stopped (another failed, or a cancel): the
+# engine's error for it ends so, "...: exit code: 137: context canceled" for a RUN.
 CANCELLED_ERRORS = ("context canceled", "context cancelled")
 
 
@@ -151,7 +154,7 @@ class BuildGraph:
     @staticmethod
     def _end_state(record):
         if record["error"]:
-            return "cancelled" if record["error"].strip().lower() in CANCELLED_ERRORS else "failed"
+            return "cancelled" if record["error"].strip().lower().endswith(CANCELLED_ERRORS) else "failed"
         return "cached" if record["cached"] else "done"
 
     @staticmethod
