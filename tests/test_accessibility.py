@@ -45,14 +45,14 @@ def scene(transactional_db, base_image):
     client.force_login(admin)
     name = f"{REGISTRY}/{dockerlib.unique('a11y')}:1"
     build = wait_for_job(job_from(client.post(reverse("jobs-build"), {
-        "source": "dockerfile", "tags": name, "dockerfile": "Dockerfile",
+        "source": "dockerfile", "tags": name, "dockerfile": "Dockerfile", "builder": "classic",  # its steps list
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN echo checked by axe\nLABEL {dockerlib.TEST_LABEL}=1\n",
     })))
     assert build.state == "succeeded", build.error
     push = wait_for_job(job_from(client.post(reverse("images-push", args=[build.image_hex]), {"tag": name})))
     assert push.state == "succeeded", push.error
     failed = wait_for_job(job_from(client.post(reverse("jobs-build"), {
-        "source": "dockerfile", "tags": "", "dockerfile": "Dockerfile",
+        "source": "dockerfile", "tags": "", "dockerfile": "Dockerfile", "builder": "classic",
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN echo about to fail && exit 3\n",
     })))
     assert failed.state == "failed"
