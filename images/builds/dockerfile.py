@@ -15,35 +15,7 @@ ESCAPES = ("\\", "`")
 def parse(text, escape=None):
     """[(KEYWORD, {flag: value}, [argument, ...])] for each instruction, with the
     escape character of the file's `# escape=` directive, or `escape` if given."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    directive, start = "\\", 0
-    for start, line in enumerate(lines):
-        match = _DIRECTIVE.match(line.strip())
-        if match is None:
-            break
-        if match[1].lower() == "escape" and match[2] in ESCAPES:
-            directive = match[2]
-    else:
-        start = len(lines)
-    escape = escape or directive
-    instructions, pending = [], None
-    for line in lines[start:]:
-        stripped = line.strip()
-        if stripped.startswith("#") or (pending is not None and not stripped):
-            continue  # comment lines, and empty lines inside a continuation, are dropped
-        if not stripped and pending is None:
-            continue
-        body = line.rstrip()
-        continued = body.endswith(escape)
-        if continued:
-            body = body[: -len(escape)]
-        pending = body if pending is None else pending + body
-        if not continued:
-            instructions.append(_instruction(pending))
-            pending = None
-    if pending is not None and pending.strip():
-        instructions.append(_instruction(pending))
-    return instructions
+    return [instruction[1:] for instruction in numbered(text, escape)]
 
 
 def _instruction(line):
