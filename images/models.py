@@ -54,6 +54,8 @@ class Job(models.Model):
     clipped_before = models.IntegerField(null=True, blank=True, help_text="First line kept after the clipped middle.")
     clipped_bytes = models.BigIntegerField(default=0)
     steps = models.JSONField(default=list, blank=True)
+    graph = models.JSONField(default=dict, blank=True,
+                             help_text="A BuildKit build's vertices, transfers and warnings, as the job page draws them.")
     progress = models.JSONField(default=dict, blank=True)
 
     class Meta:

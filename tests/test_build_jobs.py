@@ -1,4 +1,7 @@
-"""Builds run by a real Celery worker against the real engine."""
+"""Builds run by a real Celery worker against the real engine. Those that read
+the classic builder's own output (its `Step N/M` steps, a program's lines as
+they are, its build container) choose it; BuildKit's twins are in
+tests/test_buildkit_builds.py."""
 
 import time
 
@@ -23,7 +26,7 @@ def test_it_builds_and_stores_every_line_in_order(builder_client):
     job = wait_for_job(start_build(builder_client, (
         f"FROM {dockerlib.BASE_IMAGE}\n"
         "RUN for i in $(seq 1 200); do echo \"line $i\"; done\n"
-        f"LABEL {dockerlib.TEST_LABEL}=1\n"), tags=tag))
+        f"LABEL {dockerlib.TEST_LABEL}=1\n"), tags=tag, builder="classic"))
     assert job.state == "succeeded", job.error
     assert job.image_id == dockerlib.image_id(tag)
     lines = stored(job)
@@ -45,7 +48,7 @@ def test_it_tags_every_requested_tag(builder_client):
 
 def test_a_failing_run_step_fails_the_job_with_the_engines_message(builder_client):
     job = wait_for_job(start_build(builder_client, (
-        f"FROM {dockerlib.BASE_IMAGE}\nRUN echo about to fail && exit 3\nLABEL {dockerlib.TEST_LABEL}=1\n")))
+        f"FROM {dockerlib.BASE_IMAGE}\nRUN echo about to fail && exit 3\nLABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "failed"
     assert "returned a non-zero code: 3" in job.error
     assert "about to fail" in [text for _, text in stored(job)]
@@ -65,7 +68,7 @@ def test_multibyte_output_and_invalid_bytes_are_kept(builder_client):
     job = wait_for_job(start_build(builder_client, (
         f"FROM {dockerlib.BASE_IMAGE}\n"
         f"RUN for i in $(seq 1 100); do echo \"$i {text}\"; done; printf 'bad \\377\\376 bytes\\n'\n"
-        f"LABEL {dockerlib.TEST_LABEL}=1\n")))
+        f"LABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "succeeded", job.error
     texts = [t for _, t in stored(job)]
     assert [t for t in texts if text in t and not t.startswith("Step ")] == [f"{i} {text}" for i in range(1, 101)]
@@ -77,7 +80,7 @@ def test_output_over_the_cap_keeps_head_and_tail(builder_client, settings):
     settings.DOCKYARD_JOB_OUTPUT_LIMIT = 16 * 1024
     job = wait_for_job(start_build(builder_client, (
         f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 5000); do echo \"row $i\"; done\n"
-        f"LABEL {dockerlib.TEST_LABEL}=1\n")))
+        f"LABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "succeeded", job.error
     texts = [t for _, t in stored(job)]
     assert "row 1" in texts and "row 5000" in texts
@@ -95,7 +98,7 @@ def test_cancel_stops_a_running_build(builder_client):
     tag = dockerlib.unique("cancel") + ":1"
     job = start_build(builder_client, (
         f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 120); do echo tick $i; sleep 1; done\n"
-        f"LABEL {dockerlib.TEST_LABEL}=1\n"), tags=tag)
+        f"LABEL {dockerlib.TEST_LABEL}=1\n"), tags=tag, builder="classic")
     wait_for_job(job, states=("running",))
     while "tick 2" not in [t for _, t in stored(job)]:
         wait_for_lines(job, job.lines.count() + 1)
@@ -135,7 +138,7 @@ def test_the_job_page_links_to_the_image_and_rebuild_reruns_the_recipe(builder_c
     tag = dockerlib.unique("rebuild") + ":1"
     job = wait_for_job(start_build(builder_client, (
         f"FROM {dockerlib.BASE_IMAGE}\nARG WHO\nRUN echo built by $WHO\nLABEL {dockerlib.TEST_LABEL}=1\n"),
-        tags=tag, build_args="WHO=tests"))
+        tags=tag, build_args="WHO=tests", builder="classic"))
     page = builder_client.get(reverse("jobs-detail", args=[job.pk])).content.decode()
     assert reverse("images-detail", args=[job.image_hex]) in page
     image_page = builder_client.get(reverse("images-detail", args=[job.image_hex])).content.decode()

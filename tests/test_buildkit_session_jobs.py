@@ -16,7 +16,6 @@ from tests.conftest import BUILD_SECRET
 from tests.live import wait_for_job
 from tests.test_build_session import engine_dropped, image_files, only_in_registry, private_image, stored_login  # noqa: F401
 
-pytest.importorskip("images.builds.builders", reason="needs the BuildKit build runner (helper/bk-builds)")
 pytestmark = pytest.mark.usefixtures("worker")
 
 LABEL = f"LABEL {dockerlib.TEST_LABEL}=1\n"

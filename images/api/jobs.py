@@ -20,6 +20,7 @@ LOG_PAGE = 5000
 class BuildFields(Schema):
     """The build page's fields."""
 
+    builder: str = Field("", description="buildkit or classic; BuildKit by default wherever the engine supports it.")
     source: str = Field(description="dockerfile, upload, directory or git")
     dockerfile_text: str = Field("", description="The Dockerfile, for source=dockerfile.")
     directory: str = Field("", description="A directory under DOCKYARD_BUILD_ROOTS, for source=directory.")

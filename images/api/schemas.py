@@ -96,3 +96,5 @@ class JobSummary(Schema):
 class Job(JobSummary):
     steps: list[Any] = Field(description="A build's steps, with their durations and cache hits.")
     progress: dict[str, Any] = Field(description="A pull's or push's layers and digest.")
+    graph: dict[str, Any] = Field(description="A BuildKit build's vertices (state, times, cache hit, error, "
+                                              "Dockerfile line), transfers and warnings; {} for other jobs.")

@@ -127,3 +127,83 @@ def _unquote(value):
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
+
+
+def numbered(text, escape=None):
+    """parse()'s instructions with the line each starts on (1-based):
+    [(line, KEYWORD, {flag: value}, [argument, ...])]."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    directive, start = "\\", 0
+    for start, line in enumerate(lines):
+        match = _DIRECTIVE.match(line.strip())
+        if match is None:
+            break
+        if match[1].lower() == "escape" and match[2] in ESCAPES:
+            directive = match[2]
+    else:
+        start = len(lines)
+    escape = escape or directive
+    found, pending, first = [], None, None
+    for number, line in enumerate(lines[start:], start + 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue  # as parse() drops them, inside a continuation too
+        body = line.rstrip()
+        continued = body.endswith(escape)
+        if continued:
+            body = body[: -len(escape)]
+        if pending is None:
+            first, pending = number, body
+        else:
+            pending += body
+        if not continued:
+            found.append((first, *_instruction(pending)))
+            pending = None
+    if pending is not None and pending.strip():
+        found.append((first, *_instruction(pending)))
+    return found
+
+
+# The instructions BuildKit's Dockerfile frontend counts as steps of a stage
+# (FROM is the first); the others only change the image's config.
+BUILDKIT_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
+
+
+class StageLines:
+    """Which Dockerfile line a BuildKit vertex's instruction comes from: "[a 2/3]
+    RUN x" is the second step (FROM the first) of the stage `FROM ... AS a`,
+    "[stage-1 ...]" of the second stage when it has no name, "[2/3]" of the only
+    stage; the instruction's keyword must agree, or there is no line."""
+
+    def __init__(self, text):
+        self.stages = []  # [(name or None, [(line, KEYWORD), ...])]
+        for line, keyword, _, arguments in numbered(text):
+            if keyword == "FROM":
+                words = [word for word in arguments if not word.startswith("--")]
+                name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
+                self.stages.append((name, [(line, keyword)]))
+            elif self.stages and keyword in BUILDKIT_STEPS:
+                self.stages[-1][1].append((line, keyword))
+
+    def __call__(self, stage, step, instruction):
+        chosen = self._stage(stage)
+        if chosen is None:
+            return None
+        index = int(step.split("/")[0]) - 1
+        keyword = instruction.split(" ", 1)[0].upper()
+        instructions = chosen[1]
+        if 0 <= index < len(instructions) and instructions[index][1] == keyword:
+            return instructions[index][0]
+        return None
+
+    def _stage(self, name):
+        if not self.stages:
+            return None
+        if not name:
+            return self.stages[0] if len(self.stages) == 1 else None
+        for stage in self.stages:
+            if stage[0] == name.lower():
+                return stage
+        if name.startswith("stage-") and name[6:].isdigit() and int(name[6:]) < len(self.stages):
+            return self.stages[int(name[6:])]
+        return None

@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.core.validators import RegexValidator
 
-from images.builds import contexts, fetches, secrets
+from images.builds import builders, contexts, fetches, secrets
 from images.models import BuildSecret
 from images.refs import InvalidReference, parse_reference
 
@@ -31,6 +31,9 @@ def _pairs(text, what):
 
 
 class BuildForm(forms.Form):
+    builder = forms.ChoiceField(choices=builders.CHOICES, required=False, widget=forms.RadioSelect, label="Builder",
+                                help_text="BuildKit unless this engine cannot; the classic builder has no cache or "
+                                          "secret mounts, no COPY --chmod, and runs stages one after another.")
     source = forms.ChoiceField(choices=contexts.SOURCES.items(), initial="dockerfile")
     dockerfile_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
                                       label="Dockerfile", max_length=1024 * 1024)
@@ -59,6 +62,17 @@ class BuildForm(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["secrets"].choices = [(name, name) for name in (secrets.usable_names(user) if user else [])]
+        if not self.is_bound:
+            self.fields["builder"].initial = builders.default_builder()
+
+    def clean_builder(self):
+        """The builder chosen, or the default: BuildKit wherever the engine supports it."""
+        builder = self.cleaned_data["builder"] or builders.default_builder()
+        if builder == builders.BUILDKIT:
+            supported, reason = builders.buildkit_support()
+            if not supported:
+                raise forms.ValidationError(f"BuildKit is not available: {reason}. Choose the classic builder.")
+        return builder
 
     def clean_tags(self):
         tags = [tag for tag in self.cleaned_data["tags"].replace(",", " ").split() if tag]
@@ -140,6 +154,7 @@ class BuildForm(forms.Form):
         """The job's recipe. An upload is saved now, so a rebuild can use it again."""
         data = self.cleaned_data
         params = {
+            "builder": data["builder"],
             "source": data["source"],
             "dockerfile": data["dockerfile"],
             "tags": data["tags"],

@@ -6,7 +6,9 @@ On connect the consumer joins the job's group first, then sends the stored
 lines after `after`, then live ones; sequence numbers make sure nothing is lost
 or repeated between the two, and lines the channel layer dropped are read back
 from the database. A build's steps go the same way: the stored list on connect
-(and again with the final state), each changed step (`{"type": "step"}`) live.
+(and again with the final state), each changed step (`{"type": "step"}`) live;
+and a BuildKit build's graph: the stored one on connect and with the final state,
+changed vertices and transfers (`{"type": "graph"}`) live.
 """
 
 import asyncio
@@ -23,7 +25,7 @@ from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
 from images.jobs import publish, streams
 from images.jobs.access import job_for
-from images.jobs.log import clipped_event
+from images.jobs.log import clipped_event, graph_event
 from images.jobs.publish import IMAGES_GROUP, job_group
 from images.models import Job, JobLine
 from images.monitoring.metrics import LINES_DELIVERED
@@ -131,9 +133,14 @@ class JobConsumer(GuardedConsumer):
         LINES_DELIVERED.inc(len(lines))
 
     async def send_steps(self, job):
-        """A build's whole stored step list; live, only changed steps follow."""
+        """A build's whole stored step list, or a BuildKit build's whole stored
+        graph (in a "graph" event like the live ones, with every vertex and
+        transfer, and the warnings); live, only changes follow."""
         if job.kind == Job.Kind.BUILD and job.steps:
             await self.send_json({"type": "steps", "steps": job.steps})
+        if job.kind == Job.Kind.BUILD and job.graph:
+            await self.send_json({**graph_event(job.graph.get("vertices", []), job.graph.get("transfers", [])),
+                                  "warnings": job.graph.get("warnings", []), "whole": True})
 
     async def catch_up(self, until=None):
         """Send the stored lines after the last one sent (up to `until`), with

@@ -42,6 +42,35 @@ def clipped_event(job):
     }
 
 
+def graph_event(vertices, transfers):
+    """Vertices and transfers of a BuildKit build, whole: a viewer merges them by
+    vertex number and by (vertex, id)."""
+    return {"type": "graph", "vertices": sorted(vertices, key=lambda vertex: vertex["n"]), "transfers": list(transfers)}
+
+
+class _Batch:
+    """What the writer thread stores and publishes at once: a change sent twice
+    in a batch (a step, a vertex, a transfer) is sent once, as it last was."""
+
+    def __init__(self):
+        self.lines, self.steps, self.progress, self.graph = [], None, None, None
+        self.changed_steps, self.changed_vertices, self.changed_transfers = {}, {}, {}
+        self.closing = False
+
+    def add(self, kind, value):
+        if kind == "lines":
+            self.lines.extend(value)
+        elif kind == "steps":
+            changed, self.steps = value
+            self.changed_steps.update((step["number"], step) for step in changed)
+        elif kind == "graph":
+            vertices, transfers, self.graph = value
+            self.changed_vertices.update((vertex["n"], vertex) for vertex in vertices)
+            self.changed_transfers.update(((transfer["vertex"], transfer["id"]), transfer) for transfer in transfers)
+        else:
+            self.progress = value
+
+
 class JobLog:
     def __init__(self, job, publish=publish_job_event):
         self.job = job
@@ -78,6 +107,12 @@ class JobLog:
         only the changes, each new viewer the stored list."""
         self._put(("steps", (changed, steps)))
 
+    def update_graph(self, vertices, transfers, graph):
+        """A BuildKit build's vertices and transfers that changed, and the whole
+        graph to store: stored with the lines written before them, then
+        published, changes only; each new viewer gets the stored graph."""
+        self._put(("graph", (vertices, transfers, graph)))
+
     def set_progress(self, progress):
         self._put(("progress", progress))
 
@@ -98,9 +133,10 @@ class JobLog:
         try:
             closing = False
             while not closing:
-                lines, steps, changed_steps, progress, closing = self._next_batch()
-                self._store(lines, steps, progress)
-                self._publish(lines, changed_steps, progress)
+                batch = self._next_batch()
+                closing = batch.closing
+                self._store(batch.lines, batch.steps, batch.progress, batch.graph)
+                self._publish(batch)
         except Exception as exc:  # noqa: BLE001 - surfaced to the job by write()/close()
             log.exception("Writing the output of job %s failed", self.job.pk)
             self._failure = exc
@@ -108,31 +144,25 @@ class JobLog:
             connection.close()
 
     def _next_batch(self):
-        lines, steps, progress = [], None, None
-        changed_steps = {}  # by number: a step changed twice in a batch is sent once
+        batch = _Batch()
         item = self._queue.get()
         deadline = time.monotonic() + BATCH_SECONDS
         while True:
             kind, value = item
             if kind == "close":
-                return lines, steps, changed_steps, progress, True
-            if kind == "lines":
-                lines.extend(value)
-            elif kind == "steps":
-                changed, steps = value
-                changed_steps.update((step["number"], step) for step in changed)
-            else:
-                progress = value
-            if len(lines) >= BATCH_LINES:
+                batch.closing = True
+                return batch
+            batch.add(kind, value)
+            if len(batch.lines) >= BATCH_LINES:
                 break
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-        return lines, steps, changed_steps, progress, False
+        return batch
 
-    def _store(self, lines, steps, progress):
-        if not lines and steps is None and progress is None:
+    def _store(self, lines, steps, progress, graph=None):
+        if not lines and steps is None and progress is None and graph is None:
             return
         close_old_connections()
         job = self.job
@@ -145,6 +175,8 @@ class JobLog:
             changes["steps"] = steps
         if progress is not None:
             changes["progress"] = progress
+        if graph is not None:
+            changes["graph"] = graph
         Job.objects.filter(pk=job.pk).update(**changes)
         for field, value in changes.items():
             setattr(job, field, value)
@@ -176,13 +208,16 @@ class JobLog:
             changes["clipped_bytes"] = self.job.clipped_bytes
         return changes
 
-    def _publish(self, lines, changed_steps, progress):
+    def _publish(self, batch):
         job = self.job
+        lines, changed_steps, progress = batch.lines, batch.changed_steps, batch.progress
         try:
             if lines:
                 self.publish(job.pk, {"type": "lines", "lines": lines})
             for number in sorted(changed_steps):
                 self.publish(job.pk, {"type": "step", "step": changed_steps[number]})
+            if batch.graph is not None:
+                self.publish(job.pk, graph_event(batch.changed_vertices.values(), batch.changed_transfers.values()))
             if progress is not None:
                 self.publish(job.pk, {"type": "progress", **progress})
             if self._clip_changed:

@@ -3,13 +3,16 @@ its heartbeat kept and its cancel obeyed, its end recorded."""
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
 from images.accounts import registries
-from images.builds import contexts, fetches
+from images.builds import builders, contexts, fetches, sessions
+from images.builds.dockerfile import StageLines
 from images.engine import EngineError, get_engine, StreamClosed
+from images.engine.buildkit import trace
 from images.engine.output import LineSplitter
 from images.engine.progress import LayerProgress
 from images.engine.steps import count_instructions, StepTracker
@@ -61,6 +64,12 @@ def run_job(job_id):
 
 
 def _build(job, stream, output):
+    if builders.of_recipe(job.params) == builders.BUILDKIT:
+        return _build_buildkit(job, stream, output)
+    return _build_classic(job, stream, output)
+
+
+def _build_classic(job, stream, output):
     splitter = LineSplitter()
     text = job.params.get("dockerfile_text") if job.params.get("source") == "dockerfile" else None
     steps = StepTracker(limit=count_instructions(text) if text is not None else None)
@@ -98,6 +107,67 @@ def _build(job, stream, output):
     for extra in (job.params.get("tags") or [])[1:]:
         stream.engine.tag_image(image_id, *split_repo_tag(extra))
     return Job.State.SUCCEEDED, image_id, ""
+
+
+# How often a BuildKit build's graph is stored while only its logs and
+# transfer counters move; a vertex starting or ending is stored at once.
+GRAPH_SECONDS = 0.25
+
+
+def _build_buildkit(job, stream, output):
+    supported, reason = builders.buildkit_support()
+    if not supported:
+        raise EngineError(f"This build chose BuildKit, but {reason}: choose the classic builder.")
+    image_id, error = "", ""
+    splitter = LineSplitter()  # the engine's own few `stream` lines ("Successfully tagged ...")
+    with contexts.build_arguments(job.params) as arguments:
+        text = fetches.check_sent_context(arguments, job.params.get("build_args"))
+        graph = trace.BuildGraph(line_of=StageLines(text) if text else None)
+        stored = [0.0]
+
+        def emit(lines, force=False):
+            output.write_lines(lines)
+            now = time.monotonic()
+            if graph.changed and (force or graph.urgent or now - stored[0] >= GRAPH_SECONDS):
+                stored[0] = now
+                vertices, transfers = graph.take_changes()
+                output.update_graph(vertices, transfers, graph.snapshot())
+
+        # The session lives exactly as long as the build: `with` closes it when
+        # the build ends, fails or is cancelled (its stream shut by the Watchdog).
+        with sessions.for_job(job, stream.engine) as session:
+            try:
+                for message in stream.build_buildkit(session=session.id, **_buildkit_options(arguments, job.params)):
+                    kind = message.get("id")
+                    if kind == trace.TRACE_ID:
+                        emit(graph.feed(trace.decode(message.get("aux"))))
+                    elif kind == trace.IMAGE_ID and isinstance(message.get("aux"), dict):
+                        image_id = message["aux"].get("ID", image_id)
+                    elif "error" in message:
+                        emit(splitter.close())
+                        error = _write_error(message, output)
+                    elif "stream" in message:
+                        emit(splitter.feed(message["stream"]))
+            finally:
+                emit(splitter.close() + graph.finish(succeeded=bool(image_id) and not error), force=True)
+    if error or not image_id:
+        failed = graph.failed()
+        error = error or "The engine ended the build without producing an image."
+        if failed and failed[0]["line"]:
+            error = f"{error} (Dockerfile line {failed[0]['line']}: {failed[0]['name']})"
+        return Job.State.FAILED, "", error
+    return Job.State.SUCCEEDED, image_id, ""
+
+
+def _buildkit_options(arguments, params):
+    """EngineStream.build_buildkit's arguments from the classic ones
+    (contexts.build_arguments): a context tar as the body, or a git URL for the
+    engine to clone; every tag given to the engine, which names the image with each."""
+    options = {key: arguments.get(key) for key in ("dockerfile", "buildargs", "labels", "target", "nocache", "pull",
+                                                    "network_mode", "encoding", "fileobj")}
+    options["remote"] = arguments.get("path")
+    options["tags"] = list(params.get("tags") or [])
+    return options
 
 
 def _pull(job, stream, output):
