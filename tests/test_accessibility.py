@@ -107,9 +107,10 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
     pages = {
         "image list": ("/", "table.images tbody tr"),
         "image page": (reverse("images-detail", args=[build.image_hex]), "table.history tbody tr"),
-        "build job": (build.get_absolute_url(), "#job-steps li"),
+        # BuildKit builds (the default): their pages show the build graph.
+        "build job": (build.get_absolute_url(), "#job-graph .vertex-done"),
         "push job": (push.get_absolute_url(), "#job-progress .layer"),
-        "failed build job": (scene["failed"].get_absolute_url(), "#job-steps .step-failed"),
+        "failed build job": (scene["failed"].get_absolute_url(), "#job-graph .vertex-failed .vertex-error"),
         "job list": (reverse("jobs-list"), "table.jobs tbody tr"),
         "build form": (reverse("jobs-build"), "textarea[name=dockerfile_text]"),
         "pull form": (reverse("jobs-pull"), "input[name=reference]"),
