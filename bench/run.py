@@ -42,7 +42,7 @@ from images.builds import contexts
 from images.engine import get_engine  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
-from bench import file_index  # noqa: E402
+from bench import buildkit, file_index  # noqa: E402
 
 N_TAGS = int(os.environ.get("BENCH_TAGS", 2000))
 N_IMAGES = int(os.environ.get("BENCH_IMAGES", 300))
@@ -163,8 +163,9 @@ def wait_job(job_id, timeout=600):
 
 
 def api_build(client, dockerfile, tag):
+    # Against `docker build` with DOCKER_BUILDKIT=0: the classic builder on both sides (BuildKit: 30, 31).
     response = client.post("/api/builds", {"source": "dockerfile", "dockerfile_text": dockerfile, "tags": tag,
-                                           "no_cache": "on"})
+                                           "no_cache": "on", "builder": "classic"})
     return response.json()["id"]
 
 
@@ -429,6 +430,10 @@ def main():
             file_index.scenario_diff(record, fmt, api, client)
         if wanted(24):
             file_index.scenario_members(record, fmt, api, worker)
+        if wanted(30):
+            buildkit.scenario_small(record, fmt, api)
+        if wanted(31):
+            buildkit.scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss)
     finally:
         worker.stop()
         server.stop()

@@ -17,7 +17,7 @@ def test_a_build_streams_into_the_job_page_before_it_ends(page):
         "RUN echo 'first line from the build' && sleep 4 && printf '\\033[32mgreen <b>done</b>\\033[0m\\n'\n"
         f"LABEL {dockerlib.TEST_LABEL}=1\n"))
     page.fill("input[name=tags]", tag)
-    page.check("input[name=builder][value=classic]")  # its steps, as the classic builder counts them
+    page.check("input[name=builder][value=classic]")  # the classic builder's steps list, counted below
     page.click("button:has-text('Build')")
     page.wait_for_url("**/jobs/*/")
 

@@ -37,7 +37,7 @@ def beat(live_settings, worker, settings):
 
 def start_doomed_build(client):
     response = client.post(reverse("jobs-build"), {
-        "source": "dockerfile", "dockerfile": "Dockerfile",
+        "source": "dockerfile", "dockerfile": "Dockerfile", "builder": "classic",  # its lines read as printed
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 60); do echo beat $i; sleep 1; done\n",
     })
     job = job_from(response)

@@ -50,7 +50,7 @@ def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_c
 
 
 def test_a_viewer_after_the_end_gets_the_whole_log_steps_and_state(builder_client, builder_session, server):
-    job = wait_for_job(start_build(builder_client, SLOW_LINES))
+    job = wait_for_job(start_build(builder_client, SLOW_LINES, builder="classic"))  # the classic builder's steps
     socket = JobSocket(server, builder_session, job.pk)
     events = list(socket.events())
     socket.close()

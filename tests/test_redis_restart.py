@@ -27,7 +27,8 @@ django.setup()
 from django.contrib.auth import get_user_model
 from images.builds.forms import BuildForm
 from images.jobs import control
-form = BuildForm({"source": "dockerfile", "dockerfile": "Dockerfile", "dockerfile_text": sys.stdin.read()})
+form = BuildForm({"source": "dockerfile", "dockerfile": "Dockerfile", "dockerfile_text": sys.stdin.read(),
+                  "builder": "classic"})
 assert form.is_valid(), form.errors
 print(control.start_build(get_user_model().objects.get(username="builder"), form.job_params()).pk)
 """

@@ -22,7 +22,7 @@ IMITATING = (
 
 
 def test_a_build_printing_step_headers_records_only_its_own_steps(builder_client, builder_session, server):
-    job = start_build(builder_client, IMITATING)
+    job = start_build(builder_client, IMITATING, builder="classic")
     socket = JobSocket(server, builder_session, job.pk)
     events = list(socket.events(timeout=120))
     socket.close()
