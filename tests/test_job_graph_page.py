@@ -199,7 +199,8 @@ def test_the_failed_vertex_is_open_with_its_error_and_dockerfile_line(stored):
     assert stored.locator("#job-dockerfile li").count() == len(DOCKERFILE.splitlines())
     # Only the failed one is open; the others are folded.
     assert stored.locator("#job-graph details[open]").count() == 1
-    assert stored.evaluate("() => window.__scrolledIntoView.length") == 1
+    scrolled = stored.evaluate("() => window.__scrolledIntoView")
+    assert len(scrolled) == 1 and scrolled[0].startswith("✗failed#7")
     # Its own log, without its header or ERROR line, and the other stage's truth beside it.
     expect_log(stored, 7, ["0.049 <b>bold</b>"])
     assert row(stored, 5).get_attribute("data-state") == "cancelled"

@@ -33,9 +33,12 @@
   const lanes = new Map(); // stage -> lane view
   const transfers = new Map(); // "vertex id" -> transfer
   const failedShown = new Set();
+  const unsorted = new Set(); // lanes whose rows are to be placed in start order
+  const numbers = new Intl.NumberFormat("en");
   let order = 0; // first-seen order, for vertices not started yet
   let frameRequested = false;
   let ticker = null;
+  let toScroll = null; // the first failed vertex, to bring into view once
 
   const el = (...args) => api.el(...args);
 
@@ -130,7 +133,7 @@
     vertex.durationEl = el("span", "vertex-duration", api.formatDuration(duration(data)));
     parts.push(vertex.durationEl);
     const count = Number(data.log_lines) || 0;
-    if (count) parts.push(el("span", "vertex-lines", `${count.toLocaleString("en")} ${count === 1 ? "line" : "lines"}`));
+    if (count) parts.push(el("span", "vertex-lines", `${numbers.format(count)} ${count === 1 ? "line" : "lines"}`));
     if (data.engine_clipped) parts.push(el("span", "badge badge-engine-clipped", "log clipped by BuildKit"));
     vertex.summary.replaceChildren(...parts);
   }
@@ -184,10 +187,7 @@
       vertex.lane = laneOf(stage);
       vertex.lane.members.push(vertex);
     }
-    if (!vertex.item.parentNode || old.started !== vertex.data.started) {
-      arrangeLane(vertex.lane);
-      arrangeLanes();
-    }
+    if (!vertex.item.parentNode || old.started !== vertex.data.started) unsorted.add(vertex.lane);
     for (const transfer of transfers.values()) if (Number(transfer.vertex) === n) renderTransfers(vertex);
     if (state === "failed") showFailure(vertex);
   }
@@ -204,7 +204,7 @@
       target.classList.add("dockerfile-failed");
       target.append(el("span", "dockerfile-mark", `failed: #${vertex.n}`));
     }
-    if (failedShown.size === 1) vertex.item.scrollIntoView({ block: "nearest" });
+    if (failedShown.size === 1) toScroll = vertex; // once placed (showGraph)
   }
 
   // ---- transfers ----------------------------------------------------------
@@ -315,9 +315,20 @@
   function showGraph(message) {
     for (const data of message.vertices || []) updateVertex(data);
     for (const data of message.transfers || []) updateTransfer(data);
-    graphEl.dataset.vertices = vertices.size;
+    // Placed once for the whole event: moving rows and lanes after every vertex
+    // costs a stored graph of hundreds of vertices most of a second.
     const empty = graphEl.querySelector(".graph-empty");
     if (empty && vertices.size) empty.remove();
+    if (unsorted.size) {
+      unsorted.forEach(arrangeLane);
+      unsorted.clear();
+      arrangeLanes();
+    }
+    graphEl.dataset.vertices = vertices.size;
+    if (toScroll) {
+      toScroll.item.scrollIntoView({ block: "nearest" });
+      toScroll = null;
+    }
     if (!ticker && [...vertices.values()].some((vertex) => vertex.data.state === "running")) {
       ticker = setInterval(tick, TICK_MS);
     }
