@@ -134,7 +134,7 @@ def test_copy_chmod_and_a_build_arg_in_from(builder_client):
     # busybox:latest is not on the engine (nor reachable): the build arg must take its place.
     job = wait_for_job(start_build(builder_client, (
         f"ARG BASE=busybox:latest\nFROM $BASE\nCOPY --chmod=755 Dockerfile /tool\nRUN stat -c '%a' /tool\n{LABEL}"),
-        build_args=f"BASE={BASE}"))
+        build_args=f"BASE={BASE}", no_cache="on"))
     assert job.state == "succeeded", job.error
     assert log_of(job, vertex(job, r"RUN stat -c")) == ["755"]
     assert vertex(job, r"COPY --chmod=755")["line"] == 3

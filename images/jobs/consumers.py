@@ -25,7 +25,7 @@ from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
 from images.jobs import publish, streams
 from images.jobs.access import job_for
-from images.jobs.log import clipped_event, graph_event
+from images.jobs.log import clipped_event
 from images.jobs.publish import IMAGES_GROUP, job_group
 from images.models import Job, JobLine
 from images.monitoring.metrics import LINES_DELIVERED
@@ -139,7 +139,9 @@ class JobConsumer(GuardedConsumer):
         if job.kind == Job.Kind.BUILD and job.steps:
             await self.send_json({"type": "steps", "steps": job.steps})
         if job.kind == Job.Kind.BUILD and job.graph:
-            await self.send_json({**graph_event(job.graph.get("vertices", []), job.graph.get("transfers", [])),
+            # In the stored order (the order vertices started), not by number as live changes are.
+            await self.send_json({"type": "graph", "vertices": job.graph.get("vertices", []),
+                                  "transfers": job.graph.get("transfers", []),
                                   "warnings": job.graph.get("warnings", []), "whole": True})
 
     async def catch_up(self, until=None):
