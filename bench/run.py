@@ -49,7 +49,7 @@ from images.builds import contexts
 from images.engine import get_engine  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
-from bench import buildkit, file_index  # noqa: E402
+from bench import buildkit, file_index, graph_page  # noqa: E402
 
 N_TAGS = int(os.environ.get("BENCH_TAGS", 2000))
 N_IMAGES = int(os.environ.get("BENCH_IMAGES", 300))
@@ -441,6 +441,8 @@ def main():
             buildkit.scenario_small(record, fmt, api)
         if wanted(31):
             buildkit.scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss)
+        if wanted(32):
+            graph_page.scenario_graph_page(record, fmt, server, session, user)
     finally:
         worker.stop()
         server.stop()

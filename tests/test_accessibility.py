@@ -56,7 +56,20 @@ def scene(transactional_db, base_image):
         "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE}\nRUN echo about to fail && exit 3\n",
     })))
     assert failed.state == "failed"
-    yield {"build": build, "push": push, "failed": failed}
+    # BuildKit builds, whose pages show the build graph: two stages, then one of two failing.
+    buildkit = wait_for_job(job_from(client.post(reverse("jobs-build"), {
+        "source": "dockerfile", "tags": "", "dockerfile": "Dockerfile", "builder": "buildkit",
+        "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE} AS a\nRUN echo stage a\nFROM {dockerlib.BASE_IMAGE}\n"
+                           f"COPY --from=a /bin/sh /a\nLABEL {dockerlib.TEST_LABEL}=1\n",
+    })))
+    assert buildkit.state == "succeeded", buildkit.error
+    buildkit_failed = wait_for_job(job_from(client.post(reverse("jobs-build"), {
+        "source": "dockerfile", "tags": "", "dockerfile": "Dockerfile", "builder": "buildkit",
+        "dockerfile_text": f"FROM {dockerlib.BASE_IMAGE} AS a\nRUN echo fine\nFROM {dockerlib.BASE_IMAGE} AS b\n"
+                           "RUN echo about to fail && exit 3\nFROM a\nCOPY --from=b /bin/sh /b\n",
+    })))
+    assert buildkit_failed.state == "failed"
+    yield {"build": build, "push": push, "failed": failed, "buildkit": buildkit, "buildkit_failed": buildkit_failed}
     dockerlib.docker("rmi", "-f", name, check=False)
 
 
@@ -110,6 +123,9 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
         "build job": (build.get_absolute_url(), "#job-steps li"),
         "push job": (push.get_absolute_url(), "#job-progress .layer"),
         "failed build job": (scene["failed"].get_absolute_url(), "#job-steps .step-failed"),
+        "BuildKit build job": (scene["buildkit"].get_absolute_url(), "#job-graph .vertex-done"),
+        "failed BuildKit build job": (scene["buildkit_failed"].get_absolute_url(),
+                                      "#job-graph .vertex-failed .vertex-error"),
         "job list": (reverse("jobs-list"), "table.jobs tbody tr"),
         "build form": (reverse("jobs-build"), "textarea[name=dockerfile_text]"),
         "pull form": (reverse("jobs-pull"), "input[name=reference]"),

@@ -1,5 +1,7 @@
 """Jobs: the list, one job's page and log, starting builds and pulls, cancel and retry."""
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -36,7 +38,25 @@ def job_detail(request, pk):
         "retention_days": settings.DOCKYARD_JOB_RETENTION_DAYS,
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
         "previous_build": diff.previous_build(job),
+        **_graph_context(job),
     })
+
+
+def _graph_context(job):
+    """A BuildKit build's stored graph (rendered by static/js/graph.js), the
+    Dockerfile it was built from when it was typed on the page, and the
+    server's clock, against which the page ticks running vertices."""
+    graph = getattr(job, "graph", None) or {}
+    buildkit = job.kind == Job.Kind.BUILD and (job.params.get("builder") == "buildkit" or bool(graph.get("vertices")))
+    if not buildkit:
+        return {"buildkit": False}
+    text = job.params.get("dockerfile_text") if job.params.get("source") == "dockerfile" else None
+    return {
+        "buildkit": True,
+        "graph": {"vertices": graph.get("vertices", []), "transfers": graph.get("transfers", [])},
+        "dockerfile_lines": text.splitlines() if isinstance(text, str) else None,
+        "server_time": time.time(),
+    }
 
 
 @requires("browse")

@@ -1,6 +1,8 @@
 // Live job page: follows one job (a build, pull, push or import) over its
 // websocket (socket.js) and renders the log, a build's steps, a pull's or
-// push's layer progress and the job's state.
+// push's layer progress and the job's state. A BuildKit build's graph is
+// graph.js's: loaded before this file, it is handed the API below before the
+// socket opens, so it sees every accepted line once, in order.
 (function () {
   "use strict";
 
@@ -132,6 +134,23 @@
     row.appendChild(styleClass ? el("span", styleClass, text) : document.createTextNode(text));
   }
 
+  // A line rendered with colours of its own (a vertex's log in graph.js): the
+  // SGR state in `state` carries on from its previous line, the log's is kept.
+  function lineRowIn(state, text) {
+    const saved = { ...style };
+    const savedClass = styleClass;
+    Object.assign(style, state.style || PLAIN);
+    styleClass = state.styleClass || "";
+    try {
+      return lineRow(text);
+    } finally {
+      state.style = { ...style };
+      state.styleClass = styleClass;
+      Object.assign(style, saved);
+      styleClass = savedClass;
+    }
+  }
+
   function lineRow(text) {
     const row = el("div", "line");
     if (!styleClass && !CONTROL.test(text)) {
@@ -163,11 +182,15 @@
   const filledChunks = [];
   let frameLines = 250; // adapted by flush()
 
+  const lineListeners = [];
+
   function queueLines(lines) {
     for (const [seq, text] of lines) {
       if (!(seq > lastSeq)) continue; // replayed after a reconnect
       lastSeq = seq;
-      pending.push([seq, String(text)]);
+      const line = String(text);
+      pending.push([seq, line]);
+      for (const listener of lineListeners) listener(seq, line);
     }
     scheduleFlush();
   }
@@ -371,6 +394,14 @@
     },
   };
   let refused = false;
+
+  const api = {
+    el, lineRowIn, formatDuration, formatBytes,
+    onLine: (listener) => lineListeners.push(listener),
+    on: (type, handler) => { HANDLERS[type] = handler; },
+    isFinal: () => FINAL_STATES.has(root.dataset.state),
+  };
+  for (const plugin of window.Dockyard.jobPlugins || []) plugin(api);
 
   window.Dockyard.follow({
     url: () => {
