@@ -11,17 +11,14 @@ that reads the response to its end and parses nothing.
 """
 
 import http.client
-import io
 import os
 import socket
 import statistics
-import tarfile
 import time
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
-from images.models import Job
 from tests import dockerlib
 
 PREFIX = "dockyard-bench"
@@ -39,23 +36,13 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def _context(dockerfile):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def raw_build(dockerfile, tag):
     """The floor: the engine's BuildKit build with nothing read but bytes."""
     address = settings.DOCKYARD_ENGINES["default"]
     path = urlsplit(address).path if address.startswith("unix://") else "/var/run/docker.sock"
     connection = _UnixConnection(path)
     query = urlencode({"version": "2", "t": tag, "nocache": "1", "rm": "1"})
-    connection.request("POST", f"/build?{query}", body=_context(dockerfile),
+    connection.request("POST", f"/build?{query}", body=dockerlib.dockerfile_context(dockerfile).getvalue(),
                        headers={"Content-Type": "application/tar"})
     response = connection.getresponse()
     assert response.status == 200, response.read()[:500]
@@ -71,18 +58,7 @@ def api_build(api, dockerfile, tag):
     return response.json()["id"]
 
 
-def wait_job(job_id, timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = Job.objects.get(pk=job_id)
-        if job.is_final:
-            return job
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"job {job_id} still {job.state}")
-        time.sleep(0.02)
-
-
-def scenario_small(record, fmt, api):
+def scenario_small(record, fmt, api, wait_job):
     dockerfile = (f"FROM {dockerlib.BASE_IMAGE} AS a\nRUN sleep 1 && echo one\n"
                   f"FROM {dockerlib.BASE_IMAGE}\nRUN sleep 1 && echo two\n"
                   "RUN dd if=/dev/zero of=/f bs=1024 count=2000\nCOPY --from=a /bin/sh /a\n"
@@ -102,7 +78,7 @@ def scenario_small(record, fmt, api):
            f"states {sorted(set(states))}")
 
 
-def scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss):
+def scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss, wait_job):
     per_burst = LINES // 10
     dockerfile = (f"FROM {dockerlib.BASE_IMAGE}\n"
                   f"RUN for b in $(seq 0 9); do seq $((b*{per_burst}+1)) $((b*{per_burst}+{per_burst})); "

@@ -438,9 +438,9 @@ def main():
         if wanted(24):
             file_index.scenario_members(record, fmt, api, worker)
         if wanted(30):
-            buildkit.scenario_small(record, fmt, api)
+            buildkit.scenario_small(record, fmt, api, wait_job)
         if wanted(31):
-            buildkit.scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss)
+            buildkit.scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak_rss, wait_job)
         if wanted(32):
             graph_page.scenario_graph_page(record, fmt, server, session, user)
     finally:

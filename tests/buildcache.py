@@ -2,8 +2,6 @@
 a BuildKit build sent straight to the engine API, and the engine's own list of
 records read without Dockyard's code."""
 
-import io
-import tarfile
 import uuid
 
 import docker
@@ -24,17 +22,6 @@ def engine_records():
         client.close()
 
 
-def _context(dockerfile):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
-
-
 def build_with_cache_mount():
     """Build `FROM` the base with a `RUN --mount=type=cache` writing 64 KiB into a
     directory named for this build, and markup in its command (the page must
@@ -47,7 +34,7 @@ def build_with_cache_mount():
                   f"&& echo '<b>{marker}</b>' > /made-{marker}\n")
     tag = dockerlib.unique("build-cache") + ":1"
     image_id, errors = None, []
-    for message in get_engine().stream().build_buildkit(_context(dockerfile), tag=tag,
+    for message in get_engine().stream().build_buildkit(dockerlib.dockerfile_context(dockerfile), tags=[tag],
                                                         labels={dockerlib.TEST_LABEL: "1"}):
         if message.get("id") == "moby.image.id":
             image_id = message["aux"]["ID"]

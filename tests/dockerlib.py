@@ -116,3 +116,15 @@ def engine_state():
 
     return sorted((image["Id"], tuple(sorted(image.get("RepoTags") or [])))
                   for image in get_engine().list_images() if not others(image))
+
+
+def dockerfile_context(dockerfile):
+    """A build context tar holding only `dockerfile`, as a file object at its start."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer

@@ -23,17 +23,6 @@ from tests.conftest import BUILD_SECRET, REGISTRY_PASSWORD
 from tests.live import start_build, wait_for_job
 
 
-def context(dockerfile):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
-
-
 def buildkit(dockerfile, credentials=None, secrets=None, **options):
     """Build with BuildKit and a session; return (image id or None, the engine's error, the session)."""
     engine = get_engine()
@@ -41,7 +30,7 @@ def buildkit(dockerfile, credentials=None, secrets=None, **options):
     image_id, error = None, ""
     with session:
         assert session.serving
-        for message in engine.stream().build_buildkit(context(dockerfile), session=session.id, nocache=True,
+        for message in engine.stream().build_buildkit(dockerlib.dockerfile_context(dockerfile), session=session.id, nocache=True,
                                                       labels={dockerlib.TEST_LABEL: "1"}, **options):
             if message.get("id") == "moby.image.id":
                 image_id = message["aux"]["ID"]
@@ -142,7 +131,7 @@ def test_a_cancelled_build_closes_its_session(base_image):
     def build():
         try:
             with session:
-                for message in stream.build_buildkit(context(
+                for message in stream.build_buildkit(dockerlib.dockerfile_context(
                         f"FROM {dockerlib.BASE_IMAGE}\nRUN --mount=type=secret,id=x sleep 60\n"),
                         session=session.id, nocache=True, labels={dockerlib.TEST_LABEL: "1"}):
                     started.set()
@@ -203,7 +192,7 @@ def test_a_jobs_session_answers_its_owners_secrets_and_the_stored_logins(live_se
                   "RUN --mount=type=secret,id=npm_token sha256sum /run/secrets/npm_token > /hash\n")
     engine = get_engine()
     with sessions.for_job(job, engine) as session:
-        messages = list(engine.stream().build_buildkit(context(dockerfile), session=session.id, nocache=True))
+        messages = list(engine.stream().build_buildkit(dockerlib.dockerfile_context(dockerfile), session=session.id, nocache=True))
     assert not session.serving
     image_id = next(m["aux"]["ID"] for m in messages if m.get("id") == "moby.image.id")
     assert image_files(image_id, tmp_path / "image.tar")["hash"].startswith(

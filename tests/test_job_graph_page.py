@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from images.accounts import roles
 from images.models import Job, JobLine
 from tests.conftest import make_user
-from tests.test_job_js import FAKE_WEBSOCKET, ORIGIN, lines, push, serve, settle
+from tests.test_job_js import ORIGIN, lines, offline_tab, push, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -114,15 +114,7 @@ def _fast_passwords():
 
 @pytest.fixture(scope="module")
 def tab(browser, graph_pages):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-    context.route(f"{ORIGIN}/**", lambda route: serve(route, graph_pages))
-    page = context.new_page()
-    page.set_default_timeout(5000)
-    page.add_init_script(path=str(FAKE_WEBSOCKET))
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(error))
-    yield page
-    context.close()
+    yield from offline_tab(browser, graph_pages, 1280)
 
 
 def open_page(tab, graph_pages, name):

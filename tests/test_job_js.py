@@ -59,14 +59,13 @@ def _fast_passwords():
     once for the module (job_pages), with the real hashers."""
 
 
-@pytest.fixture(scope="module")
-def tab(browser, job_pages):
-    """One tab for the module; each test navigates it afresh, which is much
-    cheaper than a new context and just as clean: a new document, new globals."""
+def offline_tab(browser, pages, width):
+    """A tab whose requests to ORIGIN are answered with `pages` and whose
+    websockets are the fake one; yields the page."""
     # The pages come with their real headers; Playwright's polling predicates
     # need eval, which their script-src 'self' forbids.
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
-    context.route(f"{ORIGIN}/**", lambda route: serve(route, job_pages))
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    context.route(f"{ORIGIN}/**", lambda route: serve(route, pages))
     page = context.new_page()
     page.set_default_timeout(5000)
     page.add_init_script(path=str(FAKE_WEBSOCKET))
@@ -74,6 +73,13 @@ def tab(browser, job_pages):
     page.on("pageerror", lambda error: page.errors.append(error))
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def tab(browser, job_pages):
+    """One tab for the module; each test navigates it afresh, which is much
+    cheaper than a new context and just as clean: a new document, new globals."""
+    yield from offline_tab(browser, job_pages, 1200)
 
 
 def open_job(tab, job_pages, kind):
