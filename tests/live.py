@@ -214,6 +214,24 @@ def wait_for_job(job, states=("succeeded", "failed", "cancelled", "interrupted")
         time.sleep(0.1)
 
 
+_BUILDKIT_LOG = re.compile(r"#\d+ \d+\.\d+ (.*)", re.DOTALL)
+_BUILDKIT_OTHER = re.compile(r"#\d+ ")
+
+
+def printed_lines(texts):
+    """What a build's steps printed, from its stored lines, as either builder
+    stores them: the classic builder's as they are, BuildKit's plain log lines
+    without their "#6 0.104 " prefix, and its headers and DONE lines left out."""
+    printed = []
+    for text in texts:
+        match = _BUILDKIT_LOG.fullmatch(text)
+        if match:
+            printed.append(match[1])
+        elif not _BUILDKIT_OTHER.match(text):
+            printed.append(text)
+    return printed
+
+
 def wait_for_lines(job, count, timeout=60):
     deadline = time.monotonic() + timeout
     while job.lines.count() < count:

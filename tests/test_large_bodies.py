@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from images.models import ApiToken, Job, JobLine
-from tests import bodies, dockerlib
+from tests import bodies, dockerlib, live
 from tests.live import wait_for_job
 
 pytestmark = [pytest.mark.usefixtures("worker"), pytest.mark.timeout(600)]
@@ -50,7 +50,7 @@ def context_upload(scratch):
 
 
 def _engine_saw(job):
-    return [line for line in job.lines.values_list("text", flat=True) if line.endswith("  /blob")]
+    return [line for line in live.printed_lines(job.lines.values_list("text", flat=True)) if line.endswith("  /blob")]
 
 
 def test_it_takes_a_large_context_through_the_api_with_bounded_memory(server, worker, builder, context_upload):
