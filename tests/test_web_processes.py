@@ -50,7 +50,7 @@ def test_viewers_on_every_process_get_every_line_and_share_one_stream_limit(live
     limit = 40
     with own_server(live_settings, "processes", processes=PROCESSES, DOCKYARD_MAX_STREAMS=str(limit)) as server:
         pids = _serving_processes(server, PROCESSES)
-        job = start_build(builder_client, SLOW)
+        job = start_build(builder_client, SLOW, no_cache="on")  # a cached RUN prints nothing
         wait_for_lines(job, 20)
         # The kernel hands each connection to whichever process accepts first, so
         # open sockets until every process holds some (or the limit is reached).
