@@ -30,7 +30,7 @@ def collect(socket, until_seq=None):
 
 
 def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_client, builder_session, server):
-    job = start_build(builder_client, SLOW_LINES)
+    job = start_build(builder_client, SLOW_LINES, no_cache="on")  # a cached RUN prints nothing
     wait_for_lines(job, 60)  # joins midway
 
     first = JobSocket(server, builder_session, job.pk, after=0)
@@ -63,7 +63,7 @@ def test_a_viewer_after_the_end_gets_the_whole_log_steps_and_state(builder_clien
 
 
 def test_two_viewers_see_the_same_lines(builder_client, builder_session, server):
-    job = start_build(builder_client, SLOW_LINES)
+    job = start_build(builder_client, SLOW_LINES, no_cache="on")  # a cached RUN prints nothing
     one = JobSocket(server, builder_session, job.pk)
     two = JobSocket(server, builder_session, job.pk)
     lines_one, _ = collect(one)
