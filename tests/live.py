@@ -250,7 +250,11 @@ class JobSocket:
             open_timeout=10,
         )
         self.conn = self._connection.__enter__()
-        self.local_port = self.conn.local_address[1]
+        try:
+            self.local_port = self.conn.local_address[1]
+        except OSError:
+            # A socket the server refused may be closed (and its descriptor gone) before this line.
+            self.local_port = None
 
     def events(self, timeout=60):
         """Yield events until the job's final state arrives."""
