@@ -18,7 +18,7 @@ from tests import dockerlib, live
 from tests.live import JobSocket, wait_for_job, wait_for_lines
 from tests.test_build_sources import tar_bytes
 from tests.test_interrupted_jobs import HEARTBEAT_TIMEOUT, beat, doomed_worker  # noqa: F401
-from tests.test_job_stream import collect
+from tests.test_job_stream import collect_across_a_reconnect
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -164,15 +164,9 @@ def test_fifty_thousand_lines_reach_a_reconnecting_viewer_once_and_equal_storage
                                                                                    server):
     job = start_build(builder_client, FIFTY_THOUSAND, no_cache="on")
     wait_for_lines(job, 500)
-    first = JobSocket(server, builder_session, job.pk, after=0)
-    received, _ = collect(first, until_seq=20000)
-    first.close()
-    second = JobSocket(server, builder_session, job.pk, after=received[-1][0])
-    more, state = collect(second)
-    second.close()
+    everything, state = collect_across_a_reconnect(server, builder_session, job, cut=20000)
     job = wait_for_job(job)
     assert state["state"] == "succeeded", job.error
-    everything = received + more
     assert everything == list(job.lines.order_by("seq").values_list("seq", "text"))
     assert [seq for seq, _ in everything] == list(range(1, job.line_count + 1))
     run = vertex(job, r"RUN for b in")

@@ -29,21 +29,25 @@ def collect(socket, until_seq=None):
     return lines, state
 
 
+def collect_across_a_reconnect(server, session, job, cut):
+    """A viewer reads the job's stream from the start to line `cut`, drops,
+    and reconnects after the last line it got: (every line read, final state)."""
+    first = JobSocket(server, session, job.pk, after=0)
+    received, _ = collect(first, until_seq=cut)
+    first.close()
+    second = JobSocket(server, session, job.pk, after=received[-1][0])
+    more, state = collect(second)
+    second.close()
+    return received + more, state
+
+
 def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_client, builder_session, server):
     job = start_build(builder_client, SLOW_LINES, no_cache="on")  # a cached RUN prints nothing
     wait_for_lines(job, 60)  # joins midway
 
-    first = JobSocket(server, builder_session, job.pk, after=0)
-    received, _ = collect(first, until_seq=150)
-    first.close()
-
-    second = JobSocket(server, builder_session, job.pk, after=received[-1][0])
-    more, state = collect(second)
-    second.close()
-
+    everything, state = collect_across_a_reconnect(server, builder_session, job, cut=150)
     job = wait_for_job(job)
     assert state["state"] == "succeeded" and state["image_id"] == job.image_id
-    everything = received + more
     stored = list(job.lines.order_by("seq").values_list("seq", "text"))
     assert everything == stored
     assert [seq for seq, _ in everything] == list(range(1, job.line_count + 1))
