@@ -398,8 +398,13 @@ class ImageIndex(models.Model):
 
     image_id = models.CharField(max_length=80, unique=True)
     diff_ids = models.JSONField(default=list)
+    chain_id = models.CharField(max_length=80, blank=True, db_index=True,
+                                help_text="The OCI chain id of its top layer: which images stand on it.")
     layers = models.JSONField(default=list, help_text="Per layer: created_by, created, comment from its config.")
     summary = models.JSONField(default=dict)
+    checkpoint = models.BinaryField(
+        blank=True, default=b"", help_text="Its layers stacked (images.files.filesystem), for an image built on it "
+                                            "to carry the summary on from instead of stacking them all again.")
     indexed_at = models.DateTimeField(default=timezone.now)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -1,6 +1,7 @@
 """Docker image references: validation and splitting, following the grammar of
 distribution/reference (the one the engine itself applies)."""
 
+import hashlib
 import re
 
 NAME_MAX_LENGTH = 255
@@ -156,3 +157,13 @@ def familiar_name(reference):
     if not tag and not digest:
         tag = "latest"
     return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+def chain_ids(diff_ids):
+    """The OCI chain id of each layer: the first is its diff id, each next the
+    sha256 of "<chain id below> <diff id>"."""
+    chain = []
+    for diff_id in diff_ids:
+        chain.append(diff_id if not chain else
+                     "sha256:" + hashlib.sha256(f"{chain[-1]} {diff_id}".encode()).hexdigest())
+    return chain

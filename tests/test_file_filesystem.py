@@ -129,3 +129,50 @@ def test_an_opaque_directory_wastes_what_it_hides():
 
 def test_an_image_of_empty_files_is_fully_efficient():
     assert report(layer(("nothing",)))["efficiency"] == 1.0
+
+
+# Carrying on from a checkpoint ----------------------------------------------------
+
+STACK = [
+    layer(("etc/",), ("etc/a", 10), ("etc/b", 20), ("usr/bin/tool", 300), ("usr/lib/",), ("usr/lib/x", 40),
+          ("link", "l", "etc/a"), ("empty",)),
+    layer(("etc/",), ("etc/a", 11), ("etc/.wh.b",), ("usr/lib/",), ("usr/lib/.wh..wh..opq",), ("usr/lib/y", 5),
+          ("hard", "h", "usr/bin/tool")),
+    layer(("usr/",), ("usr/bin", 7), ("etc/",), ("etc/b/",), ("etc/b/inner", 2), ("deep/er/est", 9)),
+    layer((".wh.etc",), ("etc", 1), ("deep/er/",), ("deep/er/.wh.est",), ("empty", 3)),
+    layer(("usr/",), ("usr/lib/",), ("usr/lib/.wh..wh..opq",), ("new", 1000)),
+]
+
+
+def summary_of(files):
+    last = len(files.layers) - 1
+    return (files.efficiency.report(files.layer_sizes, files.paths), files.file_count(last),
+            files.total_size(last), files.final_entries(), files.layer_sizes)
+
+
+@pytest.mark.parametrize("below", range(1, len(STACK)))
+def test_a_stack_carried_on_from_a_checkpoint_sums_up_as_the_whole_stack(below):
+    whole = ImageFiles(STACK, weigh_waste=True)
+    checkpoint = ImageFiles(STACK[:below], weigh_waste=True).checkpoint()
+    resumed = ImageFiles(STACK, weigh_waste=True, checkpoint=checkpoint)
+    assert resumed.layers_from_checkpoint == below
+    assert summary_of(resumed) == summary_of(whole)
+    assert summary_of(whole)[0]["wasted_bytes"] > 0  # the stack wastes something to carry on
+
+
+def test_a_checkpoint_of_a_resumed_stack_carries_on_as_well():
+    resumed = ImageFiles(STACK[:3], weigh_waste=True, checkpoint=ImageFiles(STACK[:1], weigh_waste=True).checkpoint())
+    again = ImageFiles(STACK, weigh_waste=True, checkpoint=resumed.checkpoint())
+    assert summary_of(again) == summary_of(ImageFiles(STACK, weigh_waste=True))
+
+
+def test_a_checkpoint_of_other_layers_is_refused():
+    checkpoint = ImageFiles(STACK[:2], weigh_waste=True).checkpoint()
+    with pytest.raises(ValueError, match="other layers"):
+        ImageFiles([STACK[0], STACK[2], STACK[3]], weigh_waste=True, checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="other layers"):
+        ImageFiles(STACK[:1], weigh_waste=True, checkpoint=checkpoint)  # more layers than the image has
+    with pytest.raises(ValueError):
+        ImageFiles(STACK, weigh_waste=True, checkpoint=STACK[0].encode())  # a layer index is no checkpoint
+    with pytest.raises(ValueError):
+        ImageFiles(STACK, weigh_waste=True, checkpoint=checkpoint[:len(checkpoint) // 2])

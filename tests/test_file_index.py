@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 
 from images.catalog.history import clean_created_by
-from images.files import explorer
+from images.files import explorer, indexing
 from images.files.entries import display
+from images.files.filesystem import ImageFiles
 from images.models import ImageIndex, LayerIndex
 from tests import dockerlib, live, savedlayers
 
@@ -124,6 +125,27 @@ def test_wasted_space_and_efficiency_are_dives(builder_client, image):
         (display(path), size, layers) for path, size, layers in expected["wasters"]] == [
         ("app/big", 12000, [1, 2]), ("opq/old", 10, [1, 3])]
     assert summary["wasted_share"] == pytest.approx(12010 / expected["user_size"])
+
+
+def test_an_image_built_on_an_indexed_one_carries_its_summary_on(builder_client, image):
+    index_through_the_worker(builder_client, image["hex"])
+    child_tag = dockerlib.unique("files-child") + ":1"
+    child = dockerlib.build(f"FROM {image['tag']}\nRUN rm /app/a.txt && head -c 9000 /dev/zero > /app/big "
+                            "&& rm -rf /opq && mkdir /opq && echo newer > /opq/new\n", tags=[child_tag])
+    job = index_through_the_worker(builder_client, child.split(":")[1])
+    log = "\n".join(job.lines.values_list("text", flat=True))
+    assert f"Summary carried on from the index of {image['id']}, whose 4 layers this image shares." in log
+    # What it carried on to is what the whole stack, and docker save read with tarfile, say.
+    index = ImageIndex.objects.get(image_id=child)
+    whole = indexing.summarize(ImageFiles(indexing.load_layers(index.diff_ids), weigh_waste=True), index.diff_ids)
+    assert index.summary == whole
+    layers = savedlayers.saved_layers(child_tag)
+    expected = savedlayers.dive_efficiency(layers)
+    assert index.summary["efficiency"] == pytest.approx(expected["efficiency"])
+    # app/big three times; opq/old and opq/new each written twice (old hidden again, weighing 0);
+    # app/a.txt removed (4 + 0).
+    assert index.summary["wasted_bytes"] == expected["wasted_bytes"] == 5000 + 7000 + 9000 + 10 + 10 + 4
+    assert index.summary["files"] == len(savedlayers.filesystems(layers)[-1])
 
 
 def test_the_image_page_shows_the_explorer_with_names_escaped(builder_client, image):

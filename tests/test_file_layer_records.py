@@ -8,6 +8,7 @@ import hashlib
 
 import pytest
 
+from images import refs
 from images.engine import Engine, get_engine, layer_records
 from images.models import ImageIndex, LayerIndex
 from tests import dockerlib, savedlayers
@@ -66,7 +67,7 @@ def test_a_second_image_reads_only_its_new_layer(worker, builder_client, image):
 def _layerdb(tmp_path, diff_ids, recorded=None, tar_split=True):
     """A data root whose layer database holds a record per layer."""
     folder = tmp_path / "image" / "overlay2" / "layerdb" / "sha256"
-    for diff_id, chain_id, written in zip(diff_ids, layer_records.chain_ids(diff_ids), recorded or diff_ids):
+    for diff_id, chain_id, written in zip(diff_ids, refs.chain_ids(diff_ids), recorded or diff_ids):
         record = folder / chain_id.split(":")[1]
         record.mkdir(parents=True)
         (record / "diff").write_text(written)

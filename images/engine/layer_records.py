@@ -19,24 +19,15 @@ stream.
 
 import base64
 import gzip
-import hashlib
 import json
 import re
 from pathlib import Path
 
+from images import refs
+
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _DRIVER = re.compile(r"[a-z0-9_-]{1,64}")
 _SEGMENT, _FILE = 2, 1
-
-
-def chain_ids(diff_ids):
-    """The OCI chain id of each layer: the first is its diff id, each next the
-    sha256 of "<chain id below> <diff id>"."""
-    chain = []
-    for diff_id in diff_ids:
-        chain.append(diff_id if not chain else
-                     "sha256:" + hashlib.sha256(f"{chain[-1]} {diff_id}".encode()).hexdigest())
-    return chain
 
 
 def tar_split_files(data_root, driver, diff_ids):
@@ -46,7 +37,7 @@ def tar_split_files(data_root, driver, diff_ids):
         return None
     layerdb = Path(data_root) / "image" / driver / "layerdb" / "sha256"
     found = []
-    for diff_id, chain_id in zip(diff_ids, chain_ids(diff_ids)):
+    for diff_id, chain_id in zip(diff_ids, refs.chain_ids(diff_ids)):
         if not _DIGEST.fullmatch(diff_id):
             return None
         record = layerdb / chain_id.split(":", 1)[1]

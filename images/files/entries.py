@@ -7,11 +7,10 @@ pages and JSON through `display`, which escapes what is not printable UTF-8
 and is undone by `parse_display` (paths in links and API parameters).
 """
 
-import struct
-import sys
-import zlib
 from array import array
 from dataclasses import dataclass
+
+from images.files import columns as stored
 
 FILE, DIRECTORY, SYMLINK, HARDLINK, CHARACTER, BLOCK_DEVICE, FIFO = b"f", b"d", b"l", b"h", b"c", b"b", b"p"
 WHITEOUT, OPAQUE = b"w", b"o"  # "path was removed", "the directory hides what lower layers put in it"
@@ -26,7 +25,7 @@ OPAQUE_MARKER = b".wh..wh..opq"
 _SLASH_OR_DOT = b"/."
 _MAGIC = b"DYLI\x01"
 _COLUMNS = ("kinds", "sizes", "mtimes", "modes", "uids", "gids", "paths", "links")
-_NUMBER_TYPES = {"sizes": "q", "mtimes": "q", "modes": "I", "uids": "I", "gids": "I"}
+_COLUMN_TYPES = (stored.BYTES, "q", "q", "I", "I", "I", stored.BYTE_STRINGS, stored.BYTE_STRINGS)
 _UINT_MAX = 2**32 - 1
 
 
@@ -130,50 +129,18 @@ class LayerEntries:
         return self.kinds[index:index + 1]
 
     def encode(self):
-        parts = [_MAGIC, struct.pack("<I", len(self))]
-        for column in _COLUMNS:
-            value = getattr(self, column)
-            if column in ("paths", "links"):
-                raw = b"\0".join(value)
-            elif column == "kinds":
-                raw = bytes(value)
-            else:
-                raw = _little_endian(value).tobytes()
-            packed = zlib.compress(raw, 6)
-            parts += [struct.pack("<Q", len(packed)), packed]
-        return b"".join(parts)
+        return stored.pack(_MAGIC, len(self), [getattr(self, column) for column in _COLUMNS])
 
     @classmethod
     def decode(cls, blob):
-        blob = bytes(blob)
-        if not blob.startswith(_MAGIC):
-            raise ValueError("Not a layer index.")
-        (count,) = struct.unpack_from("<I", blob, len(_MAGIC))
-        at = len(_MAGIC) + 4
-        columns = {}
-        for column in _COLUMNS:
-            (length,) = struct.unpack_from("<Q", blob, at)
-            raw = zlib.decompress(blob[at + 8:at + 8 + length])
-            at += 8 + length
-            if column in ("paths", "links"):
-                columns[column] = raw.split(b"\0") if count else []
-            elif column == "kinds":
-                columns[column] = raw
-            else:
-                numbers = array(_NUMBER_TYPES[column])
-                numbers.frombytes(raw)
-                columns[column] = _little_endian(numbers)
-        entries = cls(**columns)
-        if any(len(getattr(entries, column)) != count for column in _COLUMNS):
+        try:
+            count, values = stored.unpack(blob, _MAGIC, _COLUMN_TYPES)
+        except ValueError as exc:
+            raise ValueError(f"Not a layer index: {exc}") from exc
+        entries = cls(**dict(zip(_COLUMNS, values)))
+        if any(len(value) != count for value in values):
             raise ValueError("A layer index's columns disagree on its length.")
         return entries
-
-
-def _little_endian(numbers):
-    if sys.byteorder == "big":
-        numbers = array(numbers.typecode, numbers)
-        numbers.byteswap()
-    return numbers
 
 
 class EntryWriter:

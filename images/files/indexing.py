@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from images import refs
 from images.engine import layer_records
 from images.files import entries as kinds
 from images.files import history
@@ -110,7 +111,7 @@ def index_image(stream, reference, output, job=None):
         layers = history.layer_history(engine.image_history(image_id), len(diff_ids))
         if layers is not None:
             # Nothing to read: which step made each layer is all the save stream would add.
-            index = save_image_index(image_id, diff_ids, layers, job)
+            index = save_image_index(image_id, diff_ids, layers, job, output)
             _write_summary(output, index.summary)
             return image_id
     progress = _Progress(output)
@@ -121,7 +122,7 @@ def index_image(stream, reference, output, job=None):
             _read_layer_records(dict(zip(diff_ids, records)), missing, known, progress, output)
             progress.place([diff_id.encode() for diff_id in diff_ids], diff_ids)
             output.set_progress(progress.snapshot())
-            index = save_image_index(image_id, diff_ids, layers, job)
+            index = save_image_index(image_id, diff_ids, layers, job, output)
             _write_summary(output, index.summary)
             return image_id
     config, placed = _read_save_stream(stream, image_id, known, progress, output)
@@ -144,7 +145,7 @@ def index_image(stream, reference, output, job=None):
     _store_layers(placed, diff_ids, output)
     progress.place([layer.folder for layer in placed], diff_ids)
     output.set_progress(progress.snapshot())
-    index = save_image_index(image_id, diff_ids, _config_layers(config, diff_ids), job)
+    index = save_image_index(image_id, diff_ids, _config_layers(config, diff_ids), job, output)
     _write_summary(output, index.summary)
     return image_id
 
@@ -306,15 +307,39 @@ def _config_layers(config, diff_ids):
              "comment": entry.get("comment") or ""} for entry in made]
 
 
-def save_image_index(image_id, diff_ids, layers, job=None):
-    """Record the image's layers and compute its summary (files, wasted space)."""
-    files = ImageFiles(load_layers(diff_ids), weigh_waste=True)
+def save_image_index(image_id, diff_ids, layers, job=None, output=None):
+    """Record the image's layers and compute its summary (files, wasted space),
+    carried on from the index of an image it is built on where there is one."""
+    chains = refs.chain_ids(diff_ids)
+    below = _checkpoint_below(chains)
+    files = None
+    if below is not None:
+        try:
+            files = ImageFiles(load_layers(diff_ids), weigh_waste=True, checkpoint=below.checkpoint)
+        except ValueError:
+            log.warning("The checkpoint of image index %s does not fit its layers; stacking them all.", below.pk)
+        else:
+            if output is not None:
+                shared = len(below.diff_ids)
+                output.write(f"Summary carried on from the index of {below.image_id}, whose {shared} "
+                             f"layer{'s' if shared != 1 else ''} this image shares.")
+    if files is None:
+        files = ImageFiles(load_layers(diff_ids), weigh_waste=True)
     summary = summarize(files, diff_ids)
     index, _ = ImageIndex.objects.update_or_create(
         image_id=image_id,
-        defaults={"diff_ids": diff_ids, "layers": layers, "summary": summary, "indexed_at": timezone.now(),
-                  "job": job})
+        defaults={"diff_ids": diff_ids, "chain_id": chains[-1] if chains else "", "layers": layers,
+                  "summary": summary, "indexed_at": timezone.now(), "job": job, "checkpoint": files.checkpoint()})
     return index
+
+
+def _checkpoint_below(chains):
+    """The index of an image whose layers are the first of these (the most of
+    them, fewer than all), with a checkpoint; or None."""
+    candidates = (ImageIndex.objects.filter(chain_id__in=chains[:-1]).exclude(checkpoint=b"")
+                  .only("image_id", "diff_ids", "chain_id", "checkpoint"))
+    position = {chain: at for at, chain in enumerate(chains)}
+    return max(candidates, key=lambda index: position[index.chain_id], default=None)
 
 
 def load_layers(diff_ids):

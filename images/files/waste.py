@@ -30,6 +30,8 @@ Two places where Dockyard has to decide what dive leaves undecided:
   layer with an error; here it weighs 0 and the walk goes on.
 """
 
+from array import array
+
 from images.files import entries as kinds
 
 
@@ -38,10 +40,41 @@ class Efficiency:
     to the filesystem, so that a whiteout can weigh what it removes)."""
 
     def __init__(self):
-        self._first = {}  # pid -> (size, layer) of a path visited once so far
-        self._repeated = {}  # pid -> [cumulative, smallest, [layers]]
+        # By pid, a path's first visit (-1: none yet), in arrays: a dict of
+        # tuples cost 150 bytes a path, most of a large layer's index.
+        self._first_sizes = array("q")
+        self._first_layers = array("i")
+        self._repeated = {}  # pid -> [cumulative, smallest, [layers]], once visited twice
         self._minimum = 0  # sum of every path's smallest size
         self._cumulative = 0
+
+    # The columns of `state()`, for `images.files.columns`.
+    STATE_TYPES = ("q", "i", "I", "q", "q", "I", "I", "q")
+
+    def state(self):
+        """The visits so far as columns, to carry on from in `restored`."""
+        repeated = self._repeated.values()
+        return [self._first_sizes, self._first_layers,
+                array("I", self._repeated), array("q", (seen[0] for seen in repeated)),
+                array("q", (seen[1] for seen in repeated)), array("I", (len(seen[2]) for seen in repeated)),
+                array("I", (layer for seen in repeated for layer in seen[2])),
+                array("q", (self._minimum, self._cumulative))]
+
+    @classmethod
+    def restored(cls, state):
+        first_sizes, first_layers, repeated_pids, cumulative, smallest, counts, layers, totals = state
+        if not (len(first_sizes) == len(first_layers)
+                and len(repeated_pids) == len(cumulative) == len(smallest) == len(counts)
+                and sum(counts) == len(layers) and len(totals) == 2):
+            raise ValueError("The visits of a checkpoint disagree on their lengths.")
+        efficiency = cls()
+        efficiency._first_sizes, efficiency._first_layers = first_sizes, first_layers
+        at = 0
+        for pid, total, least, count in zip(repeated_pids, cumulative, smallest, counts):
+            efficiency._repeated[pid] = [total, least, list(layers[at:at + count])]
+            at += count
+        efficiency._minimum, efficiency._cumulative = totals
+        return efficiency
 
     def _visit(self, pid, layer, size):
         self._cumulative += size
@@ -53,16 +86,22 @@ class Efficiency:
                 seen[1] = size
             seen[2].append(layer)
             return
-        first = self._first.pop(pid, None)
-        if first is None:
-            self._first[pid] = (size, layer)
+        first_layer = self._first_layers[pid]
+        if first_layer < 0:
+            self._first_layers[pid] = layer
+            self._first_sizes[pid] = size
             self._minimum += size
             return
-        smallest = min(first[0], size)
-        self._minimum -= first[0] - smallest
-        self._repeated[pid] = [first[0] + size, smallest, [first[1], layer]]
+        first_size = self._first_sizes[pid]
+        smallest = min(first_size, size)
+        self._minimum -= first_size - smallest
+        self._repeated[pid] = [first_size + size, smallest, [first_layer, layer]]
 
     def add_layer(self, number, layer, pids, files):
+        new_paths = len(files.paths) - len(self._first_layers)
+        if new_paths > 0:
+            self._first_layers.extend(array("i", [-1]) * new_paths)
+            self._first_sizes.extend(array("q", [0]) * new_paths)
         layer_kinds = layer.kinds
         parents = files.parents
         inner = set()  # paths of the layer's tree that hold another of its paths
