@@ -4,8 +4,9 @@ only DOCKYARD_MAX_STREAMS of them per person at once.
 
 On connect the consumer joins the job's group first, then sends the stored
 lines after `after`, then live ones; sequence numbers make sure nothing is lost
-or repeated between the two, and lines the channel layer dropped are read back
-from the database. A build's steps go the same way: the stored list on connect
+or repeated between the two, and lines missed on the way (published while the
+process was still subscribing, or while its Redis connection was down) are read
+back from the database. A build's steps go the same way: the stored list on connect
 (and again with the final state), each changed step (`{"type": "step"}`) live;
 and a BuildKit build's graph: the stored one on connect and with the final state,
 changed vertices and transfers (`{"type": "graph"}`) live.
@@ -31,6 +32,7 @@ from images.models import Job, JobLine
 from images.monitoring.metrics import LINES_DELIVERED
 
 REPLAY_CHUNK = 2000
+RECHECK_AFTER = 2  # seconds; far longer than Redis takes to subscribe
 
 
 class GuardedConsumer(AsyncJsonWebsocketConsumer):
@@ -89,6 +91,8 @@ class JobConsumer(GuardedConsumer):
             await self.close(code=4404)
             return
         self.last_sent = _after(self.scope)
+        self.sending = asyncio.Lock()
+        self.finished = False
         self.group = job_group(self.job_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -99,14 +103,34 @@ class JobConsumer(GuardedConsumer):
         # A job whose worker died turns interrupted when the scheduler finds it,
         # which publishes the state like any other.
         await self.send_json(publish.state_event(job))
+        self.finished = job.state in Job.FINAL_STATES
+        if not self.finished:
+            self.recheck = asyncio.create_task(self.recheck_soon())
+
+    async def recheck_soon(self):
+        """Redis takes a subscription a moment after the layer sends it: what was
+        published in that moment came to no one here. The stored lines have it,
+        and the final state, if it came then, is read back once."""
+        await asyncio.sleep(RECHECK_AFTER)
+        async with self.sending:
+            job = await self.catch_up()
+            if job.state in Job.FINAL_STATES and not self.finished:
+                self.finished = True
+                await self.send_steps(job)
+                await self.send_json(publish.state_event(job))
 
     async def disconnect(self, code):
+        if getattr(self, "recheck", None):
+            self.recheck.cancel()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.release_slot()
 
     async def job_event(self, message):
-        event = message["event"]
+        async with self.sending:  # not interleaved with recheck_soon's catch-up
+            await self.deliver(message["event"])
+
+    async def deliver(self, event):
         if event["type"] == "lines":
             lines = [line for line in event["lines"] if line[0] > self.last_sent]
             if lines and lines[0][0] > self.last_sent + 1:
@@ -118,6 +142,9 @@ class JobConsumer(GuardedConsumer):
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] in Job.FINAL_STATES:
+                if self.finished:
+                    return  # read back already by recheck_soon
+                self.finished = True
                 # The stored list once more: a step change the layer dropped is not lost at the end.
                 await self.send_steps(await self.catch_up())
             await self.send_json(event)

@@ -14,9 +14,10 @@ def job_group(job_id):
 
 
 def publish_job_event(job_id, event):
-    """Send one event to everyone watching a job. The layer drops messages for
-    viewers over capacity; they catch up from the stored lines, so a slow or
-    vanished viewer never holds the job up."""
+    """Send one event to everyone watching a job: published once, each web process
+    hands it to its own viewers. A process that misses one (its Redis connection
+    dropped) has its viewers read the gap back from the stored lines, so a slow
+    or vanished viewer never holds the job up."""
     layer = get_channel_layer()
     async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "event": event})
 
