@@ -192,14 +192,16 @@ def scenario_build(api):
 async def _collect(url, cookie, origin, until_final=True, stamps=None, sink=None, opened=None):
     import websockets
 
-    received = []
+    received, received_state = [], False
     async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": origin},
                                   max_size=None, open_timeout=120) as socket:
-        if opened is not None:
-            opened.append(time.time())
         async for raw in socket:
             now = time.time()
             event = json.loads(raw)
+            if opened is not None and event["type"] == "state" and not received_state:
+                # The consumer has caught up from storage and is on the live feed.
+                received_state = True
+                opened.append(now)
             if event["type"] == "lines":
                 for seq, text in event["lines"]:
                     received.append(seq)

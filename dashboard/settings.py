@@ -106,7 +106,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{DATA_DIR / 'dockyard.sqlite3'}",
-        conn_max_age=envint("DOCKYARD_DB_CONN_MAX_AGE", 0, minimum=0),
+        # Kept open: each websocket's queries run one after another on its web
+        # process's database thread, and opening SQLite again for each was a
+        # sixth of that thread's time when a thousand viewers connected.
+        conn_max_age=envint("DOCKYARD_DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -26,7 +26,7 @@ pids+=($!)
 pids+=($!)
 "$BIN/python" manage.py listen_events &
 pids+=($!)
-"$BIN/uvicorn" --http h11 --ws websockets-sansio --loop asyncio --lifespan off --no-proxy-headers --no-server-header --timeout-graceful-shutdown 10 --workers "${DOCKYARD_WEB_PROCESSES:-$(nproc)}" --host "$HOST" --port "$PORT" dashboard.asgi:application &
+"$BIN/uvicorn" --http h11 --ws websockets-sansio --ws-per-message-deflate false --loop asyncio --lifespan off --no-proxy-headers --no-server-header --timeout-graceful-shutdown 10 --workers "${DOCKYARD_WEB_PROCESSES:-$(nproc)}" --host "$HOST" --port "$PORT" dashboard.asgi:application &
 pids+=($!)
 echo "Dockyard is serving http://$HOST:$PORT/ (Ctrl-C stops it)"
 # Whichever process ends first ends the rest.

@@ -150,8 +150,11 @@ class Beat:
 # whole request bodies, and responses to a slow client, in memory); h11 caps a
 # request's headers at 16 KB, where httptools keeps reading them; Django sees the
 # socket's peer address, as with daphne, not an X-Forwarded-For from loopback.
-UVICORN_OPTIONS = ["--http", "h11", "--ws", "websockets-sansio", "--loop", "asyncio", "--lifespan", "off",
-                   "--no-proxy-headers", "--no-server-header", "--timeout-graceful-shutdown", "10"]
+# No per-message deflate: it compresses each frame again for each socket, the
+# one cost of a batch the process cannot share among its viewers.
+UVICORN_OPTIONS = ["--http", "h11", "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--loop",
+                   "asyncio", "--lifespan", "off", "--no-proxy-headers", "--no-server-header",
+                   "--timeout-graceful-shutdown", "10"]
 
 
 class Server:

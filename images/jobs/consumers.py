@@ -109,13 +109,18 @@ class JobConsumer(GuardedConsumer):
 
     async def recheck_soon(self):
         """Redis takes a subscription a moment after the layer sends it: what was
-        published in that moment came to no one here. The stored lines have it,
-        and the final state, if it came then, is read back once."""
+        published in that moment came to no one here. Lines missed then show as
+        a gap in the next batch; only the final state, if it came then, needs
+        reading back (once: reading the lines here would chase the live ones
+        through the database)."""
         await asyncio.sleep(RECHECK_AFTER)
+        state = await database_sync_to_async(_job_state)(self.job_id)
+        if state not in Job.FINAL_STATES:
+            return
         async with self.sending:
-            job = await self.catch_up()
-            if job.state in Job.FINAL_STATES and not self.finished:
+            if not self.finished:
                 self.finished = True
+                job = await self.catch_up()
                 await self.send_steps(job)
                 await self.send_json(publish.state_event(job))
 
@@ -190,6 +195,10 @@ class JobConsumer(GuardedConsumer):
                 await self.send_lines(tail)
             self.last_sent = lines[-1][0]
         return job
+
+
+def _job_state(job_id):
+    return Job.objects.filter(pk=job_id).values_list("state", flat=True).first()
 
 
 def _stored_lines(job_id, after, until):

@@ -32,7 +32,11 @@ _clients = weakref.WeakKeyDictionary()  # an asyncio client belongs to one event
 def _redis():
     loop = asyncio.get_running_loop()
     if loop not in _clients:
-        _clients[loop] = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
+        # A thousand viewers opening at once wait their turn for a connection
+        # rather than fail (redis-py's plain pool refuses past 100).
+        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=50, timeout=20,
+                                                     **settings.REDIS_CLIENT_OPTIONS)
+        _clients[loop] = redis.Redis(connection_pool=pool)
     return _clients[loop]
 
 
