@@ -207,7 +207,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # one: viewers number their lines and read gaps back from the database.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "images.jobs.channel_layer.SharedDecodeChannelLayer",
         # The address keeps whatever the URL carries (a password, a database).
         "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS}]},
     }

@@ -56,7 +56,7 @@ def test_every_redis_client_waits_longer_than_the_layers_blocking_read_and_keeps
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     # Its receiver asks for a message at most 0.1 s at a time: no read of its own blocks.
-    assert found["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert found["layer"] == "images.jobs.channel_layer.SharedDecodeChannelLayer"  # channels-redis pub/sub
     longest_blocking_read = 5  # kombu's and the core layer's: none of Dockyard's is longer
     for name, client in found["clients"].items():
         timeout = client["socket_timeout"]

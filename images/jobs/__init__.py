@@ -6,6 +6,7 @@ everything that follows one from its start to its stored output.
 - `running`: a job run in the worker, its heartbeat and its cancel.
 - `log`: output lines numbered, stored in batches, then published.
 - `publish`: the channel layer behind one place.
+- `channel_layer`: channels-redis's pub/sub layer, each message decoded once a process.
 - `consumers`: the websockets (a job's output, the image events).
 - `streams`: how many streams each person has open, across processes.
 - `access`: which jobs a person may see or change.

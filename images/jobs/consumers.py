@@ -17,6 +17,7 @@ import json
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
@@ -32,6 +33,7 @@ from images.models import Job, JobLine
 from images.monitoring.metrics import LINES_DELIVERED
 
 REPLAY_CHUNK = 2000
+_LIVE_EVENTS = ("job.event", "images.event")
 RECHECK_AFTER = 2  # seconds; far longer than Redis takes to subscribe
 
 
@@ -40,6 +42,17 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     at once per user as DOCKYARD_MAX_STREAMS allows."""
 
     slot_keeper = None
+
+    async def dispatch(self, message):
+        if message["type"] in _LIVE_EVENTS:
+            # Channels closes stale database connections before each message, on
+            # the one thread a process runs its database work on: a batch to a
+            # thousand viewers took a thousand turns there (bench 10). These
+            # handlers reach the database only through database_sync_to_async,
+            # which closes them itself.
+            await getattr(self, get_handler_name(message))(message)
+            return
+        await super().dispatch(message)
 
     async def admit(self):
         """Refuse (and return False) or take a stream slot. A refused handshake
