@@ -17,6 +17,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.db.models import Q
 from django.dispatch import receiver
 
+from images import engines
 from images.accounts.addresses import client_address
 from images.models import AuditEntry
 
@@ -40,7 +41,7 @@ def record(user, action, target="", outcome=OK, detail="", job=None):
         actor=user if authenticated else None,
         actor_name=user.get_username() if authenticated else "anonymous",
         action=action, target=str(target)[:600], outcome=outcome, detail=detail, job=job,
-        address=context["address"], via=context["via"],
+        address=context["address"], via=context["via"], engine=job.engine if job else engines.active(),
     )
 
 
@@ -67,7 +68,7 @@ class AuditContextMiddleware:
         if getattr(request, "token_auth", False):
             via = "token"
         else:
-            via = "api" if request.path.startswith("/api/") else "web"
+            via = "api" if request.path_info.startswith("/api/") else "web"
         token = _context.set({"address": client_address(request), "via": via})
         try:
             return self.get_response(request)
