@@ -93,12 +93,13 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 SEARCHED = ("actor_name", "target", "detail", "address")  # as the admin page searches
 
 
-def entries(outcome="", action="", via="", actor="", q="", since=None, until=None):
+def entries(outcome="", action="", via="", actor="", q="", since=None, until=None, engine=""):
     """The log filtered as the audit page filters it, newest first: exact
-    outcome, action, channel and actor; each word of `q` somewhere in who,
+    outcome, action, channel, actor and engine; each word of `q` somewhere in who,
     target, detail or address; `since` <= when < `until`."""
     selected = AuditEntry.objects.all()
-    for field, value in (("outcome", outcome), ("action", action), ("via", via), ("actor_name", actor)):
+    for field, value in (("outcome", outcome), ("action", action), ("via", via), ("actor_name", actor),
+                         ("engine", engine)):
         if value:
             selected = selected.filter(**{field: value})
     for word in q.split():
@@ -112,14 +113,14 @@ def entries(outcome="", action="", via="", actor="", q="", since=None, until=Non
 
 # Export -------------------------------------------------------------------------
 
-FIELDS = ["id", "at", "actor", "action", "target", "outcome", "detail", "job", "address", "via"]
+FIELDS = ["id", "at", "actor", "action", "target", "outcome", "detail", "job", "address", "via", "engine"]
 
 
 def _row(entry):
     return {
         "id": entry.pk, "at": entry.at.isoformat(), "actor": entry.actor_name, "action": entry.action,
         "target": entry.target, "outcome": entry.outcome, "detail": entry.detail, "job": entry.job_id,
-        "address": entry.address, "via": entry.via,
+        "address": entry.address, "via": entry.via, "engine": entry.engine,
     }
 
 
