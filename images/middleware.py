@@ -18,8 +18,11 @@ from images.models import ApiToken
 
 
 class EngineMiddleware:
-    """The engine a request works on, as `request.engine` (so views and the API
-    hand it to the service functions and never import the engine themselves);
+    """The engine a request works on, named by its URL (`/e/<name>/...`; the
+    default engine's URLs have no prefix), as `request.engine` and
+    `request.engine_name` (so views and the API hand it to the service functions
+    and never import the engine themselves), and as the active engine that role
+    checks and audit entries read; an engine Dockyard does not manage is a 404;
     and engine failures raised anywhere in a view become pages that say what was
     tried, with the right status, instead of a 500."""
 

@@ -27,7 +27,8 @@ pids+=($!)
 "$BIN/celery" -A dashboard beat --loglevel INFO &
 pids+=($!)
 # One event listener per engine, remote ones too: events come through the engine's API.
-for engine in $("$BIN/python" manage.py engines --names); do
+engine_names=$("$BIN/python" manage.py engines --names) || exit 1
+for engine in $engine_names; do
   "$BIN/python" manage.py listen_events --engine "$engine" &
   pids+=($!)
 done

@@ -6,6 +6,7 @@ workers, roles, event listener and health kept apart."""
 import json
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -75,6 +76,28 @@ def test_each_engine_has_its_queue_the_default_keeping_dockyard_queue(settings):
     settings.DOCKYARD_QUEUE = "dockyard"
     assert engines.queue_for("default") == "dockyard"
     assert engines.queue_for("staging") == "dockyard.staging"
+
+
+def test_a_worker_here_serves_the_local_engines_or_those_named(settings, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    def queues():
+        out = StringIO()
+        call_command("engines", "--worker-queues", stdout=out)
+        return out.getvalue().strip()
+
+    settings.DOCKYARD_QUEUE = "dockyard"
+    settings.DOCKYARD_ENGINES = {"default": "unix:///var/run/docker.sock", "b": "unix:///srv/b.sock",
+                                 "far": "tcp://10.0.0.7:2376"}
+    monkeypatch.delenv("DOCKYARD_WORKER_ENGINES", raising=False)
+    assert queues() == "dockyard,dockyard.b"
+    monkeypatch.setenv("DOCKYARD_WORKER_ENGINES", "far")
+    assert queues() == "dockyard,dockyard.far"  # the periodic tasks' queue too
+    monkeypatch.setenv("DOCKYARD_WORKER_ENGINES", "far,nope")
+    with pytest.raises(CommandError, match="DOCKYARD_WORKER_ENGINES names nope"):
+        queues()
 
 
 def test_an_unknown_engine_is_named_in_the_error(settings):
@@ -307,3 +330,74 @@ def test_each_engines_listener_feeds_only_its_own_lists(two_engines, module_env,
     finally:
         for listener in listeners:
             listener.stop()
+
+
+@pytest.mark.unaudited("the jobs are made directly, as ones that ended")
+def test_streams_admit_by_the_role_on_their_engine(two_engines, server_ab, transactional_db):
+    """A builder on b alone: b's live list and b's job streams open, the default engine's do not."""
+    someone = make_user("nobody", None)
+    EngineRole.objects.create(user=someone, engine="b", role=roles.BUILDER)
+    client = Client()
+    client.force_login(someone)
+    session = client.cookies["sessionid"].value
+    on_b = Job.objects.create(engine="b", kind="pull", target="x:1", params={"reference": "x:1"}, output_limit=1000,
+                              state="failed", created_by=someone)
+    on_default = Job.objects.create(kind="pull", target="x:1", params={"reference": "x:1"}, output_limit=1000,
+                                    state="failed", created_by=someone)
+    headers = {"Cookie": f"sessionid={session}", "Origin": server_ab.url}
+    for path in ("/ws/e/b/images/", f"/ws/jobs/{on_b.pk}/"):
+        with connect(f"{server_ab.ws_url}{path}", open_timeout=10, additional_headers=headers) as socket:
+            if "jobs" in path:
+                assert json.loads(socket.recv(timeout=10))["type"] in ("lines", "steps", "state")
+    for path in ("/ws/images/", f"/ws/jobs/{on_default.pk}/"):
+        with pytest.raises(InvalidStatus):
+            connect(f"{server_ab.ws_url}{path}", open_timeout=10, additional_headers=headers)
+    assert client.get("/").status_code == 403 and client.get("/e/b/").status_code == 200
+    assert client.get(f"/jobs/{on_default.pk}/").status_code == 403  # no role on the default engine
+    assert client.get(f"/e/b/jobs/{on_default.pk}/").status_code == 404  # and not among the jobs they may see
+
+
+def test_the_sweep_sends_an_unclaimed_job_again_to_its_engines_queue(two_engines, live_settings, builder):
+    queue_b = f"{live_settings['queue']}.b"
+    with engines.activated("b"):
+        job = control.start_pull(builder, "127.0.0.1:5000/engines/unclaimed:1")
+    before = shared_redis().llen(queue_b)
+    Job.objects.filter(pk=job.pk).update(dispatched_at=job.queued_at - timedelta(hours=1))
+    control.requeue_unclaimed()
+    assert shared_redis().llen(queue_b) == before + 1
+    control.cancel(job, builder)
+
+
+@pytest.mark.browser
+def test_the_header_switches_engine_and_finds_an_image_on_any(two_engines, browser, server_ab, builder,
+                                                              second_engine):
+    from playwright.sync_api import expect
+
+    repo = dockerlib.unique("picked")
+    second_engine.docker("tag", second_engine.base_image, f"{repo}:1")
+    context = browser.new_context(base_url=server_ab.url, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto("/login/")
+        page.fill("input[name=username]", "builder")
+        page.fill("input[name=password]", "builder-password-1")
+        page.click("button[type=submit]")
+        expect(page.locator("#engine-picker summary")).to_have_text("Engine: default")
+        expect(page.locator("#image-table")).not_to_contain_text(repo)
+
+        page.click("#engine-picker summary")
+        page.click("#engine-picker a:text-is('b')")
+        expect(page).to_have_url(f"{server_ab.url}/e/b/")
+        expect(page.locator("#engine-picker summary")).to_have_text("Engine: b")
+        expect(page.locator("#image-table")).to_contain_text(repo)
+
+        page.goto("/")  # the search is of every engine, from any engine's page
+        page.fill(".engine-search input", repo)
+        page.press(".engine-search input", "Enter")
+        expect(page.locator("#engine-b")).to_contain_text(repo)
+        expect(page.locator("#engine-default")).to_contain_text("0 matching")
+        page.click(f"#engine-b a:text-is('{repo}')")
+        expect(page).to_have_url(re.compile(rf"{re.escape(server_ab.url)}/e/b/images/[0-9a-f]{{64}}/$"))
+        expect(page.locator(".image-id")).to_have_text(second_engine.base_image)
+    finally:
+        context.close()
