@@ -401,3 +401,14 @@ def test_the_header_switches_engine_and_finds_an_image_on_any(two_engines, brows
         expect(page.locator(".image-id")).to_have_text(second_engine.base_image)
     finally:
         context.close()
+
+
+def test_a_file_index_stays_while_any_engine_has_the_image(two_engines, second_engine, db):
+    from images.models import ImageIndex
+    from images.tasks import remove_unused_file_indexes
+
+    only_on_b = ImageIndex.objects.create(image_id=second_engine.base_image)
+    nowhere = ImageIndex.objects.create(image_id="sha256:" + "e" * 64)
+    remove_unused_file_indexes()  # the scheduled task's own function
+    assert list(ImageIndex.objects.values_list("pk", flat=True)) == [only_on_b.pk]
+    assert not ImageIndex.objects.filter(pk=nowhere.pk).exists()
