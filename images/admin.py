@@ -77,6 +77,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return response
 
 
+def _engine_field():
+    """An engine is chosen among those configured, not typed."""
+    from django import forms
+
+    return forms.ChoiceField(choices=[(name, name) for name in engines.names()], label="Engine")
+
+
 class EngineRoleInline(admin.TabularInline):
     """Roles on one engine each, on top of the global role."""
 
@@ -87,9 +94,7 @@ class EngineRoleInline(admin.TabularInline):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "engine":
-            from django import forms
-
-            return forms.ChoiceField(choices=[(name, name) for name in engines.names()], label="Engine")
+            return _engine_field()
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
@@ -97,7 +102,11 @@ class EngineRoleInline(admin.TabularInline):
 class EngineRoleAdmin(admin.ModelAdmin):
     list_display = ("user", "engine", "role")
     list_filter = ("engine", "role")
-    formfield_for_dbfield = EngineRoleInline.formfield_for_dbfield
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "engine":
+            return _engine_field()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

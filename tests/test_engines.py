@@ -412,3 +412,30 @@ def test_a_file_index_stays_while_any_engine_has_the_image(two_engines, second_e
     remove_unused_file_indexes()  # the scheduled task's own function
     assert list(ImageIndex.objects.values_list("pk", flat=True)) == [only_on_b.pk]
     assert not ImageIndex.objects.filter(pk=nowhere.pk).exists()
+
+
+def test_an_admin_grants_a_role_on_one_engine_in_the_admin_site(two_engines, owner_client):
+    from django.contrib.auth.models import Group
+    from django.urls import reverse
+
+    someone = make_user("viewer", roles.VIEWER)
+    response = owner_client.post(reverse("admin:auth_user_change", args=[someone.pk]), {
+        "username": "viewer", "is_active": "on", "groups": [Group.objects.get(name=roles.VIEWER).pk],
+        "user_permissions": [], "date_joined_0": "2026-11-23", "date_joined_1": "10:00:00",
+        "initial-date_joined_0": "2026-11-23", "initial-date_joined_1": "10:00:00",
+        "engine_roles-TOTAL_FORMS": "1", "engine_roles-INITIAL_FORMS": "0",
+        "engine_roles-0-engine": "b", "engine_roles-0-role": roles.BUILDER,
+    })
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert list(EngineRole.objects.values_list("user__username", "engine", "role")) == [("viewer", "b", "builder")]
+    assert AuditEntry.objects.get(action="user-change").detail == "in the admin site; role viewer; builder on b"
+    someone = type(someone).objects.get(pk=someone.pk)
+    assert roles.may(someone, "build", "b") and not roles.may(someone, "build", "default")
+
+    # Only an engine Dockyard manages can be chosen.
+    page = owner_client.get(reverse("admin:images_enginerole_add")).content.decode()
+    assert '<option value="b">b</option>' in page
+    refused = owner_client.post(reverse("admin:images_enginerole_add"),
+                                {"user": someone.pk, "engine": "nope", "role": roles.VIEWER})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    assert EngineRole.objects.count() == 1
