@@ -431,6 +431,9 @@ def test_an_admin_grants_a_role_on_one_engine_in_the_admin_site(two_engines, own
     assert AuditEntry.objects.get(action="user-change").detail == "in the admin site; role viewer; builder on b"
     someone = type(someone).objects.get(pk=someone.pk)
     assert roles.may(someone, "build", "b") and not roles.may(someone, "build", "default")
+    listed = owner_client.get(reverse("users-list")).content.decode()
+    assert '<span class="badge engine-role">builder on b</span>' in listed
+    assert f'href="/admin/auth/user/{someone.pk}/change/#engine_roles-group"' in listed
 
     # Only an engine Dockyard manages can be chosen.
     page = owner_client.get(reverse("admin:images_enginerole_add")).content.decode()
