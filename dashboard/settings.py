@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import envbool, envint, envlist, envnetworks, envstr, parse_networks
 from dashboard.private import make_private
+from images import engines
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DOCKYARD_DATA_DIR", str(BASE_DIR / "var")))
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "dashboard.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The engine from the URL's /e/<name>/ before anything resolves or reverses a URL.
+    "images.middleware.EngineMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,7 +85,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "images.middleware.EngineMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -98,6 +100,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # After auth's: its `perms` become those of the page's engine.
+                "images.views.pages.engine_context",
             ],
         },
     },
@@ -170,10 +174,10 @@ REDIS_URL = _redis_url()
 # Redis gone silent.
 REDIS_CLIENT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 5}
 
-# Engines by name. One today; the engine module keeps one client per entry.
-DOCKYARD_ENGINES = {
-    "default": envstr("DOCKER_HOST", "unix:///var/run/docker.sock"),
-}
+# Engines by name (images/engines.py reads DOCKYARD_ENGINES); the engine module
+# keeps one client per entry. TLS files of tcp:// engines, by engine name.
+DOCKYARD_ENGINES = engines.parse(envstr("DOCKYARD_ENGINES"), envstr("DOCKER_HOST"))
+DOCKYARD_ENGINE_TLS = engines.parse_tls(DOCKYARD_ENGINES, os.environ)
 DOCKYARD_ENGINE_TIMEOUT = envint("DOCKYARD_ENGINE_TIMEOUT", 30, minimum=1)
 DOCKYARD_IMAGES_PER_PAGE = envint("DOCKYARD_IMAGES_PER_PAGE", 100, minimum=1)
 

@@ -4,14 +4,15 @@ from django.contrib.auth.admin import UserAdmin
 from django.urls import path
 
 from images.accounts import audit, roles
-from images.models import ApiToken, AuditEntry, Job
+from images import engines
+from images.models import ApiToken, AuditEntry, EngineRole, Job
 from images.views.streaming import StreamingResponse
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("pk", "kind", "target", "state", "created_by", "queued_at", "finished_at")
-    list_filter = ("kind", "state")
+    list_display = ("pk", "engine", "kind", "target", "state", "created_by", "queued_at", "finished_at")
+    list_filter = ("engine", "kind", "state")
     search_fields = ("target", "image_id")
     readonly_fields = [field.name for field in Job._meta.fields]
 
@@ -26,8 +27,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: entries are written by Dockyard and never edited or deleted here."""
 
-    list_display = ("at", "actor_name", "action", "target", "outcome", "detail", "job", "address", "via")
-    list_filter = ("outcome", "action", "via", "actor_name", "at")
+    list_display = ("at", "actor_name", "engine", "action", "target", "outcome", "detail", "job", "address", "via")
+    list_filter = ("engine", "outcome", "action", "via", "actor_name", "at")
     search_fields = audit.SEARCHED
     date_hierarchy = "at"
     list_select_related = ("job",)
@@ -76,10 +77,54 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return response
 
 
+def _engine_field():
+    """An engine is chosen among those configured, not typed."""
+    from django import forms
+
+    return forms.ChoiceField(choices=[(name, name) for name in engines.names()], label="Engine")
+
+
+class EngineRoleInline(admin.TabularInline):
+    """Roles on one engine each, on top of the global role."""
+
+    model = EngineRole
+    extra = 0
+    verbose_name = "role on one engine"
+    verbose_name_plural = "roles on one engine (on top of the global role)"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "engine":
+            return _engine_field()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(EngineRole)
+class EngineRoleAdmin(admin.ModelAdmin):
+    list_display = ("user", "engine", "role")
+    list_filter = ("engine", "role")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "engine":
+            return _engine_field()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(request.user, "user-change", obj.user.get_username(),
+                     detail=f"in the admin site; role {obj.role} on the engine {obj.engine}")
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "user-change", obj.user.get_username(),
+                     detail=f"in the admin site; no role of its own on the engine {obj.engine}")
+        super().delete_model(request, obj)
+
+
 class DockyardUserAdmin(UserAdmin):
     """Django's user admin, as Dockyard admins use it: roles are groups, a role
     change is audited, and only a superuser can make a superuser or hand out
     single permissions (an admin could otherwise raise their own rights)."""
+
+    inlines = [EngineRoleInline]
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -92,8 +137,10 @@ class DockyardUserAdmin(UserAdmin):
         user = form.instance
         role = roles.role_of(user)
         roles.assign(user, role)  # one role, and the admin site for admins
+        on_engines = "".join(f"; {granted.role} on {granted.engine}" for granted in user.engine_roles.all())
         audit.record(request.user, "user-change" if change else "user-create", user.get_username(),
-                     detail=f"in the admin site; role {role or 'none'}{'' if user.is_active else ', inactive'}")
+                     detail=f"in the admin site; role {role or 'none'}{on_engines}"
+                            f"{'' if user.is_active else ', inactive'}")
 
 
 admin.site.unregister(get_user_model())

@@ -5,20 +5,24 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.cookie import parse_cookie
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse, set_script_prefix
 
 from django.utils.functional import SimpleLazyObject
 
+from images import engines
 from images.engine import EngineUnavailable, ImageNotFound, get_engine
 from images.models import ApiToken
 
 
 class EngineMiddleware:
-    """The engine a request works on, as `request.engine` (so views and the API
-    hand it to the service functions and never import the engine themselves);
+    """The engine a request works on, named by its URL (`/e/<name>/...`; the
+    default engine's URLs have no prefix), as `request.engine` and
+    `request.engine_name` (so views and the API hand it to the service functions
+    and never import the engine themselves), and as the active engine that role
+    checks and audit entries read; an engine Dockyard does not manage is a 404;
     and engine failures raised anywhere in a view become pages that say what was
     tried, with the right status, instead of a 500."""
 
@@ -26,17 +30,40 @@ class EngineMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.engine = SimpleLazyObject(get_engine)
-        return self.get_response(request)
+        name, rest = _engine_in_path(request.path_info)
+        if name is not None and not engines.exists(name):
+            raise Http404(f"Dockyard manages no engine named {name[:40]!r}.")
+        name = name or engines.DEFAULT
+        request.engine_name = name
+        request.engine = SimpleLazyObject(lambda: get_engine(name))
+        prefix = get_script_prefix()
+        if rest is not None:
+            # The rest of the URL resolves as the default engine's would, and every
+            # URL reversed while answering keeps the engine's prefix.
+            request.path_info = rest
+            set_script_prefix(prefix + engines.url_prefix(name))
+        try:
+            with engines.activated(name):
+                return self.get_response(request)
+        finally:
+            set_script_prefix(prefix)
 
     def process_exception(self, request, exception):
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             return None  # the API answers in JSON itself
         if isinstance(exception, EngineUnavailable):
             return render(request, "errors/engine_unavailable.html", {"error": exception}, status=503)
         if isinstance(exception, ImageNotFound):
             return render(request, "errors/image_not_found.html", {"reference": exception.reference, "reason": exception.reason}, status=404)
         return None
+
+
+def _engine_in_path(path):
+    """("b", "/images/") for "/e/b/images/"; (None, None) for a path without an engine."""
+    if not path.startswith("/e/"):
+        return None, None
+    name, _, rest = path[len("/e/"):].partition("/")
+    return name, "/" + rest
 
 
 class BearerTokenMiddleware:
@@ -71,7 +98,8 @@ def body_refusal(path, length, authenticated):
     if length == 0:
         return None
     if not authenticated:
-        if path not in (reverse("login"), reverse("admin:login")):
+        # The path as sent, and without its engine: the ASGI guard reverses without the engine's prefix.
+        if not {path, _engine_in_path(path)[1]} & {reverse("login"), reverse("admin:login")}:
             return 401, "Log in, or send Authorization: Bearer <token>."
         if length is None or length > LOGIN_BODY_MAX:
             return 413, f"A login is at most {LOGIN_BODY_MAX:,} bytes."
@@ -84,7 +112,7 @@ def body_refusal(path, length, authenticated):
 def refusal_response(path, status, message):
     """The answer to a refused body: the API's JSON error, a page's login redirect,
     or the reason as text."""
-    if path.startswith("/api/"):
+    if (_engine_in_path(path)[1] or path).startswith("/api/"):
         return JsonResponse({"error": message}, status=status)
     if status == 401:
         return redirect_to_login(path)

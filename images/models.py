@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from images.accounts import secrets_box
-from images.accounts.roles import PERMISSIONS
+from images.accounts.roles import PERMISSIONS, ROLES
 from images.refs import hex_id, registry_of
 
 
@@ -34,6 +34,8 @@ class Job(models.Model):
 
     FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.INTERRUPTED)
 
+    engine = models.CharField(max_length=31, default="default", db_index=True,
+                              help_text="The engine (a DOCKYARD_ENGINES name) the job runs on.")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
     target = models.CharField(max_length=600, help_text="What the job makes or fetches, for lists.")
@@ -65,7 +67,9 @@ class Job(models.Model):
         return f"{self.kind} #{self.pk} {self.target}"
 
     def get_absolute_url(self):
-        return reverse("jobs-detail", args=[self.pk])
+        from images import engines
+
+        return engines.reverse_on(self.engine, "jobs-detail", [self.pk])
 
     @property
     def is_final(self):
@@ -311,6 +315,7 @@ class TagMove(models.Model):
     """A tag came to point at an image: seen in the engine's events (so moves
     made in a terminal count) or made by Dockyard (a rollback)."""
 
+    engine = models.CharField(max_length=31, default="default", db_index=True)
     tag = models.CharField(max_length=600, db_index=True)
     image_id = models.CharField(max_length=80)
     previous_image_id = models.CharField(max_length=80, blank=True)
@@ -325,12 +330,12 @@ class TagMove(models.Model):
         return f"{self.tag} -> {self.image_id[:19]}"
 
     @classmethod
-    def record(cls, tag, image_id, action, by=None):
-        """Record that `tag` now points at `image_id`, unless it already did."""
-        last = cls.objects.filter(tag=tag).first()
+    def record(cls, tag, image_id, action, by=None, engine="default"):
+        """Record that `tag` now points at `image_id` on `engine` (a name), unless it already did."""
+        last = cls.objects.filter(engine=engine, tag=tag).first()
         if last is not None and last.image_id == image_id:
             return None
-        return cls.objects.create(tag=tag, image_id=image_id, action=action, by=by,
+        return cls.objects.create(engine=engine, tag=tag, image_id=image_id, action=action, by=by,
                                   previous_image_id=last.image_id if last else "")
 
 
@@ -345,6 +350,22 @@ class Access(models.Model):
         verbose_name = "Dockyard access"
 
 
+class EngineRole(models.Model):
+    """A role on one engine, on top of the user's global role: viewer on
+    production, builder on staging."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="engine_roles")
+    engine = models.CharField(max_length=31, help_text="A DOCKYARD_ENGINES name.")
+    role = models.CharField(max_length=10, choices=[(role, role) for role in ROLES])
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "engine"], name="one_role_per_user_and_engine")]
+        ordering = ["engine", "user"]
+
+    def __str__(self):
+        return f"{self.user} is {self.role} on {self.engine}"
+
+
 class AuditEntry(models.Model):
     """Who changed what, when, and how it went. A job's entry is written when the
     job is asked for and its outcome filled in when the job ends."""
@@ -356,6 +377,8 @@ class AuditEntry(models.Model):
     action = models.CharField(max_length=40, db_index=True)
     target = models.CharField(max_length=600, blank=True)
     outcome = models.CharField(max_length=20, db_index=True)
+    engine = models.CharField(max_length=31, default="default", db_index=True,
+                              help_text="The engine the action was asked of.")
     detail = models.TextField(blank=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
     address = models.GenericIPAddressField(null=True, blank=True)

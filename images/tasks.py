@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from images import engines
 from images.engine import EngineError, get_engine
 from images.files import cleanup
 from images.jobs import retention
@@ -31,11 +32,19 @@ def purge_expired_jobs():
     retention.purge_expired()
 
 
+class _EveryEngine:
+    """What the index cleanup asks of an engine, answered for all of them: an
+    image's index is unused only when no engine has the image."""
+
+    def list_images(self, intermediate=False):
+        return [image for name in engines.names() for image in get_engine(name).list_images(intermediate=intermediate)]
+
+
 @shared_task(ignore_result=True)
 def remove_unused_file_indexes():
-    """Drop the file indexes of images no longer on the engine, and of layers
+    """Drop the file indexes of images no longer on any engine, and of layers
     no indexed image holds any more."""
     try:
-        cleanup.remove_unused(get_engine())
+        cleanup.remove_unused(_EveryEngine())
     except EngineError:
-        pass  # the engine is down: nothing is known to be gone, and the next run tries again
+        pass  # an engine is down: nothing is known to be gone, and the next run tries again

@@ -6,6 +6,8 @@ from images.views import account, build_cache, files, images, jobs, lifecycle, r
 urlpatterns = [
     # /
     path("", images.image_list, name="images-list"),
+    # /search?q= (every engine's images)
+    path("search", images.image_search, name="images-search"),
     # /images/diff?a=&b= (no trailing slash, so an image named "diff" keeps its page)
     path("images/diff", files.image_diff, name="images-diff"),
     # /images/<id>/<action> (an id has no "/", so these cannot shadow a reference)

@@ -19,13 +19,19 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A dashboard worker --queues "${DOCKYARD_QUEUE:-dockyard}" --hostname "${DOCKYARD_QUEUE:-dockyard}@%h" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
+# One worker for every local engine's queue (or those DOCKYARD_WORKER_ENGINES names).
+queues=$("$BIN/python" manage.py engines --worker-queues) || exit 1
+"$BIN/celery" -A dashboard worker --queues "$queues" --hostname "${DOCKYARD_QUEUE:-dockyard}@%h" --loglevel INFO --concurrency "${DOCKYARD_WORKERS:-2}" &
 pids+=($!)
 # The scheduler of periodic work (settings.DOCKYARD_SCHEDULE); its schedule file is under var/.
 "$BIN/celery" -A dashboard beat --loglevel INFO &
 pids+=($!)
-"$BIN/python" manage.py listen_events &
-pids+=($!)
+# One event listener per engine, remote ones too: events come through the engine's API.
+engine_names=$("$BIN/python" manage.py engines --names) || exit 1
+for engine in $engine_names; do
+  "$BIN/python" manage.py listen_events --engine "$engine" &
+  pids+=($!)
+done
 "$BIN/uvicorn" --http h11 --ws websockets-sansio --ws-per-message-deflate false --loop asyncio --lifespan off --no-proxy-headers --no-server-header --timeout-graceful-shutdown 10 --workers "${DOCKYARD_WEB_PROCESSES:-$(nproc)}" --host "$HOST" --port "$PORT" dashboard.asgi:application &
 pids+=($!)
 echo "Dockyard is serving http://$HOST:$PORT/ (Ctrl-C stops it)"

@@ -88,12 +88,14 @@ def process_env(queue, prefix, **extra):
 
 
 class Worker:
-    def __init__(self, env, log_name, concurrency=2):
+    """A Celery worker on the queue in `env` (the default engine's), or on `queues`."""
+
+    def __init__(self, env, log_name, concurrency=2, queues=None):
         self.log_path = Path(settings.DATA_DIR) / "log" / log_name
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", env["DOCKYARD_QUEUE"],
+            [str(BIN / "celery"), "-A", "dashboard", "worker", "--queues", queues or env["DOCKYARD_QUEUE"],
              "--hostname", f"{env['DOCKYARD_QUEUE']}-{os.getpid()}-{id(self)}@%h", "--concurrency", str(concurrency),
              "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -273,13 +275,13 @@ class JobSocket:
 
 
 class EventListener:
-    """`manage.py listen_events` in its own process, as `make run` starts it."""
+    """`manage.py listen_events` in its own process, as `make run` starts it (one per engine)."""
 
-    def __init__(self, env, log_name="test-events.log"):
+    def __init__(self, env, log_name="test-events.log", engine="default"):
         self.log_path = Path(settings.DATA_DIR) / "log" / log_name
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "listen_events"],
+            [sys.executable, "manage.py", "listen_events", "--engine", engine],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30

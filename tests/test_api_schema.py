@@ -15,6 +15,7 @@ PAGE_TWINS = {
     "images-detail": [("GET", "/api/images/{reference}"), ("GET", "/api/images/{image_hex}/tag-moves"),
                       ("GET", "/api/images/{image_hex}/waste")],
     "images-diff": [("GET", "/api/diff")],
+    "images-search": [("GET", "/api/search")],
     "files-index": [("POST", "/api/images/{image_hex}/index")],
     "files-directory": [("GET", "/api/images/{image_hex}/files")],
     "files-search": [("GET", "/api/images/{image_hex}/files/search")],

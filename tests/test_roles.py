@@ -307,6 +307,7 @@ def test_an_admin_gives_roles_in_the_admin_site_but_cannot_make_a_superuser(owne
         "groups": [Group.objects.get(name=roles.ADMIN).pk], "user_permissions": [],
         "date_joined_0": "2026-11-23", "date_joined_1": "10:00:00", "initial-date_joined_0": "2026-11-23",
         "initial-date_joined_1": "10:00:00",
+        "engine_roles-TOTAL_FORMS": "0", "engine_roles-INITIAL_FORMS": "0",  # no role on one engine alone
     })
     assert response.status_code == 302, response.content.decode()[-3000:]
     someone.refresh_from_db()

@@ -17,6 +17,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.db.models import Q
 from django.dispatch import receiver
 
+from images import engines
 from images.accounts.addresses import client_address
 from images.models import AuditEntry
 
@@ -40,7 +41,7 @@ def record(user, action, target="", outcome=OK, detail="", job=None):
         actor=user if authenticated else None,
         actor_name=user.get_username() if authenticated else "anonymous",
         action=action, target=str(target)[:600], outcome=outcome, detail=detail, job=job,
-        address=context["address"], via=context["via"],
+        address=context["address"], via=context["via"], engine=job.engine if job else engines.active(),
     )
 
 
@@ -67,7 +68,7 @@ class AuditContextMiddleware:
         if getattr(request, "token_auth", False):
             via = "token"
         else:
-            via = "api" if request.path.startswith("/api/") else "web"
+            via = "api" if request.path_info.startswith("/api/") else "web"
         token = _context.set({"address": client_address(request), "via": via})
         try:
             return self.get_response(request)
@@ -92,12 +93,13 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 SEARCHED = ("actor_name", "target", "detail", "address")  # as the admin page searches
 
 
-def entries(outcome="", action="", via="", actor="", q="", since=None, until=None):
+def entries(outcome="", action="", via="", actor="", q="", since=None, until=None, engine=""):
     """The log filtered as the audit page filters it, newest first: exact
-    outcome, action, channel and actor; each word of `q` somewhere in who,
+    outcome, action, channel, actor and engine; each word of `q` somewhere in who,
     target, detail or address; `since` <= when < `until`."""
     selected = AuditEntry.objects.all()
-    for field, value in (("outcome", outcome), ("action", action), ("via", via), ("actor_name", actor)):
+    for field, value in (("outcome", outcome), ("action", action), ("via", via), ("actor_name", actor),
+                         ("engine", engine)):
         if value:
             selected = selected.filter(**{field: value})
     for word in q.split():
@@ -111,14 +113,14 @@ def entries(outcome="", action="", via="", actor="", q="", since=None, until=Non
 
 # Export -------------------------------------------------------------------------
 
-FIELDS = ["id", "at", "actor", "action", "target", "outcome", "detail", "job", "address", "via"]
+FIELDS = ["id", "at", "actor", "action", "target", "outcome", "detail", "job", "address", "via", "engine"]
 
 
 def _row(entry):
     return {
         "id": entry.pk, "at": entry.at.isoformat(), "actor": entry.actor_name, "action": entry.action,
         "target": entry.target, "outcome": entry.outcome, "detail": entry.detail, "job": entry.job_id,
-        "address": entry.address, "via": entry.via,
+        "address": entry.address, "via": entry.via, "engine": entry.engine,
     }
 
 

@@ -4,12 +4,19 @@ Every view declares the permission it needs with `@requires(...)`; the API,
 the websocket consumers and the worker ask `may(...)` with the same names, so
 a role means the same thing wherever a request comes in. A superuser has
 every permission, as everywhere in Django.
+
+A role may also be granted on one engine (`EngineRole`: viewer on production,
+builder on staging), on top of the global one: on that engine the user may
+what either role allows. Checks are of the engine the code works on
+(`images.engines.active()`: the request's, the job's) unless told another.
 """
 
 import functools
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
+
+from images import engines
 
 # codename: what it allows. They live on images.Access (a model with no table).
 PERMISSIONS = {
@@ -38,6 +45,8 @@ ROLES = {
 }
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
+# And the roles on one engine (images.EngineRole), there too.
+ADMIN_ENGINE_ROLE_PERMISSIONS = ["add_enginerole", "change_enginerole", "delete_enginerole", "view_enginerole"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
     BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs, keeps own build secrets, sees the "
@@ -50,12 +59,37 @@ ROLE_HELP = {
 JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build"}
 
 
-def may(user, codename):
-    return bool(user and user.is_active and user.has_perm(f"images.{codename}"))
+def may(user, codename, engine=None):
+    """Whether `user` may `codename` on `engine` (a name; by default the active one)."""
+    if not (user and user.is_active):
+        return False
+    if user.has_perm(f"images.{codename}"):
+        return True
+    role = engine_role(user, engine or engines.active())
+    return role is not None and codename in ROLES[role]
+
+
+def engine_role(user, engine):
+    """The role `user` was granted on the engine named `engine` alone, or None.
+    Read once per user object, as Django caches its permissions."""
+    if not user.is_authenticated:
+        return None
+    granted = getattr(user, "_dockyard_engine_roles", None)
+    if granted is None:
+        from images.models import EngineRole
+
+        granted = dict(EngineRole.objects.filter(user=user).values_list("engine", "role"))
+        user._dockyard_engine_roles = granted
+    return granted.get(engine)
+
+
+def engines_where(user, codename):
+    """The names of the configured engines on which `user` may `codename`."""
+    return [name for name in engines.names() if may(user, codename, name)]
 
 
 def role_of(user):
-    """The highest role a user has, or None."""
+    """The highest global role a user has, or None."""
     if user.is_superuser:
         return ADMIN
     # .all(), not values_list: a list of accounts prefetches their groups.
@@ -67,41 +101,47 @@ def role_of(user):
 
 
 def may_cancel(user, job):
-    if may(user, "cancel_any_job"):
+    if may(user, "cancel_any_job", job.engine):
         return True
-    return may(user, "cancel_own_job") and job.created_by_id == user.pk
+    return may(user, "cancel_own_job", job.engine) and job.created_by_id == user.pk
 
 
-def may_run(user, kind):
-    return may(user, JOB_PERMISSION[kind])
+def may_run(user, kind, engine=None):
+    return may(user, JOB_PERMISSION[kind], engine)
 
 
 def may_retry(user, job):
     """Retrying runs the job's recipe (its build args, its uploaded context) again:
     it follows cancel, and needs the permission its kind needs to start."""
-    return may_cancel(user, job) and may_run(user, job.kind)
+    return may_cancel(user, job) and may_run(user, job.kind, job.engine)
 
 
 class Refused(PermissionDenied):
     """A user's role does not allow an action; the message says which role would."""
 
-    def __init__(self, user, codename, action=None):
+    def __init__(self, user, codename, action=None, engine=None):
         self.codename = codename
+        engine = engine or engines.active()
         role = role_of(user) if user.is_authenticated else None
+        on_engine = engine_role(user, engine) if user.is_authenticated else None
         needed = next(name for name in (VIEWER, BUILDER, ADMIN) if codename in ROLES[name])
         what = action or PERMISSIONS[codename][0].lower() + PERMISSIONS[codename][1:]
-        mine = f"Your role ({role})" if role else "Your account has no role yet, and"
-        super().__init__(f"{mine} does not allow this: {what} needs the {needed} role. Ask a Dockyard admin.")
+        if on_engine:
+            mine = f"Your role on the engine {engine} ({on_engine})" + (f" and your role ({role})" if role else "")
+        else:
+            mine = f"Your role ({role})" if role else "Your account has no role yet, and"
+        where = f" on the engine {engine}" if len(engines.names()) > 1 else ""
+        super().__init__(f"{mine} does not allow this{where}: {what} needs the {needed} role. Ask a Dockyard admin.")
 
 
-def check(user, codename, action=None, target="", audited_as=None):
+def check(user, codename, action=None, target="", audited_as=None, engine=None):
     """Raise Refused (and record it in the audit log, as `audited_as` or the
-    permission's own action) unless `user` may `codename`."""
-    if not may(user, codename):
+    permission's own action) unless `user` may `codename` on `engine`."""
+    if not may(user, codename, engine):
         from images.accounts import audit
 
         audit.record(user, audited_as or audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
-        raise Refused(user, codename, action)
+        raise Refused(user, codename, action, engine)
 
 
 def requires(codename):
@@ -135,6 +175,8 @@ def ensure_groups(**kwargs):
     if len(by_code) < len(PERMISSIONS):
         return  # permissions are created by an earlier post_migrate handler; it runs again
     auth = list(Permission.objects.filter(content_type__app_label="auth", codename__in=ADMIN_AUTH_PERMISSIONS))
+    auth += list(Permission.objects.filter(content_type__app_label="images",
+                                           codename__in=ADMIN_ENGINE_ROLE_PERMISSIONS))
     for role, codes in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         perms = [by_code[code] for code in codes] + (auth if role == ADMIN else [])

@@ -18,7 +18,7 @@ def user_for(pk):
 
 
 def accounts_with_roles():
-    users = get_user_model().objects.order_by("username").prefetch_related("groups")
+    users = get_user_model().objects.order_by("username").prefetch_related("groups", "engine_roles")
     return [(user, roles.role_of(user)) for user in users]
 
 

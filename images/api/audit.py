@@ -21,6 +21,7 @@ class AuditFilters(Schema):
     action: str = Field("", description="tag, untag, remove, prune, build, pull, registry-add, …")
     via: str = Field("", description="web, api (a session), token, or cli.")
     actor: str = Field("", description="The user name of who did it.")
+    engine: str = Field("", description="The engine it was asked of.")
     q: str = Field("", description="Words to find in who, target, detail or address.")
     since: datetime | None = Field(None, description="From this time on.")
     until: datetime | None = Field(None, description="Before this time.")
@@ -37,6 +38,7 @@ class EntryOut(Schema):
     job: int | None
     address: str | None
     via: str
+    engine: str = Field(description="The engine the action was asked of.")
 
     @staticmethod
     def resolve_actor(entry):

@@ -5,6 +5,8 @@ from datetime import datetime
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from images import engines
+from images.accounts import roles
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson, ImageHex
@@ -125,6 +127,40 @@ def images_list(request, filters: Query[ImageFilters]):
     options = ImageListForm(filters.dict()).options()
     found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
     return {"totals": found.totals, "images": found.rows}
+
+
+class SearchQuery(Schema):
+    q: str = Field(..., min_length=1, max_length=200, description="Part of a repository, tag or id.")
+
+
+class SearchRow(BaseModel):
+    id: str
+    repository: str
+    tag: str
+    dangling: bool
+    url: str = Field(description="The image's page, on its engine.")
+
+
+class EngineMatches(BaseModel):
+    engine: str
+    matching: int = Field(description="Rows matching; at most 100 are listed.")
+    error: str = Field(description="Why the engine gave no answer, or empty.")
+    images: list[SearchRow]
+
+
+@router.get("/search", response={200: list[EngineMatches], **errors(400)}, auth=allowed("browse"))
+def images_search(request, query: Query[SearchQuery]):
+    """Search every engine.
+
+    The images whose repository, tag or id contains `q`, on each engine the caller may browse, engine by engine.
+    """
+    names = roles.engines_where(request.user, "browse")
+    found = listing.search_engines(names, query.q)
+    return [{"engine": matches.engine, "matching": matches.matching, "error": matches.error,
+             "images": [{"id": row.image_id, "repository": row.repository, "tag": row.tag, "dangling": row.dangling,
+                         "url": engines.reverse_on(matches.engine, "images-detail", [row.hex_id])}
+                        for row in matches.rows]}
+            for matches in found]
 
 
 @router.post("/images/{imageid:image_hex}/rebuild", response={201: Job, **errors(409, 429)},

@@ -94,7 +94,7 @@ def job_list(request, filters: Query[JobFilters]):
 
     Filtered as on the jobs page (unknown states and kinds filter nothing), a page at a time.
     """
-    page = Paginator(queries.job_list(request.user, filters.state, filters.kind, filters.user),
+    page = Paginator(queries.job_list(request.user, request.engine_name, filters.state, filters.kind, filters.user),
                      queries.JOBS_PER_PAGE).get_page(filters.page)
     return {"count": page.paginator.count, "page": page.number, "pages": max(page.paginator.num_pages, 1),
             "jobs": list(page)}

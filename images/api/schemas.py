@@ -44,6 +44,7 @@ class JobSummary(Schema):
     """A job as lists show it."""
 
     id: int
+    engine: str = Field(description="The engine it runs on (a DOCKYARD_ENGINES name).")
     kind: str = Field(description="build, pull, push or import")
     state: str = Field(description="queued, running, succeeded, failed, cancelled or interrupted")
     target: str

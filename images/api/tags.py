@@ -114,7 +114,7 @@ def tag_history(request, image_hex: ImageHex):
 
     Every time one of the image's tags came to point at another image, newest first (the last 50).
     """
-    return tags.tag_moves(detail.image_summary(request.engine, image_hex).tags)
+    return tags.tag_moves(request.engine, detail.image_summary(request.engine, image_hex).tags)
 
 
 @router.post("/tag-moves/{int:move_pk}/rollback", response={200: RolledBack, **errors(404, 409)},
@@ -124,7 +124,7 @@ def tag_rollback(request, move_pk: int):
 
     Point the tag of a move at the image it pointed at before.
     """
-    move = get_object_or_404(TagMove, pk=move_pk)
+    move = get_object_or_404(TagMove, pk=move_pk, engine=request.engine_name)
     tags.rollback(request.engine, move, request.user)
     return {"tag": move.tag, "image_id": move.previous_image_id}
 

@@ -137,3 +137,42 @@ def list_images(engine, query="", state="", sort=DEFAULT_SORT):
     rows = select_rows(image_rows(images, engine.list_containers()), query, state,
                        sort if sort in SORTS else DEFAULT_SORT)
     return ImageList(rows=rows, totals=totals(images), engine_address=engine.address)
+
+
+# Search across engines ------------------------------------------------------------
+
+SEARCH_SHOWN = 100  # rows per engine
+
+
+@dataclass(frozen=True)
+class EngineMatches:
+    """The rows of one engine's images that match a search, or why there are none."""
+    engine: str
+    rows: list
+    matching: int = 0
+    error: str = ""
+
+
+def search_engines(names, query):
+    """The images matching `query` (repository, tag or id, with or without
+    "sha256:") on each of the engines `names`, in their order: one image list
+    call per engine, all at once, so an engine that does not answer costs its
+    timeout once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from images.engine import EngineError, get_engine
+
+    query = query.strip()
+    query = query[len("sha256:"):] if query.lower().startswith("sha256:") else query
+
+    def search(engine):
+        try:
+            rows = select_rows(image_rows(engine.list_images(), []), query, sort="name")
+        except EngineError as exc:
+            return EngineMatches(engine.name, [], error=str(exc))
+        return EngineMatches(engine.name, rows[:SEARCH_SHOWN], matching=len(rows))
+
+    if not query or not names:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        return list(pool.map(search, [get_engine(name) for name in names]))

@@ -23,8 +23,9 @@ from images.engine.client import (
     IgnoreRules,
     ImageNotFound,
     StreamClosed,
+    UnknownEngine,
     get_engine,
 )
 
 __all__ = ["BuildSession", "Engine", "EngineError", "EngineStream", "EngineUnavailable", "IgnoreRules", "ImageNotFound",
-           "StreamClosed", "get_engine"]
+           "StreamClosed", "UnknownEngine", "get_engine"]

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import docker
 import docker.auth
+import docker.tls
 import docker.utils.build
 import requests
 import urllib3
@@ -83,10 +84,11 @@ BUILD_CACHE_ID = re.compile(r"[a-z0-9]{1,64}")
 class Engine:
     """One Docker engine, reached through one lazily created client."""
 
-    def __init__(self, name, address, timeout):
+    def __init__(self, name, address, timeout, tls_directory=None):
         self.name = name
         self.address = address
         self.timeout = timeout
+        self.tls_directory = tls_directory
         self._client = None
         self._lock = threading.Lock()
 
@@ -100,8 +102,20 @@ class Engine:
         with self._lock:
             if self._client is None:
                 with _engine_errors(self.address, call="connect"):
-                    self._client = docker.DockerClient(base_url=self.address, timeout=self.timeout)
+                    self._client = docker.DockerClient(timeout=self.timeout, **self.connection_options())
             return self._client.api
+
+    def connection_options(self):
+        """How the SDK reaches this engine: its address, TLS files for tcp://,
+        the `ssh` command for ssh:// (no paramiko)."""
+        options = {"base_url": self.address}
+        if self.tls_directory:
+            directory = self.tls_directory
+            options["tls"] = docker.tls.TLSConfig(client_cert=(f"{directory}/cert.pem", f"{directory}/key.pem"),
+                                                  ca_cert=f"{directory}/ca.pem", verify=True)
+        if self.address.startswith("ssh://"):
+            options["use_ssh_client"] = True
+        return options
 
     def ping(self):
         with _engine_errors(self.address, call="ping"):
@@ -261,13 +275,27 @@ _engines = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(name="default"):
-    """The `Engine` for a configured engine name, shared within the process."""
+class UnknownEngine(LookupError):
+    def __init__(self, name):
+        self.name = name
+        super().__init__(f"Dockyard manages no engine named {name!r} (DOCKYARD_ENGINES names "
+                         f"{', '.join(settings.DOCKYARD_ENGINES)}).")
+
+
+def get_engine(name=None):
+    """The `Engine` for a configured engine name (by default the one the code
+    runs for: the request's or the job's), shared within the process."""
+    from images import engines
+
+    name = name or engines.active()
+    if name not in settings.DOCKYARD_ENGINES:
+        raise UnknownEngine(name)
     address = settings.DOCKYARD_ENGINES[name]
+    tls_directory = settings.DOCKYARD_ENGINE_TLS.get(name)
     with _engines_lock:
         engine = _engines.get(name)
-        if engine is None or engine.address != address:
-            engine = Engine(name, address, settings.DOCKYARD_ENGINE_TIMEOUT)
+        if engine is None or engine.address != address or engine.tls_directory != tls_directory:
+            engine = Engine(name, address, settings.DOCKYARD_ENGINE_TIMEOUT, tls_directory)
             _engines[name] = engine
         return engine
 
@@ -287,7 +315,7 @@ class EngineStream:
     def __init__(self, engine):
         self.engine = engine
         with _engine_errors(engine.address, call="connect"):
-            self.api = _StreamAPI(base_url=engine.address, version=engine.api.api_version, timeout=None)
+            self.api = _StreamAPI(version=engine.api.api_version, timeout=None, **engine.connection_options())
         self.api.hooks["response"].append(self._remember)
         self._response = None
         self.closed = False

@@ -22,13 +22,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
+from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
 from images.jobs import publish, streams
 from images.jobs.access import job_for
 from images.jobs.log import clipped_event
-from images.jobs.publish import IMAGES_GROUP, job_group
+from images.jobs.publish import images_group, job_group
 from images.models import Job, JobLine
 from images.monitoring.metrics import LINES_DELIVERED
 
@@ -54,15 +55,16 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
             return
         await super().dispatch(message)
 
-    async def admit(self):
-        """Refuse (and return False) or take a stream slot. A refused handshake
-        is answered 403; a user over the limit is told why, then closed."""
+    async def admit(self, engine):
+        """Refuse (and return False) or take a stream slot on `engine` (a name).
+        A refused handshake is answered 403; a user over the limit is told why,
+        then closed."""
         audit.use_context(scope_client_address(self.scope), "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return False
-        if not await database_sync_to_async(may)(user, "browse"):
+        if not await database_sync_to_async(may)(user, "browse", engine):
             await database_sync_to_async(audit.record)(user, "browse", self.scope["path"], audit.DENIED,
                                                        detail="websocket; needs browse")
             await self.close(code=4403)
@@ -94,10 +96,11 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
 
 class JobConsumer(GuardedConsumer):
     async def connect(self):
-        if not await self.admit():
+        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        # Browsing is by the job's engine; a job that does not exist is refused below, as one not visible.
+        if not await self.admit(await database_sync_to_async(_engine_of_job)(self.job_id)):
             return
         user = self.scope["user"]
-        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         job = await database_sync_to_async(_job_or_none)(user, self.job_id)
         if job is None:
             await self.release_slot()
@@ -230,22 +233,31 @@ def _after(scope):
 
 
 class ImagesConsumer(GuardedConsumer):
-    """Image events for open image lists and pages, at /ws/images/."""
+    """Image events for open image lists and pages of one engine, at /ws/images/
+    (the default engine's) and /ws/e/<name>/images/."""
 
     async def connect(self):
-        if not await self.admit():
+        self.engine_name = self.scope["url_route"]["kwargs"].get("engine", engines.DEFAULT)
+        if not engines.exists(self.engine_name):
+            await self.close(code=4404)
             return
-        self.joined = True
-        await self.channel_layer.group_add(IMAGES_GROUP, self.channel_name)
+        if not await self.admit(self.engine_name):
+            return
+        self.group = images_group(self.engine_name)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        if getattr(self, "joined", False):
-            await self.channel_layer.group_discard(IMAGES_GROUP, self.channel_name)
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.release_slot()
 
     async def images_event(self, message):
         await self.send_json(message["event"])
+
+
+def _engine_of_job(pk):
+    return Job.objects.filter(pk=pk).values_list("engine", flat=True).first() or engines.DEFAULT
 
 
 def _job_or_none(user, pk):

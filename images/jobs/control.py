@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from images import engines
 from images.accounts import audit, roles
 from images.builds import contexts, fetches
 from images.jobs import access
@@ -69,7 +70,7 @@ def index_after(job):
     (DOCKYARD_INDEX_AFTER_JOBS), as the job's owner, unless it is indexed."""
     if not (settings.DOCKYARD_INDEX_AFTER_JOBS and job.state == Job.State.SUCCEEDED and job.image_id
             and job.kind in (Job.Kind.BUILD, Job.Kind.PULL, Job.Kind.IMPORT) and job.created_by
-            and roles.may_run(job.created_by, Job.Kind.INDEX)):
+            and roles.may_run(job.created_by, Job.Kind.INDEX, job.engine)):
         return None
     if ImageIndex.objects.filter(image_id=job.image_id).exists():
         return None
@@ -120,8 +121,8 @@ def _check_recipe(job):
 
 
 def recipe_for_image(image_id):
-    """The latest successful Dockyard build that produced this image, if any."""
-    return Job.objects.filter(kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, image_id=image_id).first()
+    """The latest successful Dockyard build that produced this image on the active engine, if any."""
+    return Job.objects.filter(engine=engines.active(), kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, image_id=image_id).first()
 
 
 def cancel(job, user):
@@ -146,13 +147,13 @@ def requeue_unclaimed():
     Redis, is the truth about jobs: a Redis restarted without its data has lost
     their messages. A job merely waiting behind long builds gets one more message
     per period, which does nothing when it arrives second (the claim is atomic)."""
-    for pk in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", flat=True):
+    for pk, engine in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", "engine"):
         log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
-        dispatch(pk, settings.DOCKYARD_QUEUE)
+        dispatch(pk, engines.queue_for(engine))
 
 
 def dispatch(job_id, queue):
-    """Send a job's task to the workers' queue, noting when."""
+    """Send a job's task to the queue of its engine's workers, noting when."""
     from images.tasks import run_job_task  # tasks imports this module
 
     Job.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
@@ -169,8 +170,10 @@ def active_job_count(user):
 
 
 def _enqueue(kind, target, params, user, retry_of, action=None):
+    """A job on the active engine (a retry's on its original's), queued for that engine's workers."""
     target = target[:600]
-    roles.check(user, roles.JOB_PERMISSION[kind], target=target)
+    engine = retry_of.engine if retry_of is not None else engines.active()
+    roles.check(user, roles.JOB_PERMISSION[kind], target=target, engine=engine)
     limit = settings.DOCKYARD_MAX_ACTIVE_JOBS
     with transaction.atomic():
         # Count and insert under a lock on the person's row, or requests arriving
@@ -180,11 +183,11 @@ def _enqueue(kind, target, params, user, retry_of, action=None):
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         job = None
         if active_job_count(user) < limit:
-            job = Job.objects.create(kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
+            job = Job.objects.create(engine=engine, kind=kind, target=target, params=params, created_by=user, retry_of=retry_of,
                                      output_limit=settings.DOCKYARD_JOB_OUTPUT_LIMIT)
             audit.record(user, action or kind, target, audit.QUEUED, job=job, detail=_audit_detail(job))
             # After commit, or a fast worker could look for a job not yet visible to it.
-            queue = settings.DOCKYARD_QUEUE
+            queue = engines.queue_for(engine)
             transaction.on_commit(lambda: dispatch(job.pk, queue))
     if job is None:
         audit.record(user, action or kind, target, audit.REFUSED, detail=f"{limit} jobs already queued or running")

@@ -6,6 +6,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from images import engines
+
 log = logging.getLogger(__name__)
 
 
@@ -22,19 +24,21 @@ def publish_job_event(job_id, event):
     async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "event": event})
 
 
-IMAGES_GROUP = "images"
+def images_group(engine_name):
+    """The group of the open image lists and pages of one engine."""
+    return f"images-{engine_name}"
 
 
-def publish_images_event(event):
-    """Tell every open image list and image page that the engine's images changed."""
-    async_to_sync(get_channel_layer().group_send)(IMAGES_GROUP, {"type": "images.event", "event": event})
+def publish_images_event(engine_name, event):
+    """Tell every open image list and image page of an engine that its images changed."""
+    async_to_sync(get_channel_layer().group_send)(images_group(engine_name), {"type": "images.event", "event": event})
 
 def state_event(job):
     return {
         "type": "state",
         "state": job.state,
         "image_id": job.image_id or None,
-        "image_url": f"/images/{job.image_hex}/" if job.image_id else None,
+        "image_url": engines.reverse_on(job.engine, "images-detail", [job.image_hex]) if job.image_id else None,
         "error": job.error,
         "duration": job.duration,
     }

@@ -7,11 +7,11 @@ from images.models import Job, JobLine
 JOBS_PER_PAGE = 50  # on the jobs page, and a page of the API's list
 
 
-def job_list(user, state="", kind="", by=""):
-    """The jobs `user` sees, newest first, filtered by state, kind and the user
-    name of who started them (unknown states and kinds filter nothing), without
-    the large fields a list does not show."""
-    selected = visible_jobs(user).select_related("created_by")
+def job_list(user, engine, state="", kind="", by=""):
+    """The jobs `user` sees on `engine` (a name), newest first, filtered by state,
+    kind and the user name of who started them (unknown states and kinds filter
+    nothing), without the large fields a list does not show."""
+    selected = visible_jobs(user).filter(engine=engine).select_related("created_by")
     if state in Job.State.values:
         selected = selected.filter(state=state)
     if kind in Job.Kind.values:

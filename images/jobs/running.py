@@ -8,6 +8,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from images import engines
 from images.accounts import registries
 from images.builds import builders, contexts, fetches, sessions
 from images.builds.dockerfile import StageLines
@@ -32,6 +33,12 @@ def run_job(job_id):
     if job is None or not job.claim():
         log.info("Job %s is not queued any more; not running it again.", job_id)
         return
+    # On the job's engine: its engine calls, its role checks, its audit entries.
+    with engines.activated(job.engine):
+        _run_claimed(job)
+
+
+def _run_claimed(job):
     publish_state(job)
     if not access.may(job.created_by, job, "run"):
         # The role may have changed, or the account gone, since the job was queued.
@@ -41,7 +48,7 @@ def run_job(job_id):
         return
     output = JobLog(job)
     try:
-        stream = get_engine().stream()
+        stream = get_engine(job.engine).stream()
         with Watchdog(job, stream):
             state, image_id, error = _RUNNERS[job.kind](job, stream, output)
     except StreamClosed:

@@ -38,7 +38,7 @@ def record_event(engine, event):
         image_id = engine.inspect_image(name)["Id"]
     except ImageNotFound:
         return None
-    TagMove.record(name, image_id, action)
+    TagMove.record(name, image_id, action, engine=engine.name)
     return name
 
 
@@ -59,7 +59,7 @@ def listen(engine, stop=lambda: False, retry_max=10.0):
                 close_old_connections()
                 tag = record_event(engine, event)
                 actor = event.get("Actor") or {}
-                publish_images_event({
+                publish_images_event(engine.name, {
                     "action": event.get("Action"),
                     "id": actor.get("ID"),
                     "tag": tag,

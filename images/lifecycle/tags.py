@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import LockError
 
+from images import engines
 from images.redis_client import shared_redis
 from images.accounts import audit, roles
 from images.catalog import inspect
@@ -86,7 +87,7 @@ def _tag_recorded(engine, image_id, repo_tag, action, user):
     """Tag, with the move recorded first: the event listener sees the engine's tag
     event too, and must find the move already there with who made it, not
     record it first as a move from a terminal."""
-    move = TagMove.record(repo_tag, image_id, action, by=user)
+    move = TagMove.record(repo_tag, image_id, action, by=user, engine=engine.name)
     try:
         engine.tag_image(image_id, *split_repo_tag(repo_tag))
     except Exception:
@@ -177,7 +178,7 @@ def _lock_seconds():
 def image_lock(image_id):
     """Hold an image's lock, shared by every Dockyard process through Redis, for a
     change that must see the image's tags as they stay until it is made."""
-    lock = shared_redis().lock(cache.make_key(f"image-lock:{image_id}"), timeout=_lock_seconds(),
+    lock = shared_redis().lock(cache.make_key(f"image-lock:{engines.active()}:{image_id}"), timeout=_lock_seconds(),
                          blocking_timeout=settings.DOCKYARD_ENGINE_TIMEOUT)
     if not lock.acquire():
         raise ActionRefused("Another change to this image is under way; try again in a moment.")
@@ -195,9 +196,9 @@ def image_lock(image_id):
 HISTORY_SHOWN = 50
 
 
-def tag_moves(tags):
-    """The latest moves of these tags (an image's), newest first."""
-    return TagMove.objects.filter(tag__in=tags).select_related("by")[:HISTORY_SHOWN]
+def tag_moves(engine, tags):
+    """The latest moves of these tags (an image's) on `engine`, newest first."""
+    return TagMove.objects.filter(engine=engine.name, tag__in=tags).select_related("by")[:HISTORY_SHOWN]
 
 
 def rollback(engine, move, user=None):

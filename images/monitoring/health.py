@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from images import engines
+
 WORKERS_CACHE_SECONDS = 5
 INSPECT_TIMEOUT = 1.0
 
@@ -80,18 +82,39 @@ def queues_with_workers():
     return queues
 
 
-def check_workers(queue):
+def engine_has_worker(engine_name):
+    """Whether some live worker consumes the engine's queue; None when the
+    workers cannot be asked (Redis is down)."""
+    try:
+        return engines.queue_for(engine_name) in queues_with_workers()
+    except Exception:  # noqa: BLE001 - unknown, not "none"
+        return None
+
+
+def check_workers(queue, engine_name=engines.DEFAULT):
     try:
         served = queue in queues_with_workers()
     except Exception as exc:  # noqa: BLE001
         return Check(f"workers for {queue}", False, _safe(exc))
-    return Check(f"workers for {queue}", served, "" if served else f"no worker is consuming the queue {queue}")
+    return Check(f"workers for {queue}", served,
+                 f"engine {engine_name}" if served else f"no worker for engine {engine_name} (queue {queue})")
 
 
-def check_all(engine):
-    checks = [check_database(), check_redis(), check_engine(engine)]
-    if checks[1].ok:
-        checks.append(check_workers(settings.DOCKYARD_QUEUE))
-    else:
-        checks.append(Check(f"workers for {settings.DOCKYARD_QUEUE}", False, "unknown: Redis does not answer"))
+def check_all():
+    """Every part, each engine and each engine's workers among them, checked in turn
+    (the engines at once: one that does not answer costs its timeout, not the sum)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from images.engine import get_engine
+
+    names = engines.names()
+    checks = [check_database(), check_redis()]
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        checks += list(pool.map(lambda name: check_engine(get_engine(name)), names))
+    for name in names:
+        queue = engines.queue_for(name)
+        if checks[1].ok:
+            checks.append(check_workers(queue, name))
+        else:
+            checks.append(Check(f"workers for {queue}", False, "unknown: Redis does not answer"))
     return checks

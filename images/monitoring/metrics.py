@@ -10,9 +10,10 @@ queue depth, open streams) is read at scrape time instead.
 
 import os
 
-from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from images import engines
 
 ENGINE_CALL_SECONDS = Histogram("dockyard_engine_call_seconds", "Engine API calls, to the engine's answer",
                                 ["call"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -34,21 +35,24 @@ class _StateCollector:
         from images.models import Job
         from images.redis_client import shared_redis
 
-        jobs = GaugeMetricFamily("dockyard_jobs", "Jobs by state and kind", labels=["engine", "state", "kind"])
-        counts = {(row["state"], row["kind"]): row["count"]
-                  for row in Job.objects.values("state", "kind").annotate(count=Count("pk")).order_by()}
-        for state in Job.State.values:  # zeros too, so a graph of a state that empties falls to 0
-            for kind in Job.Kind.values:
-                jobs.add_metric(["default", state, kind], counts.get((state, kind), 0))
+        names = engines.names()
+        jobs = GaugeMetricFamily("dockyard_jobs", "Jobs by engine, state and kind", labels=["engine", "state", "kind"])
+        counts = {(row["engine"], row["state"], row["kind"]): row["count"]
+                  for row in Job.objects.values("engine", "state", "kind").annotate(count=Count("pk")).order_by()}
+        for engine in names:
+            for state in Job.State.values:  # zeros too, so a graph of a state that empties falls to 0
+                for kind in Job.Kind.values:
+                    jobs.add_metric([engine, state, kind], counts.get((engine, state, kind), 0))
         yield jobs
 
         client = shared_redis()
-        queue = settings.DOCKYARD_QUEUE
-        depth = sum(client.llen(name) for name in
-                    [queue] + [f"{queue}{_PRIORITY_SEPARATOR}{priority}" for priority in (3, 6, 9)])
-        queued = GaugeMetricFamily("dockyard_queue_depth", "Tasks waiting in the broker for a worker",
+        queued = GaugeMetricFamily("dockyard_queue_depth", "Tasks waiting in the broker for a worker, by engine",
                                    labels=["engine", "queue"])
-        queued.add_metric(["default", queue], depth)
+        for engine in names:
+            queue = engines.queue_for(engine)
+            depth = sum(client.llen(name) for name in
+                        [queue] + [f"{queue}{_PRIORITY_SEPARATOR}{priority}" for priority in (3, 6, 9)])
+            queued.add_metric([engine, queue], depth)
         yield queued
 
         from images.jobs import streams

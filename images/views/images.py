@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from images import engines
+from images.accounts import roles
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.catalog import detail, listing
@@ -29,7 +31,7 @@ def image_list(request):
         "matching": len(found.rows),
         "query": query,
         "engine_address": found.engine_address,
-        "live_ws_url": websocket_url(request, "/ws/images/"),
+        "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
     })
 
 
@@ -55,8 +57,8 @@ def image_detail(request, reference):
         "recipe": recipe,
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
-        "live_ws_url": websocket_url(request, "/ws/images/"),
-        "moves": tags.tag_moves(image.summary.tags),
+        "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
+        "moves": tags.tag_moves(request.engine, image.summary.tags),
     })
 
 
@@ -73,7 +75,7 @@ def _image_live_parts(request, reference):
         "image": image.summary,
         "image_hex": image.hex_id,
         "containers": image.containers,
-        "moves": tags.tag_moves(image.summary.tags),
+        "moves": tags.tag_moves(request.engine, image.summary.tags),
     })
 
 
@@ -86,3 +88,20 @@ def image_rebuild(request, image_hex):
     except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
+
+
+@requires("browse")
+def image_search(request):
+    """An image by name or id on every engine the user may browse."""
+    names = roles.engines_where(request.user, "browse")
+    if not names:
+        roles.check(request.user, "browse", target=request.path)
+    query = request.GET.get("q", "")[:200]
+    found = listing.search_engines(names, query)
+    return render(request, "images/image_search.html", {
+        "query": query,
+        "results": [{"engine": matches.engine, "matching": matches.matching, "error": matches.error,
+                     "rows": [(row, engines.reverse_on(matches.engine, "images-detail", [row.hex_id]))
+                              for row in matches.rows]}
+                    for matches in found],
+    })

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from images import engines
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.builds.forms import BuildForm, PullForm
@@ -14,13 +15,14 @@ from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
 from images.models import Job
+from images.monitoring import health
 from images.views.pages import page_of, websocket_url
 from images.views.streaming import StreamingResponse
 
 @requires("browse")
 def job_list(request):
     state, kind, by = (request.GET.get(name, "") for name in ("state", "kind", "user"))
-    page, query = page_of(request, queries.job_list(request.user, state, kind, by), queries.JOBS_PER_PAGE)
+    page, query = page_of(request, queries.job_list(request.user, request.engine_name, state, kind, by), queries.JOBS_PER_PAGE)
     return render(request, "jobs/job_list.html", {
         "page": page, "query": query, "state": state, "kind": kind, "by": by,
         "states": Job.State.choices, "kinds": Job.Kind.choices,
@@ -30,8 +32,13 @@ def job_list(request):
 @requires("browse")
 def job_detail(request, pk):
     job = job_for(request.user, pk)
+    if job.engine != request.engine_name:
+        return redirect(job)  # its page is among its engine's, with their links
     return render(request, "jobs/job_detail.html", {
         "job": job,
+        # Queued on an engine no live worker serves: it would wait silently.
+        "no_worker": job.state == Job.State.QUEUED and health.engine_has_worker(job.engine) is False,
+        "queue": engines.queue_for(job.engine),
         "may_cancel": access.may(request.user, job, "cancel"),
         "may_retry": access.may(request.user, job, "retry"),
         "retry_missing": contexts.missing_archive(job.params),

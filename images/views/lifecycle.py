@@ -62,7 +62,7 @@ def tag_remove(request, image_hex):
 @require_POST
 @requires("tag")
 def tag_rollback(request, move_pk):
-    move = get_object_or_404(TagMove, pk=move_pk)
+    move = get_object_or_404(TagMove, pk=move_pk, engine=request.engine_name)
     try:
         tags.rollback(request.engine, move, request.user)
         messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")

@@ -315,6 +315,9 @@
     }
     errorEl.textContent = message.error || "";
     errorEl.hidden = !message.error;
+    // A worker took the job: the note that none serves its engine is out of date.
+    const noWorkerEl = byId("job-no-worker");
+    if (noWorkerEl && state !== "queued") noWorkerEl.hidden = true;
     // An ended job cannot be cancelled any more.
     const cancelEl = byId("job-cancel");
     if (cancelEl && FINAL_STATES.has(state)) cancelEl.hidden = true;
