@@ -224,15 +224,20 @@ def browser():
         browser.close()
 
 
+def log_in(page, username="builder"):
+    """Log a tab in through the login form."""
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORDS[username])
+    page.click("button[type=submit]")
+
+
 @pytest.fixture
 def page(browser, server, builder):
     """A tab logged in as the builder, on the suite's server."""
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto("/login/")
-    page.fill("input[name=username]", "builder")
-    page.fill("input[name=password]", "builder-password-1")
-    page.click("button[type=submit]")
+    log_in(page)
     expect(page.locator("h1")).to_have_text("Images")
     yield page
     context.close()

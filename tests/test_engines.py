@@ -22,7 +22,7 @@ from images.jobs import control
 from images.models import ApiToken, AuditEntry, EngineRole, Job, TagMove
 from images.redis_client import shared_redis
 from tests import dockerlib, live
-from tests.conftest import make_user
+from tests.conftest import log_in, make_user
 
 # DOCKYARD_ENGINES ----------------------------------------------------------------
 
@@ -378,10 +378,7 @@ def test_the_header_switches_engine_and_finds_an_image_on_any(two_engines, brows
     context = browser.new_context(base_url=server_ab.url, viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        page.goto("/login/")
-        page.fill("input[name=username]", "builder")
-        page.fill("input[name=password]", "builder-password-1")
-        page.click("button[type=submit]")
+        log_in(page)
         expect(page.locator("#engine-picker summary")).to_have_text("Engine: default")
         expect(page.locator("#image-table")).not_to_contain_text(repo)
 

@@ -102,6 +102,6 @@ def test_metrics_count_jobs_durations_lines_and_engine_calls_across_processes(cl
     assert _sample(after, "dockyard_job_duration_seconds_count", kind="build", state="succeeded") == (
         _sample(before, "dockyard_job_duration_seconds_count", kind="build", state="succeeded") + 1)
     assert _sample(after, "dockyard_lines_delivered_total") >= _sample(before, "dockyard_lines_delivered_total") + delivered
-    assert _sample(after, "dockyard_engine_call_seconds_count", call="list_images") > _sample(
-        before, "dockyard_engine_call_seconds_count", call="list_images")
+    assert _sample(after, "dockyard_engine_call_seconds_count", engine="default", call="list_images") > _sample(
+        before, "dockyard_engine_call_seconds_count", engine="default", call="list_images")
     assert "dockyard_queue_depth" in after and "dockyard_open_streams" in after

@@ -44,7 +44,7 @@ class ImageNotFound(EngineError):
 
 
 @contextmanager
-def _engine_errors(address, reference=None, call="other"):
+def _engine_errors(engine, reference=None, call="other"):
     """Engine failures as Dockyard's errors; and every call timed (to its answer,
     not to the end of a stream) for /metrics."""
     started = time.perf_counter()
@@ -58,9 +58,9 @@ def _engine_errors(address, reference=None, call="other"):
         raise EngineError(_explanation(exc)) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException,
             urllib3.exceptions.HTTPError, OSError) as exc:
-        raise EngineUnavailable(address, _reason(exc)) from exc
+        raise EngineUnavailable(engine.address, _reason(exc)) from exc
     finally:
-        metrics.ENGINE_CALL_SECONDS.labels(call).observe(time.perf_counter() - started)
+        metrics.ENGINE_CALL_SECONDS.labels(engine.name, call).observe(time.perf_counter() - started)
 
 
 def _explanation(exc):
@@ -101,7 +101,7 @@ class Engine:
         version, so an engine that is down surfaces here."""
         with self._lock:
             if self._client is None:
-                with _engine_errors(self.address, call="connect"):
+                with _engine_errors(self, call="connect"):
                     self._client = docker.DockerClient(timeout=self.timeout, **self.connection_options())
             return self._client.api
 
@@ -118,7 +118,7 @@ class Engine:
         return options
 
     def ping(self):
-        with _engine_errors(self.address, call="ping"):
+        with _engine_errors(self, call="ping"):
             return self.api.ping()
 
     def list_images(self, intermediate=False):
@@ -127,21 +127,21 @@ class Engine:
 
         `client.images.list()` would inspect each image in turn; the low-level
         list carries what the image list needs."""
-        with _engine_errors(self.address, call="list_images"):
+        with _engine_errors(self, call="list_images"):
             return self.api.images(all=intermediate)
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
         made from is still in use."""
-        with _engine_errors(self.address, call="list_containers"):
+        with _engine_errors(self, call="list_containers"):
             return self.api.containers(all=True)
 
     def inspect_image(self, reference):
-        with _engine_errors(self.address, reference, call="inspect_image"):
+        with _engine_errors(self, reference, call="inspect_image"):
             return self.api.inspect_image(reference)
 
     def image_history(self, image_id):
-        with _engine_errors(self.address, image_id, call="image_history"):
+        with _engine_errors(self, image_id, call="image_history"):
             return self.api.history(image_id)
 
     def layer_tar_records(self, diff_ids):
@@ -149,20 +149,20 @@ class Engine:
         `layer_records`), or None: then only the save stream has them."""
         if not self.address.startswith("unix://"):
             return None  # the paths an engine on another host names are not this host's
-        with _engine_errors(self.address, call="info"):
+        with _engine_errors(self, call="info"):
             info = self.api.info()
         if not info.get("DockerRootDir"):
             return None
         return layer_records.tar_split_files(info["DockerRootDir"], info.get("Driver"), diff_ids)
 
     def tag_image(self, image_id, repository, tag):
-        with _engine_errors(self.address, image_id, call="tag_image"):
+        with _engine_errors(self, image_id, call="tag_image"):
             self.api.tag(image_id, repository, tag, force=True)
 
     def remove_image(self, reference, force=False):
         """`docker rmi`: a tag reference untags, an id removes the image. Returns
         the engine's list of what was untagged and deleted."""
-        with _engine_errors(self.address, reference, call="remove_image"):
+        with _engine_errors(self, reference, call="remove_image"):
             return self.api.remove_image(reference, force=force)
 
     def prune_images(self, all_unused=False, label=None):
@@ -171,7 +171,7 @@ class Engine:
         filters = {"dangling": not all_unused}
         if label:
             filters["label"] = [label]
-        with _engine_errors(self.address, call="prune_images"):
+        with _engine_errors(self, call="prune_images"):
             return self.api.prune_images(filters=filters)
 
     def build_cache(self):
@@ -180,7 +180,7 @@ class Engine:
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
         Build cache page asks."""
-        with _engine_errors(self.address, call="build_cache"):
+        with _engine_errors(self, call="build_cache"):
             return self.api.df().get("BuildCache") or []
 
     def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
@@ -201,13 +201,13 @@ class Engine:
             if not isinstance(record_id, str) or not BUILD_CACHE_ID.fullmatch(record_id):
                 raise ValueError(f"not a build-cache record id: {record_id!r}")
             filters["id"] = f"^{record_id}$"
-        with _engine_errors(self.address, call="prune_build_cache"):
+        with _engine_errors(self, call="prune_build_cache"):
             return self.api.prune_builds(filters=filters or None, keep_storage=keep_storage,
                                          all=bool(all_records))
 
     def save_images(self, references):
         """`docker save` of one or more references, as a stream of tar chunks."""
-        with _engine_errors(self.address, references[0], call="save_images"):
+        with _engine_errors(self, references[0], call="save_images"):
             # The SDK's get_image takes one name; several need the endpoint itself.
             response = self.api.get(
                 f"{self.api.base_url}/v{self.api.api_version}/images/get",
@@ -218,14 +218,14 @@ class Engine:
 
     def login(self, registry, username, password):
         """Check credentials against a registry, as `docker login` does."""
-        with _engine_errors(self.address, call="login"):
+        with _engine_errors(self, call="login"):
             return self.api.login(username=username, password=password, registry=registry, reauth=True)
 
     def image_events(self, since=None):
         """The engine's image events as they happen (a blocking generator); with
         `since` ("seconds.nanoseconds" on the engine's clock), first those the
         engine still holds from then on."""
-        with _engine_errors(self.address, call="image_events"):
+        with _engine_errors(self, call="image_events"):
             stream = self.api.events(decode=True, filters={"type": "image"}, since=since)
             yield from stream
 
@@ -236,7 +236,7 @@ class Engine:
         headers = [("X-Docker-Expose-Session-Uuid", session_id), ("X-Docker-Expose-Session-Name", name),
                    ("X-Docker-Expose-Session-Sharedkey", shared_key)]
         headers += [("X-Docker-Expose-Session-Grpc-Method", method) for method in methods]
-        with _engine_errors(self.address, call="open_session"):
+        with _engine_errors(self, call="open_session"):
             path = f"/v{self.api.api_version}/session"
             sock = hijack.connect(self.address, self.timeout)
             try:
@@ -258,7 +258,7 @@ class Engine:
         and if not, why: it needs API 1.39 (Docker 18.09) and Linux, and an engine
         whose config sets `"features": {"buildkit": false}` says `Builder-Version: 1`
         on /_ping. Returns (bool, reason)."""
-        with _engine_errors(self.address, call="ping"):
+        with _engine_errors(self, call="ping"):
             response = self.api._get(self.api._url("/_ping"))
             self.api._raise_for_status(response)
         version = tuple(int(part) for part in response.headers.get("Api-Version", "0.0").split(".")[:2])
@@ -314,7 +314,7 @@ class EngineStream:
 
     def __init__(self, engine):
         self.engine = engine
-        with _engine_errors(engine.address, call="connect"):
+        with _engine_errors(engine, call="connect"):
             self.api = _StreamAPI(version=engine.api.api_version, timeout=None, **engine.connection_options())
         self.api.hooks["response"].append(self._remember)
         self._response = None
@@ -338,7 +338,7 @@ class EngineStream:
         decoded messages) and yield the engine's JSON messages as dicts."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine.address, call="messages"):
+        with _engine_errors(self.engine, call="messages"):
             try:
                 stream = start(self.api)
                 if not decoded:
@@ -414,7 +414,7 @@ class EngineStream:
         tar as they arrive; closing the stream stops the engine sending."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine.address, reference, call="save_stream"):
+        with _engine_errors(self.engine, reference, call="save_stream"):
             try:
                 self.api.get_image(reference)
                 response = self._response

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from images import engines
 
 ENGINE_CALL_SECONDS = Histogram("dockyard_engine_call_seconds", "Engine API calls, to the engine's answer",
-                                ["call"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+                                ["engine", "call"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 JOB_SECONDS = Histogram("dockyard_job_duration_seconds", "Jobs from start to end", ["kind", "state"],
                         buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600))
 LINES_DELIVERED = Counter("dockyard_lines_delivered", "Job output lines sent to viewers' sockets")
