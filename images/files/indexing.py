@@ -311,11 +311,12 @@ def save_image_index(image_id, diff_ids, layers, job=None, output=None):
     """Record the image's layers and compute its summary (files, wasted space),
     carried on from the index of an image it is built on where there is one."""
     chains = refs.chain_ids(diff_ids)
+    entries = load_layers(diff_ids)
     below = _checkpoint_below(chains)
     files = None
     if below is not None:
         try:
-            files = ImageFiles(load_layers(diff_ids), weigh_waste=True, checkpoint=below.checkpoint)
+            files = ImageFiles(entries, weigh_waste=True, checkpoint=below.checkpoint)
         except ValueError:
             log.warning("The checkpoint of image index %s does not fit its layers; stacking them all.", below.pk)
         else:
@@ -324,7 +325,7 @@ def save_image_index(image_id, diff_ids, layers, job=None, output=None):
                 output.write(f"Summary carried on from the index of {below.image_id}, whose {shared} "
                              f"layer{'s' if shared != 1 else ''} this image shares.")
     if files is None:
-        files = ImageFiles(load_layers(diff_ids), weigh_waste=True)
+        files = ImageFiles(entries, weigh_waste=True)
     summary = summarize(files, diff_ids)
     index, _ = ImageIndex.objects.update_or_create(
         image_id=image_id,
@@ -335,11 +336,15 @@ def save_image_index(image_id, diff_ids, layers, job=None, output=None):
 
 def _checkpoint_below(chains):
     """The index of an image whose layers are the first of these (the most of
-    them, fewer than all), with a checkpoint; or None."""
-    candidates = (ImageIndex.objects.filter(chain_id__in=chains[:-1]).exclude(checkpoint=b"")
-                  .only("image_id", "diff_ids", "chain_id", "checkpoint"))
-    position = {chain: at for at, chain in enumerate(chains)}
-    return max(candidates, key=lambda index: position[index.chain_id], default=None)
+    them, fewer than all), with a checkpoint; or None. The checkpoint (a few
+    MB for a large image) is read for that one only."""
+    position = {chain: at for at, chain in enumerate(chains[:-1])}
+    candidates = (ImageIndex.objects.filter(chain_id__in=position).exclude(checkpoint=b"")
+                  .values_list("pk", "chain_id"))
+    best = max(candidates, key=lambda candidate: position[candidate[1]], default=None)
+    if best is None:
+        return None
+    return ImageIndex.objects.only("image_id", "diff_ids", "checkpoint").filter(pk=best[0]).first()
 
 
 def load_layers(diff_ids):
