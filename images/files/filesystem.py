@@ -24,6 +24,7 @@ _REF = 0xFFFFFFFF
 _NEVER = 2**64 - 1  # in a checkpoint: a path no layer so far has put in place
 _CHECKPOINT_MAGIC = b"DYFC\x01"
 _CHECKPOINT_TYPES = ("I", stored.BYTE_STRINGS, "i", "Q", "I", "q", *Efficiency.STATE_TYPES)
+_NEEDS_WASTE = "A checkpoint carries the wasted space on: stack the layers with weigh_waste."
 ROOT = 0
 
 ADDED, MODIFIED, REMOVED, UNCHANGED = "added", "modified", "removed", "unchanged"
@@ -63,7 +64,6 @@ class ImageFiles:
 
     def __init__(self, layers, weigh_waste=False, checkpoint=None):
         self.layers = layers
-        self.efficiency = None
         self._final = None
         with _cycle_collector_paused():
             start = self._start(weigh_waste) if checkpoint is None else self._restore(checkpoint, weigh_waste)
@@ -93,7 +93,7 @@ class ImageFiles:
         these layers and more to start from (what it holds is the present, which
         a resumed stack knows as well as a whole one)."""
         if self.efficiency is None:
-            raise ValueError("A checkpoint carries the wasted space on: stack the layers with weigh_waste.")
+            raise ValueError(_NEEDS_WASTE)
         last = array("Q", (timeline[-1] if timeline else _NEVER for timeline in self.events))
         dirs = array("I", sorted(self._dirs_now))
         columns = [array("I", map(len, self.layers)), self.paths, array("i", self.parents), last, dirs,
@@ -102,7 +102,7 @@ class ImageFiles:
 
     def _restore(self, checkpoint, weigh_waste):
         if not weigh_waste:
-            raise ValueError("A checkpoint carries the wasted space on: stack the layers with weigh_waste.")
+            raise ValueError(_NEEDS_WASTE)
         count, columns = stored.unpack(checkpoint, _CHECKPOINT_MAGIC, _CHECKPOINT_TYPES)
         entry_counts, paths, parents, last, dirs, dir_sizes = columns[:6]
         below = len(entry_counts)
