@@ -258,7 +258,8 @@ def scenario_latency(api, server, session, clients, name=None):
     # lines printed after the last one was on the live feed (had its first
     # state) count: a line replayed from storage to a late viewer is catch-up,
     # not delivery latency. The viewers are bench/viewers.py's, cheap enough
-    # that a thousand of them leave the cores to the server.
+    # that a thousand of them leave the cores to the server; a line counts as
+    # delivered when its frame reaches the viewer's socket (see there).
     settle = max(2, clients // 100)
     dockerfile = f"FROM {dockerlib.BASE_IMAGE}\nRUN sleep {settle}\n{LATENCY_RUN}LABEL {dockerlib.TEST_LABEL}=1\n"
     printed_and_seen, opened = [], []
@@ -268,13 +269,20 @@ def scenario_latency(api, server, session, clients, name=None):
     job = wait_job(job_id)
     every = all(seqs == list(range(1, job.line_count + 1)) for seqs in got)
     everyone_in = max(opened)
-    stamps = sorted(seen - printed for printed, seen in printed_and_seen if printed > everyone_in)
-    assert stamps, f"every line was printed before the {clients} viewers had connected; raise the settle time"
-    p50 = stamps[len(stamps) // 2]
-    p99 = stamps[int(len(stamps) * 0.99) - 1]
+    counted = [(arrived - printed, read - printed) for printed, arrived, read in printed_and_seen
+               if printed > everyone_in]
+    assert counted, f"every line was printed before the {clients} viewers had connected; raise the settle time"
+    arrivals, reads = sorted(arrived for arrived, _ in counted), sorted(read for _, read in counted)
+    p50, p99 = _percentile(arrivals, 0.5), _percentile(arrivals, 0.99)
     name = name or ("5. Latency, 1 client" if clients == 1 else f"6. Fan-out, {clients} clients")
     record(name, p50, None, "p50 <50 ms, p99 <250 ms", p50 < 0.05 and p99 < 0.25 and every,
-           f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, every client got every line: {every}")
+           f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms at the viewers' sockets "
+           f"(read by the bench's one process: p50 {_percentile(reads, 0.5) * 1000:.0f} ms, "
+           f"p99 {_percentile(reads, 0.99) * 1000:.0f} ms), every client got every line: {every}")
+
+
+def _percentile(ordered, fraction):
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def scenario_pull(api, server, session):

@@ -2,11 +2,11 @@
 events at /ws/images/. Both admit only users whose role lets them browse, and
 only DOCKYARD_MAX_STREAMS of them per person at once.
 
-On connect the consumer joins the job's group first, then sends the stored
-lines after `after`, then live ones; sequence numbers make sure nothing is lost
-or repeated between the two, and lines missed on the way (published while the
-process was still subscribing, or while its Redis connection was down) are read
-back from the database. A build's steps go the same way: the stored list on connect
+On connect the consumer joins its process's feed of the job first (`fanout`),
+then sends the stored lines after `after`, then live ones; sequence numbers
+make sure nothing is lost or repeated between the two, and lines missed on the
+way (published while the process was still subscribing, or while its Redis
+connection was down) are read back from the database. A build's steps go the same way: the stored list on connect
 (and again with the final state), each changed step (`{"type": "step"}`) live;
 and a BuildKit build's graph: the stored one on connect and with the final state,
 changed vertices and transfers (`{"type": "graph"}`) live.
@@ -14,6 +14,7 @@ changed vertices and transfers (`{"type": "graph"}`) live.
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
@@ -26,15 +27,18 @@ from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
-from images.jobs import publish, streams
+from images.jobs import eager, fanout, publish, streams
 from images.jobs.access import job_for
 from images.jobs.log import clipped_event
-from images.jobs.publish import images_group, job_group
+from images.jobs.publish import images_group
+from images.middleware import SERVER_SEND
 from images.models import Job, JobLine
-from images.monitoring.metrics import LINES_DELIVERED
+from images.monitoring.metrics import lines_delivered
+
+log = logging.getLogger(__name__)
 
 REPLAY_CHUNK = 2000
-_LIVE_EVENTS = ("job.event", "images.event")
+_LIVE_EVENTS = ("images.event",)
 RECHECK_AFTER = 2  # seconds; far longer than Redis takes to subscribe
 
 
@@ -109,17 +113,24 @@ class JobConsumer(GuardedConsumer):
         self.last_sent = _after(self.scope)
         self.sending = asyncio.Lock()
         self.finished = False
-        self.group = job_group(self.job_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        job = await self.catch_up()
-        await self.send_steps(job)
-        if job.kind in (Job.Kind.PULL, Job.Kind.PUSH, Job.Kind.INDEX) and job.progress:
-            await self.send_json({"type": "progress", **job.progress})
-        # A job whose worker died turns interrupted when the scheduler finds it,
-        # which publishes the state like any other.
-        await self.send_json(publish.state_event(job))
-        self.finished = job.state in Job.FINAL_STATES
+        self.inbox, self.drainer = [], None
+        # Held until the stored part is sent: live events that come meanwhile wait in the inbox.
+        async with self.sending:
+            await fanout.relay().join(self.job_id, self)
+            self.joined = True
+            try:
+                await self.accept()
+                job = await self.catch_up()
+                await self.send_steps(job)
+                if job.kind in (Job.Kind.PULL, Job.Kind.PUSH, Job.Kind.INDEX) and job.progress:
+                    await self.send_json({"type": "progress", **job.progress})
+                # A job whose worker died turns interrupted when the scheduler finds it,
+                # which publishes the state like any other.
+                await self.send_json(publish.state_event(job))
+            except BaseException:
+                await self.stop_taking()  # Channels calls no disconnect for a connect that failed
+                raise
+            self.finished = job.state in Job.FINAL_STATES
         if not self.finished:
             self.recheck = asyncio.create_task(self.recheck_soon())
 
@@ -143,13 +154,39 @@ class JobConsumer(GuardedConsumer):
     async def disconnect(self, code):
         if getattr(self, "recheck", None):
             self.recheck.cancel()
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.stop_taking()
         await self.release_slot()
 
-    async def job_event(self, message):
-        async with self.sending:  # not interleaved with recheck_soon's catch-up
-            await self.deliver(message["event"])
+    async def stop_taking(self):
+        if getattr(self, "joined", False):
+            self.joined = False
+            await fanout.relay().leave(self.job_id, self)
+            if self.drainer is not None and self.drainer is not asyncio.current_task():
+                self.drainer.cancel()
+
+    def take(self, events):
+        """The job's live events, from this process's relay (which must not wait
+        for one viewer): sent at once when they can be, else in order by one
+        task while any are waiting."""
+        self.inbox.extend(events)
+        if self.drainer is None:
+            self.drainer = eager.run_eagerly(self.drain())
+
+    async def drain(self):
+        try:
+            async with self.sending:  # not interleaved with connect's or recheck_soon's catch-up
+                while self.inbox:
+                    events, self.inbox = self.inbox, []
+                    for event in events:
+                        await self.deliver(event)
+        except OSError:
+            await self.stop_taking()  # the browser went away; its disconnect follows
+        except Exception:
+            log.exception("Sending job %s's events to a viewer failed", self.job_id)
+            await self.stop_taking()
+            await self.close(code=1011)
+        finally:
+            self.drainer = None
 
     async def deliver(self, event):
         if event["type"] == "lines":
@@ -174,11 +211,12 @@ class JobConsumer(GuardedConsumer):
 
     async def send_lines(self, lines, whole_batch=False):
         if whole_batch:
-            # Every viewer in step gets the same batch: it is encoded once per process.
-            await self.send(text_data=_encoded_batch(self.job_id, lines))
+            # Every viewer in step gets the same batch: it is encoded once per
+            # process, and sent past Channels' session middleware (ServerSend).
+            await self.scope[SERVER_SEND]({"type": "websocket.send", "text": _encoded_batch(self.job_id, lines)})
         else:
             await self.send_json({"type": "lines", "lines": lines})
-        LINES_DELIVERED.inc(len(lines))
+        lines_delivered(len(lines))
 
     async def send_steps(self, job):
         """A build's whole stored step list, or a BuildKit build's whole stored
