@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The suite's database-sensitive tests again on PostgreSQL (`make test` runs this
 # after the whole suite on SQLite): the atomic claim, the job limit under 30
-# requests at once, the sweeps, retention, roles (per engine too), the audit log, the API, the
-# and the stored-secret scan. The whole suite passes on PostgreSQL
+# requests at once, the sweeps, retention, roles (per engine too), the audit log,
+# the API, the live stream and the stored-secret scan. The whole suite passes on PostgreSQL
 # too (`scripts/test-postgres.sh tests/`), but twice the suite is over CI's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -221,8 +221,9 @@ def sample(text, name, **labels):
     return None
 
 
-def test_with_every_worker_of_b_gone_a_runs_and_bs_jobs_say_so(two_engines, module_env, live_settings,
-                                                               builder_client, builder, worker, client):
+def test_with_every_worker_of_b_gone_a_runs_and_bs_jobs_say_so(two_engines, module_env, live_settings, server_ab,
+                                                               builder_client, builder_session, builder, worker,
+                                                               client):
     worker_b = start_worker_b(module_env, live_settings)
     worker_b.kill()  # as a crash of B's host would
     worker_b.stop()
@@ -241,6 +242,13 @@ def test_with_every_worker_of_b_gone_a_runs_and_bs_jobs_say_so(two_engines, modu
     job_b.refresh_from_db()
     assert job_b.state == "queued"
     assert "No worker for engine" not in builder_client.get(f"/jobs/{job_a.pk}/").content.decode()
+    # An open page hears it too, from the job's stream: no reload needed.
+    watching = live.JobSocket(server_ab, builder_session, job_b.pk)
+    try:
+        heard = [json.loads(watching.conn.recv(timeout=15)) for _ in range(2)]
+    finally:
+        watching.close()
+    assert {"type": "workers", "present": False} in heard, heard
 
     health = client.get("/healthz")
     checks = health.json()["checks"]

@@ -24,19 +24,22 @@ FAKE_WEBSOCKET = Path(__file__).parent / "js" / "fake_websocket.js"
 
 @pytest.fixture(scope="module")
 def job_pages(django_db_setup, django_db_blocker):
-    """{kind: (pk, status, headers, html)} for a running build and a running
-    pull of a builder's, rendered once; the rows are rolled back afterwards."""
+    """{name: (pk, status, headers, html)} for a running build, a running pull
+    and a queued build of a builder's, rendered once; the rows are rolled back
+    afterwards."""
     pages = {}
     with django_db_blocker.unblock(), override_settings(ALLOWED_HOSTS=["dockyard.test"]), transaction.atomic():
         builder = make_user("builder", roles.BUILDER)
         client = Client(headers={"host": "dockyard.test"})
         client.force_login(builder)
-        for kind, target in (("build", "team/app:1"), ("pull", "127.0.0.1:5000/team/app:1")):
-            job = Job.objects.create(kind=kind, state=Job.State.RUNNING, target=target, created_by=builder,
+        for name, kind, state, target in (("build", "build", Job.State.RUNNING, "team/app:1"),
+                                          ("pull", "pull", Job.State.RUNNING, "127.0.0.1:5000/team/app:1"),
+                                          ("queued", "build", Job.State.QUEUED, "team/app:2")):
+            job = Job.objects.create(kind=kind, state=state, target=target, created_by=builder,
                                      output_limit=10_000_000)
             response = client.get(job.get_absolute_url())
             assert response.status_code == 200, response.content[:500]
-            pages[kind] = (job.pk, response.status_code, dict(response.headers), response.content)
+            pages[name] = (job.pk, response.status_code, dict(response.headers), response.content)
         transaction.set_rollback(True)
     return pages
 
@@ -462,3 +465,23 @@ def test_a_build_page_has_no_progress_and_a_pull_page_no_steps(page, tab, job_pa
         assert page.locator("#job-steps li").count() == (1 if kind == "build" else 0)
         assert page.locator("#job-progress .layer").count() == (0 if kind == "build" else 1)
         assert not page.errors, page.errors
+
+
+def test_a_queued_jobs_note_that_no_worker_serves_it_follows_the_workers_and_goes_once_it_runs(tab, job_pages):
+    page = open_job(tab, job_pages, "queued")
+    note = page.locator("#job-no-worker")
+    push(page, {"type": "state", "state": "queued", "image_id": None, "image_url": None, "error": "",
+                "duration": None})
+    push(page, {"type": "workers", "present": False})
+    assert note.is_visible()
+    assert "No worker for engine default" in note.text_content()
+    push(page, {"type": "workers", "present": True})
+    assert note.is_hidden()
+    push(page, {"type": "workers", "present": False})
+    assert note.is_visible()
+    push(page, {"type": "state", "state": "running", "image_id": None, "image_url": None, "error": "",
+                "duration": 1})
+    assert note.is_hidden()
+    push(page, {"type": "workers", "present": False})  # late, from before it started
+    assert note.is_hidden()
+    assert not page.errors, page.errors

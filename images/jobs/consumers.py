@@ -9,7 +9,8 @@ way (published while the process was still subscribing, or while its Redis
 connection was down) are read back from the database. A build's steps go the same way: the stored list on connect
 (and again with the final state), each changed step (`{"type": "step"}`) live;
 and a BuildKit build's graph: the stored one on connect and with the final state,
-changed vertices and transfers (`{"type": "graph"}`) live.
+changed vertices and transfers (`{"type": "graph"}`) live. While a job waits in
+its queue, whether a live worker serves its engine (`{"type": "workers"}`).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import logging
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -33,6 +35,7 @@ from images.jobs.log import clipped_event
 from images.jobs.publish import images_group
 from images.middleware import SERVER_SEND
 from images.models import Job, JobLine
+from images.monitoring import health
 from images.monitoring.metrics import lines_delivered
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 REPLAY_CHUNK = 2000
 _LIVE_EVENTS = ("images.event",)
 RECHECK_AFTER = 2  # seconds; far longer than Redis takes to subscribe
+WORKER_CHECK_EVERY = health.WORKERS_CACHE_SECONDS  # the workers' answer is kept that long anyway
 
 
 class GuardedConsumer(AsyncJsonWebsocketConsumer):
@@ -133,6 +137,8 @@ class JobConsumer(GuardedConsumer):
             self.finished = job.state in Job.FINAL_STATES
         if not self.finished:
             self.recheck = asyncio.create_task(self.recheck_soon())
+        if job.state == Job.State.QUEUED:
+            self.worker_watch = asyncio.create_task(self.watch_workers(job.engine))
 
     async def recheck_soon(self):
         """Redis takes a subscription a moment after the layer sends it: what was
@@ -151,9 +157,28 @@ class JobConsumer(GuardedConsumer):
                 await self.send_steps(job)
                 await self.send_json(publish.state_event(job))
 
+    async def watch_workers(self, engine_name):
+        """While the job waits in its queue, whether a live worker serves it, each
+        time that changes (and once at first): the page says so when the last one
+        goes, and stops when one comes."""
+        present = None
+        while True:
+            # Not on the database thread: asking the workers takes up to a second.
+            now = await sync_to_async(health.engine_has_worker, thread_sensitive=False)(engine_name)
+            if now is not None and now != present:
+                present = now
+                await self.send_json({"type": "workers", "present": now})
+            await asyncio.sleep(WORKER_CHECK_EVERY)
+
+    def stop_watching_workers(self):
+        if getattr(self, "worker_watch", None):
+            self.worker_watch.cancel()
+            self.worker_watch = None
+
     async def disconnect(self, code):
         if getattr(self, "recheck", None):
             self.recheck.cancel()
+        self.stop_watching_workers()
         await self.stop_taking()
         await self.release_slot()
 
@@ -199,6 +224,8 @@ class JobConsumer(GuardedConsumer):
                 await self.send_lines(lines, whole_batch=len(lines) == len(event["lines"]))
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
+            if event["state"] != Job.State.QUEUED:
+                self.stop_watching_workers()
             if event["state"] in Job.FINAL_STATES:
                 if self.finished:
                     return  # read back already by recheck_soon

@@ -390,6 +390,11 @@
     steps: (message) => showSteps(message.steps || []),
     step: (message) => updateStep(message.step),
     progress: showProgress,
+    // While the job waits: whether any live worker serves its engine's queue.
+    workers: (message) => {
+      const noWorkerEl = byId("job-no-worker");
+      if (noWorkerEl) noWorkerEl.hidden = message.present !== false || root.dataset.state !== "queued";
+    },
     // Too many live pages open for this person: say so, and do not retry.
     refused: (message) => {
       refused = true;
