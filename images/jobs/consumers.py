@@ -6,11 +6,12 @@ On connect the consumer joins its process's feed of the job first (`fanout`),
 then sends the stored lines after `after`, then live ones; sequence numbers
 make sure nothing is lost or repeated between the two, and lines missed on the
 way (published while the process was still subscribing, or while its Redis
-connection was down) are read back from the database. A build's steps go the same way: the stored list on connect
-(and again with the final state), each changed step (`{"type": "step"}`) live;
-and a BuildKit build's graph: the stored one on connect and with the final state,
-changed vertices and transfers (`{"type": "graph"}`) live. While a job waits in
-its queue, whether a live worker serves its engine (`{"type": "workers"}`).
+connection was down) are read back from the database. A build's steps go the
+same way: the stored list on connect (and again with the final state), each
+changed step (`{"type": "step"}`) live; and a BuildKit build's graph: the stored
+one on connect and with the final state, changed vertices and transfers
+(`{"type": "graph"}`) live. While a job waits in its queue: whether a live
+worker serves its engine (`{"type": "workers"}`).
 """
 
 import asyncio
