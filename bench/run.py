@@ -262,10 +262,10 @@ def scenario_latency(api, server, session, clients, name=None):
     # delivered when its frame reaches the viewer's socket (see there).
     settle = max(2, clients // 100)
     dockerfile = f"FROM {dockerlib.BASE_IMAGE}\nRUN sleep {settle}\n{LATENCY_RUN}LABEL {dockerlib.TEST_LABEL}=1\n"
-    printed_and_seen, opened = [], []
+    printed_and_seen, opened, ended = [], [], []
     job_id = api_build(api, dockerfile, f"{PREFIX}/latency:{clients}-{time.time_ns()}")
     got = viewers.watch(f"{server.ws_url}/ws/jobs/{job_id}/?after=0", f"sessionid={session}", server.url, clients,
-                        stamps=printed_and_seen, ready=opened)
+                        stamps=printed_and_seen, ready=opened, ended=ended)
     job = wait_job(job_id)
     every = all(seqs == list(range(1, job.line_count + 1)) for seqs in got)
     everyone_in = max(opened)
@@ -278,7 +278,9 @@ def scenario_latency(api, server, session, clients, name=None):
     record(name, p50, None, "p50 <50 ms, p99 <250 ms", p50 < 0.05 and p99 < 0.25 and every,
            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms at the viewers' sockets "
            f"(read by the bench's one process: p50 {_percentile(reads, 0.5) * 1000:.0f} ms, "
-           f"p99 {_percentile(reads, 0.99) * 1000:.0f} ms), every client got every line: {every}")
+           f"p99 {_percentile(reads, 0.99) * 1000:.0f} ms), every client got every line: {every}; "
+           f"the final state reached the last viewer {(max(ended) - job.finished_at.timestamp()) * 1000:.0f} ms "
+           f"after the job ended")
 
 
 def _percentile(ordered, fraction):

@@ -54,8 +54,8 @@ class _Viewer:
     """One socket, read whenever it is readable: the handshake's answer, then
     frames, each message's lines recorded as it completes."""
 
-    def __init__(self, sock, done, stamps, ready):
-        self.sock, self.done, self.stamps, self.ready = sock, done, stamps, ready
+    def __init__(self, sock, done, stamps, ready, ended):
+        self.sock, self.done, self.stamps, self.ready, self.ended = sock, done, stamps, ready, ended
         self.buffer = bytearray()
         self.upgraded = False
         self.parts, self.first_opcode = [], None
@@ -143,6 +143,8 @@ class _Viewer:
                 if self.ready is not None:
                     self.ready.append(time.time())
             if event["state"] in FINAL:
+                if self.ended is not None:
+                    self.ended.append(arrived)
                 self.finish(self.received)
         elif kind == "refused":
             raise Refused(event["message"])
@@ -156,10 +158,11 @@ class _Viewer:
             self.done.set_result(outcome)
 
 
-async def watch_one(url, cookie, origin, stamps=None, ready=None):
+async def watch_one(url, cookie, origin, stamps=None, ready=None, ended=None):
     """The line numbers one viewer gets until the job's final state. With
     `stamps`, (printed, arrived, read) of each "ts <time>" line; `ready` gets
-    the time the viewer had its first state (it is then on the live feed)."""
+    the time the viewer had its first state (it is then on the live feed), and
+    `ended` the time its final state arrived."""
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -173,7 +176,7 @@ async def watch_one(url, cookie, origin, stamps=None, ready=None):
             f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             f"Cookie: {cookie}\r\nOrigin: {origin}\r\n\r\n").encode())
-        viewer = _Viewer(sock, loop.create_future(), stamps, ready)
+        viewer = _Viewer(sock, loop.create_future(), stamps, ready, ended)
         loop.add_reader(sock.fileno(), viewer.readable)
         try:
             return await viewer.done
@@ -183,7 +186,7 @@ async def watch_one(url, cookie, origin, stamps=None, ready=None):
         sock.close()
 
 
-def watch(url, cookie, origin, clients, stamps=None, ready=None):
+def watch(url, cookie, origin, clients, stamps=None, ready=None, ended=None):
     async def run():
-        return await asyncio.gather(*[watch_one(url, cookie, origin, stamps, ready) for _ in range(clients)])
+        return await asyncio.gather(*[watch_one(url, cookie, origin, stamps, ready, ended) for _ in range(clients)])
     return asyncio.run(run())

@@ -78,7 +78,9 @@ def test_the_failed_vertex_is_opened_with_its_dockerfile_line(page):
         f"FROM {BASE} AS quick\n"
         f"RUN echo quick-{token}\n"
         f"FROM {BASE} AS broken\n"
-        f"RUN echo 'about to fail <b>{token}</b>' && exit 3\n"
+        # The stages run at once, and BuildKit cancels what still runs when one fails:
+        # the pause lets the quick stage end first, so that it is truly done.
+        f"RUN sleep 1 && echo 'about to fail <b>{token}</b>' && exit 3\n"
         f"FROM {BASE}\n"
         "COPY --from=quick /bin/sh /q\nCOPY --from=broken /bin/sh /b\n"))
     expect(page.locator("#job-state")).to_have_text("failed", timeout=60_000)
@@ -91,7 +93,7 @@ def test_the_failed_vertex_is_opened_with_its_dockerfile_line(page):
     marked = page.locator("#job-dockerfile li.dockerfile-failed")
     expect(marked).to_have_count(1)
     expect(marked).to_have_attribute("id", "dockerfile-line-4")
-    expect(marked.locator("code")).to_have_text(f"RUN echo 'about to fail <b>{token}</b>' && exit 3")
+    expect(marked.locator("code")).to_have_text(f"RUN sleep 1 && echo 'about to fail <b>{token}</b>' && exit 3")
     expect(broken.locator(".vertex-log")).to_contain_text(f"about to fail <b>{token}</b>")
     assert page.locator("#job-graph b, #job-dockerfile b").count() == 0
     # The other stage says what it truly did.

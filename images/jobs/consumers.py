@@ -154,8 +154,8 @@ class JobConsumer(GuardedConsumer):
         async with self.sending:
             if not self.finished:
                 self.finished = True
-                job = await self.catch_up()
-                await self.send_steps(job)
+                job = await self.catch_up(ended=True)
+                await self.send_steps(job, ended=True)
                 await self.send_json(publish.state_event(job))
 
     async def watch_workers(self, engine_name):
@@ -232,38 +232,57 @@ class JobConsumer(GuardedConsumer):
                     return  # read back already by recheck_soon
                 self.finished = True
                 # The stored list once more: a step change the layer dropped is not lost at the end.
-                await self.send_steps(await self.catch_up())
+                await self.send_steps(await self.catch_up(ended=True), ended=True)
             await self.send_json(event)
         else:
             await self.send_json(event)
 
     async def send_lines(self, lines, whole_batch=False):
         if whole_batch:
-            # Every viewer in step gets the same batch: it is encoded once per
-            # process, and sent past Channels' session middleware (ServerSend).
-            await self.scope[SERVER_SEND]({"type": "websocket.send", "text": _encoded_batch(self.job_id, lines)})
+            await self.send_shared((self.job_id, "lines", lines[0][0], lines[-1][0]),
+                                   lambda: {"type": "lines", "lines": lines})
         else:
             await self.send_json({"type": "lines", "lines": lines})
         lines_delivered(len(lines))
 
-    async def send_steps(self, job):
+    async def send_shared(self, key, make_event):
+        """An event encoded once per process (`_encoded`), sent past Channels'
+        session middleware (ServerSend)."""
+        await self.scope[SERVER_SEND]({"type": "websocket.send", "text": _encoded(key, make_event)})
+
+    async def send_steps(self, job, ended=False):
         """A build's whole stored step list, or a BuildKit build's whole stored
         graph (in a "graph" event like the live ones, with every vertex and
-        transfer, and the warnings); live, only changes follow."""
+        transfer, and the warnings); live, only changes follow. Once the job has
+        `ended` they are the same for all its viewers."""
+        def send(name, make_event):
+            if ended:
+                return self.send_shared((self.job_id, name), make_event)
+            return self.send_json(make_event())
+
         if job.kind == Job.Kind.BUILD and job.steps:
-            await self.send_json({"type": "steps", "steps": job.steps})
+            await send("steps", lambda: {"type": "steps", "steps": job.steps})
         if job.kind == Job.Kind.BUILD and job.graph:
             # In the stored order (the order vertices started), not by number as live changes are.
-            await self.send_json({"type": "graph", "vertices": job.graph.get("vertices", []),
-                                  "transfers": job.graph.get("transfers", []),
-                                  "warnings": job.graph.get("warnings", []), "whole": True})
+            await send("graph", lambda: {"type": "graph", "vertices": job.graph.get("vertices", []),
+                                         "transfers": job.graph.get("transfers", []),
+                                         "warnings": job.graph.get("warnings", []), "whole": True})
 
-    async def catch_up(self, until=None):
+    async def catch_up(self, until=None, ended=False):
         """Send the stored lines after the last one sent (up to `until`), with
-        the clipped marker where the middle of a long log was dropped."""
-        job = await database_sync_to_async(Job.objects.get)(pk=self.job_id)
+        the clipped marker where the middle of a long log was dropped. Once the
+        job has `ended`, what is stored no longer changes: the process's viewers
+        share one read of it."""
+        async def read(function, *args):
+            query = database_sync_to_async(function)
+            if not ended:
+                return await query(self.job_id, *args)
+            return await fanout.relay().read_once(self.job_id, (function.__name__, *args),
+                                                  lambda: query(self.job_id, *args))
+
+        job = await read(_job)
         while True:
-            lines = await database_sync_to_async(_stored_lines)(self.job_id, self.last_sent, until)
+            lines = await read(_stored_lines, self.last_sent, until)
             if not lines:
                 break
             clip = job.clipped_before
@@ -277,6 +296,10 @@ class JobConsumer(GuardedConsumer):
                 await self.send_lines(tail)
             self.last_sent = lines[-1][0]
         return job
+
+
+def _job(job_id):
+    return Job.objects.get(pk=job_id)
 
 
 def _job_state(job_id):
@@ -337,13 +360,13 @@ _ENCODED = OrderedDict()
 _ENCODED_KEPT = 32
 
 
-def _encoded_batch(job_id, lines):
-    """The JSON of a `lines` event, made once per batch: batches are identified by
-    their job and first and last line numbers, which a job never reuses."""
-    key = (job_id, lines[0][0], lines[-1][0])
+def _encoded(key, make_event):
+    """The JSON of an event every viewer of a job in step gets alike, made once
+    per process: `key` names it (a batch by its job and first and last line
+    numbers, which a job never reuses; an ended job's steps or graph)."""
     text = _ENCODED.get(key)
     if text is None:
-        text = json.dumps({"type": "lines", "lines": lines})  # as send_json encodes it
+        text = json.dumps(make_event())  # as send_json encodes it
         _ENCODED[key] = text
         if len(_ENCODED) > _ENCODED_KEPT:
             _ENCODED.popitem(last=False)

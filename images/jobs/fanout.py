@@ -45,6 +45,7 @@ class _Feed:
         self.ready = asyncio.get_running_loop().create_future()
         self.channel = None
         self.reader = None
+        self.shared = {}
 
 
 class Relay:
@@ -88,6 +89,20 @@ class Relay:
         del self.feeds[job_id]  # a viewer joining from here on starts a new feed
         feed.reader.cancel()  # the layer unsubscribes the feed's channel as its receive is cancelled
         await self.layer.group_discard(job_group(job_id), feed.channel)
+
+    async def read_once(self, job_id, key, read):
+        """What every viewer of an ended job in this process reads alike (its row,
+        the lines after a number), read once while the job has viewers here: a
+        thousand viewers at the end of a build took two database reads each, one
+        at a time on the process's database thread. `read` is an async function."""
+        feed = self.feeds.get(job_id)
+        if feed is None:
+            return await read()
+        task = feed.shared.get(key)
+        if task is None:
+            task = feed.shared[key] = asyncio.ensure_future(read())
+        # One viewer leaving must not cancel the read for the others.
+        return await asyncio.shield(task)
 
     async def _read(self, feed):
         loop = asyncio.get_running_loop()
