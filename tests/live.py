@@ -69,6 +69,9 @@ def database_url():
             f"{database['HOST']}:{database['PORT']}/{quote(database['NAME'], safe='')}")
 
 
+HEARTBEAT_TIMEOUT = 3
+
+
 def process_env(queue, prefix, **extra):
     return {
         **os.environ,
@@ -76,6 +79,9 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_QUEUE": queue,
         "DOCKYARD_CHANNEL_PREFIX": prefix,
         "DOCKYARD_HEARTBEAT_INTERVAL": "1",
+        # Read by the worker that runs the scheduler's sweep (only the tests that start one run it):
+        # a killed worker's job is found in seconds, not the production half-minute.
+        "DOCKYARD_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
         "DOCKYARD_BUILD_ROOTS": str(build_root()),
         **LOOPBACK_GIT,
         **LOOPBACK_REGISTRIES,

@@ -11,7 +11,7 @@ from images.models import AuditEntry
 from tests import dockerlib, live
 from tests.live import job_from, wait_for_job
 
-HEARTBEAT_TIMEOUT = 3
+HEARTBEAT_TIMEOUT = live.HEARTBEAT_TIMEOUT  # the sweeping worker's, as process_env sets it
 
 
 @pytest.fixture
@@ -28,9 +28,7 @@ def doomed_worker(live_settings, base_image, settings):
 def beat(live_settings, worker, settings):
     """The scheduler, sending its periodic tasks to the session's worker often."""
     settings.DOCKYARD_HEARTBEAT_TIMEOUT = HEARTBEAT_TIMEOUT
-    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"],
-                                         DOCKYARD_SWEEP_INTERVAL="1",
-                                         DOCKYARD_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT)))
+    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"], DOCKYARD_SWEEP_INTERVAL="1"))
     yield process
     process.stop()
 
