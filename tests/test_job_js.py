@@ -485,3 +485,19 @@ def test_a_queued_jobs_note_that_no_worker_serves_it_follows_the_workers_and_goe
     push(page, {"type": "workers", "present": False})  # late, from before it started
     assert note.is_hidden()
     assert not page.errors, page.errors
+
+
+def test_a_running_jobs_clock_ticks_outside_the_status_and_the_final_duration_is_read_out(page):
+    elapsed, duration = page.locator("#job-elapsed"), page.locator("#job-duration")
+    push(page, {"type": "state", "state": "running", "image_id": None, "image_url": None, "error": "", "duration": 5})
+    assert elapsed.is_visible() and duration.text_content() == ""
+    first = float(elapsed.text_content().removesuffix(" s"))
+    page.wait_for_timeout(1200)
+    later = float(elapsed.text_content().removesuffix(" s"))
+    assert 5 <= first < 5.5 and later - first >= 1
+    assert page.locator("#job-status #job-elapsed").count() == 0  # not read out as it ticks
+    push(page, {"type": "state", "state": "succeeded", "image_id": None, "image_url": None, "error": "",
+                "duration": 9.5})
+    assert elapsed.is_hidden() and duration.text_content() == "9.5 s"
+    page.wait_for_timeout(300)
+    assert duration.text_content() == "9.5 s"

@@ -14,6 +14,7 @@
   const downloadEl = byId("job-log-download");
   const stateEl = byId("job-state");
   const durationEl = byId("job-duration");
+  const elapsedEl = byId("job-elapsed");
   const imageEl = byId("job-image");
   const errorEl = byId("job-error");
   // Only a build page has steps, only a pull or push page progress: either may be missing.
@@ -302,9 +303,11 @@
     const state = String(message.state);
     root.dataset.state = state;
     // The same text again would be read out again (the state is a live region).
-    const duration = formatDuration(message.duration);
+    // The final duration is read out with the state; a running one ticks beside it, silently.
+    const duration = FINAL_STATES.has(state) ? formatDuration(message.duration) : "";
     if (stateEl.textContent !== state) stateEl.textContent = state;
     if (durationEl.textContent !== duration) durationEl.textContent = duration;
+    showElapsed(state === "running" ? Number(message.duration) || 0 : null);
     stateEl.className = "state state-" + state;
     // Only site paths and web addresses: never a javascript: link.
     const url = /^(\/|https?:\/\/)/i.test(message.image_url || "") ? message.image_url : "";
@@ -321,6 +324,26 @@
     // An ended job cannot be cancelled any more.
     const cancelEl = byId("job-cancel");
     if (cancelEl && FINAL_STATES.has(state)) cancelEl.hidden = true;
+  }
+
+  // ---- the running job's clock -------------------------------------------
+  const ELAPSED_TICK_MS = 100;
+  let elapsedTicker = null;
+  let runningSince = 0;
+
+  // `seconds` run so far, as the server said (null: not running).
+  function showElapsed(seconds) {
+    if (!elapsedEl) return;
+    clearInterval(elapsedTicker);
+    elapsedTicker = null;
+    elapsedEl.hidden = seconds == null;
+    if (seconds == null) return;
+    runningSince = performance.now() - seconds * 1000;
+    const tick = () => {
+      elapsedEl.textContent = formatDuration((performance.now() - runningSince) / 1000);
+    };
+    tick();
+    elapsedTicker = setInterval(tick, ELAPSED_TICK_MS);
   }
 
   let failedStepShown = false;
