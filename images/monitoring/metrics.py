@@ -29,11 +29,13 @@ class _LoopTally:
     500 viewers of a process (bench 10)."""
 
     def __init__(self, counter):
-        self.counter, self.pending = counter, 0
+        self.counter, self.pending, self.loop = counter, 0, None
 
     def add(self, amount):
-        if not self.pending:
-            asyncio.get_running_loop().call_soon(self._flush)
+        loop = asyncio.get_running_loop()
+        if not self.pending or loop is not self.loop:  # a loop closed before its flush must not stop the count
+            self.loop = loop
+            loop.call_soon(self._flush)
         self.pending += amount
 
     def _flush(self):
