@@ -42,7 +42,6 @@ from images.monitoring.metrics import lines_delivered
 log = logging.getLogger(__name__)
 
 REPLAY_CHUNK = 2000
-_LIVE_EVENTS = ("images.event",)
 RECHECK_AFTER = 2  # seconds; far longer than Redis takes to subscribe
 WORKER_CHECK_EVERY = health.WORKERS_CACHE_SECONDS  # the workers' answer is kept that long anyway
 
@@ -54,12 +53,11 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     slot_keeper = None
 
     async def dispatch(self, message):
-        if message["type"] in _LIVE_EVENTS:
+        if message["type"] == "images.event":
             # Channels closes stale database connections before each message, on
-            # the one thread a process runs its database work on: a batch to a
-            # thousand viewers took a thousand turns there (bench 10). These
-            # handlers reach the database only through database_sync_to_async,
-            # which closes them itself.
+            # the one thread a process runs its database work on: one event to a
+            # thousand open lists took a thousand turns there (so did a job's
+            # batches, before `fanout`). The handler does not touch the database.
             await getattr(self, get_handler_name(message))(message)
             return
         await super().dispatch(message)
@@ -153,10 +151,7 @@ class JobConsumer(GuardedConsumer):
             return
         async with self.sending:
             if not self.finished:
-                self.finished = True
-                job = await self.catch_up(ended=True)
-                await self.send_steps(job, ended=True)
-                await self.send_json(publish.state_event(job))
+                await self.send_json(publish.state_event(await self.send_what_is_stored_at_the_end()))
 
     async def watch_workers(self, engine_name):
         """While the job waits in its queue, whether a live worker serves it, each
@@ -230,12 +225,19 @@ class JobConsumer(GuardedConsumer):
             if event["state"] in Job.FINAL_STATES:
                 if self.finished:
                     return  # read back already by recheck_soon
-                self.finished = True
-                # The stored list once more: a step change the layer dropped is not lost at the end.
-                await self.send_steps(await self.catch_up(ended=True), ended=True)
+                await self.send_what_is_stored_at_the_end()
             await self.send_json(event)
         else:
             await self.send_json(event)
+
+    async def send_what_is_stored_at_the_end(self):
+        """Before the final state: the lines not yet sent, and the stored steps or
+        graph once more, so that a step change the layer dropped is not lost at
+        the end. Returns the job."""
+        self.finished = True
+        job = await self.catch_up(ended=True)
+        await self.send_steps(job, ended=True)
+        return job
 
     async def send_lines(self, lines, whole_batch=False):
         if whole_batch:
