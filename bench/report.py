@@ -71,7 +71,7 @@ def fmt(seconds, scale_of=None):
     return f"{seconds * 1000:.0f} ms" if (scale_of or seconds) < 10 else f"{seconds:.1f} s"
 
 
-def _spread(times):
+def spread(times):
     """'135 ms (120–150)': the median, then the lowest and highest run, in one unit."""
     low, high = min(times), max(times)
     return f"{fmt(median(times), high)} ({fmt(low, high).split()[0]}–{fmt(high).split()[0]})"
@@ -193,7 +193,7 @@ def markdown(report, source):
     for row in report["rows"]:
         lines.append("| " + " | ".join([
             row["scenario"],
-            ("" if row["value"] == "time" else row["value"] + " ") + _spread(row["dockyard"]["runs"]),
+            ("" if row["value"] == "time" else row["value"] + " ") + spread(row["dockyard"]["runs"]),
             _compared(row["reference"]), _compared(row["floor"]), _ratios(row),
             row["target"], _verdict(row["pass"], "**miss**") + (f": {row['detail']}" if row["detail"] else ""),
         ]).replace("\n", " ") + " |")
@@ -209,7 +209,7 @@ def _triple(load):
 
 
 def _compared(side):
-    return f"{side['label']}: {_spread(side['runs'])}" if side else "—"
+    return f"{side['label']}: {spread(side['runs'])}" if side else "—"
 
 
 def _ratios(row):

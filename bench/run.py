@@ -409,7 +409,8 @@ def main():
     engine = get_engine()
     version = engine.api.version()
     run.machine = report.machine(version, engine.api.info())
-    print(f"{run.machine}; {report.REPEAT} runs a side", flush=True)
+    print(", ".join(f"{key} {value}" for key, value in run.machine.items()) + f"; {report.REPEAT} runs a side",
+          flush=True)
     dockerlib.remove_test_images()
     dockerlib.import_base_image()
     users = get_user_model()
