@@ -147,12 +147,14 @@ def scenario_detail(dockyard, image):
     runs = in_turn({
         "page": dockyard.page(f"/images/{hex_id}/"),
         "cli": lambda: (dockerlib.docker("image", "inspect", image), dockerlib.docker("history", image)),
-        "floor": floors.engine_calls(f"/images/{image}/json", f"/images/{image}/history", "/containers/json?all=1"),
+        # and the page's "compare with" choices: the image's repository's other tags
+        "floor": floors.engine_calls(f"/images/{image}/json", f"/images/{image}/history", "/containers/json?all=1",
+                                     "/images/json?filters=" + quote(json.dumps({"reference": [f"{PREFIX}/deep"]}))),
     }, warm=True)
     record(f"2. Image page over HTTP, {N_LAYERS} layers", runs["page"], "≤1.5× CLI",
            median(runs["page"]) <= 1.5 * median(runs["cli"]),
            reference=("`docker image inspect` + `docker history` (two processes)", runs["cli"]),
-           floor=("GET /images/{id}/json + /history + /containers/json", runs["floor"]))
+           floor=("GET /images/{id}/json + /history + /containers/json + /images/json?filters=…", runs["floor"]))
 
 
 def scenario_build(dockyard):
