@@ -92,6 +92,13 @@ def record(scenario, dockyard, target, passed, reference=None, floor=None, detai
     return row
 
 
+def failed(number, exc):
+    """A scenario that broke off: its row says so, and why."""
+    rows.append({"scenario": f"{number}.", "error": f"{type(exc).__name__}: {exc}"[:300], "pass": False,
+                 "load": _load()})
+    print(f"  {number}. FAILED: {rows[-1]['error']}", flush=True)
+
+
 def _side(label, times):
     times = list(times)
     return {"label": label, "median": median(times), "min": min(times), "max": max(times), "runs": times}
@@ -135,6 +142,7 @@ class Run:
         self.scenarios = scenarios
         self.started = time.time()
         self.load_before = _load()
+        self.commit = _commit()
         self.machine = None
 
     @property
@@ -146,7 +154,7 @@ class Run:
         report = {
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)),
             "minutes": round((finished - self.started) / 60, 1),
-            "commit": _commit(),
+            "commit": self.commit,
             "runs_a_side": REPEAT,
             "settings": {key: value for key, value in sorted(os.environ.items()) if key.startswith("BENCH_")},
             "note": os.environ.get("BENCH_NOTE", ""),
@@ -191,6 +199,9 @@ def markdown(report, source):
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in report["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['scenario']} | — | — | — | — | — | **error**: {row['error']} |".replace("\n", " "))
+            continue
         lines.append("| " + " | ".join([
             row["scenario"],
             ("" if row["value"] == "time" else row["value"] + " ") + spread(row["dockyard"]["runs"]),
