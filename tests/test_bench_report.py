@@ -98,3 +98,11 @@ def test_the_readmes_table_is_the_latest_published_runs_own():
     assert len(results["rows"]) == len(re.findall(r"^\| \d+\. ", table, re.MULTILINE))
     for row in results["rows"]:
         assert len(row["dockyard"]["runs"]) >= report.MIN_RUNS, row["scenario"]
+
+
+def test_a_scenario_that_broke_off_is_a_row_that_says_why(rows):
+    report.record("3. Build", [3.4] * 5, "≤1.10× CLI", True)
+    report.failed(10, AssertionError("every line was printed before the 1000 viewers had connected"))
+    table = report.markdown(_report(rows), "bench/results/x.json")
+    assert "| 10. | — | — | — | — | — | **error**: AssertionError: every line was printed before" in table
+    assert "| 3. Build | 3400 ms (3400–3400) |" in table
