@@ -217,11 +217,16 @@ def browser():
     """One Chromium per test module (Debian's, never a downloaded one)."""
     # Playwright's sync API keeps an event loop running in this thread, which
     # Django's ORM takes for async code; the ORM calls here are plain sync ones.
+    # Allowed in this process while the browser is open, and never in the
+    # processes it starts (live.process_env leaves it out).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def log_in(page, username="builder"):
