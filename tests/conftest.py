@@ -169,6 +169,46 @@ def _loopback_registries():
         yield
 
 
+@pytest.fixture(scope="session")
+def shared_engine_address():
+    """The engine everyone on this host uses (the tests' own engines are elsewhere)."""
+    return settings.DOCKYARD_ENGINES["default"]
+
+
+@pytest.fixture(autouse=True)
+def _prunes_touch_only_the_runs_own(monkeypatch, shared_engine_address):
+    """A prune of the shared engine takes only what this run made: one
+    build-cache record by id, or images with the run's label. The engine holds
+    other people's images and build cache (a developer's, a team's), which no
+    test may take; the tests' own engine (live.SecondEngine) is theirs to prune."""
+    from images.engine import Engine
+
+    prune_images, prune_build_cache = Engine.prune_images, Engine.prune_build_cache
+
+    def refused(what):
+        def refuse(*args, **kwargs):
+            pytest.fail(f"a test asked the shared engine to prune {what}: {args} {kwargs}")
+        return refuse
+
+    def own_images_only(engine, all_unused=False, label=None):
+        if engine.address == shared_engine_address and (label or "").split("=", 1)[0] != dockerlib.TEST_LABEL:
+            # What reaches the engine fails the test; what Dockyard refuses itself first, it still refuses.
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_images", refused("images beyond the run's label"))
+                return prune_images(engine, all_unused=all_unused, label=label)
+        return prune_images(engine, all_unused=all_unused, label=label)
+
+    def own_records_only(engine, *args, **kwargs):
+        if engine.address == shared_engine_address and (args or not kwargs.get("record_id")):
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_builds", refused("build cache beyond one record"))
+                return prune_build_cache(engine, *args, **kwargs)
+        return prune_build_cache(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "prune_images", own_images_only)
+    monkeypatch.setattr(Engine, "prune_build_cache", own_records_only)
+
+
 # What no stored row may ever hold: the test passwords, and any whole API token.
 TOKEN_TEXT = re.compile(r"dky_[A-Za-z0-9_-]{20,}")
 
