@@ -159,9 +159,11 @@ def test_a_build_on_b_goes_to_bs_queue_and_lands_on_b_only(two_engines, module_e
     while shared_redis().llen(queue_b) <= depth_before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert shared_redis().llen(queue_b) == depth_before + 1
-    time.sleep(1)
+    # The default engine's worker runs a build sent after it, and leaves B's where it is.
+    later = live.wait_for_job(build_on(builder_client, "", f"FROM {dockerlib.BASE_IMAGE}\nLABEL made.on=default\n", ""))
+    assert later.state == "succeeded", later.error
     job.refresh_from_db()
-    assert job.state == "queued"
+    assert job.state == "queued" and shared_redis().llen(queue_b) == depth_before + 1
 
     worker_b = start_worker_b(module_env, live_settings)
     try:
