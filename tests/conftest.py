@@ -95,6 +95,16 @@ def server(live_settings):
 
 
 @pytest.fixture
+def scheduler(live_settings, worker):
+    """`celery beat` with Dockyard's own schedule, every task due each second
+    (tests/beat_settings.py), sending to the session's worker."""
+    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"],
+                                         DJANGO_SETTINGS_MODULE="tests.beat_settings"), "test-scheduler.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
 def builder(transactional_db):
     return make_user("builder", "builder")
 

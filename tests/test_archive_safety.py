@@ -4,7 +4,6 @@ import gzip
 import html
 import io
 import tarfile
-import time
 import zipfile
 
 import pytest
