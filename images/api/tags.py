@@ -22,8 +22,8 @@ router = Router(tags=["tags"])
 
 
 class TagFields(Schema):
-    repository: str
-    tag: str = Field("latest", description="latest when empty.")
+    repository: str = Field(description="The repository, or repository:tag with `tag` left empty.")
+    tag: str = Field("", description="latest when empty (and the repository names none).")
     move: bool = Field(False, description="Move the tag here if it points at another image.")
 
 

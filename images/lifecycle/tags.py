@@ -36,14 +36,20 @@ class TagTaken(ActionRefused):
 
 def normalize_tag(repository, tag):
     """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest), spelt
-    as the engine lists it, so that tag moves and the audit log name it one way."""
-    reference = f"{repository.strip()}:{(tag or 'latest').strip()}"
+    as the engine lists it, so that tag moves and the audit log name it one way.
+    The repository may carry the tag itself ('repo:tag') when `tag` is empty."""
+    repository, tag = repository.strip(), (tag or "").strip()
+    own_tag = split_repo_tag(repository)[1] if "@" not in repository else ""
+    reference = repository if own_tag else f"{repository}:{tag or 'latest'}"
     try:
         _, _, digest = parse_reference(reference)
     except InvalidReference as exc:
         raise ActionRefused(str(exc)) from exc
     if digest:
         raise ActionRefused("A tag cannot carry a digest.")
+    if own_tag and tag:
+        raise ActionRefused(f"{repository!r} names its tag already ({own_tag!r}): leave the Tag box empty, "
+                            "or put only the repository in the Repository box.")
     return familiar_name(reference)
 
 
