@@ -118,6 +118,21 @@ def registry_of(reference):
     return split_domain(reference.partition("@")[0])[0]
 
 
+def names_registry(reference):
+    """Whether a reference spells out its registry host ('127.0.0.1:5000/app',
+    'docker.io/library/app'), rather than leaving Docker Hub implied ('app')."""
+    first, slash, _ = reference.partition("@")[0].partition("/")
+    return bool(slash) and (_names_host(first) or first.lower() != first)
+
+
+def full_name(reference):
+    """The reference with its registry and path spelt out, as the engine reads
+    it: 'app:1' -> 'docker.io/library/app:1'."""
+    name, tag, digest = parse_reference(reference)
+    domain, path = split_domain(name)
+    return f"{domain}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
 def is_image_id(text):
     return IMAGE_ID_RE.match(text) is not None
 

@@ -1,6 +1,7 @@
 import pytest
 
-from images.refs import InvalidReference, familiar_name, is_image_id, parse_reference, split_repo_tag
+from images.refs import (InvalidReference, familiar_name, full_name, is_image_id, names_registry, parse_reference,
+                         split_repo_tag)
 
 VALID = [
     ("busybox", ("busybox", None, None)),
@@ -76,3 +77,17 @@ def test_it_gives_the_familiar_name_the_engine_shows(reference, familiar):
 def test_it_refuses_a_familiar_name_for_an_invalid_reference():
     with pytest.raises(InvalidReference):
         familiar_name("Evil/app")
+
+
+@pytest.mark.parametrize("reference, names, full", [
+    ("walk-two:1", False, "docker.io/library/walk-two:1"),
+    ("team/app", False, "docker.io/team/app"),
+    ("docker.io/library/app:1", True, "docker.io/library/app:1"),
+    ("index.docker.io/team/app:1", True, "docker.io/team/app:1"),
+    ("127.0.0.1:5000/app:1", True, "127.0.0.1:5000/app:1"),
+    ("localhost/app", True, "localhost/app"),
+    ("registry.example.com/team/app@sha256:" + "a" * 64, True, "registry.example.com/team/app@sha256:" + "a" * 64),
+])
+def test_a_push_knows_whether_its_reference_names_the_registry(reference, names, full):
+    assert names_registry(reference) is names
+    assert full_name(reference) == full
