@@ -20,7 +20,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from images.engine import hijack, layer_records
+from images.engine import hijack, image_configs, layer_records
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -91,6 +91,7 @@ class Engine:
         self.tls_directory = tls_directory
         self._client = None
         self._lock = threading.Lock()
+        self._store = None
 
     def __repr__(self):
         return f"<Engine {self.name} at {self.address}>"
@@ -147,13 +148,30 @@ class Engine:
     def layer_tar_records(self, diff_ids):
         """The engine's own record of each of these layers' tar headers (see
         `layer_records`), or None: then only the save stream has them."""
-        if not self.address.startswith("unix://"):
-            return None  # the paths an engine on another host names are not this host's
-        with _engine_errors(self, call="info"):
-            info = self.api.info()
-        if not info.get("DockerRootDir"):
-            return None
-        return layer_records.tar_split_files(info["DockerRootDir"], info.get("Driver"), diff_ids)
+        store = self._local_store()
+        return layer_records.tar_split_files(*store, diff_ids) if store else None
+
+    def image_config(self, image_id):
+        """The image's config, whose history marks the steps that made no layer
+        (`empty_layer`): from the engine's own store where it is on this host,
+        else from a save stream read up to it (see `image_configs`); None if
+        neither gives it."""
+        store = self._local_store()
+        config = image_configs.from_data_root(*store, image_id) if store else None
+        if config is None:
+            config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
+        return config
+
+    def _local_store(self):
+        """(data root, storage driver) of an engine on this host, or None. Kept
+        once known: whatever is read there is checked against the ids asked for."""
+        if self._store is None and self.address.startswith("unix://"):
+            # The paths an engine on another host names are not this host's.
+            with _engine_errors(self, call="info"):
+                info = self.api.info()
+            if info.get("DockerRootDir"):
+                self._store = (info["DockerRootDir"], info.get("Driver"))
+        return self._store
 
     def tag_image(self, image_id, repository, tag):
         with _engine_errors(self, image_id, call="tag_image"):
