@@ -351,24 +351,31 @@ class EngineStream:
             except OSError:
                 pass
 
-    def messages(self, start, decoded=False):
-        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
-        decoded messages) and yield the engine's JSON messages as dicts."""
+    @contextmanager
+    def _closable(self, reference=None, call="messages"):
+        """An engine call `close` may stop: whatever it fails with once closed,
+        or a clean end after a close (a shut-down socket may read as one), is
+        StreamClosed."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, call="messages"):
+        with _engine_errors(self.engine, reference, call=call):
             try:
-                stream = start(self.api)
-                if not decoded:
-                    stream = engine_messages(self._raw_chunks(stream))
-                yield from stream
+                yield
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
                 raise
-        # A shut-down socket may also read as a clean end of the body.
         if self.closed:
             raise StreamClosed("The stream was closed before the engine finished.")
+
+    def messages(self, start, decoded=False):
+        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
+        decoded messages) and yield the engine's JSON messages as dicts."""
+        with self._closable():
+            stream = start(self.api)
+            if not decoded:
+                stream = engine_messages(self._raw_chunks(stream))
+            yield from stream
 
     def _raw_chunks(self, sdk_chunks):
         """The response body in blocks of whatever has arrived. The SDK reads
@@ -430,27 +437,18 @@ class EngineStream:
     def save(self, reference):
         """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
         tar as they arrive; closing the stream stops the engine sending."""
-        if self.closed:
-            raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, reference, call="save_stream"):
+        with self._closable(reference, call="save_stream"):
+            self.api.get_image(reference)
+            response = self._response
             try:
-                self.api.get_image(reference)
-                response = self._response
-                try:
-                    # A megabyte a read: the engine writes 16 kB chunks, and a
-                    # Python call per chunk costs a third of the reading.
-                    while block := response.raw.read(1 << 20):
-                        if self.closed:  # closed before the engine answered: its socket was not there to shut
-                            raise StreamClosed("The stream was closed before the engine finished.")
-                        yield block
-                finally:
-                    response.close()
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if self.closed:
-                    raise StreamClosed("The stream was closed before the engine finished.") from exc
-                raise
-        if self.closed:
-            raise StreamClosed("The stream was closed before the engine finished.")
+                # A megabyte a read: the engine writes 16 kB chunks, and a
+                # Python call per chunk costs a third of the reading.
+                while block := response.raw.read(1 << 20):
+                    if self.closed:  # closed before the engine answered: its socket was not there to shut
+                        raise StreamClosed("The stream was closed before the engine finished.")
+                    yield block
+            finally:
+                response.close()
 
     def load(self, fileobj):
         """`docker load` of a tar, streamed from the open file. Its output is a

@@ -24,7 +24,7 @@ from images.files.entries import display, parse_display
 from images.files.filesystem import ImageFiles, ROOT, UNCHANGED
 from images.files.indexing import load_layers
 from images.models import ImageIndex, Job, LayerIndex
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 
 PAGE = 500  # entries of one directory a request
 SEARCH_LIMIT = 200

@@ -3,7 +3,7 @@ from html import escape
 from django import template
 from django.utils.safestring import mark_safe
 
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 
 register = template.Library()
 
