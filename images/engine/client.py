@@ -19,6 +19,7 @@ import docker.utils.build
 import requests
 import urllib3
 from django.conf import settings
+from django.core.cache import cache
 
 from images.engine import hijack, image_configs, layer_records
 from images.engine.output import engine_messages
@@ -159,8 +160,16 @@ class Engine:
         neither gives it."""
         store = self._local_store()
         config = image_configs.from_data_root(*store, image_id) if store else None
+        if config is not None:
+            return config
+        # An id is the hash of its config, so what was read once holds on every engine, for ever:
+        # a remote engine's save stream is read once per image, not once per page view.
+        key = f"dockyard:image-config:{image_id}"
+        config = cache.get(key)
         if config is None:
             config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
+            if config is not None:
+                cache.set(key, config, timeout=30 * 24 * 3600)
         return config
 
     def _local_store(self):
