@@ -147,7 +147,7 @@ def test_an_admin_prunes_keeping_more_than_there_is_and_nothing_goes(owner_clien
     entry = AuditEntry.objects.get(action="prune-build-cache")
     assert entry.target == f"all build cache, keeping {1024 ** 5} bytes"
     assert entry.detail == "0 record(s) deleted, 0 bytes reclaimed"
-    response = owner_client.post("/e/b/build-cache/prune", {"keep_storage": "0", "all": "on"}, follow=True)
+    owner_client.post("/e/b/build-cache/prune", {"keep_storage": "0", "all": "on"})
     assert own_engine["mount"]["ID"] not in buildcache.engine_records("b")
 
 
