@@ -179,10 +179,14 @@ def _loopback_registries():
         yield
 
 
+# The engine everyone on this host uses (the tests' own engines are elsewhere), as
+# configured before any test overrides the engines.
+SHARED_ENGINE = settings.DOCKYARD_ENGINES["default"]
+
+
 @pytest.fixture(scope="session")
 def shared_engine_address():
-    """The engine everyone on this host uses (the tests' own engines are elsewhere)."""
-    return settings.DOCKYARD_ENGINES["default"]
+    return SHARED_ENGINE
 
 
 @pytest.fixture(autouse=True)
@@ -269,6 +273,7 @@ def browser():
     # Django's ORM takes for async code; the ORM calls here are plain sync ones.
     # Allowed in this process while the browser is open, and never in the
     # processes it starts (live.process_env leaves it out).
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
@@ -276,7 +281,10 @@ def browser():
             yield browser
             browser.close()
     finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def log_in(page, username="builder"):

@@ -44,6 +44,10 @@ class ImageNotFound(EngineError):
         super().__init__(f"No image {reference!r} on this engine. {reason}".strip())
 
 
+# How often a /system/df the engine refused because another one runs is asked again (0.1 s apart).
+DISK_USAGE_TRIES = 100
+
+
 @contextmanager
 def _engine_errors(engine, reference=None, call="other"):
     """Engine failures as Dockyard's errors; and every call timed (to its answer,
@@ -208,8 +212,16 @@ class Engine:
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
         Build cache page asks."""
-        with _engine_errors(self, call="build_cache"):
-            return self.api.df().get("BuildCache") or []
+        # The engine sums up one /system/df at a time and refuses the others (someone's
+        # `docker system df`, another page): wait for its turn, a few seconds at most.
+        for attempt in range(DISK_USAGE_TRIES):
+            try:
+                with _engine_errors(self, call="build_cache"):
+                    return self.api.df().get("BuildCache") or []
+            except EngineError as error:
+                if "disk usage operation is already running" not in str(error) or attempt == DISK_USAGE_TRIES - 1:
+                    raise
+                time.sleep(0.1)
 
     def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
         """`POST /build/prune`: remove unused build cache, keeping `keep_storage`
