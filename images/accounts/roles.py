@@ -26,6 +26,7 @@ PERMISSIONS = {
     "push": "Push images",
     "tag": "Tag and untag images, roll a tag back",
     "export": "Export images as archives",
+    "run": "Run containers from images (no ports, mounts or privileges), and commit them as images",
     "cancel_own_job": "Cancel and retry one's own jobs",
     "keep_secrets": "Keep build secrets of one's own, and build with them and the shared ones",
     "remove": "Remove images, or a tag whose removal deletes its image",
@@ -40,7 +41,7 @@ PERMISSIONS = {
 VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
 ROLES = {
     VIEWER: ["browse"],
-    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job", "keep_secrets"],
+    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "run", "cancel_own_job", "keep_secrets"],
     ADMIN: list(PERMISSIONS),
 }
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
@@ -49,14 +50,14 @@ ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 ADMIN_ENGINE_ROLE_PERMISSIONS = ["add_enginerole", "change_enginerole", "delete_enginerole", "view_enginerole"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
-    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs, keeps own build secrets, sees the "
-             "build cache",
+    BUILDER: "also builds, pulls, pushes, tags, exports, runs and commits containers, cancels own jobs, keeps own "
+             "build secrets, sees the build cache",
     ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.
 # Indexing an image's files reads its whole save stream: those who make images may.
-JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build"}
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build", "run": "run"}
 
 
 def may(user, codename, engine=None):

@@ -20,7 +20,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from images.engine import hijack, layer_records
+from images.engine import containers, hijack, layer_records
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -130,6 +130,55 @@ class Engine:
         list carries what the image list needs."""
         with _engine_errors(self, call="list_images"):
             return self.api.images(name=repository, all=intermediate)
+
+    # Runs: containers Dockyard starts (images.lifecycle.runs decides what they get) --------
+
+    def create_run_container(self, image, **run):
+        """Create a run's container (containers.run_body: no port, mount, device,
+        added capability or privilege); return its id."""
+        with _engine_errors(self, image, call="create_container"):
+            body = containers.run_body(image, **run)
+            return self.api._result(self.api._post_json(self.api._url("/containers/create"), data=body), True)["Id"]
+
+    def start_container(self, container_id):
+        with _engine_errors(self, call="start_container"):
+            self.api.start(container_id)
+
+    def inspect_container(self, container_id):
+        with _engine_errors(self, call="inspect_container"):
+            return self.api.inspect_container(container_id)
+
+    def stop_container(self, container_id, grace=10):
+        """SIGTERM, then SIGKILL after `grace` seconds (`docker stop -t`)."""
+        with _engine_errors(self, call="stop_container"):
+            self.api.stop(container_id, timeout=grace)
+
+    def remove_container(self, container_id):
+        with _engine_errors(self, call="remove_container"):
+            self.api.remove_container(container_id, force=True, v=True)
+
+    def containers_labelled(self, label):
+        """Every container, stopped ones too, carrying `label` (key=value)."""
+        with _engine_errors(self, call="list_containers"):
+            return self.api.containers(all=True, filters={"label": label})
+
+    def container_changes(self, container_id):
+        """`docker diff`: [{"Path", "Kind": 0 changed, 1 added, 2 deleted}]."""
+        with _engine_errors(self, call="container_changes"):
+            return self.api.diff(container_id) or []
+
+    def container_path_stat(self, container_id, path):
+        """A path's size, mode and link in the container, from a HEAD on its
+        archive: the engine answers with the stat alone, no content."""
+        with _engine_errors(self, call="container_path_stat"):
+            response = self.api.head(self.api._url("/containers/{0}/archive", container_id), params={"path": path})
+            self.api._raise_for_status(response)
+            return containers.path_stat(response.headers["X-Docker-Container-Path-Stat"])
+
+    def commit_container(self, container_id, message, author, changes):
+        """`docker commit` without a name (the caller tags it); return the image id."""
+        with _engine_errors(self, call="commit_container"):
+            return self.api.commit(container_id, message=message, author=author, changes=changes)["Id"]
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
@@ -320,9 +369,15 @@ class EngineStream:
         self.api.hooks["response"].append(self._remember)
         self._response = None
         self.closed = False
+        self._close_callbacks = []
 
     def _remember(self, response, *args, **kwargs):
         self._response = response
+
+    def on_close(self, callback):
+        """Call `callback()` when the stream is closed (a cancel): for a run, whose
+        container must be stopped rather than its output cut off."""
+        self._close_callbacks.append(callback)
 
     def close(self):
         self.closed = True
@@ -333,6 +388,8 @@ class EngineStream:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        for callback in self._close_callbacks:
+            callback()
 
     def messages(self, start, decoded=False):
         """Run `start(api)` (which returns the SDK's raw chunk generator, or its
@@ -366,6 +423,30 @@ class EngineStream:
             if not block:
                 return
             yield block
+
+    def container_output(self, container_id, tty):
+        """A container's output from its start, followed until it exits
+        (`GET /containers/{id}/logs?follow=1`): (stream name, bytes) pieces,
+        all "stdout" for a TTY, whose two streams the engine does not tell apart."""
+        if self.closed:
+            raise StreamClosed("Cancelled before the engine was asked.")
+        demultiplexer = None if tty else containers.Demultiplexer()
+        with _engine_errors(self.engine, call="container_output"):
+            try:
+                response = self.api._get(self.api._url("/containers/{0}/logs", container_id), stream=True,
+                                         params={"follow": 1, "stdout": 1, "stderr": 1})
+                self.api._raise_for_status(response)
+                for block in self._raw_chunks(response.iter_content(64 * 1024)):
+                    if demultiplexer is None:
+                        yield containers.STDOUT, block
+                    else:
+                        yield from demultiplexer.feed(block)
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if self.closed:
+                    raise StreamClosed("The stream was closed before the container ended.") from exc
+                raise
+        if self.closed:
+            raise StreamClosed("The stream was closed before the container ended.")
 
     def build(self, registry_config=None, **options):
         """A classic build; `registry_config` ({address: auth_config}) are the

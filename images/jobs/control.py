@@ -80,6 +80,24 @@ def _image_name(job):
     return tags[0] if tags else job.params.get("reference", "")
 
 
+def start_run(user, params):
+    """Run a container from an image (params from lifecycle.runs.run_params, validated)."""
+    short = params["image_id"].removeprefix("sha256:")[:12]
+    target = f"run of {params['name']} ({short})" if params.get("name") else f"run of {short}"
+    return _enqueue(Job.Kind.RUN, target, params, user, None)
+
+
+def index_committed(user, image_id, name, run):
+    """Index an image committed from a run, as an image a build made is (DOCKYARD_INDEX_AFTER_JOBS)."""
+    if not (settings.DOCKYARD_INDEX_AFTER_JOBS and roles.may_run(user, Job.Kind.INDEX, run.engine)):
+        return None
+    try:
+        with audit.acting_by_itself():
+            return start_index(user, image_id, name, after=run)
+    except JobLimitReached:
+        return None
+
+
 def index_after(job):
     """After a build, pull or import made an image, index its files
     (DOCKYARD_INDEX_AFTER_JOBS), as the job's owner, unless it is indexed."""
@@ -222,6 +240,10 @@ def _audit_detail(job):
     parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
     if job.params.get("after_job"):
         parts.append(f"automatic, after job {job.params['after_job']}")
+    if job.kind == Job.Kind.RUN:
+        from images.lifecycle import runs
+
+        parts.append(runs.describe(params))
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),

@@ -8,12 +8,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from images import engines
+from images.accounts import roles
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.builds.forms import BuildForm, PullForm
 from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
+from images.lifecycle import runs
+from images.lifecycle.forms import CommitForm
 from images.models import Job
 from images.monitoring import health
 from images.views.pages import page_of, websocket_url
@@ -46,7 +49,23 @@ def job_detail(request, pk):
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
         "previous_build": diff.previous_build(job),
         **_graph_context(job),
+        **_run_context(request.user, job),
     })
+
+
+def _run_context(user, job):
+    """A run's ended container: what it changed, and the form that saves it as an image."""
+    if job.kind != Job.Kind.RUN:
+        return {}
+    context = {"run_env_names": [item.split("=", 1)[0] for item in job.params.get("env", [])]}
+    if job.is_final and job.container_id:
+        try:
+            context["run_changes"] = runs.changes(job)
+        except runs.NoContainer as gone:
+            context["run_gone"] = str(gone)
+        context["may_commit"] = access.may(user, job, "cancel") and roles.may(user, "run", job.engine)
+        context["commit_form"] = CommitForm()
+    return context
 
 
 def _graph_context(job):
