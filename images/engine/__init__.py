@@ -8,6 +8,7 @@ and the readers of what the engine streams back.
 - `progress`: pull and push progress, one entry per layer.
 - `layer_records`: a local engine's own records of its layers' tar headers.
 - `hijack`: a connection to the engine switched to another protocol (HTTP Upgrade).
+- `terminals`: a TTY container's attach, or a shell in it, read and written from asyncio.
 - `buildkit`: BuildKit builds; `BuildSession`, the session served to one of them.
 
 Everything else imports what it needs from here (`from images.engine import

@@ -180,6 +180,48 @@ class Engine:
         with _engine_errors(self, call="commit_container"):
             return self.api.commit(container_id, message=message, author=author, changes=changes)["Id"]
 
+    # Terminals (images.engine.terminals reads and writes them) ---------------------------
+
+    def attach_socket(self, container_id, stdin):
+        """A TTY container's stream, hijacked (`POST /containers/{id}/attach`,
+        `Upgrade: tcp`): its output from now on, and its stdin if `stdin`.
+        Returns (socket, bytes already read)."""
+        flags = f"stream=1&stdout=1&stderr=1&stdin={1 if stdin else 0}"
+        return self._upgraded(f"/containers/{container_id}/attach?{flags}", call="attach_container")
+
+    def create_shell(self, container_id, command):
+        """An exec of `command` on a TTY with stdin, not yet started; its id."""
+        with _engine_errors(self, call="create_exec"):
+            return self.api.exec_create(container_id, command, stdin=True, tty=True)["Id"]
+
+    def start_shell_socket(self, exec_id):
+        """Start an exec made by create_shell, hijacked (`POST /exec/{id}/start`)."""
+        return self._upgraded(f"/exec/{exec_id}/start", call="start_exec",
+                              body=json.dumps({"Detach": False, "Tty": True}).encode())
+
+    def resize_container(self, container_id, rows, cols):
+        with _engine_errors(self, call="resize_container"):
+            self.api.resize(container_id, height=rows, width=cols)
+
+    def resize_exec(self, exec_id, rows, cols):
+        with _engine_errors(self, call="resize_exec"):
+            self.api.exec_resize(exec_id, height=rows, width=cols)
+
+    def _upgraded(self, path, call, body=b""):
+        with _engine_errors(self, call=call):
+            sock = hijack.connect(self.address, self.timeout)
+            try:
+                received = hijack.upgrade(sock, f"/v{self.api.api_version}{path}",
+                                          [("Content-Type", "application/json")], "tcp", body=body)
+            except hijack.UpgradeRefused as exc:
+                sock.close()
+                raise EngineError(f"The engine refused the terminal: {exc}") from exc
+            except BaseException:
+                sock.close()
+                raise
+        sock.settimeout(None)  # a terminal stays quiet for as long as its user does
+        return sock, received
+
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
         made from is still in use."""

@@ -66,7 +66,7 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
         """Refuse (and return False) or take a stream slot on `engine` (a name).
         A refused handshake is answered 403; a user over the limit is told why,
         then closed."""
-        audit.use_context(scope_client_address(self.scope), "web")
+        audit.use_context(scope_client_address(self.scope), "token" if self.scope.get("token_auth") else "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
