@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from dashboard import security
 from images import engines
 from images.accounts import roles
 from images.accounts.roles import requires
@@ -37,7 +38,8 @@ def job_detail(request, pk):
     job = job_for(request.user, pk)
     if job.engine != request.engine_name:
         return redirect(job)  # its page is among its engine's, with their links
-    return render(request, "jobs/job_detail.html", {
+    terminal = _terminal_context(request, job)
+    response = render(request, "jobs/job_detail.html", {
         "job": job,
         # Queued on an engine no live worker serves: it would wait silently.
         "no_worker": job.state == Job.State.QUEUED and health.engine_has_worker(job.engine) is False,
@@ -50,7 +52,11 @@ def job_detail(request, pk):
         "previous_build": diff.previous_build(job),
         **_graph_context(job),
         **_run_context(request.user, job),
+        **terminal,
     })
+    if terminal:
+        response.headers["Content-Security-Policy"] = security.TERMINAL_POLICY
+    return response
 
 
 def _run_context(user, job):
@@ -66,6 +72,16 @@ def _run_context(user, job):
         context["may_commit"] = access.may(user, job, "cancel") and roles.may(user, "run", job.engine)
         context["commit_form"] = CommitForm()
     return context
+
+
+def _terminal_context(request, job):
+    """A run not yet ended: its terminals' addresses (static/js/terminal.js), and
+    whether this person may type in them."""
+    if job.kind != Job.Kind.RUN or job.is_final:
+        return {}
+    return {"terminal": True, "may_type": access.may(request.user, job, "cancel"),
+            "terminal_ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/terminal/"),
+            "shell_ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/shell/")}
 
 
 def _graph_context(job):
