@@ -47,6 +47,12 @@ def socket(server, job, token, kind="terminal"):
                    additional_headers={"Authorization": f"Bearer {token}"})
 
 
+def processes(job):
+    """The command lines running in the run's container."""
+    rows = dockerlib.docker("top", job.container_id, "-o", "pid,args").splitlines()[1:]
+    return [row.split(None, 1)[1] for row in rows]
+
+
 def read_until(conn, text, timeout=30):
     """What the terminal printed, up to and with `text`."""
     received, deadline = "", time.monotonic() + timeout
@@ -73,7 +79,7 @@ def test_a_token_opens_the_terminal_and_what_its_owner_types_runs(server, builde
     with socket(server, tty_run, token) as conn:
         conn.send(json.dumps(["set_size", 33, 101]))
         type_line(conn, "echo token-$((2+3)); stty size")
-        assert "33 101" in read_until(conn, "token-5\r\n")  # the sum, not the echo of what was typed
+        read_until(conn, "token-5\r\n33 101\r\n")  # the sum (not the echo of what was typed), and the size
     run = wait_for_job(tty_run, states=("running",))
     assert run.state == "running"
 
@@ -91,10 +97,9 @@ def test_a_watchers_frames_reach_the_container_as_nothing(server, builder, tty_r
         watcher.send(json.dumps(["set_size", 5, 5]))
         watcher.send("not even JSON")  # dropped unread, like the rest: the socket stays open
         type_line(owner, "echo after-$((3+4)); stty size")
-        seen = read_until(owner, "after-7\r\n")
+        seen = read_until(owner, "after-7\r\n30 90\r\n")  # the sum and the owner's size, not the watcher's 5 5
         assert "viewer-was-here" not in seen
-        assert "30 90" in read_until(owner, "30 90")
-        assert "viewer-was-here" not in read_until(watcher, "30 90")
+        assert "viewer-was-here" not in read_until(watcher, "after-7\r\n30 90\r\n")
     assert "/viewer-was-here" not in {change.path for change in runs.changes(tty_run)}
     assert dockerlib.docker("exec", tty_run.container_id, "ls", "/").split() == ["bin", "dev", "etc", "proc", "sys",
                                                                                   "tmp"]
@@ -112,7 +117,15 @@ def test_a_shell_is_its_owners_alone_audited_and_not_stored(server, builder, tty
     with socket(server, tty_run, token, kind="shell") as shell:
         shell.send(json.dumps(["set_size", 20, 70]))
         type_line(shell, "echo shell-$((6*7)); stty size")
-        assert "20 70" in read_until(shell, "20 70")
+        read_until(shell, "shell-42\r\n20 70\r\n")
+        type_line(shell, "sleep 600")
+        read_until(shell, "sleep 600\r\n")
+        assert "sleep 600" in processes(tty_run)
+    # Closed, the shell ends with what ran in it (the engine itself leaves an exec running).
+    deadline = time.monotonic() + 10
+    while processes(tty_run) != ["sh"]:
+        assert time.monotonic() < deadline, processes(tty_run)
+        time.sleep(0.1)
     assert AuditEntry.objects.filter(action="shell", actor=builder, job=tty_run, via="token").count() == 1
     job = end(tty_run)
     assert not job.lines.filter(text__contains="shell-42").exists()

@@ -189,10 +189,16 @@ class Engine:
         flags = f"stream=1&stdout=1&stderr=1&stdin={1 if stdin else 0}"
         return self._upgraded(f"/containers/{container_id}/attach?{flags}", call="attach_container")
 
-    def create_shell(self, container_id, command):
+    def create_shell(self, container_id, command, env):
         """An exec of `command` on a TTY with stdin, not yet started; its id."""
         with _engine_errors(self, call="create_exec"):
-            return self.api.exec_create(container_id, command, stdin=True, tty=True)["Id"]
+            return self.api.exec_create(container_id, command, stdin=True, tty=True, environment=env)["Id"]
+
+    def run_quietly(self, container_id, command):
+        """Run `command` in the container to its end, its output unread."""
+        with _engine_errors(self, call="exec"):
+            exec_id = self.api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
+            self.api.exec_start(exec_id)
 
     def start_shell_socket(self, exec_id):
         """Start an exec made by create_shell, hijacked (`POST /exec/{id}/start`)."""

@@ -6,14 +6,19 @@ terminal printed, passed on as it comes, never gathered.
 """
 
 import asyncio
+import secrets
+
+from images.engine.client import EngineError
 
 READ_BYTES = 64 * 1024
 # A shell in a run: the image's own /bin/sh (busybox, Debian, Alpine all have one).
 SHELL = ["/bin/sh"]
 # The Engine API cannot signal an exec (moby/moby#9098), and a closed stdin does
-# not end one on a TTY: a shell left behind is ended as a person would, with
-# ^C (whatever runs in it) then ^D (the shell itself, at an empty line).
-HANG_UP = b"\x03\x04"
+# not end one on a TTY: a shell carries a mark in its environment, which what
+# runs in it inherits, and a second exec hangs up every process with that mark.
+SHELL_MARK = "DOCKYARD_SHELL"
+HANG_UP = ('for dir in /proc/[0-9]*; do case "$(cat "$dir/environ" 2>/dev/null)" in '
+           '*"' + SHELL_MARK + '=$1"*) kill -HUP "${dir#/proc/}";; esac; done')
 
 
 class TerminalStream:
@@ -21,10 +26,10 @@ class TerminalStream:
     (b"" at the end); `write()` is stdin (refused on a read-only attach, which
     the engine opened without stdin); `resize()` sets the TTY's size."""
 
-    def __init__(self, engine, reader, writer, *, container_id, exec_id=None, stdin=False):
+    def __init__(self, engine, reader, writer, *, container_id, exec_id=None, mark=None, stdin=False):
         self.engine = engine
         self.container_id = container_id
-        self.exec_id = exec_id
+        self.exec_id, self.mark = exec_id, mark
         self.stdin = stdin
         self._reader, self._writer = reader, writer
 
@@ -55,17 +60,17 @@ class TerminalStream:
             await asyncio.to_thread(self.engine.resize_container, self.container_id, rows, cols)
 
     async def close(self):
-        if self.exec_id and not self._writer.is_closing():
-            try:
-                self._writer.write(HANG_UP)
-                await self._writer.drain()
-            except OSError:
-                pass
         self._writer.close()
         try:
             await self._writer.wait_closed()
         except OSError:
             pass
+        if self.mark:
+            try:
+                await asyncio.to_thread(self.engine.run_quietly, self.container_id, ["/bin/sh", "-c", HANG_UP,
+                                                                                    "hang-up", self.mark])
+            except EngineError:
+                pass  # the container has stopped, and the shell with it
 
 
 async def attach(engine, container_id, stdin):
@@ -78,6 +83,7 @@ async def attach(engine, container_id, stdin):
 async def shell(engine, container_id):
     """A new shell in the running container, as its user, on a TTY of its own
     (sized by the first `resize`: API 1.41 takes no size at creation)."""
-    exec_id = await asyncio.to_thread(engine.create_shell, container_id, SHELL)
+    mark = secrets.token_hex(16)
+    exec_id = await asyncio.to_thread(engine.create_shell, container_id, SHELL, [f"{SHELL_MARK}={mark}"])
     return await TerminalStream.open(engine, lambda: engine.start_shell_socket(exec_id),
-                                     container_id=container_id, exec_id=exec_id, stdin=True)
+                                     container_id=container_id, exec_id=exec_id, mark=mark, stdin=True)

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 
 from images.jobs.consumers import GuardedConsumer, _engine_of_job
 from images.lifecycle import terminals
+from images.middleware import SERVER_SEND
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,13 @@ class TerminalConsumer(GuardedConsumer):
 
     async def send_output(self):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # Past Channels' session middleware, which reads the session for every frame (middleware.ServerSend).
+        send = self.scope[SERVER_SEND]
         try:
             while data := await self.stream.read():
                 text = decoder.decode(data)
                 if text:
-                    await self.send_json(["stdout", text])
+                    await send({"type": "websocket.send", "text": json.dumps(["stdout", text])})
         except OSError:
             pass
         await self.close(code=1000, reason="The terminal ended.")
