@@ -238,6 +238,9 @@ DOCKYARD_RUN_PIDS = envint("DOCKYARD_RUN_PIDS", 256, minimum=8)
 DOCKYARD_RUN_TIMEOUT = envint("DOCKYARD_RUN_TIMEOUT", 600, minimum=5)  # seconds of wall time
 # Networks a run may join besides "none" (its default); never "host" unless named here.
 DOCKYARD_RUN_NETWORKS = envlist("DOCKYARD_RUN_NETWORKS", [])
+# Names this Dockyard on the containers it starts (a label): two Dockyards on one engine need
+# different ones. Unset, it is derived from the secret key.
+DOCKYARD_INSTANCE = envstr("DOCKYARD_INSTANCE", "")
 # Hours an ended run's stopped container is kept, for its changes and a commit, before the sweep removes it.
 DOCKYARD_RUN_KEEP_HOURS = envint("DOCKYARD_RUN_KEEP_HOURS", 24, minimum=0)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])

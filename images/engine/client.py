@@ -135,12 +135,13 @@ class Engine:
 
     # Runs: containers Dockyard starts (images.lifecycle.runs decides what they get) --------
 
-    def create_run_container(self, image, **run):
-        """Create a run's container (containers.run_body: no port, mount, device,
-        added capability or privilege); return its id."""
+    def create_run_container(self, image, name, **run):
+        """Create a run's container named `name` (containers.run_body: no port,
+        mount, device, added capability or privilege); return its id."""
         with _engine_errors(self, image, call="create_container"):
             body = containers.run_body(image, **run)
-            return self.api._result(self.api._post_json(self.api._url("/containers/create"), data=body), True)["Id"]
+            created = self.api._post_json(self.api._url("/containers/create"), data=body, params={"name": name})
+            return self.api._result(created, True)["Id"]
 
     def start_container(self, container_id):
         with _engine_errors(self, call="start_container"):
@@ -177,10 +178,11 @@ class Engine:
             self.api._raise_for_status(response)
             return containers.path_stat(response.headers["X-Docker-Container-Path-Stat"])
 
-    def commit_container(self, container_id, message, author, changes):
-        """`docker commit` without a name (the caller tags it); return the image id."""
+    def commit_container(self, container_id, message, author, changes, config):
+        """`docker commit` without a name (the caller tags it), with `config` as
+        the new image's configuration before `changes`; return the image id."""
         with _engine_errors(self, call="commit_container"):
-            return self.api.commit(container_id, message=message, author=author, changes=changes)["Id"]
+            return self.api.commit(container_id, message=message, author=author, changes=changes, conf=config)["Id"]
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was

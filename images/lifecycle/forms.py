@@ -41,7 +41,7 @@ class RunForm(forms.Form):
     cpus = forms.DecimalField(label="CPUs", max_digits=6, decimal_places=2)
     pids = forms.IntegerField(label="Processes")
     timeout = forms.IntegerField(label="Time limit (seconds)")
-    network = forms.ChoiceField(label="Network")
+    network = forms.ChoiceField(label="Network", initial="none")
 
     def __init__(self, *args, image=None, **kwargs):
         from django.conf import settings
