@@ -15,6 +15,7 @@ from images.lifecycle import runs
 from images.models import AuditEntry, Job, TagMove
 from tests import dockerlib, savedlayers
 from tests.live import wait_for_job, wait_for_lines
+from tests.test_interrupted_jobs import beat, doomed_worker  # noqa: F401 - the fixtures
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -177,3 +178,18 @@ def test_the_sweep_removes_an_interrupted_runs_container_and_never_anothers(buil
             assert dockerlib.docker("ps", "-q", "--no-trunc", "--filter", f"id={container_id}").strip() == container_id
     finally:
         dockerlib.docker("rm", "-f", *foreign, check=False)
+
+
+def test_a_killed_worker_leaves_no_container_after_the_sweep(builder, image, doomed_worker, beat):
+    job = start(builder, image, shell="echo started; sleep 300")
+    wait_for_lines(job, 1)
+    job.refresh_from_db()
+    container_id = job.container_id
+    assert get_engine().inspect_container(container_id)["State"]["Running"] is True
+    doomed_worker.kill()
+    # The scheduler alone: it marks the job interrupted, then its sweep removes the container.
+    assert wait_for_job(job, states=("interrupted",), timeout=60).state == "interrupted"
+    deadline = time.monotonic() + 30
+    while dockerlib.docker("ps", "-aq", "--no-trunc", "--filter", f"id={container_id}").strip():
+        assert time.monotonic() < deadline, "the sweep left the run's container behind"
+        time.sleep(0.5)
