@@ -15,6 +15,7 @@ worker serves its engine (`{"type": "workers"}`).
 """
 
 import asyncio
+import bisect
 import json
 import logging
 from collections import OrderedDict
@@ -272,19 +273,27 @@ class JobConsumer(GuardedConsumer):
 
     async def catch_up(self, until=None, ended=False):
         """Send the stored lines after the last one sent (up to `until`), with
-        the clipped marker where the middle of a long log was dropped. Once the
-        job has `ended`, what is stored no longer changes: the process's viewers
-        share one read of it."""
-        async def read(function, *args):
-            query = database_sync_to_async(function)
-            if not ended:
-                return await query(self.job_id, *args)
-            return await fanout.relay().read_once(self.job_id, (function.__name__, *args),
-                                                  lambda: query(self.job_id, *args))
+        the clipped marker where the middle of a long log was dropped. The
+        process's viewers share reads: once the job has `ended`, what is stored
+        no longer changes, and all of them share one read of it; while it runs,
+        those asking together share the next read, begun after they asked."""
+        relay, job_id = fanout.relay(), self.job_id
 
-        job = await read(_job)
+        async def read_job():
+            if ended:
+                return await relay.read_once(job_id, ("_job",), lambda: database_sync_to_async(_job)(job_id))
+            return await relay.read_together(job_id, "job", None, lambda asked: _read_job_for(job_id, asked))
+
+        async def read_lines(after):
+            if ended:
+                return await relay.read_once(job_id, ("_stored_lines", after, until),
+                                             lambda: database_sync_to_async(_stored_lines)(job_id, after, until))
+            return await relay.read_together(job_id, "lines", (after, until),
+                                             lambda asked: _stored_lines_for(job_id, asked))
+
+        job = await read_job()
         while True:
-            lines = await read(_stored_lines, self.last_sent, until)
+            lines = await read_lines(self.last_sent)
             if not lines:
                 break
             clip = job.clipped_before
@@ -313,6 +322,37 @@ def _stored_lines(job_id, after, until):
     if until is not None:
         query = query.filter(seq__lte=until)
     return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+
+
+async def _read_job_for(job_id, asked):
+    """The job's row, once for everyone in `asked`."""
+    job = await database_sync_to_async(_job)(job_id)
+    return [job] * len(asked)
+
+
+async def _stored_lines_for(job_id, asked):
+    """For each (after, until) in `asked`, what `_stored_lines` answers, from
+    one read after the lowest `after` for all that it reaches (a read holds
+    REPLAY_CHUNK lines; those asking beyond it share a read of their own).
+    An empty answer means, as from `_stored_lines`, that nothing more is stored."""
+    answers = {}
+    pending = sorted(set(asked), key=lambda request: request[0])
+    while pending:
+        after = pending[0][0]
+        until = None if any(wanted is None for _, wanted in pending) else max(wanted for _, wanted in pending)
+        lines = await database_sync_to_async(_stored_lines)(job_id, after, until)
+        seqs = [seq for seq, _ in lines]
+        whole = len(lines) < REPLAY_CHUNK  # everything stored after `after` (up to `until`)
+        beyond = []
+        for mine, wanted in pending:
+            start = bisect.bisect_right(seqs, mine)
+            end = len(seqs) if wanted is None else max(start, bisect.bisect_right(seqs, wanted))
+            if start < end or whole or (wanted is not None and wanted <= seqs[-1]):
+                answers[mine, wanted] = lines[start:end]
+            else:
+                beyond.append((mine, wanted))  # past this read's chunk: the next read starts there
+        pending = beyond
+    return [answers[request] for request in asked]
 
 
 def _after(scope):
