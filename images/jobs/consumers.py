@@ -54,25 +54,30 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     slot_keeper = None
 
     async def dispatch(self, message):
-        if message["type"] == "images.event":
-            # Channels closes stale database connections before each message, on
-            # the one thread a process runs its database work on: one event to a
-            # thousand open lists took a thousand turns there (so did a job's
-            # batches, before `fanout`). The handler does not touch the database.
-            await getattr(self, get_handler_name(message))(message)
-            return
-        await super().dispatch(message)
+        # Channels closes stale database connections before each message, on
+        # the one thread a process runs its database work on: one event to a
+        # thousand open lists took a thousand turns there, and a thousand viewers
+        # opening a running build three turns each besides their own reads. These
+        # handlers reach the database only through database_sync_to_async, which
+        # closes them around each call itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
-    async def admit(self, engine):
+    async def admit(self, engine, may_browse=None):
         """Refuse (and return False) or take a stream slot on `engine` (a name).
         A refused handshake is answered 403; a user over the limit is told why,
-        then closed."""
+        then closed. `may_browse`: whether the user may browse `engine`, if the
+        caller read it already."""
         audit.use_context(scope_client_address(self.scope), "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return False
-        if not await database_sync_to_async(may)(user, "browse", engine):
+        if may_browse is None:
+            may_browse = await database_sync_to_async(may)(user, "browse", engine)
+        if not may_browse:
             await database_sync_to_async(audit.record)(user, "browse", self.scope["path"], audit.DENIED,
                                                        detail="websocket; needs browse")
             await self.close(code=4403)
@@ -106,10 +111,9 @@ class JobConsumer(GuardedConsumer):
     async def connect(self):
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         # Browsing is by the job's engine; a job that does not exist is refused below, as one not visible.
-        if not await self.admit(await database_sync_to_async(_engine_of_job)(self.job_id)):
+        engine, may_browse, job = await database_sync_to_async(_admission)(self.scope.get("user"), self.job_id)
+        if not await self.admit(engine, may_browse):
             return
-        user = self.scope["user"]
-        job = await database_sync_to_async(_job_or_none)(user, self.job_id)
         if job is None:
             await self.release_slot()
             await self.close(code=4404)
@@ -147,7 +151,9 @@ class JobConsumer(GuardedConsumer):
         reading back (once: reading the lines here would chase the live ones
         through the database)."""
         await asyncio.sleep(RECHECK_AFTER)
-        state = await database_sync_to_async(_job_state)(self.job_id)
+        # Viewers that opened together recheck together: one read for them all.
+        state = await fanout.relay().read_together(self.job_id, "state", None, lambda asked: _job_state_for(
+            self.job_id, asked))
         if state not in Job.FINAL_STATES:
             return
         async with self.sending:
@@ -218,7 +224,7 @@ class JobConsumer(GuardedConsumer):
                 await self.catch_up(until=lines[0][0] - 1)
                 lines = [line for line in lines if line[0] > self.last_sent]
             if lines:
-                await self.send_lines(lines, whole_batch=len(lines) == len(event["lines"]))
+                await self.send_lines(lines, alike=len(lines) == len(event["lines"]))
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] != Job.State.QUEUED:
@@ -240,8 +246,10 @@ class JobConsumer(GuardedConsumer):
         await self.send_steps(job, ended=True)
         return job
 
-    async def send_lines(self, lines, whole_batch=False):
-        if whole_batch:
+    async def send_lines(self, lines, alike=False):
+        """`alike`: lines other viewers get just so (a whole live batch, a shared
+        read's answer), encoded once per process."""
+        if alike:
             await self.send_shared((self.job_id, "lines", lines[0][0], lines[-1][0]),
                                    lambda: {"type": "lines", "lines": lines})
         else:
@@ -300,11 +308,11 @@ class JobConsumer(GuardedConsumer):
             head = [line for line in lines if not clip or line[0] < clip]
             tail = lines[len(head):]
             if head:
-                await self.send_lines(head)
+                await self.send_lines(head, alike=True)
             if tail:
                 if self.last_sent < clip:
                     await self.send_json(clipped_event(job))
-                await self.send_lines(tail)
+                await self.send_lines(tail, alike=True)
             self.last_sent = lines[-1][0]
         return job
 
@@ -322,6 +330,11 @@ def _stored_lines(job_id, after, until):
     if until is not None:
         query = query.filter(seq__lte=until)
     return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+
+
+async def _job_state_for(job_id, asked):
+    state = await database_sync_to_async(_job_state)(job_id)
+    return [state] * len(asked)
 
 
 async def _read_job_for(job_id, asked):
@@ -385,6 +398,16 @@ class ImagesConsumer(GuardedConsumer):
 
     async def images_event(self, message):
         await self.send_json(message["event"])
+
+
+def _admission(user, pk):
+    """What admitting a viewer of job `pk` reads, in one turn on the database
+    thread (a thousand viewers opening at once wait for each other's there):
+    the job's engine, whether `user` may browse it, and the job if they may see it."""
+    engine = _engine_of_job(pk)
+    if user is None or not user.is_authenticated:
+        return engine, False, None
+    return engine, may(user, "browse", engine), _job_or_none(user, pk)
 
 
 def _engine_of_job(pk):
