@@ -10,7 +10,9 @@ and prints the figures. The viewers are bench/viewers.py's.
 A line's delivery time counts only for a viewer that was already on the live
 feed when the line was printed (it had its first state): what a viewer reads
 from storage when it arrives is its catch-up, timed on its own (connect to
-first state).
+first state, as this process reads it). The kernel stamps a read with its last
+packet's arrival: while this one process falls behind (a thousand catch-ups to
+parse at once), lines read together seem to have arrived with the last of them.
 """
 
 import asyncio
