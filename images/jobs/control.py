@@ -212,7 +212,8 @@ def _missing_from_broker():
     key = f"jobs-missing-from-broker:{settings.DOCKYARD_QUEUE}"
     now = time.time()
     noted = cache.get(key) or {}
-    cache.set(key, {pk: noted.get(pk, now) for pk in missing}, timeout=10 * settings.DOCKYARD_SWEEP_INTERVAL + 60)
+    if missing or noted:
+        cache.set(key, {pk: noted.get(pk, now) for pk in missing}, timeout=10 * settings.DOCKYARD_SWEEP_INTERVAL + 60)
     return {pk: engine for pk, engine in missing.items()
             if pk in noted and now - noted[pk] >= MISSING_CONFIRM_SECONDS}
 
