@@ -404,10 +404,13 @@ def _admission(user, pk):
     """What admitting a viewer of job `pk` reads, in one turn on the database
     thread (a thousand viewers opening at once wait for each other's there):
     the job's engine, whether `user` may browse it, and the job if they may see it."""
-    engine = _engine_of_job(pk)
     if user is None or not user.is_authenticated:
-        return engine, False, None
-    return engine, may(user, "browse", engine), _job_or_none(user, pk)
+        return _engine_of_job(pk), False, None
+    job = _job_or_none(user, pk)
+    if job is not None:  # only jobs on engines they may browse are visible
+        return job.engine, True, job
+    engine = _engine_of_job(pk)
+    return engine, may(user, "browse", engine), None
 
 
 def _engine_of_job(pk):
