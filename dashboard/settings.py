@@ -238,6 +238,9 @@ DOCKYARD_RUN_PIDS = envint("DOCKYARD_RUN_PIDS", 256, minimum=8)
 DOCKYARD_RUN_TIMEOUT = envint("DOCKYARD_RUN_TIMEOUT", 600, minimum=5)  # seconds of wall time
 # Networks a run may join besides "none" (its default); never "host" unless named here.
 DOCKYARD_RUN_NETWORKS = envlist("DOCKYARD_RUN_NETWORKS", [])
+# Names this Dockyard on the containers it starts (a label): two Dockyards on one engine need
+# different ones. Unset, it is derived from the secret key.
+DOCKYARD_INSTANCE = envstr("DOCKYARD_INSTANCE", "")
 # Hours an ended run's stopped container is kept, for its changes and a commit, before the sweep removes it.
 DOCKYARD_RUN_KEEP_HOURS = envint("DOCKYARD_RUN_KEEP_HOURS", 24, minimum=0)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
@@ -286,7 +289,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-if envbool("DOCKYARD_BEHIND_TLS", False):
+DOCKYARD_BEHIND_TLS = envbool("DOCKYARD_BEHIND_TLS", False)
+if DOCKYARD_BEHIND_TLS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = envint("DOCKYARD_HSTS_SECONDS", 31536000, minimum=0)

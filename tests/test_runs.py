@@ -15,6 +15,7 @@ from images.lifecycle import runs
 from images.models import AuditEntry, Job, TagMove
 from tests import dockerlib, savedlayers
 from tests.live import wait_for_job, wait_for_lines
+from tests.test_interrupted_jobs import beat, doomed_worker  # noqa: F401 - the fixtures
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -94,10 +95,11 @@ def test_a_fork_bomb_stops_at_the_pids_limit_and_the_engine_still_answers(builde
     assert container(job)["State"]["Running"] is False
 
 
-@override_settings(DOCKYARD_JOB_OUTPUT_LIMIT=64 * 1024)
+@override_settings(DOCKYARD_JOB_OUTPUT_LIMIT=8 * 1024)
 def test_endless_output_is_clipped_head_and_tail_and_ends_at_the_time_limit(builder, image):
-    job = wait_for_job(start(builder, image, shell="i=0; while true; do i=$((i+1)); echo line $i; done",
-                             timeout=3))
+    # Paced, so that what the engine keeps of it past the limit stays small; TERM ends it at once.
+    job = wait_for_job(start(builder, image, shell="trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); "
+                                                   "echo line $i; usleep 100; done", timeout=3))
     assert job.state == "failed" and re.fullmatch(r"timed out after 3 s \(exit code \d+\)", job.error)
     kept = lines(job)
     assert kept[0] == "line 1" and job.clipped_bytes > 0 and job.clipped_lines > 0
@@ -115,7 +117,8 @@ def test_stop_sends_sigterm_first_and_says_who_stopped_it(builder, image):
 
 
 def test_run_change_commit_the_new_layer_holds_exactly_the_change(builder, image):
-    job = wait_for_job(start(builder, image, shell="echo changed > /etc/motd && mkdir -p /srv && echo 12345 > /srv/new"))
+    job = wait_for_job(start(builder, image, shell="echo changed > /etc/motd && mkdir -p /srv && echo 12345 > /srv/new",
+                             env=[("TOKENISH", "run-only-value")]))
     assert job.state == "succeeded", job.error
     changed = {(change.path, change.kind, change.size) for change in runs.changes(job)}
     assert changed == {("/etc", "changed", None), ("/etc/motd", "added", 8), ("/srv", "added", None),
@@ -123,6 +126,11 @@ def test_run_change_commit_the_new_layer_holds_exactly_the_change(builder, image
     name = dockerlib.unique("committed")
     made = runs.commit(job, builder, f"{name}:1", "tried by hand", ["CMD [\"cat\", \"/srv/new\"]", "ENV MODE=tried"])
     inspected = get_engine().inspect_image(f"{name}:1")
+    # The source image's configuration, the run's own (its command, Dockyard's labels) left with the run.
+    labels = inspected["Config"]["Labels"]
+    assert (labels[runs.LABEL_JOB], labels[runs.LABEL_OWNER], labels[runs.LABEL_INSTANCE]) == ("", "", "")
+    assert "GREETING=hello" in inspected["Config"]["Env"] and "TOKENISH" in inspected["Config"]["Env"]
+    assert "run-only-value" not in str(inspected["Config"])  # the run's env values stay with the run
     assert inspected["Id"] == made and inspected["Author"] == "builder" and inspected["Comment"] == "tried by hand"
     assert inspected["Config"]["Cmd"] == ["cat", "/srv/new"] and "MODE=tried" in inspected["Config"]["Env"]
     assert inspected["Config"]["Labels"]["dockyard.run.job"] == str(job.pk)
@@ -136,14 +144,15 @@ def test_run_change_commit_the_new_layer_holds_exactly_the_change(builder, image
 def test_bad_commits_are_refused_and_change_nothing(builder, image):
     job = wait_for_job(start(builder, image, shell="echo x > /x"))
     name = dockerlib.unique("refused")
+    made_before = dockerlib.docker("images", "-q", "--no-trunc", "--filter", f"label=dockyard.run.job={job.pk}")
     for reference, changes, field in (("UPPER:1", [], "reference"), (f"{name}@sha256:" + "a" * 64, [], "reference"),
                                       (f"{name}:1", ["RUN rm -rf /"], "changes"), (f"{name}:1", ["CMD"], "changes")):
         with pytest.raises(runs.CommitRefused) as refused:
             runs.commit(job, builder, reference, "", changes)
         assert refused.value.field == field
     assert dockerlib.docker("images", "-q", name).strip() == ""
-    # Nothing was committed from this container: no image names the run in its labels.
-    assert dockerlib.docker("images", "-q", "--filter", f"label=dockyard.run.job={job.pk}").strip() == ""
+    # Nothing was committed from this container: no new image names the run in its labels.
+    assert dockerlib.docker("images", "-q", "--no-trunc", "--filter", f"label=dockyard.run.job={job.pk}") == made_before
 
 
 @pytest.mark.unaudited("the job is marked interrupted here, standing for the reaper after its worker died")
@@ -155,12 +164,32 @@ def test_the_sweep_removes_an_interrupted_runs_container_and_never_anothers(buil
         job.refresh_from_db()
         time.sleep(0.1)
     # Another Dockyard's container (another instance label) and one of no Dockyard, on the same engine.
-    foreign = dockerlib.docker("run", "-d", "--label", f"{dockerlib.TEST_LABEL}=1", "--label", "dockyard.job=" + str(job.pk),
-                               "--label", "dockyard.instance=someone-else", dockerlib.BASE_IMAGE, "sleep", "300").strip()
+    # Another Dockyard's container, and one made from an image committed of a run (so labelled as this
+    # Dockyard's run, but not named as it names them), on the same engine.
+    labels = ["--label", f"{dockerlib.TEST_LABEL}=1", "--label", f"{runs.LABEL_JOB}={job.pk}"]
+    foreign = [dockerlib.docker("run", "-d", *labels, "--label", f"{runs.LABEL_INSTANCE}={instance}",
+                                dockerlib.BASE_IMAGE, "sleep", "300").strip()
+               for instance in ("someone-else", runs.instance_id())]
     try:
         Job.objects.filter(pk=job.pk).update(state="interrupted")  # as the reaper marks a job whose worker died
         assert job.container_id in runs.remove_finished("default")
         assert dockerlib.docker("ps", "-aq", "--no-trunc", "--filter", f"id={job.container_id}").strip() == ""
-        assert dockerlib.docker("ps", "-q", "--no-trunc", "--filter", f"id={foreign}").strip() == foreign
+        for container_id in foreign:
+            assert dockerlib.docker("ps", "-q", "--no-trunc", "--filter", f"id={container_id}").strip() == container_id
     finally:
-        dockerlib.docker("rm", "-f", foreign, check=False)
+        dockerlib.docker("rm", "-f", *foreign, check=False)
+
+
+def test_a_killed_worker_leaves_no_container_after_the_sweep(builder, image, doomed_worker, beat):
+    job = start(builder, image, shell="echo started; sleep 300")
+    wait_for_lines(job, 1)
+    job.refresh_from_db()
+    container_id = job.container_id
+    assert get_engine().inspect_container(container_id)["State"]["Running"] is True
+    doomed_worker.kill()
+    # The scheduler alone: it marks the job interrupted, then its sweep removes the container.
+    assert wait_for_job(job, states=("interrupted",), timeout=60).state == "interrupted"
+    deadline = time.monotonic() + 30
+    while dockerlib.docker("ps", "-aq", "--no-trunc", "--filter", f"id={container_id}").strip():
+        assert time.monotonic() < deadline, "the sweep left the run's container behind"
+        time.sleep(0.5)

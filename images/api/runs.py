@@ -1,7 +1,9 @@
 """Runs: run an image, stop a run, see what it changed, save it as an image."""
 
+import json
+
 from ninja import Router, Schema, Status
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from images.accounts.roles import check
 from images.api.auth import allowed
@@ -39,17 +41,24 @@ class RunFields(Schema):
     timeout: int | None = Field(None, description="Seconds of wall time. Default and most: DOCKYARD_RUN_TIMEOUT.")
     network: str = Field("none", description="none, or a network DOCKYARD_RUN_NETWORKS names.")
 
-    model_config = {"extra": "forbid"}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_what_runs_never_get(cls, data):
-        if isinstance(data, dict):
-            for name in data:
-                if name in NEVER:
-                    raise ValueError(f"{name}: runs get no {NEVER[name]}, ever: no published ports, host mounts, "
-                                     "devices, added capabilities or privileged mode.")
-        return data
+
+def _unknown_fields(request):
+    """{name: [reason]} for every field of the JSON body a run does not take: the
+    schema would drop them silently, and a run asked for ports must hear no."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}  # the schema's own parsing answers for a body that is not JSON
+    refused = {}
+    for name in sorted(set(body) - set(RunFields.model_fields) if isinstance(body, dict) else ()):
+        if name in NEVER:
+            reason = (f"{name}: a run never gets {NEVER[name]}. Dockyard starts containers with no published ports, "
+                      "host mounts, devices, added capabilities or privileges.")
+        else:
+            reason = f"{name}: not a field of a run."
+        refused[name] = [{"message": reason, "code": "refused"}]
+    return refused
 
 
 class ChangeOut(Schema):
@@ -78,6 +87,10 @@ def image_run(request, image_hex: ImageHex, fields: RunFields):
     Starts a job of kind `run`: a container with no published ports, host mounts, devices, added capabilities or
     privileges, limited to the admin's memory, CPU, process and time caps, on no network unless one allowed is named.
     """
+    refused = _unknown_fields(request)
+    if refused:
+        return answer(400, "Not run: " + " ".join(reasons[0]["message"] for reasons in refused.values()),
+                      fields=refused)
     image = detail.image_summary(request.engine, image_hex)
     try:
         params = runs.run_params(image.id, image.tags[0] if image.tags else "", argv=fields.command,

@@ -6,7 +6,7 @@ from django import forms
 class TagForm(forms.Form):
     # Lengths are checked with the reference grammar, which says what is wrong.
     repository = forms.CharField(max_length=1000)
-    tag = forms.CharField(max_length=1000, required=False, initial="latest")
+    tag = forms.CharField(max_length=1000, required=False)  # latest, unless the repository carries one
     move = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
@@ -41,7 +41,7 @@ class RunForm(forms.Form):
     cpus = forms.DecimalField(label="CPUs", max_digits=6, decimal_places=2)
     pids = forms.IntegerField(label="Processes")
     timeout = forms.IntegerField(label="Time limit (seconds)")
-    network = forms.ChoiceField(label="Network")
+    network = forms.ChoiceField(label="Network", initial="none")
 
     def __init__(self, *args, image=None, **kwargs):
         from django.conf import settings

@@ -49,7 +49,15 @@ COMMIT_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "WORKDIR", "EXPOSE", "LABEL",
 def instance_id():
     """This Dockyard's own mark on the containers it starts, so that two
     Dockyards (or two test runs) on one engine never touch each other's."""
+    if settings.DOCKYARD_INSTANCE:
+        return settings.DOCKYARD_INSTANCE
     return hashlib.sha256(f"dockyard-instance:{settings.SECRET_KEY}".encode()).hexdigest()[:16]
+
+
+def container_name(job_pk):
+    """A run's container's name. Labels pass on to whatever is made from an image
+    committed of it; a name does not, so the sweep goes by both."""
+    return f"dockyard-run-{instance_id()}-{job_pk}"
 
 
 # Validating a run (the page's form and the API share these) ---------------------
@@ -182,7 +190,7 @@ def run_container(job, stream, output):
         command, entrypoint = (params["argv"] or None), None
     owner = job.created_by.get_username() if job.created_by else ""
     container_id = engine.create_run_container(
-        params["image_id"], command=command, entrypoint=entrypoint, env=params["env"],
+        params["image_id"], container_name(job.pk), command=command, entrypoint=entrypoint, env=params["env"],
         workdir=params["workdir"], user=params["user"], tty=params["tty"],
         memory=params["memory_mb"] * 1024 * 1024, nano_cpus=int(params["cpus"] * 1e9), pids=params["pids"],
         network=params["network"], log_max_bytes=ENGINE_LOG_BYTES,
@@ -364,14 +372,32 @@ def commit(job, user, reference, message, change_lines):
     container_id = container_of(job)
     engine = get_engine(job.engine)
     author = user.get_username()
+    # The new image's configuration is the source image's, not the container's: the run's
+    # command, env values (which may be secrets) and Dockyard's labels stay with the run.
+    config = _commit_config(engine.inspect_image(job.params["image_id"])["Config"], job.params["env"])
     with audit.recorded(user, "commit", f"{name}:{tag}", detail=f"from run {job.pk} of {job.params['image_id']}"):
         image_id = engine.commit_container(container_id, message or f"Committed from run {job.pk}", author,
-                                           changes_checked + labels)
+                                           changes_checked + labels, config)
         # Recorded as a commit before the tag exists, so the event listener's "tag" for it changes nothing.
         TagMove.record(f"{name}:{tag}", image_id, "commit", by=user, engine=job.engine)
         engine.tag_image(image_id, name, tag)
     control.index_committed(user, image_id, f"{name}:{tag}", job)
     return image_id
+
+
+def _commit_config(image_config, run_env):
+    """The committed image's configuration: the source image's. The engine adds
+    to it each label and env variable of the container that it lacks, so the
+    run's own are named here without their values: Dockyard's labels empty (an
+    empty job label is no run of Dockyard's), the run's env names bare (a name
+    with no "=" sets nothing)."""
+    config = dict(image_config)
+    config["Labels"] = {**{key: "" for key in (LABEL_JOB, LABEL_OWNER, LABEL_INSTANCE)},
+                        **(image_config.get("Labels") or {})}
+    own = {item.split("=", 1)[0] for item in image_config.get("Env") or []}
+    config["Env"] = [*(image_config.get("Env") or []),
+                     *(name for name in dict.fromkeys(item.split("=", 1)[0] for item in run_env) if name not in own)]
+    return config
 
 
 # The sweep ------------------------------------------------------------------------------
@@ -385,7 +411,10 @@ def remove_finished(engine_name):
     keep_since = timezone.now() - timedelta(hours=settings.DOCKYARD_RUN_KEEP_HOURS)
     for container in engine.containers_labelled(f"{LABEL_INSTANCE}={instance_id()}"):
         labels = container.get("Labels") or {}
-        job = Job.objects.filter(pk=_int(labels.get(LABEL_JOB)), engine=engine_name, kind=Job.Kind.RUN).first()
+        job_pk = _int(labels.get(LABEL_JOB))
+        if job_pk is None or f"/{container_name(job_pk)}" not in (container.get("Names") or []):
+            continue  # labelled like a run's, but not named as Dockyard named it: not Dockyard's
+        job = Job.objects.filter(pk=job_pk, engine=engine_name, kind=Job.Kind.RUN).first()
         stale = (job is None or job.state == Job.State.INTERRUPTED
                  or (job.is_final and job.finished_at and job.finished_at < keep_since))
         if stale:

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images.accounts.roles import check, requires
+from images.accounts.roles import requires
 from images.catalog import detail
 from images.jobs import control
 from images.jobs.access import job_for
@@ -28,10 +28,10 @@ def image_run(request, image_hex):
 
 
 @require_POST
+@requires("run")
 def run_commit(request, pk):
     """Save a run's container as an image: the run's owner, or an admin."""
     job = job_for(request.user, pk, "cancel")
-    check(request.user, "run", target=f"job {job.pk}", engine=job.engine)
     form = CommitForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Not saved: " + "; ".join(f"{name}: {' '.join(errors)}"
