@@ -1,4 +1,4 @@
-"""`make bench` scenario 33: a keystroke's echo through a run's terminal.
+"""`make bench` scenario 42: a keystroke's echo through a run's terminal.
 
 A TTY run of `sh`; its owner's terminal websocket (an API token, as a script
 opens it) sends one character at a time as `["stdin", c]` and waits for the
@@ -106,7 +106,7 @@ def scenario_terminal(record, fmt, server, token, user):
         dockerlib.docker("kill", job.container_id, check=False)
     p50, p99 = statistics.median(proxied), _percentile(proxied, 0.99)
     direct_p50, direct_p99 = statistics.median(direct), _percentile(direct, 0.99)
-    record(f"33. Terminal keystroke echo, {KEYSTROKES} keys", p50, None, "p99 <50 ms", p99 < TARGET_P99,
+    record(f"42. Terminal keystroke echo, {KEYSTROKES} keys", p50, None, "p99 <50 ms", p99 < TARGET_P99,
            f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {max(proxied) * 1000:.1f} ms; the engine's "
            f"own attach: p50 {direct_p50 * 1000:.1f} ms, p99 {direct_p99 * 1000:.1f} ms")
     for _ in range(100):  # the run ends once the kill is seen; its container goes with it
