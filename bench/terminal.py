@@ -10,9 +10,9 @@ Runs on its own too: `.venv/bin/python bench/terminal.py` (starts its own
 worker and server, as `make bench` does).
 """
 
+import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import time
@@ -28,21 +28,21 @@ def _percentile(values, share):
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def _keystrokes(send, receive):
+async def _keystrokes(send, receive):
     """Round trips of KEYSTROKES single characters; `receive()` gives the next output text."""
     times = []
     for number in range(KEYSTROKES + 20):  # the first 20 warm up
         if number and number % LINE == 0:
-            send("\x15")  # ^U: the shell clears the line; its redraw is read before the next key
+            await send("\x15")  # ^U: the shell clears the line; its redraw is read before the next key
             received = ""
             while "# " not in received:
-                received += receive()
+                received += await receive()
         key = "abcdefghij"[number % 10]
         started = time.perf_counter()
-        send(key)
+        await send(key)
         received = ""
         while key not in received:
-            received += receive()
+            received += await receive()
         if number >= 20:
             times.append(time.perf_counter() - started)
     return times
@@ -68,30 +68,33 @@ def _running_tty_run(user):
         time.sleep(0.1)
 
 
-def _through_dockyard(server, token, job):
-    from websockets.sync.client import connect
+async def _through_dockyard(server, token, job):
+    # The asyncio client, as the engine's socket below is read: no thread between the socket and the clock.
+    from websockets.asyncio.client import connect
 
-    with connect(f"{server.ws_url}/ws/jobs/{job.pk}/terminal/", open_timeout=10, compression=None,
-                 additional_headers={"Authorization": f"Bearer {token}"}) as conn:
-        conn.send(json.dumps(["set_size", 24, 200]))
+    async with connect(f"{server.ws_url}/ws/jobs/{job.pk}/terminal/", open_timeout=10, compression=None,
+                       additional_headers={"Authorization": f"Bearer {token}"}) as conn:
+        await conn.send(json.dumps(["set_size", 24, 200]))
 
-        def receive():
-            kind, text = json.loads(conn.recv(timeout=10))
+        async def receive():
+            kind, text = json.loads(await asyncio.wait_for(conn.recv(), 10))
             return text
 
-        return _keystrokes(lambda text: conn.send(json.dumps(["stdin", text])), receive)
+        return await _keystrokes(lambda text: conn.send(json.dumps(["stdin", text])), receive)
 
 
-def _engine_direct(job):
+async def _engine_direct(job):
     from images.engine import get_engine
+    from images.engine.terminals import attach
 
-    sock, received = get_engine().attach_socket(job.container_id, stdin=True)
-    sock.settimeout(10)
+    stream = await attach(get_engine(), job.container_id, stdin=True)
     try:
-        return _keystrokes(lambda text: sock.sendall(text.encode()),
-                           lambda: sock.recv(65536).decode(errors="replace"))
+        async def receive():
+            return (await asyncio.wait_for(stream.read(), 10)).decode(errors="replace")
+
+        return await _keystrokes(lambda text: stream.write(text.encode()), receive)
     finally:
-        sock.close()
+        await stream.close()
 
 
 def scenario_terminal(record, fmt, server, token, user):
@@ -100,8 +103,8 @@ def scenario_terminal(record, fmt, server, token, user):
 
     job = _running_tty_run(user)
     try:
-        proxied = _through_dockyard(server, token, job)
-        direct = _engine_direct(job)
+        proxied = asyncio.run(_through_dockyard(server, token, job))
+        direct = asyncio.run(_engine_direct(job))
     finally:
         dockerlib.docker("kill", job.container_id, check=False)
     p50, p99 = statistics.median(proxied), _percentile(proxied, 0.99)
