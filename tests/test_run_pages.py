@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from images.lifecycle import runs
-from images.models import Job
+from images.models import AuditEntry, Job
 from tests import dockerlib
 from tests.conftest import make_user
 from tests.live import wait_for_job
@@ -70,6 +70,8 @@ def test_a_run_from_the_form_then_its_changes_and_a_commit_from_its_page(builder
     page = builder_client.get(job.get_absolute_url()).content.decode()
     assert "<code>/greeting</code></td><td>added</td><td class=\"num\">3B</td>" in page
     assert "SECRETISH <span class=\"subtle\">(values not shown)</span>" in page and "v1" not in page
+    detail = AuditEntry.objects.get(job=job).detail
+    assert "env SECRETISH" in detail and "v1" not in detail and detail.startswith("sh -c 'echo hi > /greeting'")
     assert 'id="run-commit"' in page
     viewer = Client()
     viewer.force_login(make_user("viewer", "viewer"))

@@ -7,6 +7,7 @@ worker side is `images.jobs.running`.
 """
 
 import logging
+import shlex
 import time
 
 from django.conf import settings
@@ -291,9 +292,7 @@ def _audit_detail(job):
     if job.params.get("after_job"):
         parts.append(f"automatic, after job {job.params['after_job']}")
     if job.kind == Job.Kind.RUN:
-        from images.lifecycle import runs
-
-        parts.append(runs.describe(params))
+        parts.append(_run_detail(params))
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),
@@ -303,4 +302,16 @@ def _audit_detail(job):
             parts.append(f"build args {', '.join(sorted(params['build_args']))}")
         if params.get("secrets"):
             parts.append(f"secrets {', '.join(params['secrets'])}")
+    return "; ".join(parts)
+
+
+def _run_detail(params):
+    """A run's recipe in words: env by names only (values may be secrets)."""
+    command = f"sh -c {params['shell']!r}" if params.get("shell") is not None else (
+        shlex.join(params["argv"]) if params["argv"] else "the image's own command")
+    names = [item.split("=", 1)[0] for item in params["env"]]
+    parts = [command, f"{params['memory_mb']} MB, {params['cpus']:g} CPU, {params['pids']} pids, "
+                      f"{params['timeout']} s, network {params['network']}"]
+    if names:
+        parts.append(f"env {', '.join(names)}")
     return "; ".join(parts)

@@ -157,18 +157,6 @@ def run_params(image_id, image_name, *, argv=None, shell=None, env=(), workdir="
             "memory_mb": memory_mb, "cpus": cpus, "pids": pids, "timeout": timeout, "network": network}
 
 
-def describe(params):
-    """The run's recipe in words, for the audit log: env by names only (values may be secrets)."""
-    command = f"sh -c {params['shell']!r}" if params.get("shell") is not None else (
-        shlex.join(params["argv"]) if params["argv"] else "the image's own command")
-    names = [item.split("=", 1)[0] for item in params["env"]]
-    parts = [command, f"{params['memory_mb']} MB, {params['cpus']:g} CPU, {params['pids']} pids, "
-                      f"{params['timeout']} s, network {params['network']}"]
-    if names:
-        parts.append(f"env {', '.join(names)}")
-    return "; ".join(parts)
-
-
 # Running (the worker side) --------------------------------------------------------
 
 @dataclass
