@@ -51,8 +51,11 @@ def build_with_cache_mount(engine_name="default"):
             errors.append(message["error"])
     assert image_id and not errors, errors
     mine = [record for record in engine_records(engine_name).values() if marker in record["Description"]]
-    mount = next(record for record in mine if record["Type"] == "exec.cachemount")
-    layer = next(record for record in mine if record["Type"] == "regular")
+    mounts = [record for record in mine if record["Type"] == "exec.cachemount"]
+    layers = [record for record in mine if record["Type"] == "regular"]
+    # Gone at once only if something else pruned this engine's unused build cache meanwhile.
+    assert mounts and layers, f"the build's records are not on the engine: {mine}"
+    mount, layer = mounts[0], layers[0]
     return {"engine_name": engine_name, "marker": marker, "target": target, "image_id": image_id, "tag": tag, "mount": mount, "layer": layer}
 
 
