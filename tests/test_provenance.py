@@ -3,17 +3,20 @@ served as an in-toto statement with a SLSA v1 predicate (attestation.py), throug
 a real worker, engine and registry."""
 
 import hashlib
+import io
 import json
+import tarfile
 
 import jsonschema
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from images.builds.provenance import base_images
 from images.models import BuildSecret, Provenance
 from tests import dockerlib
 from tests.conftest import BUILD_SECRET
-from tests.live import start_build, wait_for_job
+from tests.live import job_from, start_build, wait_for_job
 from tests.provenance_schemas import validate_statement
 
 
@@ -122,3 +125,25 @@ def test_an_image_dockyard_did_not_build_has_no_provenance_to_download(builder_c
 
 def test_the_provenance_needs_a_login(client, base_image):
     assert client.get(f"/api/images/{base_image.split(':', 1)[1]}/provenance").status_code == 401
+
+
+@pytest.mark.usefixtures("worker")
+def test_an_uploaded_context_is_recorded_by_its_digest(builder_client):
+    dockerfile = f"FROM {dockerlib.BASE_IMAGE}\nCOPY hello.txt /\nLABEL {dockerlib.TEST_LABEL}=1\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in (("Dockerfile", dockerfile), ("hello.txt", "hello\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    upload = buffer.getvalue()
+    job = job_from(builder_client.post(reverse("jobs-build"), {
+        "source": "upload", "dockerfile": "Dockerfile", "builder": "classic",
+        "context": SimpleUploadedFile("ctx.tar.gz", upload)}))
+    job = wait_for_job(job)
+    assert job.state == "succeeded", job.error
+    record = Provenance.objects.get(job=job)
+    assert record.source == {"kind": "upload", "name": "ctx.tar.gz",
+                             "sha256": "sha256:" + hashlib.sha256(upload).hexdigest()}
+    assert record.dockerfile_sha256 == "sha256:" + hashlib.sha256(dockerfile.encode()).hexdigest()
+    assert [base["image_id"] for base in record.bases] == [dockerlib.image_id(dockerlib.BASE_IMAGE)]
