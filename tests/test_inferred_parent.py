@@ -4,6 +4,7 @@ reports, for images loaded from an archive (which carry no Parent of the
 engine's own)."""
 
 import json
+import subprocess
 import uuid
 
 import pytest
@@ -33,7 +34,7 @@ def chain(base_image):
     made["x"] = _build("lineage-x", f"FROM {made['a']}\nCOPY x /x\n", {"x": uuid.uuid4().hex})
     made["y"] = _build("lineage-y", f"FROM {made['b']}\nLABEL lineage=y\n")
     for name in ("c", "x"):
-        archive = dockerlib.subprocess.run(["docker", "save", made[name]], capture_output=True, check=True).stdout
+        archive = subprocess.run(["docker", "save", made[name]], capture_output=True, check=True).stdout
         dockerlib.docker("rmi", made[name])
         dockerlib.docker("load", input=archive)
     return made

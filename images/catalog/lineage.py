@@ -29,14 +29,13 @@ class InferredParent:
     tags: list
     shared_layers: int  # its layers, all of them the first of this image's
     layers: int  # this image's
-    unchecked: int  # candidates whose layers are not known yet: a longer prefix may be among them
 
 
 @dataclass
 class Lineage:
     parent: InferredParent | None
     candidates: int
-    unchecked: int
+    unchecked: int  # candidates whose layers are not known yet: a longer prefix may be among them
 
 
 def infer_parent(engine, image):
@@ -77,7 +76,7 @@ def infer_parent(engine, image):
     if best is not None:
         row, (shared, _, _) = best
         parent = InferredParent(image_id=row["Id"], tags=row.get("RepoTags") or [], shared_layers=shared,
-                                layers=len(layers), unchecked=unchecked)
+                                layers=len(layers))
     return Lineage(parent=parent, candidates=len(rows), unchecked=unchecked)
 
 
