@@ -14,7 +14,7 @@ from images.api.fields import FormOrJson, ImageHex
 from images.api.schemas import Job, StrList, errors
 from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
-from images.catalog import detail, listing
+from images.catalog import detail, lineage, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
 from images.lifecycle import exports, imports, removal
@@ -209,6 +209,30 @@ def image_provenance(request, image_hex: ImageHex):
     response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
     return response
+
+
+class InferredParentOut(Schema):
+    image_id: str
+    tags: list[str]
+    shared_layers: int = Field(description="Its layers, all of them the first of this image's.")
+    layers: int = Field(description="This image's layers.")
+
+
+class ParentOut(Schema):
+    parent: InferredParentOut | None = Field(description="Null when no local image's layers are a prefix of its own.")
+    candidates: int = Field(description="Local images that could be below it (no bigger than it).")
+    unchecked: int = Field(description="Candidates whose layers were not read yet; asking again reads more.")
+
+
+@router.get("/images/{imageid:image_hex}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
+def image_parent(request, image_hex: ImageHex):
+    """An image's inferred parent.
+
+    For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
+    whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
+    """
+    image = detail.image_summary(request.engine, image_hex)
+    return lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
 
 
 @router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))
