@@ -5,6 +5,7 @@ substrings, and two calls stay fast at thousands of tags)."""
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import attrgetter
 
 from images.refs import hex_id, short_id, split_repo_tag
 
@@ -79,14 +80,13 @@ def image_rows(images, containers):
         digests = {}  # repository: its digests
         for digest in image.get("RepoDigests") or ():
             if digest != "<none>@<none>":
-                digests.setdefault(digest.partition("@")[0], []).append(digest)
+                digests[digest.partition("@")[0]] = digests.get(digest.partition("@")[0], ()) + (digest,)
         tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
         if tags:
-            for repository, tag in map(split_repo_tag, tags):
-                rows.append(ImageRow(image_id, repository, tag, created, size, used, False,
-                                     tuple(digests.get(repository, ()))))
+            rows.extend(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ()))
+                        for repository, tag in map(split_repo_tag, tags))
         elif digests:
-            rows.extend(ImageRow(image_id, repository, NONE, created, size, used, False, tuple(found))
+            rows.extend(ImageRow(image_id, repository, NONE, created, size, used, False, found)
                         for repository, found in digests.items())
         else:
             rows.append(ImageRow(image_id, NONE, NONE, created, size, used, True))
@@ -134,13 +134,14 @@ def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
     elif state == "unused":
         rows = [row for row in rows if not row.containers]
 
-    field = sort.lstrip("-")
-    key = {
-        "name": lambda row: (row.dangling, row.repository, row.tag, row.image_id),
-        "created": lambda row: (row.created, row.repository, row.tag),
-        "size": lambda row: (row.size, row.repository, row.tag),
-    }[field]
-    return sorted(rows, key=key, reverse=sort.startswith("-"))
+    return sorted(rows, key=_SORT_KEYS[sort.lstrip("-")], reverse=sort.startswith("-"))
+
+
+_SORT_KEYS = {
+    "name": attrgetter("dangling", "repository", "tag", "image_id"),
+    "created": attrgetter("created", "repository", "tag"),
+    "size": attrgetter("size", "repository", "tag"),
+}
 
 
 @dataclass(frozen=True)
