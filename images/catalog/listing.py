@@ -80,7 +80,8 @@ def image_rows(images, containers):
         digests = {}  # repository: its digests
         for digest in image.get("RepoDigests") or ():
             if digest != "<none>@<none>":
-                digests[digest.partition("@")[0]] = digests.get(digest.partition("@")[0], ()) + (digest,)
+                repository = digest.partition("@")[0]
+                digests[repository] = digests.get(repository, ()) + (digest,)
         tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
         if tags:
             rows.extend(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ()))
@@ -175,9 +176,9 @@ class EngineMatches:
 
 
 def search_engines(names, query):
-    """The images matching `query` (as `search_matcher` reads it) on each of the engines `names`, in their order: one image list
-    call per engine, all at once, so an engine that does not answer costs its
-    timeout once."""
+    """The images matching `query` (as `search_matcher` reads it) on each of
+    the engines `names`, in their order: one image list call per engine, all at
+    once, so an engine that does not answer costs its timeout once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from images.engine import EngineError, get_engine

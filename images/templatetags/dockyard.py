@@ -40,7 +40,7 @@ def ago(moment):
 
 @functools.lru_cache(maxsize=256)
 def _aware_ago(moment, now):
-    """What the date filters above write, at a tenth of their cost, and once per
+    """What the date filters above write, at a fifth of their cost, and once per
     moment and second: a list page has a moment a row, and the rows of one image
     share theirs. Nothing in it comes from outside, so nothing to escape."""
     since = timesince(moment, datetime.fromtimestamp(now, timezone.utc))
