@@ -25,8 +25,12 @@ from images.views.streaming import StreamingResponse
 router = Router(tags=["images"])
 
 
+SEARCH_HELP = ("As images are written: part of [registry/]repository[:tag], an id with or without sha256:, "
+               "a digest (sha256:… or repository@sha256:…).")
+
+
 class ImageFilters(Schema):
-    q: str = Field("", description="Part of a repository, tag or id.")
+    q: str = Field("", description=SEARCH_HELP)
     state: str = Field("", description="dangling, in-use or unused; anything else: all.")
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
@@ -134,7 +138,7 @@ def images_list(request, filters: Query[ImageFilters]):
 
 
 class SearchQuery(Schema):
-    q: str = Field(..., min_length=1, max_length=200, description="Part of a repository, tag or id.")
+    q: str = Field(..., min_length=1, max_length=200, description=SEARCH_HELP)
 
 
 class SearchRow(BaseModel):
@@ -156,7 +160,7 @@ class EngineMatches(BaseModel):
 def images_search(request, query: Query[SearchQuery]):
     """Search every engine.
 
-    The images whose repository, tag or id contains `q`, on each engine the caller may browse, engine by engine.
+    The images matching `q` as on the image list, on each engine the caller may browse, engine by engine.
     """
     names = roles.engines_where(request.user, "browse")
     found = listing.search_engines(names, query.q)
