@@ -107,7 +107,7 @@ class Viewer:
         self.events.extend(events)
 
     def seqs(self):
-        return [seq for event in self.events if event["type"] == "lines" for seq, _ in event["lines"]]
+        return [seq for event in self.events if event["type"] == "lines" for seq, *_ in event["lines"]]
 
 
 @pytest.mark.django_db
@@ -184,7 +184,7 @@ def test_a_viewer_that_stops_reading_holds_up_no_one_else(builder_client, builde
         seqs, state = [], None
         for event in reader.events(timeout=120):
             if event["type"] == "lines":
-                seqs.extend(seq for seq, _ in event["lines"])
+                seqs.extend(seq for seq, *_ in event["lines"])
             elif event["type"] == "state":
                 state = event["state"]
         reader.close()

@@ -12,6 +12,7 @@ import sys
 import pytest
 import websockets
 
+from images.jobs import logstore
 from tests import dockerlib, live
 from tests.live import JobSocket, wait_for_job
 from tests.test_build_jobs import start_build
@@ -66,7 +67,7 @@ def test_every_redis_client_waits_longer_than_the_layers_blocking_read_and_keeps
 
 
 def stored(job):
-    return [tuple(line) for line in job.lines.order_by("seq").values_list("seq", "text")]
+    return logstore.lines(job)
 
 
 @pytest.mark.usefixtures("worker")

@@ -30,12 +30,12 @@ from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
-from images.jobs import eager, fanout, publish, streams
+from images.jobs import eager, fanout, logstore, publish, streams
 from images.jobs.access import job_for
 from images.jobs.log import clipped_event
 from images.jobs.publish import images_group
 from images.middleware import SERVER_SEND
-from images.models import Job, JobLine
+from images.models import Job
 from images.monitoring import health
 from images.monitoring.metrics import lines_delivered
 
@@ -309,10 +309,7 @@ def _job_state(job_id):
 
 
 def _stored_lines(job_id, after, until):
-    query = JobLine.objects.filter(job_id=job_id, seq__gt=after)
-    if until is not None:
-        query = query.filter(seq__lte=until)
-    return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+    return logstore.read(job_id, after, REPLAY_CHUNK, until)
 
 
 def _after(scope):
