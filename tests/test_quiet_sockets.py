@@ -83,7 +83,7 @@ def test_a_socket_stays_open_through_a_silent_step(builder_client, builder_sessi
     assert job.state == "succeeded", job.error
     lines = [tuple(line) for event in events if event["type"] == "lines" for line in event["lines"]]
     assert lines == stored(job)
-    printed = live.printed_lines(dict(lines).values())
+    printed = live.printed_lines(text for _, text, _ in lines)
     assert ("before" in printed) and ("after" in printed)
 
 
