@@ -3,6 +3,7 @@ everything that follows one from its start to its stored output.
 
 - `control`: start, retry, rebuild, cancel; the job limit; the sweeps for jobs
   lost between the queue and a worker (web and scheduler side).
+- `broker`: which jobs' tasks Redis holds, waiting or in a worker's hands.
 - `running`: a job run in the worker, its heartbeat and its cancel.
 - `log`: output lines numbered, stored in batches, then published.
 - `publish`: the channel layer behind one place.

@@ -7,8 +7,10 @@ worker side is `images.jobs.running`.
 """
 
 import logging
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +19,7 @@ from kombu.exceptions import OperationalError
 from images import engines
 from images.accounts import audit, roles
 from images.builds import contexts, fetches
-from images.jobs import access
+from images.jobs import access, broker
 from images.jobs.publish import publish_state
 from images.models import ImageIndex, Job
 from images.refs import full_name, names_registry, parse_reference
@@ -170,15 +172,50 @@ def reap_interrupted():
         publish_state(Job.objects.get(pk=pk))
 
 
+# A queued job whose task the broker no longer holds is sent again when a later
+# sweep, at least this long after one that found it missing, finds it missing
+# too: a message BRPOP has taken but kombu has not yet written to its unacked
+# hash, or a job committed but not yet sent, is missing for milliseconds.
+MISSING_CONFIRM_SECONDS = 1
+
+
 def requeue_unclaimed():
-    """Send again the task of every job left queued, unclaimed, for
-    DOCKYARD_REQUEUE_AFTER seconds since its last send. The database, not
-    Redis, is the truth about jobs: a Redis restarted without its data has lost
-    their messages. A job merely waiting behind long builds gets one more message
-    per period, which does nothing when it arrives second (the claim is atomic)."""
-    for pk, engine in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", "engine"):
+    """Send again the task of every queued job that the broker no longer holds
+    (in neither its queue nor a worker's hands, on two sweeps), and of every job
+    left queued, unclaimed, for DOCKYARD_REQUEUE_AFTER seconds since its last
+    send. The database, not Redis, is the truth about jobs: a Redis restarted
+    without its data has lost their messages. A job merely waiting behind long
+    builds gets one more message per period, which does nothing when it arrives
+    second (the claim is atomic)."""
+    overdue = dict(Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", "engine"))
+    for pk, engine in overdue.items():
         log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
         dispatch(pk, engines.queue_for(engine))
+    for pk, engine in _missing_from_broker().items():
+        if pk not in overdue:
+            log.info("Job %s is queued but Redis no longer holds its task; sending it again.", pk)
+            dispatch(pk, engines.queue_for(engine))
+
+
+def _missing_from_broker():
+    """{job id: engine} of queued jobs that this sweep and an earlier one found
+    in neither their queue nor a worker's hands. The earlier sightings are kept
+    in the cache, which may be the same Redis: lost with it, they cost one sweep."""
+    queued = dict(Job.objects.filter(state=Job.State.QUEUED).values_list("pk", "engine"))
+    if not queued:
+        return {}
+    try:
+        held = broker.jobs_held({engines.queue_for(engine) for engine in queued.values()})
+    except broker.BrokerUnavailable:
+        return {}  # Redis is down: the sweep after it answers again looks
+    missing = {pk: engine for pk, engine in queued.items() if (engines.queue_for(engine), pk) not in held}
+    key = f"jobs-missing-from-broker:{settings.DOCKYARD_QUEUE}"
+    now = time.time()
+    noted = cache.get(key) or {}
+    if missing or noted:
+        cache.set(key, {pk: noted.get(pk, now) for pk in missing}, timeout=10 * settings.DOCKYARD_SWEEP_INTERVAL + 60)
+    return {pk: engine for pk, engine in missing.items()
+            if pk in noted and now - noted[pk] >= MISSING_CONFIRM_SECONDS}
 
 
 def dispatch(job_id, queue):
