@@ -281,7 +281,7 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
         while True:
             event = json.loads((await communicator.receive_output(60))["text"])
             if event["type"] == "lines":
-                seqs.extend(seq for seq, _ in event["lines"])
+                seqs.extend(seq for seq, *_ in event["lines"])
             elif event["type"] == "state" and event["state"] in FINAL:
                 break
             elif event["type"] == "state":

@@ -351,7 +351,7 @@ async def _stored_lines_for(job_id, asked):
         after = pending[0][0]
         until = None if any(wanted is None for _, wanted in pending) else max(wanted for _, wanted in pending)
         lines = await database_sync_to_async(_stored_lines)(job_id, after, until)
-        seqs = [seq for seq, _ in lines]
+        seqs = [line[0] for line in lines]
         whole = len(lines) < REPLAY_CHUNK  # everything stored after `after` (up to `until`)
         beyond = []
         for mine, wanted in pending:
