@@ -499,6 +499,14 @@
       event.preventDefault();
       startSearch();
     });
+    // The browser's find sees only the lines drawn; this search sees the whole log.
+    document.addEventListener("keydown", (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "f" && !root.querySelector("#job-output[hidden]")) {
+        event.preventDefault();
+        byId("job-search-q").focus();
+        byId("job-search-q").select();
+      }
+    });
     searchPrevEl.addEventListener("click", () => search && goToMatch(search.index - 1));
     searchNextEl.addEventListener("click", () => search && goToMatch(search.index + 1));
   }
