@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from images.jobs import logstore
 from images.models import Job
+from tests.test_accessibility import FAILING_IMPACTS, axe_violations
 from tests.test_job_js import ORIGIN, job_pages, push, settle, tab, wait_lines  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
@@ -129,6 +130,12 @@ def test_the_search_box_finds_lines_beyond_those_drawn_and_steps_through_them(br
         page.click("#job-search-next")
         expect(status).to_have_text("2 matching lines: 2 of 2")
         expect(page.locator("#L20000")).to_have_class("log-row match current", timeout=30_000)
+        page.locator("#L19990 a.ln").click()
+        page.locator("#L20000 a.ln").click(modifiers=["Shift"])
+        expect(page.locator("#job-copy-link")).to_have_text("Copy link to lines 19990–20000")
+        # The search, its results, a selection and the copy-link control, as axe sees them.
+        serious = [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+        assert not serious, serious
         page.fill("#job-search-q", "(x|xx)+y")
         page.check("#job-search-regex")
         page.keyboard.press("Enter")

@@ -183,13 +183,17 @@ def read(job_id, after=0, limit=None, until=None):
         chunks = LogChunk.objects.filter(job_id=job_id, last_seq__gt=cursor).order_by("last_seq")
         if until is not None:
             chunks = chunks.filter(first_seq__lte=until)
-        rows = list(chunks.values_list("first_seq", "last_seq", "first_ms", "data")[:_READ_CHUNKS])
+        # Enough chunks for what is still wanted if they are full, and one more.
+        wanted = _READ_CHUNKS if limit is None else min(_READ_CHUNKS, (limit - len(out)) // CHUNK_LINES + 2)
+        rows = list(chunks.values_list("first_seq", "last_seq", "first_ms", "data")[:wanted])
         for first_seq, last_seq, first_ms, data in rows:
+            if limit is not None and len(out) >= limit:
+                break
             for line in decode(data, first_seq, first_ms):
                 if line[0] > after and (until is None or line[0] <= until):
                     out.append(line)
             cursor = last_seq
-        if len(rows) < _READ_CHUNKS:
+        if len(rows) < wanted:
             break
     return out if limit is None else out[:limit]
 
