@@ -70,7 +70,7 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
         A refused handshake is answered 403; a user over the limit is told why,
         then closed. `may_browse`: whether the user may browse `engine`, if the
         caller read it already."""
-        audit.use_context(scope_client_address(self.scope), "web")
+        audit.use_context(scope_client_address(self.scope), "token" if self.scope.get("token_auth") else "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)

@@ -7,6 +7,7 @@ worker side is `images.jobs.running`.
 """
 
 import logging
+import shlex
 import time
 
 from django.conf import settings
@@ -93,6 +94,24 @@ def _image_name(job):
     """The name a build, pull or import gave its image, if any."""
     tags = job.params.get("tags") or []
     return tags[0] if tags else job.params.get("reference", "")
+
+
+def start_run(user, params):
+    """Run a container from an image (params from lifecycle.runs.run_params, validated)."""
+    short = params["image_id"].removeprefix("sha256:")[:12]
+    target = f"run of {params['name']} ({short})" if params.get("name") else f"run of {short}"
+    return _enqueue(Job.Kind.RUN, target, params, user, None)
+
+
+def index_committed(user, image_id, name, run):
+    """Index an image committed from a run, as an image a build made is (DOCKYARD_INDEX_AFTER_JOBS)."""
+    if not (settings.DOCKYARD_INDEX_AFTER_JOBS and roles.may_run(user, Job.Kind.INDEX, run.engine)):
+        return None
+    try:
+        with audit.acting_by_itself():
+            return start_index(user, image_id, name, after=run)
+    except JobLimitReached:
+        return None
 
 
 def index_after(job):
@@ -272,6 +291,8 @@ def _audit_detail(job):
     parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
     if job.params.get("after_job"):
         parts.append(f"automatic, after job {job.params['after_job']}")
+    if job.kind == Job.Kind.RUN:
+        parts.append(_run_detail(params))
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),
@@ -281,4 +302,16 @@ def _audit_detail(job):
             parts.append(f"build args {', '.join(sorted(params['build_args']))}")
         if params.get("secrets"):
             parts.append(f"secrets {', '.join(params['secrets'])}")
+    return "; ".join(parts)
+
+
+def _run_detail(params):
+    """A run's recipe in words: env by names only (values may be secrets)."""
+    command = f"sh -c {params['shell']!r}" if params.get("shell") is not None else (
+        shlex.join(params["argv"]) if params["argv"] else "the image's own command")
+    names = [item.split("=", 1)[0] for item in params["env"]]
+    parts = [command, f"{params['memory_mb']} MB, {params['cpus']:g} CPU, {params['pids']} pids, "
+                      f"{params['timeout']} s, network {params['network']}"]
+    if names:
+        parts.append(f"env {', '.join(names)}")
     return "; ".join(parts)

@@ -28,7 +28,7 @@ def lines_to_chunks(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0009_engines'),
+        ('images', '0010_runs'),
     ]
 
     operations = [
