@@ -54,7 +54,7 @@ BAD_REFERENCES = [
 ]
 CLEAR = ("not a valid image reference", "is not valid", "cannot contain spaces", "cannot be empty",
          "the limit is 255", "must look like sha256", "This field is required", "Give a repository and a tag", "Null characters are not allowed",
-         "has a space, which no tag may have")
+         "has a space, which no tag may have", "followed by 64 lowercase hex digits")
 
 
 
