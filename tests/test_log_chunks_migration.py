@@ -1,4 +1,4 @@
-"""Migration 0011 moves every job's output lines from a row each into chunks,
+"""Migration 0012 moves every job's output lines from a row each into chunks,
 in order, with their numbers; the lines take their job's start as their time."""
 
 from datetime import datetime, timezone
@@ -10,8 +10,8 @@ from django.db.migrations.executor import MigrationExecutor
 from images.jobs import logstore
 from images.models import Job
 
-BEFORE = [("images", "0010_runs")]
-AFTER = [("images", "0011_log_chunks")]
+BEFORE = [("images", "0011_provenance")]
+AFTER = [("images", "0012_log_chunks")]
 
 
 @pytest.mark.unaudited("jobs made as rows of the schema before")

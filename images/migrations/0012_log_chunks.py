@@ -28,7 +28,7 @@ def lines_to_chunks(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0010_runs'),
+        ('images', '0011_provenance'),
     ]
 
     operations = [
