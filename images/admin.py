@@ -6,7 +6,7 @@ from django.urls import path
 from images.accounts import audit, roles
 from images import engines
 from images.models import ApiToken, AuditEntry, EngineRole, Job
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 
 @admin.register(Job)

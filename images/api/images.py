@@ -18,7 +18,7 @@ from images.jobs import control
 from images.lifecycle import exports, imports, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 router = Router(tags=["images"])
 

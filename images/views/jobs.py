@@ -17,7 +17,7 @@ from images.jobs.access import job_for
 from images.models import Job
 from images.monitoring import health
 from images.views.pages import page_of, websocket_url
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 @requires("browse")
 def job_list(request):
