@@ -9,7 +9,7 @@ from images import engines
 from images.accounts import roles
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
-from images.api.fields import FormOrJson, ImageHex
+from images.api.fields import FormOrJson, ImageId, full_image_id
 from images.api.schemas import Job, StrList, errors
 from images.builds.contexts import ContextError
 from images.catalog import detail, listing
@@ -18,6 +18,7 @@ from images.jobs import control
 from images.lifecycle import exports, imports, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
+from images.refs import is_image_id
 from images.responses import StreamingResponse
 
 router = Router(tags=["images"])
@@ -163,25 +164,25 @@ def images_search(request, query: Query[SearchQuery]):
             for matches in found]
 
 
-@router.post("/images/{imageid:image_hex}/rebuild", response={201: Job, **errors(409, 429)},
+@router.post("/images/{imageid:image_id}/rebuild", response={201: Job, **errors(409, 429)},
              auth=allowed("build"))
-def image_rebuild(request, image_hex: ImageHex):
+def image_rebuild(request, image_id: ImageId):
     """Rebuild an image.
 
     Runs the recipe of the Dockyard build that made the image again; answers 201 with the build job.
     """
-    return Status(201, control.rebuild_image(f"sha256:{image_hex}", request.user))
+    return Status(201, control.rebuild_image(full_image_id(request.engine, image_id), request.user))
 
 
-@router.get("/images/{imageid:image_hex}/export", response=errors(404), auth=allowed("export"),
+@router.get("/images/{imageid:image_id}/export", response=errors(404), auth=allowed("export"),
             openapi_extra={"responses": {200: {"description": "The image's `docker save` tar, streamed.",
                                                "content": {"application/x-tar": {}}}}})
-def image_export(request, image_hex: ImageHex):
+def image_export(request, image_id: ImageId):
     """Export an image.
 
     A `docker save` tar of the image with all its tags, streamed.
     """
-    export = exports.export_image(request.engine, image_hex)
+    export = exports.export_image(request.engine, image_id)
     response = StreamingResponse(export.chunks, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
@@ -238,3 +239,27 @@ def image_detail(request, reference: str):
     image = detail.image_detail(request.engine, reference)
     summary = image.summary
     return {**summary.__dict__, "platform": summary.platform, "config": summary.__dict__, "history": image.layers}
+
+
+class RemovedImage(Schema):
+    removed: str = Field(description="The image's id.")
+    tags: list[str] = Field(description="The tags that went with it.")
+
+
+# On the path of image_detail: one path, one list of the methods it takes.
+@router.delete("/images/{path:reference}", response={200: RemovedImage, **errors(400, 404, 409)},
+               auth=allowed("remove"))
+def image_delete(request, reference: str, force: Query[bool] = False):
+    """Remove one image.
+
+    By its id (sha256:…, 64 or a short 12 hex digits), with all its tags; an image that containers use only with
+    `force=true`. To remove one tag, POST /api/images/{id}/untag.
+    """
+    if not is_image_id(reference):
+        return answer(400, f"DELETE takes an image's id, not a reference: to remove the tag {reference}, "
+                           f"POST /api/images/<id>/untag; GET /api/images/{reference} gives the id.")
+    [plan] = removal.plan_image_removals(request.engine, [reference])
+    removed, refused = removal.remove_images(request.engine, [plan], request.user, force=force)
+    if refused:
+        return answer(409, f"Not removed: {refused[0]}")
+    return {"removed": plan.image_id, "tags": plan.tags}
