@@ -37,6 +37,12 @@ PERMISSIONS = {
     "read_audit": "Read and export the audit log",
 }
 
+# What a refusal names where a permission allows more than its description says.
+SEE_BUILD_CACHE = "see the build cache"
+PRUNE_BUILD_CACHE = "prune the build cache"
+INDEX_FILES = "index an image's files"
+KEEP_TOKENS = "keep API tokens"
+
 VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
 ROLES = {
     VIEWER: ["browse"],
@@ -144,16 +150,19 @@ def check(user, codename, action=None, target="", audited_as=None, engine=None):
         raise Refused(user, codename, action, engine)
 
 
-def requires(codename):
-    """View decorator: the view runs only for users with images.<codename>."""
+def requires(codename, action=None):
+    """View decorator: the view runs only for users with images.<codename>. A
+    refusal names `action` (what the view does) where the permission's own
+    description would name something else."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            check(request.user, codename, target=request.path)
+            check(request.user, codename, action, target=request.path)
             return view(request, *args, **kwargs)
 
         wrapper.dockyard_permission = codename
+        wrapper.dockyard_action = action
         return wrapper
 
     return decorate

@@ -4,6 +4,7 @@ wasted space, and the diff of two images."""
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict, Field
 
+from images.accounts.roles import INDEX_FILES
 from images.api.auth import allowed
 from images.api.fields import ImageId, full_image_id
 from images.api.schemas import Job, errors
@@ -187,7 +188,8 @@ class Comparison(Schema):
     not_indexed: list[str]
 
 
-@router.post("/images/{imageid:image_id}/index", response={201: Job, **errors(404, 429)}, auth=allowed("build"))
+@router.post("/images/{imageid:image_id}/index", response={201: Job, **errors(404, 429)},
+             auth=allowed("build", INDEX_FILES))
 def image_index(request, image_id: ImageId):
     """Index an image's files.
 
