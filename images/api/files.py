@@ -95,7 +95,7 @@ class SearchAnswer(Schema):
 
 
 class Waster(Schema):
-    path: str
+    path: str = Field(description="Spelled as /files and the search spell paths: /root/saved.txt.")
     size: int = Field(description="Its bytes in all the layers that hold it.")
     layers: list[int]
 
@@ -197,7 +197,7 @@ def image_index(request, image_id: ImageId):
     layer. Layers already indexed for another image are not read again.
     """
     image = detail.image_summary(request.engine, image_id)
-    return Status(201, control.start_index(request.user, image.id))
+    return Status(201, control.start_index(request.user, image.id, image.tags[0] if image.tags else ""))
 
 
 @router.get("/images/{imageid:image_id}/files/search", response={200: SearchAnswer, **errors(404)},

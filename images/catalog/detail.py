@@ -36,13 +36,41 @@ class ImageDetail:
 
     @property
     def empty_layers(self):
+        """Steps the image config marks as having made no layer; None unknown."""
+        if any(layer.empty is None for layer in self.layers):
+            return None
         return sum(1 for layer in self.layers if layer.empty)
+
+    @property
+    def layer_count(self):
+        return sum(1 for layer in self.layers if layer.empty is False)
 
 
 def image_summary(engine, reference):
     """The summary alone: one engine call."""
     check_reference(reference)
     return inspect.summarize(engine.inspect_image(reference))
+
+
+# The image page's "compare with" choices: enough for a repository's recent builds.
+COMPARABLE_LIMIT = 50
+COMPARABLE_REPOSITORIES = 3
+
+
+def comparable_images(engine, summary):
+    """(tag, image id) of the other images in this image's repositories, newest
+    first: what its page offers to compare it with. One engine call per
+    repository, for the first few of its repositories."""
+    repositories = list(dict.fromkeys(tag.rsplit(":", 1)[0] for tag in summary.tags))[:COMPARABLE_REPOSITORIES]
+    found = {}
+    for repository in repositories:
+        for image in engine.list_images(repository=repository):
+            if image["Id"] != summary.id:
+                for tag in image.get("RepoTags") or []:
+                    if tag.rsplit(":", 1)[0] == repository:
+                        found[tag] = (image.get("Created", 0), image["Id"])
+    newest = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))
+    return [(tag, image_id) for tag, (_, image_id) in newest[:COMPARABLE_LIMIT]]
 
 
 def image_live_parts(engine, reference):
@@ -59,7 +87,7 @@ def image_detail(engine, reference):
     data = engine.inspect_image(reference)
     return ImageDetail(
         summary=inspect.summarize(data),
-        layers=history.layers_from_history(engine.image_history(data["Id"])),
+        layers=history.layers_from_history(engine.image_history(data["Id"]), engine.image_config(data["Id"])),
         containers=inspect.containers_of(data["Id"], engine.list_containers()),
         raw=json.dumps(data, indent=2, sort_keys=True),
     )

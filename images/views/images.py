@@ -52,6 +52,7 @@ def image_detail(request, reference):
         "image": image.summary,
         "layers": image.layers,
         "empty_layers": image.empty_layers,
+        "layer_count": image.layer_count,
         "containers": image.containers,
         "raw": image.raw,
         "recipe": recipe,
@@ -59,6 +60,7 @@ def image_detail(request, reference):
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
         "moves": tags.tag_moves(request.engine, image.summary.tags),
+        "compare_with": detail.comparable_images(request.engine, image.summary),
     })
 
 

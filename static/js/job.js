@@ -316,8 +316,20 @@
       imageEl.href = url;
       imageEl.textContent = String(message.image_id || "").replace(/^sha256:/, "").slice(0, 12) || "image";
     }
+    // A build given no tags says so once it has made its image (the note is on the page only for those).
+    const untaggedEl = byId("job-untagged");
+    if (untaggedEl && message.image_id) {
+      untaggedEl.querySelector("code").textContent = String(message.image_id);
+      untaggedEl.hidden = false;
+    }
     errorEl.textContent = message.error || "";
     errorEl.hidden = !message.error;
+    // "Compare with the previous build": once this build has made another image than that one.
+    const compareEl = byId("job-compare");
+    if (compareEl && state === "succeeded" && message.image_id && message.image_id !== compareEl.dataset.previousImage) {
+      compareEl.querySelector("a").href = compareEl.dataset.diffUrl + encodeURIComponent(message.image_id);
+      compareEl.hidden = false;
+    }
     // A worker took the job: the note that none serves its engine is out of date.
     const noWorkerEl = byId("job-no-worker");
     if (noWorkerEl && state !== "queued") noWorkerEl.hidden = true;
