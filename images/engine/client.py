@@ -208,8 +208,25 @@ class Engine:
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
         Build cache page asks."""
-        with _engine_errors(self, call="build_cache"):
-            return self.api.df().get("BuildCache") or []
+        return self.disk_usage().get("BuildCache") or []
+
+    # The engine computes one disk usage at a time and refuses a second asked meanwhile.
+    _DF_BUSY = "a disk usage operation is already running"
+    DF_WAIT_SECONDS = 30
+
+    def disk_usage(self):
+        """`GET /system/df` (`docker system df -v`). While another one runs (another
+        page, another Dockyard, a terminal on the same engine) the engine refuses
+        with "already running": it is asked again until that one is done."""
+        deadline = time.monotonic() + self.DF_WAIT_SECONDS
+        while True:
+            try:
+                with _engine_errors(self, call="disk_usage"):
+                    return self.api.df()
+            except EngineError as exc:
+                if self._DF_BUSY not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
         """`POST /build/prune`: remove unused build cache, keeping `keep_storage`
