@@ -80,6 +80,13 @@ def test_it_pushes_by_each_id_form(admin_api, image, form):
     assert Job.objects.get(pk=pushed.json()["id"]).params["reference"] == f"127.0.0.1:5000/{image['repo']}:1"
 
 
+@pytest.mark.parametrize("form", FORMS)
+def test_it_runs_by_each_id_form(admin_api, image, form):
+    started = json_post(admin_api, f"/api/images/{FORMS[form](image['id'])}/run", {"command": ["cat", "/ids/name"]})
+    assert started.status_code == 201, started.content
+    assert Job.objects.get(pk=started.json()["id"]).params["image_id"] == image["id"]
+
+
 @pytest.mark.unaudited("the build that made the image is a row: its recipe is what a rebuild reads")
 @pytest.mark.parametrize("form", FORMS)
 def test_it_rebuilds_by_each_id_form(admin_api, owner, image, form):

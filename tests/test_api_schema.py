@@ -52,7 +52,7 @@ PAGE_TWINS = {
     "account-password": [("POST", "/api/account/password")],
     "audit-list": [("GET", "/api/audit")],
     "audit-export-csv": [("GET", "/api/audit/export.csv")],
-    "images-run": [("POST", "/api/images/{image_hex}/run")],
+    "images-run": [("POST", "/api/images/{image_id}/run")],
     "runs-commit": [("POST", "/api/jobs/{pk}/commit")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).
