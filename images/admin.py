@@ -59,10 +59,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def _filtered(self, request):
         """The entries the change list shows with the same filters, oldest first."""
-        if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
+        roles.check(request.user, "read_audit", target=request.path)  # the refusal names the role, as a page's
         changelist = self.get_changelist_instance(request)
         return changelist.get_queryset(request).select_related(None).order_by("at", "pk")
 

@@ -144,3 +144,28 @@ def test_a_reference_that_is_not_one_is_told_why_once(people, reference):
     page = html.unescape(client.get(f"/images/{reference}/").content.decode())
     sentence = re.search(r"<p>The engine has no image.*?</p>", page, re.DOTALL)[0]
     assert sentence.count("not a valid image reference") == 1, sentence
+
+
+def test_the_audit_export_in_the_admin_site_names_the_role(people):
+    """Someone made staff by hand, with no admin role: the admin site lets them
+    in, and its audit export refuses them saying which role reads the log."""
+    staff = people[roles.VIEWER]
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(staff)
+    for name in ("export.csv", "export.jsonl"):
+        response = client.get(f"/admin/images/auditentry/{name}")
+        assert response.status_code == 403, (name, response.status_code)
+        refusal = re.search(r'<p id="refusal">(.*?)</p>', response.content.decode(), re.DOTALL)
+        assert_named_once(html.unescape(refusal[1]), "read_audit", name)
+
+
+def test_a_form_without_its_csrf_token_is_told_so_on_a_page_of_dockyards(people, image_hex):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people[roles.BUILDER])
+    response = client.post(f"/images/{image_hex}/tag", {"repository": "x", "tag": "1"})
+    assert response.status_code == 403
+    page = html.unescape(response.content.decode())
+    refusal = re.search(r'<p id="refusal">(.*?)</p>', page, re.DOTALL)
+    assert refusal and "reload the page" in refusal[1] and 'href="/"' in page, page[:2000]
