@@ -27,12 +27,23 @@ def admin_api(owner):
     return bearer(owner)
 
 
-@pytest.fixture
-def image(base_image):
+def made_image():
     repo = dockerlib.unique("apiids")
     image_id = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN mkdir /ids && echo {repo} > /ids/name\n",
                                tags=[f"{repo}:1"])
     return {"id": image_id, "repo": repo, "tag": f"{repo}:1"}
+
+
+@pytest.fixture(scope="module")
+def image(base_image):
+    """One image for the routes that leave it as they found it."""
+    return made_image()
+
+
+@pytest.fixture
+def own_image(base_image):
+    """An image of the test's own, for the routes that remove it."""
+    return made_image()
 
 
 def json_post(api, path, body=None):
@@ -116,22 +127,22 @@ def test_it_indexes_and_reads_the_files_by_each_id_form(transactional_db, admin_
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_it_removes_an_image_by_each_id_form(admin_api, image, form):
-    response = admin_api.delete(f"/api/images/{FORMS[form](image['id'])}")
+def test_it_removes_an_image_by_each_id_form(admin_api, own_image, form):
+    response = admin_api.delete(f"/api/images/{FORMS[form](own_image['id'])}")
     assert response.status_code == 200, response.content
-    assert response.json() == {"removed": image["id"], "tags": [image["tag"]]}
-    assert not exists(image["id"])
-    assert entry("remove", target=image["id"]).outcome == "ok"
+    assert response.json() == {"removed": own_image["id"], "tags": [own_image["tag"]]}
+    assert not exists(own_image["id"])
+    assert entry("remove", target=own_image["id"]).outcome == "ok"
 
 
-def test_an_image_in_use_is_removed_only_with_force(admin_api, image):
-    container = dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", image["id"]).strip()
-    refused = admin_api.delete(f"/api/images/{image['id']}")
+def test_an_image_in_use_is_removed_only_with_force(admin_api, own_image):
+    container = dockerlib.docker("create", "--label", f"{dockerlib.TEST_LABEL}=1", own_image["id"]).strip()
+    refused = admin_api.delete(f"/api/images/{own_image['id']}")
     assert refused.status_code == 409 and "is used by" in refused.json()["error"], refused.content
-    assert "needs force" in refused.json()["error"] and exists(image["id"])
-    forced = admin_api.delete(f"/api/images/{image['id']}?force=true")
+    assert "needs force" in refused.json()["error"] and exists(own_image["id"])
+    forced = admin_api.delete(f"/api/images/{own_image['id']}?force=true")
     assert forced.status_code == 200, forced.content
-    assert not exists(image["id"])
+    assert not exists(own_image["id"])
     dockerlib.docker("rm", container)
 
 
