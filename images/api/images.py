@@ -261,7 +261,7 @@ def image_delete(request, reference: str, force: Query[bool] = False):
         return answer(400, f"DELETE takes an image's id, not a reference: to remove the tag {reference}, "
                            f"POST /api/images/<id>/untag; GET /api/images/{reference} gives the id.")
     [plan] = removal.plan_image_removals(request.engine, [reference])
-    removed, refused = removal.remove_images(request.engine, [plan], request.user, force=force)
+    _, refused = removal.remove_images(request.engine, [plan], request.user, force=force)
     if refused:
         return answer(409, f"Not removed: {refused[0]}")
     return {"removed": plan.image_id, "tags": plan.tags}

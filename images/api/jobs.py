@@ -63,7 +63,7 @@ class LogPage(Schema):
     more: bool = Field(description="Lines already stored come after these.")
 
 
-@router.post("/builds", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
+@router.post("/builds", response={201: Job, **errors(400, 415, 429)}, auth=allowed("build"))
 def build_create(request, fields: FormOrJson[BuildFields], context: File[UploadedFile] = None):
     """Start a build.
 
