@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from images.models import Job
+from images.models import Job, Provenance
 from tests import dockerlib
 from tests.apiclient import bearer, entry
 from tests.live import wait_for_job
@@ -89,6 +89,17 @@ def test_it_pushes_by_each_id_form(admin_api, image, form):
                        {"tag": f"127.0.0.1:5000/{image['repo']}:1"})
     assert pushed.status_code == 201, pushed.content
     assert Job.objects.get(pk=pushed.json()["id"]).params["reference"] == f"127.0.0.1:5000/{image['repo']}:1"
+
+
+@pytest.mark.unaudited("the build that made the image and its provenance are rows, as the worker records them")
+@pytest.mark.parametrize("form", FORMS)
+def test_it_answers_the_provenance_by_each_id_form(admin_api, owner, image, form):
+    build = Job.objects.create(kind="build", state="succeeded", target=image["tag"], image_id=image["id"],
+                               created_by=owner, output_limit=1000, params={"source": "dockerfile", "tags": []})
+    Provenance.objects.create(job=build, source={"kind": "dockerfile"}, builder="classic")
+    response = admin_api.get(f"/api/images/{FORMS[form](image['id'])}/provenance")
+    assert response.status_code == 200, response.content
+    assert image["id"][len("sha256:"):] in response.content.decode()
 
 
 @pytest.mark.parametrize("form", FORMS)

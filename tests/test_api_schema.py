@@ -24,6 +24,7 @@ PAGE_TWINS = {
     "images-untag": [("POST", "/api/images/{image_id}/untag")],
     "images-push": [("POST", "/api/images/{image_id}/push")],
     "images-export": [("GET", "/api/images/{image_id}/export")],
+    "images-provenance": [("GET", "/api/images/{image_id}/provenance")],
     "images-remove": [("POST", "/api/remove"), ("DELETE", "/api/images/{reference}")],
     "images-prune": [("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],
