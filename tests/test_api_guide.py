@@ -55,18 +55,27 @@ def test_every_example_in_the_guide_runs_against_a_live_dockyard(transactional_d
     assert ran.returncode == 0, (ran.stdout[-3000:], ran.stderr[-3000:])
     image_id, ci_id = re.search(r"::ids (\S+) (\S+)", ran.stdout).groups()
 
+    def output_of(example):
+        """What the block holding `example` printed."""
+        return output[str(next(number for number, block in enumerate(blocks) if example in block))]
+
     # The build's output, as it came; its image, as the engine holds it.
-    assert "built" in output["0"] and "by the guide" in output["0"], output["0"]
+    built = output_of("--rawfile text Dockerfile")
+    assert "built" in built and "by the guide" in built, built
     assert dockerlib.image_id("team/app:dev") == image_id
     assert dockerlib.image_id("127.0.0.1:5000/team/app:1.0") == image_id  # tagged by its sha256: id
     # The upload's build finished, and was removed at the end with its tag.
-    assert output["2"].strip() == "succeeded"
+    assert output_of("context=@context.tar").strip() == "succeeded"
     assert dockerlib.docker("image", "inspect", ci_id, check=False).strip() == "[]"
     # The push was started by the short id.
-    assert output["3"].split()[0] == '"127.0.0.1:5000/team/app:1.0"' and int(output["3"].split()[1]) > 0
+    tagged, push_job = output_of("/push").split()
+    assert tagged == '"127.0.0.1:5000/team/app:1.0"' and int(push_job) > 0
     with tarfile.open(tmp_path / "app.tar") as archive:
         assert json.load(archive.extractfile("manifest.json"))[0]["Config"].startswith(image_id[7:19])
-    assert json.loads(output["4"].strip()) == {"deleted": 0, "reclaimed": 0}
+    assert json.loads(output_of("/api/prune").strip()) == {"deleted": 0, "reclaimed": 0}
     # The index ran, and the files of the top layer are there.
-    assert output["6"].startswith("succeeded\nsucceeded\n") and "/guide" in output["6"], output["6"]
-    assert json.loads(output["7"])["removed"] == ci_id
+    files = output_of("/index")
+    assert files.startswith("succeeded\nsucceeded\n") and "/guide" in files, files
+    assert json.loads(output_of("-X DELETE"))["removed"] == ci_id
+    # The provenance of the build, kept as a file named for the image.
+    assert image_id[len("sha256:"):] in "".join(path.read_text() for path in tmp_path.glob("*.provenance.json"))
