@@ -61,6 +61,15 @@ def test_it_reads_one_image_and_its_tag_history_by_each_id_form(admin_api, image
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_it_infers_the_parent_by_each_id_form(admin_api, image, form):
+    response = admin_api.get(f"/api/images/{FORMS[form](image['id'])}/parent")
+    assert response.status_code == 200, response.content
+    parent = response.json()["parent"]
+    # Its base, or another image of the same busybox layer: one layer below its two.
+    assert parent["shared_layers"] == 1 and parent["layers"] == 2, parent
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_it_tags_and_untags_by_each_id_form(admin_api, image, form):
     image_id = FORMS[form](image["id"])
     tagged = json_post(admin_api, f"/api/images/{image_id}/tags", {"repository": image["repo"], "tag": form})
