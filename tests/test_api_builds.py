@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from images.jobs import logstore
 from images.models import Job
 from tests import dockerlib
 from tests.apiclient import bearer
@@ -38,7 +39,7 @@ def test_a_json_build_from_a_dockerfiles_text_runs_with_its_fields(api):
     job = wait_for_job(Job.objects.get(pk=started.json()["id"]))
     assert job.state == "succeeded", job.error
     assert job.params["dockerfile_text"] == DOCKERFILE.strip() and job.params["no_cache"] is True
-    lines = printed_lines(job.lines.values_list("text", flat=True))
+    lines = printed_lines(logstore.texts(job))
     assert "one" in lines and 'two; "three"' in lines and "four\\five" in lines
     assert dockerlib.image_id(f"{repo}:1") == dockerlib.image_id(f"{repo}:2") == job.image_id
     labels = json.loads(dockerlib.docker("image", "inspect", "--format", "{{json .Config.Labels}}", job.image_id))
