@@ -54,6 +54,7 @@ if not DEBUG and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
     raise ImproperlyConfigured("DOCKYARD_ALLOWED_HOSTS must name the hosts Dockyard answers to; '*' and an "
                                "empty list are refused unless DOCKYARD_DEBUG is on.")
 CSRF_TRUSTED_ORIGINS = envlist("DOCKYARD_CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "images.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

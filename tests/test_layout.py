@@ -66,6 +66,20 @@ def test_the_api_takes_from_the_engine_only_its_errors():
     assert offenders == []
 
 
+def test_the_api_and_the_pages_take_nothing_from_each_other():
+    """Both adapt HTTP to the same service functions; what they share (the
+    streamed response) sits below both of them."""
+    offenders = [
+        f"{path.relative_to(IMAGES.parent)} imports {module}"
+        for folder, other in (("api", "views"), ("views", "api"))
+        for path in _modules(IMAGES / folder)
+        for module, names in _imports(path)
+        if module == f"images.{other}" or module.startswith(f"images.{other}.")
+        or (module == "images" and other in names)
+    ]
+    assert offenders == []
+
+
 def test_every_package_says_what_it_holds():
     packages = [init.parent for init in IMAGES.rglob("__init__.py")
                 if not {"migrations", "management", "templatetags"} & set(init.parent.parts)]

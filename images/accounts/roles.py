@@ -21,6 +21,12 @@ from images.accounts import audit
 from images.accounts.permissions import ADMIN, BUILDER, PERMISSIONS, ROLES, VIEWER
 from images.models import EngineRole
 
+# What a refusal names where a permission allows more than its description says.
+SEE_BUILD_CACHE = "see the build cache"
+PRUNE_BUILD_CACHE = "prune the build cache"
+INDEX_FILES = "index an image's files"
+KEEP_TOKENS = "keep API tokens"
+
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 # And the roles on one engine (images.EngineRole), there too.
@@ -118,16 +124,19 @@ def check(user, codename, action=None, target="", audited_as=None, engine=None):
         raise Refused(user, codename, action, engine)
 
 
-def requires(codename):
-    """View decorator: the view runs only for users with images.<codename>."""
+def requires(codename, action=None):
+    """View decorator: the view runs only for users with images.<codename>. A
+    refusal names `action` (what the view does) where the permission's own
+    description would name something else."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            check(request.user, codename, target=request.path)
+            check(request.user, codename, action, target=request.path)
             return view(request, *args, **kwargs)
 
         wrapper.dockyard_permission = codename
+        wrapper.dockyard_action = action
         return wrapper
 
     return decorate

@@ -57,13 +57,15 @@ class UserOut(Schema):
         return user.is_active
 
 
-@router.get("/tokens", response={200: list[TokenOut], **errors()}, auth=allowed("browse"))
+@router.get("/tokens", response={200: list[TokenOut], **errors()},
+            auth=allowed("browse", roles.KEEP_TOKENS))
 def token_list(request):
     """One's own API tokens."""
     return request.user.api_tokens.all()
 
 
-@router.post("/tokens", response={201: NewToken, **errors(400)}, auth=allowed("browse"))
+@router.post("/tokens", response={201: NewToken, **errors(400)},
+             auth=allowed("browse", roles.KEEP_TOKENS))
 def token_create(request, fields: FormOrJson[TokenFields]):
     """Make an API token.
 
@@ -76,7 +78,8 @@ def token_create(request, fields: FormOrJson[TokenFields]):
     return Status(201, {**TokenOut.from_orm(token).dict(), "token": secret})
 
 
-@router.delete("/tokens/{int:pk}", response={204: None, **errors(404)}, auth=allowed("browse"))
+@router.delete("/tokens/{int:pk}", response={204: None, **errors(404)},
+               auth=allowed("browse", roles.KEEP_TOKENS))
 def token_revoke(request, pk: int):
     """Revoke one of one's own API tokens.
 

@@ -10,7 +10,7 @@ from images import engines
 from images.accounts import roles
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
-from images.api.fields import FormOrJson, ImageHex
+from images.api.fields import FormOrJson, ImageId, full_image_id
 from images.api.schemas import Job, StrList, errors
 from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
@@ -20,7 +20,8 @@ from images.jobs import control
 from images.lifecycle import exports, imports, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
-from images.views.streaming import StreamingResponse
+from images.refs import is_image_id
+from images.responses import StreamingResponse
 
 router = Router(tags=["images"])
 
@@ -171,43 +172,43 @@ def images_search(request, query: Query[SearchQuery]):
             for matches in found]
 
 
-@router.post("/images/{imageid:image_hex}/rebuild", response={201: Job, **errors(409, 429)},
+@router.post("/images/{imageid:image_id}/rebuild", response={201: Job, **errors(409, 429)},
              auth=allowed("build"))
-def image_rebuild(request, image_hex: ImageHex):
+def image_rebuild(request, image_id: ImageId):
     """Rebuild an image.
 
     Runs the recipe of the Dockyard build that made the image again; answers 201 with the build job.
     """
-    return Status(201, control.rebuild_image(f"sha256:{image_hex}", request.user))
+    return Status(201, control.rebuild_image(full_image_id(request.engine, image_id), request.user))
 
 
-@router.get("/images/{imageid:image_hex}/export", response=errors(404), auth=allowed("export"),
+@router.get("/images/{imageid:image_id}/export", response=errors(404), auth=allowed("export"),
             openapi_extra={"responses": {200: {"description": "The image's `docker save` tar, streamed.",
                                                "content": {"application/x-tar": {}}}}})
-def image_export(request, image_hex: ImageHex):
+def image_export(request, image_id: ImageId):
     """Export an image.
 
     A `docker save` tar of the image with all its tags, streamed.
     """
-    export = exports.export_image(request.engine, image_hex)
+    export = exports.export_image(request.engine, image_id)
     response = StreamingResponse(export.chunks, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
 
 
-@router.get("/images/{imageid:image_hex}/provenance", response=errors(404), auth=allowed("browse"),
+@router.get("/images/{imageid:image_id}/provenance", response=errors(404), auth=allowed("browse"),
             openapi_extra={"responses": {200: {
                 "description": "An in-toto Statement (v1) whose predicate is SLSA v1 provenance "
                                "(buildDefinition, runDetails), sent as a file to keep.",
                 "content": {attestation.MEDIA_TYPE: {"schema": {"type": "object"}}}}}})
-def image_provenance(request, image_hex: ImageHex):
+def image_provenance(request, image_id: ImageId):
     """An image's provenance.
 
     What the Dockyard build of this image was made from: its source, the Dockerfile's digest, build args
     (secrets by id only), target, builder, and each base image's id and repo digest when the build started.
     404 for an image Dockyard did not build.
     """
-    record = provenance.of_image(f"sha256:{image_hex}")
+    record = provenance.of_image(full_image_id(request.engine, image_id))
     if record is None:
         raise Http404("Dockyard recorded no build of this image on this engine.")
     response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
@@ -228,14 +229,14 @@ class ParentOut(Schema):
     unchecked: int = Field(description="Candidates whose layers were not read yet; asking again reads more.")
 
 
-@router.get("/images/{imageid:image_hex}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
-def image_parent(request, image_hex: ImageHex):
+@router.get("/images/{imageid:image_id}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
+def image_parent(request, image_id: ImageId):
     """An image's inferred parent.
 
     For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
     whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
     """
-    image = detail.image_summary(request.engine, image_hex)
+    image = detail.image_summary(request.engine, image_id)
     return lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
 
 
@@ -290,3 +291,27 @@ def image_detail(request, reference: str):
     image = detail.image_detail(request.engine, reference)
     summary = image.summary
     return {**summary.__dict__, "platform": summary.platform, "config": summary.__dict__, "history": image.layers}
+
+
+class RemovedImage(Schema):
+    removed: str = Field(description="The image's id.")
+    tags: list[str] = Field(description="The tags that went with it.")
+
+
+# On the path of image_detail: one path, one list of the methods it takes.
+@router.delete("/images/{path:reference}", response={200: RemovedImage, **errors(400, 404, 409)},
+               auth=allowed("remove"))
+def image_delete(request, reference: str, force: Query[bool] = False):
+    """Remove one image.
+
+    By its id (sha256:…, 64 or a short 12 hex digits), with all its tags; an image that containers use only with
+    `force=true`. To remove one tag, POST /api/images/{id}/untag.
+    """
+    if not is_image_id(reference):
+        return answer(400, f"DELETE takes an image's id, not a reference: to remove the tag {reference}, "
+                           f"POST /api/images/<id>/untag; GET /api/images/{reference} gives the id.")
+    [plan] = removal.plan_image_removals(request.engine, [reference])
+    _, refused = removal.remove_images(request.engine, [plan], request.user, force=force)
+    if refused:
+        return answer(409, f"Not removed: {refused[0]}")
+    return {"removed": plan.image_id, "tags": plan.tags}

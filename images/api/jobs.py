@@ -1,7 +1,7 @@
 """Jobs: starting builds and pulls, the list, following one, cancel and retry."""
 
 from django.core.paginator import Paginator
-from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
+from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from images.api.auth import allowed
@@ -81,13 +81,17 @@ class LogMatches(Schema):
     more: bool = Field(description="More matching lines come after these.")
 
 
-@router.post("/builds", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
-def build_create(request, fields: Form[BuildFields], context: File[UploadedFile] = None):
+@router.post("/builds", response={201: Job, **errors(400, 415, 429)}, auth=allowed("build"))
+def build_create(request, fields: FormOrJson[BuildFields], context: File[UploadedFile] = None):
     """Start a build.
 
-    Multipart, with the build page's fields; `context` is the .tar, .tar.gz or .zip for source=upload.
-    Answers 201 with the job; follow it at /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
+    JSON (or form fields) with the build page's fields, for source=dockerfile, git or directory; for source=upload,
+    multipart, with `context`: the .tar, .tar.gz or .zip. Answers 201 with the job; follow it at
+    /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
     """
+    if fields.source == "upload" and request.content_type != "multipart/form-data":
+        return answer(415, "An upload's context comes as multipart/form-data, in the field `context`; JSON builds "
+                           "from source dockerfile, git or directory.")
     form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {}, user=request.user)
     if not form.is_valid():
         return form_errors("The build was not started.", form)

@@ -8,7 +8,7 @@ from pydantic import Field
 from images.accounts.roles import check
 from images.api.auth import allowed
 from images.api.errors import answer
-from images.api.fields import ImageHex
+from images.api.fields import ImageId
 from images.api.schemas import Job, errors
 from images.catalog import detail
 from images.jobs import control
@@ -80,8 +80,8 @@ class Committed(Schema):
     reference: str
 
 
-@router.post("/images/{imageid:image_hex}/run", response={201: Job, **errors(400, 404, 429)}, auth=allowed("run"))
-def image_run(request, image_hex: ImageHex, fields: RunFields):
+@router.post("/images/{imageid:image_id}/run", response={201: Job, **errors(400, 404, 429)}, auth=allowed("run"))
+def image_run(request, image_id: ImageId, fields: RunFields):
     """Run an image.
 
     Starts a job of kind `run`: a container with no published ports, host mounts, devices, added capabilities or
@@ -91,7 +91,7 @@ def image_run(request, image_hex: ImageHex, fields: RunFields):
     if refused:
         return answer(400, "Not run: " + " ".join(reasons[0]["message"] for reasons in refused.values()),
                       fields=refused)
-    image = detail.image_summary(request.engine, image_hex)
+    image = detail.image_summary(request.engine, image_id)
     try:
         params = runs.run_params(image.id, image.tags[0] if image.tags else "", argv=fields.command,
                                  shell=fields.shell, env=list(fields.env.items()), workdir=fields.workdir,

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
-from images.api.fields import FormOrJson, ImageHex
+from images.api.fields import FormOrJson, ImageId
 from images.api.schemas import Error, Job, errors
 from images.builds.fetches import FetchRefused
 from images.catalog import detail
@@ -74,14 +74,14 @@ class PushFields(Schema):
                                                       "A tag that names its registry needs no confirmation.")
 
 
-@router.post("/images/{imageid:image_hex}/tags", response={201: Tagged, 409: TagTaken, **errors(400, 404)},
+@router.post("/images/{imageid:image_id}/tags", response={201: Tagged, 409: TagTaken, **errors(400, 404)},
              auth=allowed("tag"))
-def tag_add(request, image_hex: ImageHex, fields: FormOrJson[TagFields]):
+def tag_add(request, image_id: ImageId, fields: FormOrJson[TagFields]):
     """Tag an image.
 
     A tag that points at another image answers 409 naming it, unless `move` is true.
     """
-    image_id = detail.image_summary(request.engine, image_hex).id
+    image_id = detail.image_summary(request.engine, image_id).id
     form = TagForm(fields.dict())
     if not form.is_valid():
         return form_errors("Not tagged.", form)
@@ -98,26 +98,26 @@ def tag_add(request, image_hex: ImageHex, fields: FormOrJson[TagFields]):
     return Status(201, {"tag": repo_tag, "image_id": image_id, "moved_from": previous})
 
 
-@router.post("/images/{imageid:image_hex}/untag", response={200: Untagged, **errors(404, 409)}, auth=allowed("tag"))
-def tag_remove(request, image_hex: ImageHex, fields: FormOrJson[UntagFields]):
+@router.post("/images/{imageid:image_id}/untag", response={200: Untagged, **errors(404, 409)}, auth=allowed("tag"))
+def tag_remove(request, image_id: ImageId, fields: FormOrJson[UntagFields]):
     """Remove a tag from an image.
 
     The image's last tag deletes the image, which needs the admin role; a last tag of an image that
     containers use stays (409).
     """
-    plan = tags.remove_tag(request.engine, image_hex, fields.tag, request.user)
+    plan = tags.remove_tag(request.engine, image_id, fields.tag, request.user)
     return {"tag": plan.repo_tag, "image_id": plan.image_id, "other_tags": plan.other_tags,
             "image_deleted": plan.deletes_image}
 
 
-@router.get("/images/{imageid:image_hex}/tag-moves", response={200: list[TagMoveOut], **errors(404)},
+@router.get("/images/{imageid:image_id}/tag-moves", response={200: list[TagMoveOut], **errors(404)},
             auth=allowed("browse"))
-def tag_history(request, image_hex: ImageHex):
+def tag_history(request, image_id: ImageId):
     """The history of an image's tags.
 
     Every time one of the image's tags came to point at another image, newest first (the last 50).
     """
-    return tags.tag_moves(request.engine, detail.image_summary(request.engine, image_hex).tags)
+    return tags.tag_moves(request.engine, detail.image_summary(request.engine, image_id).tags)
 
 
 @router.post("/tag-moves/{int:move_pk}/rollback", response={200: RolledBack, **errors(404, 409)},
@@ -132,8 +132,8 @@ def tag_rollback(request, move_pk: int):
     return {"tag": move.tag, "image_id": move.previous_image_id}
 
 
-@router.post("/images/{imageid:image_hex}/push", response={201: Job, **errors(400, 429)}, auth=allowed("push"))
-def tag_push(request, image_hex: ImageHex, fields: FormOrJson[PushFields]):
+@router.post("/images/{imageid:image_id}/push", response={201: Job, **errors(400, 429)}, auth=allowed("push"))
+def tag_push(request, image_id: ImageId, fields: FormOrJson[PushFields]):
     """Push a tag to its registry.
 
     Answers 201 with the push job. A tag that names no registry host goes to Docker Hub: it needs

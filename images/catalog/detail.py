@@ -17,7 +17,10 @@ def check_reference(reference):
     try:
         parse_reference(reference)
     except InvalidReference as exc:
-        raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
+        reason = str(exc)
+        if "not a valid image reference" not in reason:  # parse_reference's catch-all says so itself
+            reason = f"It is not a valid image reference: {reason}"
+        raise ImageNotFound(reference, reason) from exc
 
 
 @dataclass

@@ -39,7 +39,7 @@ def remove_images(engine, plans, user, force=False):
     for plan in plans:
         if plan.containers and not force:
             names = ", ".join(inspect.container_name(c) for c in plan.containers)
-            refused.append(f"{short_id(plan.image_id)} is used by {names}; tick 'force' to remove it anyway.")
+            refused.append(f"{short_id(plan.image_id)} is used by {names}; removing it anyway needs force.")
             audit.record(user, "remove", plan.image_id, audit.REFUSED, detail=f"in use by {names}")
             continue
         try:

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images.accounts.roles import requires
+from images.accounts.roles import INDEX_FILES, requires
 from images.catalog import detail
 from images.files import diff, explorer
 from images.jobs import control
@@ -50,7 +50,7 @@ def files_search(request, image_hex):
 
 
 @require_POST
-@requires("build")
+@requires("build", action=INDEX_FILES)
 def files_index(request, image_hex):
     image = detail.image_summary(request.engine, image_hex)
     try:

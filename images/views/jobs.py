@@ -22,7 +22,7 @@ from images.models import Job
 from images.monitoring import health
 from images.refs import InvalidReference, parse_reference
 from images.views.pages import page_of, websocket_url
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 @requires("browse")
 def job_list(request):

@@ -13,7 +13,7 @@ from images.lifecycle import exports, imports, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, hex_id, short_id
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 
 @require_POST
