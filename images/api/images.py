@@ -236,8 +236,8 @@ def image_parent(request, image_id: ImageId):
     For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
     whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
     """
-    image = detail.image_summary(request.engine, image_id)
-    return lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
+    detail.check_reference(image_id)
+    return lineage.parent_of(request.engine, image_id)
 
 
 @router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))

@@ -38,6 +38,11 @@ class Lineage:
     unchecked: int  # candidates whose layers are not known yet: a longer prefix may be among them
 
 
+def parent_of(engine, reference):
+    """The Lineage of the image `reference` names (an id, short id or tag)."""
+    return infer_parent(engine, engine.inspect_image(reference))
+
+
 def infer_parent(engine, image):
     """The Lineage of `image` (an engine inspect): its inferred parent, if any
     local image's layers are a prefix of its own."""

@@ -100,7 +100,7 @@ def image_parent(request, image_hex):
     """The parent of an image Dockyard did not build, inferred from the layer chain. Its own page,
     not the image page's: it reads the whole image list and may inspect many images."""
     image = detail.image_summary(request.engine, image_hex)
-    found = lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
+    found = lineage.parent_of(request.engine, image.id)
     return render(request, "images/image_parent.html", {"image": image, "image_hex": image_hex, "lineage": found})
 
 
