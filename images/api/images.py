@@ -36,8 +36,9 @@ class Totals(BaseModel):
 
     images: int
     tags: int
-    dangling: int
-    size: int
+    dangling: int = Field(description="Images `docker images -f dangling=true` lists.")
+    size: int | None = Field(description="Bytes the images' layers take on disk, each layer once however many "
+                                         "images share it (`docker system df`); null if the engine would not say.")
 
 
 class ImageRow(BaseModel):

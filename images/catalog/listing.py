@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from images.catalog import usage
 from images.refs import hex_id, short_id, split_repo_tag
 
 NONE = "<none>"
@@ -56,16 +57,18 @@ class Totals:
     images: int
     tags: int
     dangling: int
-    size: int
+    size: int | None  # on disk, shared layers counted once
 
 
 def containers_per_image(containers):
     return Counter(container.get("ImageID") for container in containers)
 
 
-def image_rows(images, containers):
+def image_rows(images, containers, dangling=None):
     """One row per repository:tag, one per image known only by digest, and one
-    per dangling image, as `docker images` lists them."""
+    per dangling image, as `docker images` lists them. `dangling`: the ids the
+    engine calls dangling (see usage.dangling_ids); by default those without
+    tag or digest."""
     in_use = containers_per_image(containers)
     rows = []
     for image in images:
@@ -76,27 +79,29 @@ def image_rows(images, containers):
             "size": image.get("Size") or 0,
             "containers": in_use.get(image_id, 0),
         }
-        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-        digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
+        tags = usage.tags_of(image)
+        digests = usage.digests_of(image)
+        is_dangling = image_id in dangling if dangling is not None else not tags and not digests
         if tags:
             rows.extend(ImageRow(repository=repo, tag=tag, dangling=False, **common)
                         for repo, tag in map(split_repo_tag, tags))
         elif digests:
             repositories = dict.fromkeys(d.split("@", 1)[0] for d in digests)
-            rows.extend(ImageRow(repository=repo, tag=NONE, dangling=False, **common) for repo in repositories)
+            rows.extend(ImageRow(repository=repo, tag=NONE, dangling=is_dangling, **common)
+                        for repo in repositories)
         else:
             rows.append(ImageRow(repository=NONE, tag=NONE, dangling=True, **common))
     return rows
 
 
-def totals(images):
-    tags = sum(len([t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]) for image in images)
-    dangling = sum(1 for image in images if not image.get("RepoTags") and not image.get("RepoDigests"))
+def totals(images, dangling, on_disk):
+    """`dangling`: the dangling images' ids; `on_disk`: the bytes the images'
+    layers take, each layer once (None if the engine would not say)."""
     return Totals(
         images=len(images),
-        tags=tags,
-        dangling=dangling,
-        size=sum(image.get("Size") or 0 for image in images),
+        tags=sum(len(usage.tags_of(image)) for image in images),
+        dangling=len(dangling),
+        size=on_disk,
     )
 
 
@@ -132,11 +137,12 @@ class ImageList:
 
 def list_images(engine, query="", state="", sort=DEFAULT_SORT):
     """The rows matching a search, filter and sort: two engine calls whatever
-    the number of images."""
-    images = engine.list_images()
-    rows = select_rows(image_rows(images, engine.list_containers()), query, state,
+    the number of images (and `GET /system/df` when the images changed)."""
+    images, on_disk = usage.images_on_disk(engine, engine.list_images())
+    dangling = usage.dangling_ids(engine, images)
+    rows = select_rows(image_rows(images, engine.list_containers(), dangling), query, state,
                        sort if sort in SORTS else DEFAULT_SORT)
-    return ImageList(rows=rows, totals=totals(images), engine_address=engine.address)
+    return ImageList(rows=rows, totals=totals(images, dangling, on_disk), engine_address=engine.address)
 
 
 # Search across engines ------------------------------------------------------------

@@ -79,6 +79,7 @@ def _reason(exc):
 # What the engine's build-cache calls take, checked here as well as where people type them.
 GO_DURATION = re.compile(r"(?:[0-9]{1,9}(?:h|m|s))+")
 BUILD_CACHE_ID = re.compile(r"[a-z0-9]{1,64}")
+_DF_ATTEMPTS = 20  # about 10 s of waiting for another client's /system/df
 
 
 class Engine:
@@ -129,6 +130,26 @@ class Engine:
         list carries what the image list needs."""
         with _engine_errors(self, call="list_images"):
             return self.api.images(all=intermediate)
+
+    def dangling_image_ids(self):
+        """The ids `docker images -f dangling=true` lists: images without a tag that
+        no image is built on (those known only by a registry digest too)."""
+        with _engine_errors(self, call="list_images"):
+            return self.api.images(quiet=True, filters={"dangling": True})
+
+    def disk_usage(self):
+        """`GET /system/df`: `LayersSize` (the bytes every image's layers take, each
+        layer once, as `docker system df` says) and `Images` (the image list's
+        entries, each with its `SharedSize`). API 1.41 sizes every container and
+        volume too, and answers 500 while another df runs: then wait for that one."""
+        for attempt in range(_DF_ATTEMPTS):
+            try:
+                with _engine_errors(self, call="disk_usage"):
+                    return self.api.df()
+            except EngineError as exc:
+                if "already running" not in str(exc) or attempt == _DF_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was

@@ -1,0 +1,60 @@
+"""What the image list's totals count as the engine does: dangling images as
+`docker images -f dangling=true`, bytes on disk as `docker system df` (each
+layer once, however many images share it).
+
+The engine's `LayersSize` depends only on which images there are (an image's
+layers never change, and hidden parents' layers are their children's), so it
+is kept under the set of image ids it was read for: `GET /system/df` sizes
+every container and volume too, and the list asks for it only when the images
+changed since.
+"""
+
+import hashlib
+
+from django.core.cache import cache
+
+from images.engine import EngineError
+
+_KEPT_FOR = 7 * 24 * 3600
+
+
+def images_on_disk(engine, images):
+    """(images, bytes their layers take on disk or None if the engine would not
+    say). On a change the images are the df's own, so that both describe one
+    moment."""
+    size = cache.get(_key(engine.name, images))
+    if size is not None:
+        return images, size
+    try:
+        usage = engine.disk_usage()
+    except EngineError:
+        return images, None
+    images = usage.get("Images") or []
+    size = usage.get("LayersSize") or 0
+    cache.set(_key(engine.name, images), size, _KEPT_FOR)
+    return images, size
+
+
+def _key(engine_name, images):
+    ids = "\n".join(sorted(image["Id"] for image in images))
+    return f"layers-size:{engine_name}:{hashlib.sha256(ids.encode()).hexdigest()}"
+
+
+def tags_of(image):
+    return [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+
+
+def digests_of(image):
+    return [digest for digest in image.get("RepoDigests") or [] if digest != "<none>@<none>"]
+
+
+def dangling_ids(engine, images):
+    """The ids of the dangling images among `images` (the image list, which hides
+    untagged parents): those without tag or digest, and those known only by a
+    digest that the engine calls dangling (no image is built on them; asked only
+    when there are such images)."""
+    untagged = {image["Id"]: image for image in images if not tags_of(image)}
+    dangling = {image_id for image_id, image in untagged.items() if not digests_of(image)}
+    if len(dangling) < len(untagged):
+        dangling |= set(untagged) & set(engine.dangling_image_ids())
+    return dangling
