@@ -15,7 +15,7 @@ from images.builds.contexts import ContextError
 from images.catalog import detail, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.lifecycle import exports, imports, removal
+from images.lifecycle import exports, imports, pruning, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
 from images.views.streaming import StreamingResponse
@@ -206,8 +206,7 @@ def prune(request, fields: FormOrJson[PruneFields]):
     Dangling images, or every unused one, optionally only those with a label; answers with the bytes reclaimed.
     """
     try:
-        deleted, reclaimed = removal.prune(request.engine, request.user, all_unused=fields.all,
-                                           label=fields.label.strip())
+        deleted, reclaimed = pruning.prune(request.engine, request.user, all_unused=fields.all, label=fields.label)
     except ActionRefused as refused:
         return answer(400, f"Nothing pruned: {refused}")
     return {"deleted": deleted, "reclaimed": reclaimed}

@@ -9,7 +9,7 @@ from images.accounts.roles import requires
 from images.builds import contexts, fetches
 from images.catalog import detail
 from images.jobs import control
-from images.lifecycle import exports, imports, removal, tags
+from images.lifecycle import exports, imports, pruning, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, hex_id, short_id
@@ -95,19 +95,24 @@ def image_remove(request):
 
 @requires("prune")
 def prune(request):
+    """The filters, what a prune with them removes and frees; then the prune."""
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            count, reclaimed = removal.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
-                                             label=request.POST.get("label", "").strip())
+            count, reclaimed = pruning.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
+                                             label=request.POST.get("label", ""))
         except tags.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
             return redirect("images-prune")
         messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
-    dangling, unused = removal.prune_candidates(request.engine)
+    all_unused, label = request.GET.get("all") == "on", request.GET.get("label", "")
+    try:
+        plan, refusal = pruning.plan_prune(request.engine, all_unused, label), ""
+    except tags.ActionRefused as refused:
+        plan, refusal = None, str(refused)
     return render(request, "images/prune_confirm.html", {
-        "dangling": dangling, "unused": unused, "dangling_size": sum(row.size for row in dangling),
+        "plan": plan, "refusal": refusal, "all_unused": all_unused, "label": label[:pruning.LABEL_FILTER_MAX + 1],
     })
 
 
