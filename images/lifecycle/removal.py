@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from images.accounts import audit
 from images.catalog import inspect
 from images.engine import EngineError
+from images.lifecycle import freed
 from images.refs import short_id
 
 
@@ -21,13 +22,26 @@ class ImageRemoval:
 
 
 def plan_image_removals(engine, image_ids):
+    """One plan per image, however many of its tags' rows were ticked (each
+    row sends its image's id)."""
     containers = engine.list_containers()
-    plans = []
-    for image_id in image_ids:
+    plans = {}
+    for image_id in dict.fromkeys(image_ids):
         data = engine.inspect_image(image_id)
-        plans.append(ImageRemoval(data["Id"], data.get("RepoTags") or [],
-                                  inspect.containers_of(data["Id"], containers), data.get("Size") or 0))
-    return plans
+        plans.setdefault(data["Id"], ImageRemoval(data["Id"], data.get("RepoTags") or [],
+                                                  inspect.containers_of(data["Id"], containers),
+                                                  data.get("Size") or 0))
+    return list(plans.values())
+
+
+def bytes_freed(engine, plans):
+    """What removing the planned images frees: their layers that no other image
+    holds, each once. An image a container uses keeps its layers even when
+    forced (the engine only untags it)."""
+    going = {plan.image_id for plan in plans if not plan.containers}
+    used = {container.get("ImageID") for container in engine.list_containers()} - {None}
+    kept = {image["Id"] for image in engine.list_images()} - going | used
+    return freed.bytes_freed(engine, going, kept)
 
 
 def remove_images(engine, plans, user, force=False):

@@ -89,7 +89,7 @@ def image_remove(request):
         return redirect("images-list")
     return render(request, "images/image_remove_confirm.html", {
         "plans": plans, "in_use": any(plan.containers for plan in plans),
-        "total": sum(plan.size for plan in plans),
+        "bytes_freed": removal.bytes_freed(request.engine, plans),
     })
 
 
