@@ -25,7 +25,7 @@ PAGE_TWINS = {
     "images-push": [("POST", "/api/images/{image_hex}/push")],
     "images-export": [("GET", "/api/images/{image_hex}/export")],
     "images-remove": [("POST", "/api/remove")],
-    "images-prune": [("POST", "/api/prune")],
+    "images-prune": [("GET", "/api/prune"), ("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],
     "build-cache": [("GET", "/api/build-cache")],
     "build-cache-prune": [("POST", "/api/build-cache/prune")],

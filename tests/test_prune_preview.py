@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from tests import dockerlib
+from tests.apiclient import bearer
 
 
 def exists(image_id):
@@ -42,9 +43,11 @@ def preview(client, **filters):
     return page, listed, int(freed[1].replace(",", "")) if freed else None
 
 
-def test_the_preview_lists_only_what_the_filters_prune_and_the_bytes_it_frees(owner_client, prunable):
+def test_the_preview_lists_only_what_the_filters_prune_and_the_bytes_it_frees(owner, owner_client, prunable):
     page, listed, freed = preview(owner_client, label=prunable["label"])
     assert listed == {prunable["first"], prunable["second"]}
+    by_api = bearer(owner).get("/api/prune", {"label": prunable["label"]}).json()
+    assert (set(by_api["images"]), by_api["bytes_freed"]) == (listed, freed)
     response = owner_client.post(reverse("images-prune"), {"confirm": "yes", "label": prunable["label"]},
                                  follow=True)
     done = re.search(r"Pruned (\d+) image\(s\), reclaiming .*? \(([\d,]+) bytes\)", response.content.decode())

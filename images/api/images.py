@@ -199,6 +199,24 @@ def image_remove(request, fields: FormOrJson[RemoveFields]):
     return {"removed": removed, "refused": refused}
 
 
+class PrunePreview(Schema):
+    images: list[str] = Field(description="The ids of the images a prune with these filters removes.")
+    bytes_freed: int = Field(description="The bytes it frees: their layers no kept image holds, each once.")
+
+
+@router.get("/prune", response={200: PrunePreview, **errors(400)}, auth=allowed("prune"))
+def prune_preview(request, fields: Query[PruneFields]):
+    """What a prune would do.
+
+    The images `POST /api/prune` with the same `all` and `label` removes, and the bytes that frees.
+    """
+    try:
+        plan = pruning.plan_prune(request.engine, all_unused=fields.all, label=fields.label)
+    except ActionRefused as refused:
+        return answer(400, f"Nothing to preview: {refused}")
+    return {"images": [row.image_id for row in plan.images], "bytes_freed": plan.bytes_freed}
+
+
 @router.post("/prune", response={200: Pruned, **errors(400)}, auth=allowed("prune"))
 def prune(request, fields: FormOrJson[PruneFields]):
     """Prune images.

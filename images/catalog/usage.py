@@ -10,12 +10,14 @@ changed since.
 """
 
 import hashlib
+import threading
 
 from django.core.cache import cache
 
 from images.engine import EngineError
 
 _KEPT_FOR = 7 * 24 * 3600
+_df_lock = threading.Lock()
 
 
 def images_on_disk(engine, images):
@@ -25,13 +27,19 @@ def images_on_disk(engine, images):
     size = cache.get(_key(engine.name, images))
     if size is not None:
         return images, size
-    try:
-        usage = engine.disk_usage()
-    except EngineError:
-        return images, None
-    images = usage.get("Images") or []
-    size = usage.get("LayersSize") or 0
-    cache.set(_key(engine.name, images), size, _KEPT_FOR)
+    # The engine runs one df at a time and refuses the others: the viewers a
+    # change sends here at once wait for the first one's answer instead.
+    with _df_lock:
+        size = cache.get(_key(engine.name, images))
+        if size is not None:
+            return images, size
+        try:
+            usage = engine.disk_usage()
+        except EngineError:
+            return images, None
+        images = usage.get("Images") or []
+        size = usage.get("LayersSize") or 0
+        cache.set(_key(engine.name, images), size, _KEPT_FOR)
     return images, size
 
 
