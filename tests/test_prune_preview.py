@@ -72,3 +72,32 @@ def test_a_bad_label_filter_is_refused_and_prunes_nothing(owner_client, prunable
     response = owner_client.post(reverse("images-prune"), {"confirm": "yes", "label": "a b"}, follow=True)
     assert "Nothing pruned" in response.content.decode()
     assert exists(prunable["first"])
+
+
+@pytest.mark.browser
+def test_an_admin_sees_the_bytes_a_labelled_prune_frees_then_reclaims(browser, server, transactional_db, prunable):
+    from playwright.sync_api import expect
+
+    from tests.conftest import log_in, make_user
+    from tests.test_accessibility import FAILING_IMPACTS, axe_violations, report
+
+    make_user("owner", "admin")
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    log_in(page, "owner")
+    page.goto(reverse("images-prune"))
+    page.get_by_label("Only images with the label").fill(prunable["label"])
+    page.get_by_role("button", name="Show what would go").click()
+    expect(page.locator("#prune-count")).to_have_text("2")
+    expect(page.locator("#prune-images li")).to_have_count(2)
+    shown = page.locator("#prune-bytes").inner_text()
+    freed = int(re.search(r"\(([\d,]+) bytes\)", shown)[1].replace(",", ""))
+    serious = [("prune page", v) for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+    assert not serious, report(serious)
+    page.get_by_role("button", name="Prune").click()
+    message = page.get_by_text(re.compile(r"Pruned 2 image\(s\), reclaiming"))
+    expect(message).to_be_visible()
+    reclaimed = int(re.search(r"\(([\d,]+) bytes\)", message.inner_text())[1].replace(",", ""))
+    assert reclaimed > 500_000 and abs(freed - reclaimed) <= reclaimed / 100, (freed, reclaimed)
+    assert exists(prunable["foreign"]) and exists(prunable["kept"])
+    context.close()
