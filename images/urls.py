@@ -1,7 +1,7 @@
 from django.urls import path
 
 from images.api.app import urls as api_urls
-from images.views import account, build_cache, files, images, jobs, lifecycle, registries, secrets, users
+from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, secrets, users
 
 urlpatterns = [
     # /
@@ -51,8 +51,12 @@ urlpatterns = [
     # /account/tokens/, /users/
     path("account/tokens/", account.token_list, name="tokens-list"),
     path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),
+    path("account/password/", account.OwnPasswordChange.as_view(), name="account-password"),
     path("users/", users.user_list, name="users-list"),
     path("users/<int:pk>/role", users.user_role, name="users-role"),
+    # /audit/
+    path("audit/", audit.audit_list, name="audit-list"),
+    path("audit/export.csv", audit.audit_export_csv, name="audit-export-csv"),
     # /api/ (images/api: the operations, /api/schema, /api/docs)
     path("api/", api_urls()),
 ]

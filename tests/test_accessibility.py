@@ -131,6 +131,8 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
         "pull form": (reverse("jobs-pull"), "input[name=reference]"),
         "users": (reverse("users-list"), "#user-list select"),
         "build cache": (reverse("build-cache"), "table.cache-mounts tbody tr"),
+        "audit log": (reverse("audit-list"), "table.audit tbody tr"),
+        "password change": (reverse("account-password"), "input[name=old_password]"),
     }
     made = buildcache.build_with_cache_mount()
     found, scanned = [], []

@@ -52,6 +52,11 @@ def texts(job):
     return list(job.lines.order_by("seq").values_list("text", flat=True))
 
 
+def assert_each_vertex_ends_once(job):
+    ended = [line.split()[0] for line in texts(job) if re.fullmatch(r"#\d+ (DONE \d+\.\ds|CACHED|ERROR: .*)", line)]
+    assert ended and len(ended) == len(set(ended)), texts(job)
+
+
 def test_buildkit_is_the_default_and_the_form_offers_the_classic_builder(builder_client):
     page = builder_client.get(reverse("jobs-build")).content.decode()
     assert re.search(r'<input type="radio" name="builder" value="buildkit"[^>]*checked', page)
@@ -96,6 +101,7 @@ def test_two_parallel_stages_and_a_cache_mount_seen_by_the_next_build(builder_cl
     assert (a["state"], b["state"], a["line"], b["line"], a["stage"], b["stage"]) == ("done", "done", 2, 4, "a", "b")
     assert a["started"] < b["completed"] and b["started"] < a["completed"]  # they ran at the same time
     assert log_of(first, b) == [f"b-{token}"]
+    assert_each_vertex_ends_once(first)
     copy = vertex(first, r"^\[stage-2 3/3\] COPY --from=b")
     assert copy["line"] == 7 and b["n"] in copy["inputs"]
 
@@ -290,6 +296,7 @@ def test_pull_takes_the_base_image_from_its_registry(builder_client, open_regist
                                    no_cache="on"))
     assert job.state == "succeeded", job.error
     assert log_of(job, vertex(job, r"RUN echo pulled")) == ["pulled"]
+    assert_each_vertex_ends_once(job)
 
 
 def test_a_dockerfile_path_in_an_uploaded_context(builder_client):

@@ -134,3 +134,16 @@ def live_engine():
     from images.engine import get_engine
 
     return get_engine()
+
+
+def test_an_image_page_offers_the_repositorys_other_tags_to_compare_with(builder_client, pair):
+    import re
+
+    dockerlib.docker("tag", pair["a"], f"{pair['repo']}:old")
+    dockerlib.docker("tag", pair["b"], f"{pair['repo']}-elsewhere:2")  # another repository: not offered
+    page = builder_client.get(reverse("images-detail", args=[pair["b"].split(":")[1]])).content.decode()
+    form = page.split('id="image-compare"', 1)[1].split("</form>", 1)[0]
+    assert f'name="a" value="{pair["b"]}"' in form
+    offered = re.findall(r'<option value="([^"]+)">([^ ]+) \(', form)
+    assert sorted(offered) == sorted([(pair["a"], f"{pair['repo']}:1"), (pair["a"], f"{pair['repo']}:old")])
+    assert builder_client.get(reverse("images-diff"), {"a": pair["b"], "b": pair["a"]}).status_code == 200

@@ -39,7 +39,8 @@ def image(base_image):
 
 def index_through_the_worker(client, image_hex):
     job = live.job_from(client.post(reverse("files-index", args=[image_hex])))
-    assert job.kind == "index" and job.target == f"sha256:{image_hex}"
+    assert job.kind == "index" and job.params["image_id"] == f"sha256:{image_hex}"
+    assert job.target.endswith(f" ({image_hex[:12]})") or job.target == f"untagged image {image_hex[:12]}"
     live.wait_for_job(job)
     assert job.state == "succeeded", job.error
     return job
@@ -47,6 +48,7 @@ def index_through_the_worker(client, image_hex):
 
 def test_it_indexes_every_layer_once_and_reads_them_as_the_save_stream_says(builder_client, image):
     job = index_through_the_worker(builder_client, image["hex"])
+    assert job.target == f"{image['tag']} ({image['hex'][:12]})"
     index = ImageIndex.objects.get(image_id=image["id"])
     assert index.job == job and len(index.diff_ids) == len(image["layers"]) == 4
     assert [clean_created_by(layer["created_by"]).arguments[:12] for layer in index.layers[1:]] == [

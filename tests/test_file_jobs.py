@@ -52,8 +52,12 @@ def test_a_build_is_followed_by_the_index_of_its_image(indexing_worker, builder_
         time.sleep(0.1)
     index_job = live.wait_for_job(Job.objects.get(kind="index"))
     assert index_job.state == "succeeded", index_job.error
-    assert (index_job.target, index_job.created_by) == (build.image_id, builder)
+    # Named for the image, not by its bare id, and audited as Dockyard's own doing after the build.
+    assert (index_job.target, index_job.created_by) == (f"{tag} ({build.image_id[7:19]})", builder)
     assert ImageIndex.objects.filter(image_id=build.image_id).exists()
+    entry = index_job.audit_entries.get()
+    assert (entry.via, entry.address) == ("auto", None)
+    assert f"automatic, after job {build.pk}" in entry.detail
 
 
 def finished(kind, user, image_id):
@@ -69,7 +73,8 @@ def test_which_jobs_an_index_follows(builder, settings, kind, follows):
     started = control.index_after(finished(kind, builder, "sha256:" + "a" * 64))
     assert (started is not None) == follows
     if follows:
-        assert (started.kind, started.target, started.created_by) == ("index", "sha256:" + "a" * 64, builder)
+        assert (started.kind, started.target, started.created_by) == ("index", "untagged image " + "a" * 12, builder)
+        assert started.params["image_id"] == "sha256:" + "a" * 64
 
 
 @pytest.mark.unaudited("the finished jobs stand for ones a worker ran")

@@ -61,7 +61,7 @@ def test_a_second_image_reads_only_its_new_layer(worker, builder_client, image):
     new_layer = get_engine().inspect_image(child)["RootFS"]["Layers"][-1]
     assert len(read) == 1 and read[0].startswith(f"Layer {new_layer.split(':')[1][:12]}: 1 entry,"), read
     assert ImageIndex.objects.get(image_id=child).summary["files"] == \
-        ImageIndex.objects.get(image_id=first.target).summary["files"] + 1
+        ImageIndex.objects.get(image_id=first.params["image_id"]).summary["files"] + 1
 
 
 def _layerdb(tmp_path, diff_ids, recorded=None, tar_split=True):

@@ -301,3 +301,27 @@ def test_the_engines_clip_is_named_as_the_engines(page):
     clipped.locator("summary").click()
     assert clipped.locator(".vertex-engine-clipped").text_content().startswith("BuildKit clipped this step's log")
     assert page.locator(".log-clipped").count() == 0  # Dockyard's own cap is another thing
+
+
+def test_the_plain_view_is_kept_in_the_address_across_a_reload(tab, graph_pages):
+    page = open_page(tab, graph_pages, "stored")
+    page.get_by_role("radio", name="Plain log").check()
+    assert page.url.endswith(f"/jobs/{graph_pages['stored'][0]}/?view=plain")
+    page.reload()
+    page.wait_for_function("document.getElementById('job-graph').dataset.ready")
+    assert page.get_by_role("radio", name="Plain log").is_checked()
+    assert page.locator("#job-graph").is_hidden() and page.locator("#job-log").is_visible()
+    page.get_by_role("radio", name="Graph").check()
+    assert page.url.endswith(f"/jobs/{graph_pages['stored'][0]}/")
+    assert not tab.errors, tab.errors
+
+
+def test_a_single_stage_takes_the_graphs_whole_width(page):
+    push(page, {"type": "graph", "vertices": [
+        vertex(1, "[internal] load build definition from Dockerfile"),
+        vertex(2, "[1/2] FROM docker.io/library/busybox", step="1/2"),
+        vertex(3, "[2/2] RUN echo one", step="2/2", state="running", completed=None, inputs=[2])]})
+    page.wait_for_function("document.getElementById('job-graph').dataset.stages === '1'")
+    graph_width = page.locator("#job-graph").bounding_box()["width"]
+    for lane in page.locator("#job-graph .lane").all():
+        assert lane.bounding_box()["width"] > 0.95 * graph_width

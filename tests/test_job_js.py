@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.test import Client, override_settings
@@ -22,6 +23,9 @@ ORIGIN = "http://dockyard.test"
 FAKE_WEBSOCKET = Path(__file__).parent / "js" / "fake_websocket.js"
 
 
+PREVIOUS_IMAGE = "sha256:" + "a" * 64
+
+
 @pytest.fixture(scope="module")
 def job_pages(django_db_setup, django_db_blocker):
     """{name: (pk, status, headers, html)} for a running build, a running pull
@@ -32,11 +36,14 @@ def job_pages(django_db_setup, django_db_blocker):
         builder = make_user("builder", roles.BUILDER)
         client = Client(headers={"host": "dockyard.test"})
         client.force_login(builder)
+        # What the queued build of team/app:2 will be compared with when it ends.
+        Job.objects.create(kind="build", state=Job.State.SUCCEEDED, target="team/app:2", created_by=builder,
+                           params={"tags": ["team/app:2"]}, image_id=PREVIOUS_IMAGE, output_limit=1000)
         for name, kind, state, target in (("build", "build", Job.State.RUNNING, "team/app:1"),
                                           ("pull", "pull", Job.State.RUNNING, "127.0.0.1:5000/team/app:1"),
                                           ("queued", "build", Job.State.QUEUED, "team/app:2")):
             job = Job.objects.create(kind=kind, state=state, target=target, created_by=builder,
-                                     output_limit=10_000_000)
+                                     output_limit=10_000_000, params={"tags": [target]} if kind == "build" else {})
             response = client.get(job.get_absolute_url())
             assert response.status_code == 200, response.content[:500]
             pages[name] = (job.pk, response.status_code, dict(response.headers), response.content)
@@ -501,3 +508,26 @@ def test_a_running_jobs_clock_ticks_outside_the_status_and_the_final_duration_is
     assert elapsed.is_hidden() and duration.text_content() == "9.5 s"
     page.wait_for_timeout(300)
     assert duration.text_content() == "9.5 s"
+
+
+def test_the_compare_link_appears_when_the_build_ends_with_another_image(tab, job_pages):
+    page = open_job(tab, job_pages, "queued")
+    compare = page.locator("#job-compare")
+    assert compare.is_hidden()  # nothing to compare while it waits
+    push(page, {"type": "state", "state": "failed", "image_id": None, "image_url": None, "error": "no", "duration": 1})
+    assert compare.is_hidden()
+    made = "sha256:" + "b" * 64
+    push(page, {"type": "state", "state": "succeeded", "image_id": made, "image_url": "/images/" + "b" * 64 + "/",
+                "error": "", "duration": 2})
+    expect(compare).to_be_visible()
+    assert compare.get_by_role("link", name="Compare with the previous build of team/app:2").get_attribute("href") == \
+        f"/images/diff?a={PREVIOUS_IMAGE.replace(':', '%3A')}&b={made.replace(':', '%3A')}"
+    assert not tab.errors, tab.errors
+
+
+def test_no_compare_link_when_the_build_made_the_same_image(tab, job_pages):
+    page = open_job(tab, job_pages, "queued")
+    push(page, {"type": "state", "state": "succeeded", "image_id": PREVIOUS_IMAGE, "image_url": "/images/x/",
+                "error": "", "duration": 2})
+    expect(page.locator("#job-state")).to_have_text("succeeded")
+    assert page.locator("#job-compare").is_hidden()

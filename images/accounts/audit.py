@@ -76,6 +76,17 @@ class AuditContextMiddleware:
             _context.reset(token)
 
 
+@contextmanager
+def acting_by_itself():
+    """Entries written in the block are Dockyard's own doing (via "auto"), such as
+    an index started after a build, not a command line's."""
+    token = _context.set({"address": None, "via": "auto"})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 def use_context(address, via):
     """The address and channel for entries written from here on in this task or
     thread, where no request passes AuditContextMiddleware (a websocket)."""
@@ -109,6 +120,11 @@ def entries(outcome="", action="", via="", actor="", q="", since=None, until=Non
     if until:
         selected = selected.filter(at__lt=until)
     return selected
+
+
+def values_of(field):
+    """The distinct values the log holds for `field`, for the page's choices."""
+    return list(AuditEntry.objects.order_by(field).values_list(field, flat=True).distinct())
 
 
 # Export -------------------------------------------------------------------------

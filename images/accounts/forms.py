@@ -59,3 +59,32 @@ class NewUserForm(UserCreationForm):
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
     active = forms.BooleanField(required=False)
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters, as `audit.entries` takes them (the API's are the same)."""
+
+    actor = forms.CharField(required=False, max_length=150, label="Who")
+    action = forms.ChoiceField(required=False, label="Action")
+    outcome = forms.ChoiceField(required=False, label="Outcome")
+    via = forms.ChoiceField(required=False, label="Channel", choices=[
+        ("", "Any channel"), ("web", "web"), ("api", "api (a session)"), ("token", "token"),
+        ("cli", "cli (manage.py)"), ("auto", "automatic (Dockyard by itself)")])
+    engine = forms.ChoiceField(required=False, label="Engine")
+    since = forms.DateTimeField(required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, label="Before", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    q = forms.CharField(required=False, max_length=200, label="Words")
+
+    def __init__(self, data, actions, outcomes, engines):
+        super().__init__(data)
+        # Offered are the values the log holds: a filter for one it has never seen would match nothing.
+        self.fields["action"].choices = [("", "Any action")] + [(name, name) for name in actions]
+        self.fields["outcome"].choices = [("", "Any outcome")] + [(name, name) for name in outcomes]
+        self.fields["engine"].choices = [("", "Any engine")] + [(name, name) for name in engines]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since >= until:
+            raise forms.ValidationError("“From” must come before “Before”.")
+        return cleaned

@@ -19,7 +19,7 @@ ENTRIES_PER_PAGE = 100
 class AuditFilters(Schema):
     outcome: str = Field("", description="ok, failed, denied, refused, or a job's state.")
     action: str = Field("", description="tag, untag, remove, prune, build, pull, registry-add, …")
-    via: str = Field("", description="web, api (a session), token, or cli.")
+    via: str = Field("", description="web, api (a session), token, cli, or auto (Dockyard by itself, e.g. an index after a build).")
     actor: str = Field("", description="The user name of who did it.")
     engine: str = Field("", description="The engine it was asked of.")
     q: str = Field("", description="Words to find in who, target, detail or address.")

@@ -195,7 +195,7 @@ def image_index(request, image_hex: ImageHex):
     layer. Layers already indexed for another image are not read again.
     """
     image = detail.image_summary(request.engine, image_hex)
-    return Status(201, control.start_index(request.user, image.id))
+    return Status(201, control.start_index(request.user, image.id, image.tags[0] if image.tags else ""))
 
 
 @router.get("/images/{imageid:image_hex}/files/search", response={200: SearchAnswer, **errors(404)},

@@ -42,6 +42,27 @@ def image_summary(engine, reference):
     return inspect.summarize(engine.inspect_image(reference))
 
 
+# The image page's "compare with" choices: enough for a repository's recent builds.
+COMPARABLE_LIMIT = 50
+COMPARABLE_REPOSITORIES = 3
+
+
+def comparable_images(engine, summary):
+    """(tag, image id) of the other images in this image's repositories, newest
+    first: what its page offers to compare it with. One engine call per
+    repository, for the first few of its repositories."""
+    repositories = list(dict.fromkeys(tag.rsplit(":", 1)[0] for tag in summary.tags))[:COMPARABLE_REPOSITORIES]
+    found = {}
+    for repository in repositories:
+        for image in engine.list_images(repository=repository):
+            if image["Id"] != summary.id:
+                for tag in image.get("RepoTags") or []:
+                    if tag.rsplit(":", 1)[0] == repository:
+                        found[tag] = (image.get("Created", 0), image["Id"])
+    newest = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))
+    return [(tag, image_id) for tag, (_, image_id) in newest[:COMPARABLE_LIMIT]]
+
+
 def image_live_parts(engine, reference):
     """What of an image changes while a page is open (tags, containers): no
     layer history, so two engine calls."""

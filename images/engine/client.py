@@ -122,14 +122,15 @@ class Engine:
         with _engine_errors(self, call="ping"):
             return self.api.ping()
 
-    def list_images(self, intermediate=False):
+    def list_images(self, intermediate=False, repository=None):
         """Every image with its tags, digests, size and creation time, in one call
-        (with `intermediate`, also the untagged parents `docker images` hides).
+        (with `intermediate`, also the untagged parents `docker images` hides;
+        with `repository`, only that repository's, as `docker images REPO`).
 
         `client.images.list()` would inspect each image in turn; the low-level
         list carries what the image list needs."""
         with _engine_errors(self, call="list_images"):
-            return self.api.images(all=intermediate)
+            return self.api.images(name=repository, all=intermediate)
 
     def dangling_image_ids(self):
         """The ids `docker images -f dangling=true` lists: images without a tag that

@@ -84,14 +84,20 @@ def compare(engine, a_reference, b_reference, path_filter="", limit=FILE_LIMIT):
 
 def previous_build(job, scan=200):
     """(tag, job) of the last successful build before `job` that tagged the same
-    first tag with another image, for "compare with the previous build"."""
+    first tag with another image, for "compare with the previous build". For a
+    build still queued or running, the one it will be compared with if it makes
+    another image (the page shows the link when it ends)."""
     tags = job.params.get("tags") or []
-    if job.kind != Job.Kind.BUILD or job.state != Job.State.SUCCEEDED or not job.image_id or not tags:
+    if job.kind != Job.Kind.BUILD or not tags or (job.is_final and (job.state != Job.State.SUCCEEDED
+                                                                     or not job.image_id)):
         return None
     tag = tags[0]
     earlier = (Job.objects.filter(kind=Job.Kind.BUILD, state=Job.State.SUCCEEDED, queued_at__lte=job.queued_at,
-                                  target__contains=tag).exclude(pk=job.pk).exclude(image_id=job.image_id)
-               .exclude(image_id="").order_by("-queued_at", "-pk")[:scan])
+                                  target__contains=tag).exclude(pk=job.pk).exclude(image_id="")
+               .order_by("-queued_at", "-pk"))
+    if job.image_id:
+        earlier = earlier.exclude(image_id=job.image_id)
+    earlier = earlier[:scan]
     for candidate in earlier:
         if (candidate.params.get("tags") or [None])[0] == tag:
             return tag, candidate

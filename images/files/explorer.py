@@ -46,7 +46,7 @@ class Status:
 
 def status(image_id):
     index = ImageIndex.objects.filter(image_id=image_id).first()
-    jobs = Job.objects.filter(kind=Job.Kind.INDEX, target=image_id)
+    jobs = Job.objects.filter(kind=Job.Kind.INDEX, params__image_id=image_id)
     job = jobs.filter(state__in=(Job.State.QUEUED, Job.State.RUNNING)).first()
     last = jobs.first() if index is None and job is None else None
     return Status(index, job, last if last is not None and last.state != Job.State.SUCCEEDED else None)

@@ -60,9 +60,24 @@ def start_import(user, params, retry_of=None):
     return _enqueue(Job.Kind.IMPORT, f"import of {params['archive_name']}", params, user, retry_of)
 
 
-def start_index(user, image_id, retry_of=None):
-    """Index the files of an image (an id: a tag could move before the worker reads it)."""
-    return _enqueue(Job.Kind.INDEX, image_id, {"image_id": image_id}, user, retry_of)
+def start_index(user, image_id, name="", retry_of=None, after=None):
+    """Index the files of an image (an id: a tag could move before the worker reads it).
+    `name` is what people call the image (a tag), for the job's title; `after` is
+    the job whose image this is, when the index was started by itself after it."""
+    params = {"image_id": image_id}
+    if name:
+        params["name"] = name
+    if after is not None:
+        params["after_job"] = after.pk
+    short = image_id.removeprefix("sha256:")[:12]
+    target = f"{name} ({short})" if name else f"untagged image {short}"
+    return _enqueue(Job.Kind.INDEX, target, params, user, retry_of)
+
+
+def _image_name(job):
+    """The name a build, pull or import gave its image, if any."""
+    tags = job.params.get("tags") or []
+    return tags[0] if tags else job.params.get("reference", "")
 
 
 def index_after(job):
@@ -75,7 +90,8 @@ def index_after(job):
     if ImageIndex.objects.filter(image_id=job.image_id).exists():
         return None
     try:
-        return start_index(job.created_by, job.image_id)
+        with audit.acting_by_itself():
+            return start_index(job.created_by, job.image_id, _image_name(job), after=job)
     except JobLimitReached:
         log.info("Not indexing %s after job %s: its owner has no job to spare.", job.image_id, job.pk)
         return None
@@ -91,7 +107,7 @@ def retry(job, user):
     if start is not None:
         return start(user, job.params, retry_of=job)
     if job.kind == Job.Kind.INDEX:
-        return start_index(user, job.params["image_id"], retry_of=job)
+        return start_index(user, job.params["image_id"], job.params.get("name", ""), retry_of=job)
     start = start_pull if job.kind == Job.Kind.PULL else start_push
     return start(user, job.params["reference"], retry_of=job)
 
@@ -204,6 +220,8 @@ def _audit_detail(job):
     """What the job's recipe was, by names only: build-arg values can be secrets."""
     params = job.params
     parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
+    if job.params.get("after_job"):
+        parts.append(f"automatic, after job {job.params['after_job']}")
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),

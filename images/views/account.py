@@ -1,10 +1,12 @@
-"""A person's own API tokens: create (shown once), list, revoke."""
+"""A person's own account: API tokens (create, shown once; list; revoke) and their password."""
 
 from django.contrib import messages
+from django.contrib.auth.views import PasswordChangeView
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from images.accounts import tokens
+from images.accounts import audit, tokens
 from images.accounts.forms import TokenForm
 from images.accounts.roles import ROLE_HELP, requires, role_of
 
@@ -30,3 +32,18 @@ def token_revoke(request, pk):
     tokens.revoke_token(token, request.user)
     messages.success(request, f"Revoked the token {token.name} ({token.prefix}…); scripts using it are refused now.")
     return redirect("tokens-list")
+
+
+class OwnPasswordChange(PasswordChangeView):
+    """Django's own password change (old password, new twice, the validators), for
+    every signed-in person: the admin site's sends builders and viewers to its login."""
+
+    template_name = "account/password_change.html"
+    success_url = reverse_lazy("tokens-list")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # keeps this session; the others end with the old password
+        audit.record(self.request.user, "password", self.request.user.get_username())
+        messages.success(self.request, "Your password is changed. Your other sessions are signed out; "
+                                       "your API tokens keep working.")
+        return response

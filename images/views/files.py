@@ -49,7 +49,7 @@ def files_search(request, image_hex):
 def files_index(request, image_hex):
     image = detail.image_summary(request.engine, image_hex)
     try:
-        return redirect(control.start_index(request.user, image.id))
+        return redirect(control.start_index(request.user, image.id, image.tags[0] if image.tags else ""))
     except control.JobLimitReached as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)

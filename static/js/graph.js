@@ -50,10 +50,16 @@
 
   // ---- lanes and order ----------------------------------------------------
 
+  // A one-stage build's steps have a step ("1/2") but no stage name: they are its
+  // one stage, not BuildKit's internal work, and get a lane of their own.
+  const ONLY_STAGE = "\u0000steps";
+  const laneKey = (data) => String(data.stage || (data.step ? ONLY_STAGE : ""));
+
   function laneOf(stage) {
     let lane = lanes.get(stage);
     if (lane) return lane;
-    const heading = el("h3", "lane-name", stage ? `Stage ${stage}` : "Internal");
+    const title = stage === ONLY_STAGE ? "Steps" : stage ? `Stage ${stage}` : "Internal";
+    const heading = el("h3", "lane-name", title);
     heading.id = `job-lane-${lanes.size + 1}`;
     const node = el("section", "lane" + (stage ? "" : " lane-internal"));
     node.setAttribute("aria-labelledby", heading.id);
@@ -86,6 +92,8 @@
     const ordered = [...lanes.values()].filter((lane) => lane.members.length);
     ordered.sort((a, b) => before(a.members[0], b.members[0]));
     arrange(graphEl, ordered.map((lane) => lane.node));
+    // One stage reads top to bottom at the page's width, as its plain log does.
+    graphEl.dataset.stages = ordered.filter((lane) => !lane.node.classList.contains("lane-internal")).length;
   }
 
   // ---- one vertex ---------------------------------------------------------
@@ -181,7 +189,7 @@
     vertex.item.dataset.state = state;
     renderSummary(vertex);
     renderBody(vertex);
-    const stage = String(vertex.data.stage || "");
+    const stage = laneKey(vertex.data);
     if (!vertex.lane || vertex.lane.stage !== stage) {
       if (vertex.lane) vertex.lane.members = vertex.lane.members.filter((member) => member !== vertex);
       vertex.lane = laneOf(stage);
@@ -341,10 +349,20 @@
     if (outputEl) outputEl.hidden = view !== "plain";
   }
 
+  // The view chosen is kept in the address (?view=plain): a reload or a shared link shows it again.
+  const viewAsked = new URLSearchParams(location.search).get("view") === "plain" ? "plain" : "graph";
   section.querySelectorAll("input[name=job-view]").forEach((input) => {
-    input.addEventListener("change", () => input.checked && showView(input.value));
-    if (input.checked) showView(input.value); // as the browser restored it
+    input.checked = input.value === viewAsked;
+    input.addEventListener("change", () => {
+      if (!input.checked) return;
+      showView(input.value);
+      const url = new URL(location.href);
+      if (input.value === "plain") url.searchParams.set("view", "plain");
+      else url.searchParams.delete("view");
+      history.replaceState(history.state, "", url);
+    });
   });
+  showView(viewAsked);
 
   // Handed job.js's API before its socket opens (see job.js).
   window.Dockyard = window.Dockyard || {};

@@ -318,6 +318,12 @@
     }
     errorEl.textContent = message.error || "";
     errorEl.hidden = !message.error;
+    // "Compare with the previous build": once this build has made another image than that one.
+    const compareEl = byId("job-compare");
+    if (compareEl && state === "succeeded" && message.image_id && message.image_id !== compareEl.dataset.previousImage) {
+      compareEl.querySelector("a").href = compareEl.dataset.diffUrl + encodeURIComponent(message.image_id);
+      compareEl.hidden = false;
+    }
     // A worker took the job: the note that none serves its engine is out of date.
     const noWorkerEl = byId("job-no-worker");
     if (noWorkerEl && state !== "queued") noWorkerEl.hidden = true;

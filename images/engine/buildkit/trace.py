@@ -62,6 +62,7 @@ class _Vertex:
         self.started = None  # epoch seconds of the latest start, for log elapsed times
         self.header_written = False
         self.ended = False  # its end line written
+        self.final = None  # the state its last end line said
 
 
 class BuildGraph:
@@ -137,9 +138,11 @@ class BuildGraph:
             record["completed"] = _seconds(vertex.completed)
             record["state"] = self._end_state(record)
             lines.extend(self._flush(known))
-            if not known.ended:
-                known.ended = True
+            # The engine may start a vertex again (a base's metadata resolved twice):
+            # its end is written again only if it ends differently, as a failure.
+            if not known.ended and known.final != record["state"]:
                 lines.append(self._end_line(record))
+            known.ended, known.final = True, record["state"]
         elif vertex.HasField("started"):
             record["state"] = "cached" if record["cached"] else "running"
             known.ended = False
