@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 import uuid
 
 # DOCKYARD_TEST_RUN keeps two test runs on one engine (two checkouts) out of
@@ -128,3 +129,46 @@ def dockerfile_context(dockerfile):
         tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
+
+
+def engine_snapshot():
+    """The engine's images (id: tags and digests), the bytes their layers take
+    (each once: `GET /system/df`, which the engine runs one at a time) and its
+    dangling images (`docker images -f dangling=true`)."""
+    import docker as sdk
+
+    engine = sdk.APIClient(version="auto")
+    for _ in range(100):
+        try:
+            usage = engine.df()
+            break
+        except sdk.errors.APIError as exc:
+            if "already running" not in str(exc):
+                raise
+            time.sleep(0.1)
+    else:
+        raise AssertionError("Another client's /system/df ran through 100 tries")
+    images = {image["Id"]: (sorted(image.get("RepoTags") or []), sorted(image.get("RepoDigests") or []))
+              for image in usage["Images"]}
+    return {"images": images, "layers_size": usage["LayersSize"],
+            "dangling": set(engine.images(quiet=True, filters={"dangling": True}))}
+
+
+def beside_the_engine(read, ids_of):
+    """`read()`'s answer and a snapshot of the engine taken just before or just
+    after it with the same images: other test runs add and remove images all the
+    time, and the bytes on disk depend on which images there are, not on when
+    they are counted. Also `steady`: the ids of the images whose tags, digests
+    and dangling state were the same in both snapshots."""
+    for _ in range(40):
+        before = engine_snapshot()
+        answer = read()
+        after = engine_snapshot()
+        ids = ids_of(answer)
+        for snapshot in (before, after):
+            if set(snapshot["images"]) == ids:
+                steady = {image_id for image_id, refs in before["images"].items()
+                          if after["images"].get(image_id) == refs
+                          and (image_id in before["dangling"]) == (image_id in after["dangling"])}
+                return answer, {**snapshot, "ids": ids, "steady": steady}
+    raise AssertionError("Other test runs changed the engine's images during each of 40 readings")

@@ -5,10 +5,8 @@ images, which other test runs add and remove meanwhile."""
 
 import html
 import re
-import time
 import uuid
 
-import docker
 import pytest
 from django.urls import reverse
 
@@ -36,48 +34,9 @@ def shelf(base_image, open_registry):
     return {"one": one, "two": two, "dangling": dangling, "by_digest": by_digest}
 
 
-def engine_snapshot():
-    """The engine's images (id: tags and digests), the bytes their layers take
-    (each once: `GET /system/df`, which the engine runs one at a time) and its
-    dangling images (`docker images -f dangling=true`)."""
-    engine = docker.APIClient(version="auto")
-    for _ in range(100):
-        try:
-            usage = engine.df()
-            break
-        except docker.errors.APIError as exc:
-            if "already running" not in str(exc):
-                raise
-            time.sleep(0.1)
-    images = {image["Id"]: (sorted(image.get("RepoTags") or []), sorted(image.get("RepoDigests") or []))
-              for image in usage["Images"]}
-    return {"images": images, "layers_size": usage["LayersSize"],
-            "dangling": set(engine.images(quiet=True, filters={"dangling": True}))}
-
-
-def beside_the_engine(read, ids_of):
-    """`read()`'s answer and a snapshot of the engine taken just before or just
-    after it with the same images: other test runs add and remove images all the
-    time, and the bytes on disk depend on which images there are, not on when
-    they are counted. Also `steady`: the ids of the images whose tags, digests
-    and dangling state were the same in both snapshots."""
-    for _ in range(40):
-        before = engine_snapshot()
-        answer = read()
-        after = engine_snapshot()
-        ids = ids_of(answer)
-        for snapshot in (before, after):
-            if set(snapshot["images"]) == ids:
-                steady = {image_id for image_id, refs in before["images"].items()
-                          if after["images"].get(image_id) == refs
-                          and (image_id in before["dangling"]) == (image_id in after["dangling"])}
-                return answer, {**snapshot, "ids": ids, "steady": steady}
-    pytest.fail("Other test runs changed the engine's images during each of 40 readings")
-
-
 def test_the_api_totals_are_the_engines(owner, shelf):
     api = bearer(owner)
-    answer, engine = beside_the_engine(lambda: api.get("/api/images").json(),
+    answer, engine = dockerlib.beside_the_engine(lambda: api.get("/api/images").json(),
                                        lambda answer: {row["id"] for row in answer["images"]})
     dangling_rows = {row["id"] for row in answer["images"] if row["dangling"]}
     assert {shelf["dangling"], shelf["by_digest"]} <= dangling_rows
@@ -91,7 +50,7 @@ def test_the_list_page_shows_the_engines_totals(owner_client, shelf):
     def read():
         return owner_client.get(reverse("images-list"))
 
-    response, engine = beside_the_engine(read, lambda response: {
+    response, engine = dockerlib.beside_the_engine(read, lambda response: {
         row.image_id for row in response.context["page"].paginator.object_list})
     page = html.unescape(response.content.decode())
     totals = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.split('id="image-totals"', 1)[1].split("</p>", 1)[0]))
