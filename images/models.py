@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from images.accounts import secrets_box
-from images.accounts.roles import PERMISSIONS, ROLES
+from images.accounts.permissions import PERMISSIONS, ROLES
 from images.refs import hex_id, registry_of
 
 
@@ -340,8 +340,8 @@ class TagMove(models.Model):
 
 
 class Access(models.Model):
-    """No table: it only carries Dockyard's permissions, which images.roles
-    gathers into the viewer, builder and admin groups."""
+    """No table: it only carries Dockyard's permissions, which
+    images.accounts.roles gathers into the viewer, builder and admin groups."""
 
     class Meta:
         managed = False

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from images.accounts.roles import requires
 from images.api.app import urls as api_urls
 from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, secrets, users
 
@@ -51,7 +52,7 @@ urlpatterns = [
     # /account/tokens/, /users/
     path("account/tokens/", account.token_list, name="tokens-list"),
     path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),
-    path("account/password/", account.OwnPasswordChange.as_view(), name="account-password"),
+    path("account/password/", requires("browse")(account.OwnPasswordChange.as_view()), name="account-password"),
     path("users/", users.user_list, name="users-list"),
     path("users/<int:pk>/role", users.user_role, name="users-role"),
     # /audit/

@@ -79,6 +79,38 @@ def build(dockerfile, tags=(), build_args=None, context_files=None):
     return output.strip().splitlines()[-1]
 
 
+def build_buildkit(dockerfile, tags=(), build_args=None):
+    """Build with BuildKit (`POST /build?version=2`, straight to the Engine API:
+    the CLI here has no buildx); return the image id."""
+    import docker
+
+    client = docker.APIClient(base_url=os.environ.get("DOCKER_HOST") or None)
+    params = [("version", "2"), ("labels", json.dumps({TEST_LABEL: "1"})), ("rm", "1"), ("forcerm", "1")]
+    params += [("t", tag) for tag in tags]
+    if build_args:
+        params.append(("buildargs", json.dumps(build_args)))
+    try:
+        response = client._post(client._url("/build"), params=params, data=dockerfile_context(dockerfile).read(),
+                                stream=True, headers={"Content-Type": "application/tar"})
+        client._raise_for_status(response)
+        messages = list(client._stream_helper(response, decode=True))
+    finally:
+        client.close()
+    errors = [message["error"] for message in messages if "error" in message]
+    ids = [message["aux"]["ID"] for message in messages if message.get("id") == "moby.image.id"]
+    assert ids and not errors, errors
+    return ids[-1]
+
+
+def image_config(reference):
+    """The image's config as `docker save` carries it (`<id>.json`): its history
+    with the `empty_layer` marks that `docker history` leaves out, and its rootfs."""
+    hex_id = image_id(reference).split(":", 1)[1]
+    saved = subprocess.run(["docker", "save", reference], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tar:
+        return json.load(tar.extractfile(f"{hex_id}.json"))
+
+
 def image_id(reference):
     return docker("image", "inspect", "--format", "{{.Id}}", reference).strip()
 

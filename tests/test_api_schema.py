@@ -49,6 +49,9 @@ PAGE_TWINS = {
     "tokens-revoke": [("DELETE", "/api/tokens/{pk}")],
     "users-list": [("GET", "/api/users"), ("POST", "/api/users")],
     "users-role": [("PUT", "/api/users/{pk}/role")],
+    "account-password": [("POST", "/api/account/password")],
+    "audit-list": [("GET", "/api/audit")],
+    "audit-export-csv": [("GET", "/api/audit/export.csv")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).
 AUDIT_TWINS = {

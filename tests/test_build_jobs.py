@@ -3,6 +3,7 @@ the classic builder's own output (its `Step N/M` steps, a program's lines as
 they are, its build container) choose it; BuildKit's twins are in
 tests/test_buildkit_builds.py."""
 
+import re
 import time
 
 import pytest
@@ -41,9 +42,19 @@ def test_it_builds_and_stores_every_line_in_order(builder_client):
 def test_it_tags_every_requested_tag(builder_client):
     repo = dockerlib.unique("tags")
     job = wait_for_job(start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\nLABEL {dockerlib.TEST_LABEL}=1\n",
-                                   tags=f"{repo}:a, {repo}:b {repo}:c"))
+                                   tags=f"{repo}:a, {repo}:b\n{repo}:c"))
     assert job.state == "succeeded", job.error
     assert {dockerlib.image_id(f"{repo}:{t}") for t in "abc"} == {job.image_id}
+
+
+def test_a_build_without_tags_says_its_image_is_untagged(builder_client):
+    job = wait_for_job(start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\nLABEL {dockerlib.TEST_LABEL}=untagged\n"))
+    assert job.state == "succeeded", job.error
+    assert dockerlib.docker("image", "inspect", "--format", "{{len .RepoTags}}", job.image_id).strip() == "0"
+    said = f"no tags: the image is untagged, id {job.image_id}"
+    assert stored(job)[-1][1] == said
+    page = builder_client.get(job.get_absolute_url()).content.decode()
+    assert said.lower() in " ".join(re.sub(r"<[^>]+>", "", page.split('id="job-untagged"', 1)[1].split("</p>", 1)[0]).split()).lower()
 
 
 def test_a_failing_run_step_fails_the_job_with_the_engines_message(builder_client):

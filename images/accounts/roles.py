@@ -17,32 +17,10 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 
 from images import engines
+from images.accounts import audit
+from images.accounts.permissions import ADMIN, BUILDER, PERMISSIONS, ROLES, VIEWER
+from images.models import EngineRole
 
-# codename: what it allows. They live on images.Access (a model with no table).
-PERMISSIONS = {
-    "browse": "Browse images, jobs and their logs",
-    "build": "Build, rebuild and import images",
-    "pull": "Pull images",
-    "push": "Push images",
-    "tag": "Tag and untag images, roll a tag back",
-    "export": "Export images as archives",
-    "cancel_own_job": "Cancel and retry one's own jobs",
-    "keep_secrets": "Keep build secrets of one's own, and build with them and the shared ones",
-    "remove": "Remove images, or a tag whose removal deletes its image",
-    "prune": "Prune unused images",
-    "manage_registries": "Add, change, test and delete registry logins",
-    "manage_shared_secrets": "Add, change and delete the shared build secrets",
-    "cancel_any_job": "Cancel anyone's job",
-    "manage_users": "Add users and give them roles",
-    "read_audit": "Read and export the audit log",
-}
-
-VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
-ROLES = {
-    VIEWER: ["browse"],
-    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job", "keep_secrets"],
-    ADMIN: list(PERMISSIONS),
-}
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 # And the roles on one engine (images.EngineRole), there too.
@@ -76,8 +54,6 @@ def engine_role(user, engine):
         return None
     granted = getattr(user, "_dockyard_engine_roles", None)
     if granted is None:
-        from images.models import EngineRole
-
         granted = dict(EngineRole.objects.filter(user=user).values_list("engine", "role"))
         user._dockyard_engine_roles = granted
     return granted.get(engine)
@@ -138,8 +114,6 @@ def check(user, codename, action=None, target="", audited_as=None, engine=None):
     """Raise Refused (and record it in the audit log, as `audited_as` or the
     permission's own action) unless `user` may `codename` on `engine`."""
     if not may(user, codename, engine):
-        from images.accounts import audit
-
         audit.record(user, audited_as or audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
         raise Refused(user, codename, action, engine)
 

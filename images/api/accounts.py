@@ -118,3 +118,28 @@ def user_role(request, pk: int, fields: FormOrJson[RoleFields]):
     users.change_role(request.user, user, form.cleaned_data["role"], form.cleaned_data["active"])
     user.refresh_from_db()
     return user
+
+
+class PasswordFields(Schema):
+    old_password: str
+    new_password: str = Field(description="Checked by the same rules as the account page's form.")
+
+
+@router.post("/account/password", response={204: None, **errors(400)}, auth=allowed("browse"))
+def password_change(request, fields: FormOrJson[PasswordFields]):
+    """Change one's own password.
+
+    Needs the current password, so a token alone cannot change it. API tokens keep working; other sessions end.
+    """
+    from django.contrib.auth.forms import PasswordChangeForm
+
+    from images.accounts import audit
+
+    form = PasswordChangeForm(request.user, {"old_password": fields.old_password,
+                                             "new_password1": fields.new_password,
+                                             "new_password2": fields.new_password})
+    if not form.is_valid():
+        return form_errors("The password was not changed.", form)
+    form.save()
+    audit.record(request.user, "password", request.user.get_username())
+    return Status(204, None)

@@ -94,7 +94,7 @@ class SearchAnswer(Schema):
 
 
 class Waster(Schema):
-    path: str
+    path: str = Field(description="Spelled as /files and the search spell paths: /root/saved.txt.")
     size: int = Field(description="Its bytes in all the layers that hold it.")
     layers: list[int]
 

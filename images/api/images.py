@@ -76,7 +76,9 @@ class HistoryLayer(Schema):
     build_args: str
     created_by: str = Field(description="The engine's own record of it.")
     size: int
-    empty: bool
+    empty: bool | None = Field(description="The image config's `empty_layer`: the step made no layer. "
+                                            "Null when the config could not be read.")
+    diff_id: str = Field(description="The layer the step made (the config's rootfs); empty when it made none.")
     comment: str
 
     @staticmethod
@@ -96,7 +98,7 @@ class Image(Schema):
     size: int
     platform: str
     config: Config
-    history: list[HistoryLayer] = Field(description="Newest layer first.")
+    history: list[HistoryLayer] = Field(description="Newest step first.")
 
 
 class RemoveFields(Schema):

@@ -26,7 +26,7 @@ class BuildFields(Schema):
     directory: str = Field("", description="A directory under DOCKYARD_BUILD_ROOTS, for source=directory.")
     git_url: str = Field("", description="https://host/repo.git#ref:subdir, for source=git.")
     dockerfile: str = Field("", description="The Dockerfile's path in the context (Dockerfile).")
-    tags: str = Field("", description="Space or comma separated.")
+    tags: str = Field("", description="Separated by commas or new lines; none leaves the image untagged.")
     build_args: str = Field("", description="KEY=value lines. They end up in the image's history.")
     secret_args_ok: bool = Field(False, description="Pass build args whose names look like secrets anyway.")
     labels: str = Field("", description="key=value lines.")

@@ -22,8 +22,8 @@ router = Router(tags=["tags"])
 
 
 class TagFields(Schema):
-    repository: str
-    tag: str = Field("latest", description="latest when empty.")
+    repository: str = Field(description="The repository, or repository:tag with `tag` left empty.")
+    tag: str = Field("", description="latest when empty (and the repository names none).")
     move: bool = Field(False, description="Move the tag here if it points at another image.")
 
 
@@ -69,6 +69,9 @@ class RolledBack(Schema):
 
 class PushFields(Schema):
     tag: str = Field(description="A tag of the image, naming the registry to push to.")
+    confirm_registry: bool = Field(False, description="Push a tag that names no registry host ('app:1'), "
+                                                      "which goes to Docker Hub (docker.io/library/app:1). "
+                                                      "A tag that names its registry needs no confirmation.")
 
 
 @router.post("/images/{imageid:image_hex}/tags", response={201: Tagged, 409: TagTaken, **errors(400, 404)},
@@ -133,9 +136,14 @@ def tag_rollback(request, move_pk: int):
 def tag_push(request, image_hex: ImageHex, fields: FormOrJson[PushFields]):
     """Push a tag to its registry.
 
-    Answers 201 with the push job.
+    Answers 201 with the push job. A tag that names no registry host goes to Docker Hub: it needs
+    confirm_registry=true (or the full reference), else 400.
     """
     try:
-        return Status(201, control.start_checked_push(request.user, fields.tag))
+        return Status(201, control.start_checked_push(request.user, fields.tag,
+                                                      registry_confirmed=fields.confirm_registry))
+    except control.RegistryNotConfirmed as unconfirmed:
+        return answer(400, f"Not pushed: {unconfirmed} Send confirm_registry=true to push there, or the full "
+                           f"reference ({unconfirmed.full_name}).")
     except (InvalidReference, FetchRefused) as refused:
         return answer(400, f"Not pushed: {refused}")

@@ -33,7 +33,14 @@ class ImageDetail:
 
     @property
     def empty_layers(self):
+        """Steps the image config marks as having made no layer; None unknown."""
+        if any(layer.empty is None for layer in self.layers):
+            return None
         return sum(1 for layer in self.layers if layer.empty)
+
+    @property
+    def layer_count(self):
+        return sum(1 for layer in self.layers if layer.empty is False)
 
 
 def image_summary(engine, reference):
@@ -77,7 +84,7 @@ def image_detail(engine, reference):
     data = engine.inspect_image(reference)
     return ImageDetail(
         summary=inspect.summarize(data),
-        layers=history.layers_from_history(engine.image_history(data["Id"])),
+        layers=history.layers_from_history(engine.image_history(data["Id"]), engine.image_config(data["Id"])),
         containers=inspect.containers_of(data["Id"], engine.list_containers()),
         raw=json.dumps(data, indent=2, sort_keys=True),
     )

@@ -19,8 +19,9 @@ import docker.utils.build
 import requests
 import urllib3
 from django.conf import settings
+from django.core.cache import cache
 
-from images.engine import hijack, layer_records
+from images.engine import hijack, image_configs, layer_records
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -92,6 +93,7 @@ class Engine:
         self.tls_directory = tls_directory
         self._client = None
         self._lock = threading.Lock()
+        self._store = None
 
     def __repr__(self):
         return f"<Engine {self.name} at {self.address}>"
@@ -169,13 +171,38 @@ class Engine:
     def layer_tar_records(self, diff_ids):
         """The engine's own record of each of these layers' tar headers (see
         `layer_records`), or None: then only the save stream has them."""
-        if not self.address.startswith("unix://"):
-            return None  # the paths an engine on another host names are not this host's
-        with _engine_errors(self, call="info"):
-            info = self.api.info()
-        if not info.get("DockerRootDir"):
-            return None
-        return layer_records.tar_split_files(info["DockerRootDir"], info.get("Driver"), diff_ids)
+        store = self._local_store()
+        return layer_records.tar_split_files(*store, diff_ids) if store else None
+
+    def image_config(self, image_id):
+        """The image's config, whose history marks the steps that made no layer
+        (`empty_layer`): from the engine's own store where it is on this host,
+        else from a save stream read up to it (see `image_configs`); None if
+        neither gives it."""
+        store = self._local_store()
+        config = image_configs.from_data_root(*store, image_id) if store else None
+        if config is not None:
+            return config
+        # An id is the hash of its config, so what was read once holds on every engine, for ever:
+        # a remote engine's save stream is read once per image, not once per page view.
+        key = f"dockyard:image-config:{image_id}"
+        config = cache.get(key)
+        if config is None:
+            config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
+            if config is not None:
+                cache.set(key, config, timeout=30 * 24 * 3600)
+        return config
+
+    def _local_store(self):
+        """(data root, storage driver) of an engine on this host, or None. Kept
+        once known: whatever is read there is checked against the ids asked for."""
+        if self._store is None and self.address.startswith("unix://"):
+            # The paths an engine on another host names are not this host's.
+            with _engine_errors(self, call="info"):
+                info = self.api.info()
+            if info.get("DockerRootDir"):
+                self._store = (info["DockerRootDir"], info.get("Driver"))
+        return self._store
 
     def tag_image(self, image_id, repository, tag):
         with _engine_errors(self, image_id, call="tag_image"):
@@ -355,24 +382,31 @@ class EngineStream:
             except OSError:
                 pass
 
-    def messages(self, start, decoded=False):
-        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
-        decoded messages) and yield the engine's JSON messages as dicts."""
+    @contextmanager
+    def _closable(self, reference=None, call="messages"):
+        """An engine call `close` may stop: whatever it fails with once closed,
+        or a clean end after a close (a shut-down socket may read as one), is
+        StreamClosed."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, call="messages"):
+        with _engine_errors(self.engine, reference, call=call):
             try:
-                stream = start(self.api)
-                if not decoded:
-                    stream = engine_messages(self._raw_chunks(stream))
-                yield from stream
+                yield
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
                 raise
-        # A shut-down socket may also read as a clean end of the body.
         if self.closed:
             raise StreamClosed("The stream was closed before the engine finished.")
+
+    def messages(self, start, decoded=False):
+        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
+        decoded messages) and yield the engine's JSON messages as dicts."""
+        with self._closable():
+            stream = start(self.api)
+            if not decoded:
+                stream = engine_messages(self._raw_chunks(stream))
+            yield from stream
 
     def _raw_chunks(self, sdk_chunks):
         """The response body in blocks of whatever has arrived. The SDK reads
@@ -434,27 +468,18 @@ class EngineStream:
     def save(self, reference):
         """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
         tar as they arrive; closing the stream stops the engine sending."""
-        if self.closed:
-            raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, reference, call="save_stream"):
+        with self._closable(reference, call="save_stream"):
+            self.api.get_image(reference)
+            response = self._response
             try:
-                self.api.get_image(reference)
-                response = self._response
-                try:
-                    # A megabyte a read: the engine writes 16 kB chunks, and a
-                    # Python call per chunk costs a third of the reading.
-                    while block := response.raw.read(1 << 20):
-                        if self.closed:  # closed before the engine answered: its socket was not there to shut
-                            raise StreamClosed("The stream was closed before the engine finished.")
-                        yield block
-                finally:
-                    response.close()
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if self.closed:
-                    raise StreamClosed("The stream was closed before the engine finished.") from exc
-                raise
-        if self.closed:
-            raise StreamClosed("The stream was closed before the engine finished.")
+                # A megabyte a read: the engine writes 16 kB chunks, and a
+                # Python call per chunk costs a third of the reading.
+                while block := response.raw.read(1 << 20):
+                    if self.closed:  # closed before the engine answered: its socket was not there to shut
+                        raise StreamClosed("The stream was closed before the engine finished.")
+                    yield block
+            finally:
+                response.close()
 
     def load(self, fileobj):
         """`docker load` of a tar, streamed from the open file. Its output is a

@@ -20,7 +20,7 @@ from images.builds import contexts, fetches
 from images.jobs import access
 from images.jobs.publish import publish_state
 from images.models import ImageIndex, Job
-from images.refs import parse_reference
+from images.refs import full_name, names_registry, parse_reference
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,25 @@ def start_pull(user, reference, retry_of=None):
     return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
 
 
-def start_checked_push(user, reference):
+class RegistryNotConfirmed(Exception):
+    """A push to a registry the reference only implies (Docker Hub), not confirmed."""
+
+    def __init__(self, reference):
+        self.reference = reference
+        self.full_name = full_name(reference)
+        super().__init__(f"{reference} names no registry, so it would go to Docker Hub as {self.full_name}.")
+
+
+def start_checked_push(user, reference, registry_confirmed=False):
     """A push a page or the API asks for: refused before any job is made unless
     the reference is valid (InvalidReference) and names a registry pushes may
-    reach (FetchRefused)."""
+    reach (FetchRefused). A reference that leaves its registry implied goes to
+    Docker Hub, which nobody should do by accident: it needs `registry_confirmed`
+    (RegistryNotConfirmed)."""
     parse_reference(reference)
     fetches.check_registry(reference)
+    if not registry_confirmed and not names_registry(reference):
+        raise RegistryNotConfirmed(reference)
     return start_push(user, reference)
 
 

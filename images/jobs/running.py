@@ -71,9 +71,12 @@ def _run_claimed(job):
 
 
 def _build(job, stream, output):
-    if builders.of_recipe(job.params) == builders.BUILDKIT:
-        return _build_buildkit(job, stream, output)
-    return _build_classic(job, stream, output)
+    build = _build_buildkit if builders.of_recipe(job.params) == builders.BUILDKIT else _build_classic
+    state, image_id, error = build(job, stream, output)
+    if state == Job.State.SUCCEEDED and not job.params.get("tags"):
+        # Said last, where the log ends: nothing else names this image.
+        output.write_lines([f"no tags: the image is untagged, id {image_id}"])
+    return state, image_id, error
 
 
 def _build_classic(job, stream, output):

@@ -6,7 +6,7 @@ from django import forms
 class TagForm(forms.Form):
     # Lengths are checked with the reference grammar, which says what is wrong.
     repository = forms.CharField(max_length=1000)
-    tag = forms.CharField(max_length=1000, required=False, initial="latest")
+    tag = forms.CharField(max_length=1000, required=False)  # latest, unless the repository carries one
     move = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 

@@ -4,27 +4,10 @@ from django import template
 from django.template.defaultfilters import date as format_date, timesince
 from django.utils.html import format_html
 
-from images import refs
+from images import refs, sizes
 from images.catalog import inspect
 
 register = template.Library()
-
-_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-
-
-@register.filter
-def human_size(size):
-    """Decimal units with three significant digits, as the docker CLI prints them
-    (go-units HumanSizeWithPrecision(size, 3)), so sizes read the same in both."""
-    try:
-        value = float(size)
-    except (TypeError, ValueError):
-        return ""
-    unit = 0
-    while value >= 1000 and unit < len(_UNITS) - 1:
-        value /= 1000
-        unit += 1
-    return f"{value:.3g}{_UNITS[unit]}"
 
 
 @register.filter
@@ -39,6 +22,7 @@ def exec_form(argv):
     return json.dumps(argv) if argv else ""
 
 
+register.filter("human_size", sizes.human_size)
 register.filter("container_name", inspect.container_name)
 register.filter("short_id", refs.short_id)
 register.filter("hex_id", refs.hex_id)

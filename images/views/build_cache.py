@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from images.accounts.roles import may, requires
 from images.lifecycle import build_cache
 from images.lifecycle.tags import ActionRefused
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 from images.views.pages import page_of
 
 RECORDS_PER_PAGE = 100

@@ -52,6 +52,7 @@ def image_detail(request, reference):
         "image": image.summary,
         "layers": image.layers,
         "empty_layers": image.empty_layers,
+        "layer_count": image.layer_count,
         "containers": image.containers,
         "raw": image.raw,
         "recipe": recipe,

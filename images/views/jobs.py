@@ -16,6 +16,7 @@ from images.jobs import access, control, queries
 from images.jobs.access import job_for
 from images.models import Job
 from images.monitoring import health
+from images.refs import InvalidReference, parse_reference
 from images.views.pages import page_of, websocket_url
 from images.views.streaming import StreamingResponse
 
@@ -85,14 +86,19 @@ def build_new(request):
             except control.JobLimitReached as exc:
                 form.add_error(None, str(exc))
     else:
-        form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)},
-                         user=request.user)
+        form = BuildForm(initial={"dockerfile_text": _starter(request.GET.get("from", ""))}, user=request.user)
     return render(request, "jobs/build_form.html", {"form": form})
 
 
-def _starter(request):
-    tag = request.GET.get("tag", "")
-    return f"# Building {tag}\nFROM \n" if tag else ""
+def _starter(base):
+    """A Dockerfile that starts FROM `base` (an image page's "Build from a
+    Dockerfile"), if it is a valid reference. Tags are left empty: the image's
+    own would move to whatever is built."""
+    try:
+        parse_reference(base)
+    except InvalidReference:
+        return ""
+    return f"FROM {base}\n"
 
 
 @requires("pull")

@@ -59,16 +59,27 @@ def tag_remove(request, image_hex):
     return render(request, "images/tag_remove_confirm.html", {"plan": plan, "image_hex": image_hex})
 
 
-@require_POST
 @requires("tag")
 def tag_rollback(request, move_pk):
+    """Confirm, naming the tag and both images, then roll a tag back. The
+    confirmation carries the image the tag left from: confirmed twice, or after
+    the tag moved elsewhere, it is refused rather than moving the tag again."""
     move = get_object_or_404(TagMove, pk=move_pk, engine=request.engine_name)
+    back_to = redirect("images-detail", reference=hex_id(move.previous_image_id or move.image_id))
     try:
-        tags.rollback(request.engine, move, request.user)
-        messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            tags.rollback(request.engine, move, request.user, holder_seen=request.POST.get("from") or None)
+            messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")
+            return back_to
+        plan = tags.plan_rollback(request.engine, move)
     except tags.ActionRefused as refused:
         messages.error(request, f"Not rolled back: {refused}")
-    return redirect("images-detail", reference=hex_id(move.previous_image_id or move.image_id))
+        return back_to
+    return render(request, "images/tag_rollback_confirm.html", {
+        "plan": plan, "move": move,
+        "holder": detail.image_summary(request.engine, plan.holder) if plan.holder else None,
+        "previous": detail.image_summary(request.engine, plan.previous),
+    })
 
 
 @requires("remove")
@@ -143,7 +154,10 @@ def image_import(request):
 def tag_push(request, image_hex):
     repo_tag = request.POST.get("tag", "")
     try:
-        return redirect(control.start_checked_push(request.user, repo_tag))
+        return redirect(control.start_checked_push(request.user, repo_tag,
+                                                   registry_confirmed=request.POST.get("confirm_registry") == "yes"))
+    except control.RegistryNotConfirmed as unconfirmed:
+        return render(request, "images/push_confirm.html", {"unconfirmed": unconfirmed, "image_hex": image_hex})
     except (InvalidReference, fetches.FetchRefused) as exc:
         messages.error(request, f"Not pushed: {exc}")
     except control.JobLimitReached as exc:

@@ -316,6 +316,12 @@
       imageEl.href = url;
       imageEl.textContent = String(message.image_id || "").replace(/^sha256:/, "").slice(0, 12) || "image";
     }
+    // A build given no tags says so once it has made its image (the note is on the page only for those).
+    const untaggedEl = byId("job-untagged");
+    if (untaggedEl && message.image_id) {
+      untaggedEl.querySelector("code").textContent = String(message.image_id);
+      untaggedEl.hidden = false;
+    }
     errorEl.textContent = message.error || "";
     errorEl.hidden = !message.error;
     // "Compare with the previous build": once this build has made another image than that one.
