@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 from tests import dockerlib
 from tests.apiclient import bearer
 

@@ -174,11 +174,11 @@ class Engine:
         store = self._local_store()
         return layer_records.tar_split_files(*store, diff_ids) if store else None
 
-    def image_config(self, image_id):
+    def image_config(self, image_id, save_stream=True):
         """The image's config, whose history marks the steps that made no layer
         (`empty_layer`): from the engine's own store where it is on this host,
-        else from a save stream read up to it (see `image_configs`); None if
-        neither gives it."""
+        else from a save stream read up to it (see `image_configs`; not without
+        `save_stream`, unless read before); None if neither gives it."""
         store = self._local_store()
         config = image_configs.from_data_root(*store, image_id) if store else None
         if config is not None:
@@ -187,7 +187,7 @@ class Engine:
         # a remote engine's save stream is read once per image, not once per page view.
         key = f"dockyard:image-config:{image_id}"
         config = cache.get(key)
-        if config is None:
+        if config is None and save_stream:
             config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
             if config is not None:
                 cache.set(key, config, timeout=30 * 24 * 3600)

@@ -3,8 +3,8 @@ kept holds, each once, as the engine counts `SpaceReclaimed`.
 
 An image's layers are its config's diff ids, chained (`refs.chain_ids`): two
 images hold the same layer when their chains share it. A layer's size is the
-size its history entry gives (`files.history.layer_history` tells which entries
-made layers). Both never change for an image id, so each is asked of the engine
+size its history entry gives (the image config tells which entries made
+layers: `files.history.layer_history`). Both never change for an image id, so each is asked of the engine
 once and kept in the cache.
 """
 
@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.cache import cache
 
 from images.engine import EngineError
-from images.files.history import layer_history, makes_layer
+from images.catalog.history import clean_created_by
+from images.files.history import layer_history
 from images.refs import chain_ids
 
 _KEPT_FOR = 30 * 24 * 3600
@@ -54,18 +55,26 @@ def _layers(engine, image_ids, with_sizes):
 def _ask(engine, image_id, with_sizes):
     try:
         diff_ids = (engine.inspect_image(image_id).get("RootFS") or {}).get("Layers") or []
-        sizes = _sizes(engine.image_history(image_id), len(diff_ids)) if with_sizes else None
+        sizes = _sizes(engine, image_id, len(diff_ids)) if with_sizes else None
     except EngineError:
         return None
     return {"chain": chain_ids(diff_ids), "sizes": sizes}
 
 
-def _sizes(history, layer_count):
-    """Each layer's size, base first. When the history entries that made layers
-    cannot be told apart for sure, those with the likeliest look are taken,
-    newest first (a size of 0 is all that is unsure about most)."""
-    made = layer_history(history, layer_count)
+def _sizes(engine, image_id, layer_count):
+    """Each layer's size, base first: the history entries the image config says
+    made layers. Without the config (an engine on another host, whose save
+    stream is not read for a preview), the entries with bytes made layers, and
+    of those without, the likeliest (a few bytes' place is all that is unsure)."""
+    history = engine.image_history(image_id)
+    made = layer_history(history, engine.image_config(image_id, save_stream=False), layer_count)
     if made is not None:
         return [entry["size"] for entry in made]
-    likely = [max(entry.get("Size") or 0, 0) for entry in history if makes_layer(entry)][:layer_count]
+    likely = [max(entry.get("Size") or 0, 0) for entry in history if _likely_layer(entry)][:layer_count]
     return [0] * (layer_count - len(likely)) + list(reversed(likely))
+
+
+def _likely_layer(entry):
+    if (entry.get("Size") or 0) > 0 or not (entry.get("CreatedBy") or "").strip():
+        return True  # bytes, or `docker import`'s one entry
+    return clean_created_by(entry["CreatedBy"]).keyword in {"RUN", "COPY", "ADD"}
