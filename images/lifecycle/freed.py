@@ -62,12 +62,17 @@ def _ask(engine, image_id, with_sizes):
 
 
 def _sizes(engine, image_id, layer_count):
-    """Each layer's size, base first: the history entries the image config says
-    made layers. Without the config (an engine on another host, whose save
-    stream is not read for a preview), the entries with bytes made layers, and
-    of those without, the likeliest (a few bytes' place is all that is unsure)."""
-    history = engine.image_history(image_id)
-    made = layer_history(history, engine.image_config(image_id, save_stream=False), layer_count)
+    return layer_sizes(engine.image_history(image_id), engine.image_config(image_id, save_stream=False),
+                       layer_count)
+
+
+def layer_sizes(history, config, layer_count):
+    """Each layer's size, base first: the history entries (newest first) the
+    image `config` says made layers. Without the config (an engine on another
+    host, whose save stream is not read for a preview), the entries with bytes
+    made layers, and of those without, the likeliest (a few bytes' place is all
+    that is unsure)."""
+    made = layer_history(history, config, layer_count)
     if made is not None:
         return [entry["size"] for entry in made]
     likely = [max(entry.get("Size") or 0, 0) for entry in history if _likely_layer(entry)][:layer_count]
