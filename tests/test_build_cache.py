@@ -17,7 +17,7 @@ from images.accounts import roles
 from images.lifecycle import build_cache
 from images.lifecycle.tags import ActionRefused
 from images.models import AuditEntry
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 from tests import buildcache
 from tests.conftest import make_user
 

@@ -228,9 +228,8 @@ class Engine:
         (ID, Type, Description, Size, Shared, InUse, CreatedAt, LastUsedAt,
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
-        Build cache page asks."""
-        with _engine_errors(self, call="build_cache"):
-            return self.api.df().get("BuildCache") or []
+        Build cache page asks (and the image list, when its images changed)."""
+        return self.disk_usage().get("BuildCache") or []
 
     def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
         """`POST /build/prune`: remove unused build cache, keeping `keep_storage`

@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from images.accounts.roles import requires
@@ -13,6 +12,7 @@ from images.lifecycle import exports, imports, pruning, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, hex_id, short_id
+from images.sizes import human_size
 from images.views.streaming import StreamingResponse
 
 
@@ -114,7 +114,7 @@ def prune(request):
         except tags.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
             return redirect("images-prune")
-        messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
+        messages.success(request, f"Pruned {count} image(s), reclaiming {human_size(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
     all_unused, label = request.GET.get("all") == "on", request.GET.get("label", "")
