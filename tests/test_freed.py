@@ -2,7 +2,7 @@
 sizes are the layers', and which images a label filter takes, as the engine
 decides. (The whole, against the engine's SpaceReclaimed: test_prune_preview.)"""
 
-from images.lifecycle.freed import layer_sizes
+from images.catalog.layers import layer_sizes
 from images.lifecycle.pruning import _labels_match
 
 # `docker history` of FROM base / RUN (300 kB) / LABEL / RUN that wrote nothing (BuildKit: a layer) / COPY, newest first.
@@ -21,11 +21,11 @@ CONFIG = {
 
 
 def test_it_takes_each_layers_size_from_the_entries_the_config_says_made_layers():
-    assert layer_sizes(HISTORY, CONFIG, 4) == [1984132, 307200, 0, 1000]
+    assert layer_sizes(HISTORY, CONFIG, 4) == ([1984132, 307200, 0, 1000], True)
 
 
 def test_without_the_config_it_takes_the_entries_with_bytes_and_the_likeliest_others():
-    assert layer_sizes(HISTORY, None, 4) == [1984132, 307200, 0, 1000]
+    assert layer_sizes(HISTORY, None, 4) == ([1984132, 307200, 0, 1000], False)
 
 
 def test_a_label_filter_matches_as_the_engines():

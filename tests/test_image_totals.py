@@ -66,3 +66,21 @@ def test_the_dangling_filter_lists_what_the_engine_calls_dangling(owner, shelf):
     found = {row["id"] for row in bearer(owner).get("/api/images", {"state": "dangling"}).json()["images"]}
     assert {shelf["dangling"], shelf["by_digest"]} <= found
     assert not {shelf["one"], shelf["two"]} & found
+
+
+def test_the_bytes_on_disk_summed_from_each_images_layers_are_the_engines(owner, shelf, monkeypatch):
+    """Every image's layers asked (a first view asks about a few and reads the df
+    for the rest): the sum of the layers, each once, is the df's figure, and the
+    df was not asked."""
+    from images.catalog import usage
+    from images.engine import get_engine
+
+    engine = get_engine()
+    monkeypatch.setattr(usage, "ASK_AT_MOST", None)
+    asked_df, disk_usage = [], engine.disk_usage
+    monkeypatch.setattr(engine, "disk_usage", lambda: asked_df.append(1) or disk_usage())
+    api = bearer(owner)
+    answer, snapshot = dockerlib.beside_the_engine(lambda: api.get("/api/images").json(),
+                                                   lambda answer: {row["id"] for row in answer["images"]})
+    assert answer["totals"]["size"] == snapshot["layers_size"]
+    assert not asked_df
