@@ -14,8 +14,8 @@ from images.refs import hex_id, registry_of
 
 
 class Job(models.Model):
-    """A build, pull, push, import or file index run by a worker, with its output
-    stored as numbered lines."""
+    """A build, pull, push, import, file index or run of a container, done by a
+    worker, with its output stored as numbered lines."""
 
     class Kind(models.TextChoices):
         BUILD = "build"
@@ -23,6 +23,7 @@ class Job(models.Model):
         PUSH = "push"
         IMPORT = "import"
         INDEX = "index"
+        RUN = "run"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -59,6 +60,8 @@ class Job(models.Model):
     graph = models.JSONField(default=dict, blank=True,
                              help_text="A BuildKit build's vertices, transfers and warnings, as the job page draws them.")
     progress = models.JSONField(default=dict, blank=True)
+    container_id = models.CharField(max_length=80, blank=True,
+                                    help_text="A run's container, kept stopped after it ends until the sweep removes it.")
 
     class Meta:
         ordering = ["-queued_at", "-pk"]

@@ -2,7 +2,7 @@ from django.urls import path
 
 from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, secrets, users
+from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, runs, secrets, users
 
 urlpatterns = [
     # /
@@ -20,6 +20,7 @@ urlpatterns = [
     path("images/<str:image_hex>/untag", lifecycle.tag_remove, name="images-untag"),
     path("images/<str:image_hex>/push", lifecycle.tag_push, name="images-push"),
     path("images/<str:image_hex>/export", lifecycle.image_export, name="images-export"),
+    path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
     # /remove, /prune, /import, /tag-moves/<id>/rollback
     path("remove/", lifecycle.image_remove, name="images-remove"),
     path("prune/", lifecycle.prune, name="images-prune"),
@@ -39,6 +40,7 @@ urlpatterns = [
     path("jobs/<int:pk>/log.txt", jobs.job_log, name="jobs-log"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="jobs-cancel"),
     path("jobs/<int:pk>/retry", jobs.job_retry, name="jobs-retry"),
+    path("jobs/<int:pk>/commit", runs.run_commit, name="runs-commit"),
     # /registries/
     path("registries/", registries.registry_list, name="registries-list"),
     path("registries/new", registries.registry_edit, name="registries-new"),

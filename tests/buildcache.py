@@ -2,6 +2,7 @@
 a BuildKit build sent straight to the engine API, and the engine's own list of
 records read without Dockyard's code."""
 
+import time
 import uuid
 
 import docker
@@ -14,10 +15,18 @@ MOUNT_BYTES = 64 * 1024
 
 
 def engine_records():
-    """The engine's build-cache records, by id, from its own /system/df."""
+    """The engine's build-cache records, by id, from its own /system/df (asked again
+    while another disk usage runs on the shared engine: it allows one at a time)."""
     client = docker.APIClient(base_url=settings.DOCKYARD_ENGINES["default"])
+    deadline = time.monotonic() + 60
     try:
-        return {record["ID"]: record for record in client.df().get("BuildCache") or []}
+        while True:
+            try:
+                return {record["ID"]: record for record in client.df().get("BuildCache") or []}
+            except docker.errors.APIError as exc:
+                if "already running" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
     finally:
         client.close()
 

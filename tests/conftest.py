@@ -159,6 +159,19 @@ def _own_cache_keys():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _own_run_containers():
+    """Runs started by this test run are labelled with its own instance (live.RUN_INSTANCE), and
+    removed, all of them, when it ends: a developer's runs from the same checkout are never touched."""
+    from django.test import override_settings
+
+    with override_settings(DOCKYARD_INSTANCE=live.RUN_INSTANCE):
+        yield
+    left = dockerlib.docker("ps", "-aq", "--filter", f"label=dockyard.instance={live.RUN_INSTANCE}").split()
+    if left:
+        dockerlib.docker("rm", "-f", *left, check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _loopback_registries():
     """This process pulls and pushes through the tests' loopback registries too, as
     the worker and server do (live.LOOPBACK_REGISTRIES)."""

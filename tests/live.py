@@ -72,6 +72,9 @@ def database_url():
 HEARTBEAT_TIMEOUT = 3
 
 
+RUN_INSTANCE = f"tests-{os.getpid()}"
+
+
 def process_env(queue, prefix, **extra):
     return {
         **os.environ,
@@ -88,6 +91,8 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_MAX_STREAMS": "5",  # tests/test_roles.py opens one more than this
         # Tests count the jobs they start; tests/test_file_index.py turns this on for its own worker.
         "DOCKYARD_INDEX_AFTER_JOBS": "0",
+        # The run containers of this test run only: never a developer's own, started from the same checkout.
+        "DOCKYARD_INSTANCE": RUN_INSTANCE,
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

@@ -33,7 +33,8 @@ def search_text_columns(needles, pattern):
 
 
 # Engine calls that change something, and the audit actions that may account for each.
-CHANGING_CALLS = {"tag_image": ("tag", "rollback"), "remove_image": ("untag", "remove"),
+CHANGING_CALLS = {"tag_image": ("tag", "rollback", "commit"), "commit_container": ("commit",),
+                  "remove_image": ("untag", "remove"),
                   "prune_images": ("prune",), "prune_build_cache": ("prune-build-cache",),
                   "login": ("registry-login",)}
 
@@ -78,7 +79,8 @@ def unaudited_changes(engine_changes=()):
         elif job.is_final and entry.outcome != job.state:
             missing.append(f"job {job.pk} ended {job.state}, audited {entry.outcome}")
     for move in TagMove.objects.exclude(by=None):
-        if not AuditEntry.objects.filter(action__in=("tag", "rollback"), target=move.tag, actor=move.by).exists():
+        if not AuditEntry.objects.filter(action__in=("tag", "rollback", "commit"), target=move.tag,
+                                         actor=move.by).exists():
             missing.append(f"{move.action} of {move.tag} by {move.by}")
     for registry in Registry.objects.all():
         if not AuditEntry.objects.filter(action="registry-add", target=registry.address).exists():

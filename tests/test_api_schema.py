@@ -52,6 +52,8 @@ PAGE_TWINS = {
     "account-password": [("POST", "/api/account/password")],
     "audit-list": [("GET", "/api/audit")],
     "audit-export-csv": [("GET", "/api/audit/export.csv")],
+    "images-run": [("POST", "/api/images/{image_hex}/run")],
+    "runs-commit": [("POST", "/api/jobs/{pk}/commit")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).
 AUDIT_TWINS = {

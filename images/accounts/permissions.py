@@ -10,6 +10,7 @@ PERMISSIONS = {
     "push": "Push images",
     "tag": "Tag and untag images, roll a tag back",
     "export": "Export images as archives",
+    "run": "Run containers from images (no ports, mounts or privileges), and commit them as images",
     "cancel_own_job": "Cancel and retry one's own jobs",
     "keep_secrets": "Keep build secrets of one's own, and build with them and the shared ones",
     "remove": "Remove images, or a tag whose removal deletes its image",
@@ -24,6 +25,6 @@ PERMISSIONS = {
 VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
 ROLES = {
     VIEWER: ["browse"],
-    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job", "keep_secrets"],
+    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "run", "cancel_own_job", "keep_secrets"],
     ADMIN: list(PERMISSIONS),
 }

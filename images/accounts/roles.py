@@ -27,14 +27,14 @@ ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 ADMIN_ENGINE_ROLE_PERMISSIONS = ["add_enginerole", "change_enginerole", "delete_enginerole", "view_enginerole"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
-    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs, keeps own build secrets, sees the "
-             "build cache",
+    BUILDER: "also builds, pulls, pushes, tags, exports, runs and commits containers, cancels own jobs, keeps own "
+             "build secrets, sees the build cache",
     ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.
 # Indexing an image's files reads its whole save stream: those who make images may.
-JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build"}
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build", "run": "run"}
 
 
 def may(user, codename, engine=None):

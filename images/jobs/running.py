@@ -21,6 +21,7 @@ from images.files import indexing
 from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
+from images.lifecycle import runs
 from images.models import Job, Registry
 from images.monitoring import metrics
 from images.refs import parse_reference, split_repo_tag
@@ -262,7 +263,7 @@ def _index(job, stream, output):
 
 
 _RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import,
-            Job.Kind.INDEX: _index}
+            Job.Kind.INDEX: _index, Job.Kind.RUN: runs.run_container}
 
 
 class Watchdog:
@@ -291,9 +292,9 @@ class Watchdog:
                 except Exception:  # noqa: BLE001 - a missed beat is retried on the next tick
                     log.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
                     continue
-                if cancel:
+                if cancel and not self.stream.closed:
                     log.info("Cancelling job %s", self.job.pk)
                     self.stream.close()
-                    return
+                # Beats go on until the job ends: a run's container takes up to 10 s to stop.
         finally:
             connection.close()
