@@ -24,6 +24,7 @@ PAGE_TWINS = {
     "images-untag": [("POST", "/api/images/{image_hex}/untag")],
     "images-push": [("POST", "/api/images/{image_hex}/push")],
     "images-export": [("GET", "/api/images/{image_hex}/export")],
+    "images-provenance": [("GET", "/api/images/{image_hex}/provenance")],
     "images-remove": [("POST", "/api/remove")],
     "images-prune": [("GET", "/api/prune"), ("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],

@@ -1,7 +1,8 @@
-"""Images: the list, one image, rebuild, remove, prune, export and import."""
+"""Images: the list, one image, its provenance, rebuild, remove, prune, export and import."""
 
 from datetime import datetime
 
+from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +12,7 @@ from images.api.auth import allowed
 from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson, ImageHex
 from images.api.schemas import Job, StrList, errors
+from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
 from images.catalog import detail, listing
 from images.catalog.forms import ImageListForm
@@ -187,6 +189,26 @@ def image_export(request, image_hex: ImageHex):
     export = exports.export_image(request.engine, image_hex)
     response = StreamingResponse(export.chunks, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+@router.get("/images/{imageid:image_hex}/provenance", response=errors(404), auth=allowed("browse"),
+            openapi_extra={"responses": {200: {
+                "description": "An in-toto Statement (v1) whose predicate is SLSA v1 provenance "
+                               "(buildDefinition, runDetails), sent as a file to keep.",
+                "content": {attestation.MEDIA_TYPE: {"schema": {"type": "object"}}}}}})
+def image_provenance(request, image_hex: ImageHex):
+    """An image's provenance.
+
+    What the Dockyard build of this image was made from: its source, the Dockerfile's digest, build args
+    (secrets by id only), target, builder, and each base image's id and repo digest when the build started.
+    404 for an image Dockyard did not build.
+    """
+    record = provenance.of_image(f"sha256:{image_hex}")
+    if record is None:
+        raise Http404("Dockyard recorded no build of this image on this engine.")
+    response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
     return response
 
 
