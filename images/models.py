@@ -186,17 +186,24 @@ def _audit_outcome(job_ids, state):
             outcome=state)
 
 
-class JobLine(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")
-    seq = models.IntegerField()
-    text = models.TextField()
+class LogChunk(models.Model):
+    """Up to a thousand of a job's output lines, compressed: images/jobs/logstore.py
+    says how, and is the only code that reads or writes them."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="log_chunks")
+    first_seq = models.IntegerField()
+    last_seq = models.IntegerField()
+    line_count = models.IntegerField()
+    first_ms = models.BigIntegerField(help_text="When the first line arrived, in ms since the epoch.")
+    data = models.BinaryField()
 
     class Meta:
-        ordering = ["job", "seq"]
-        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_job_line")]
+        ordering = ["job", "first_seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "first_seq"], name="unique_log_chunk")]
+        indexes = [models.Index(fields=["job", "last_seq"], name="log_chunk_last_seq")]
 
     def __str__(self):
-        return f"{self.job_id}:{self.seq}"
+        return f"{self.job_id}:{self.first_seq}-{self.last_seq}"
 
 
 class ApiToken(models.Model):

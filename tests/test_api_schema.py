@@ -54,6 +54,7 @@ PAGE_TWINS = {
     "audit-list": [("GET", "/api/audit")],
     "audit-export-csv": [("GET", "/api/audit/export.csv")],
     "images-run": [("POST", "/api/images/{image_hex}/run")],
+    "images-parent": [("GET", "/api/images/{image_hex}/parent")],
     "runs-commit": [("POST", "/api/jobs/{pk}/commit")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).

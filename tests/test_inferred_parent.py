@@ -89,11 +89,22 @@ def test_a_second_look_inspects_no_image_again(engine, chain, db):
     assert found.parent.image_id == dockerlib.image_id(chain["b"])
 
 
-def test_the_image_page_shows_the_inferred_parent(builder_client, chain):
+def test_the_image_page_links_to_the_inferred_parent(builder_client, chain):
     image_hex = dockerlib.image_id(chain["x"]).split(":", 1)[1]
     page = builder_client.get(reverse("images-detail", args=[image_hex])).content.decode()
-    shown = " ".join(page.split('id="image-provenance"', 1)[1].split("</section>", 1)[0].split())
+    assert f'href="{reverse("images-parent", args=[image_hex])}" id="image-parent-link"' in page
+    page = builder_client.get(reverse("images-parent", args=[image_hex])).content.decode()
+    shown = " ".join(page.split('id="image-parent"', 1)[1].split("</section>", 1)[0].split())
     a_hex = dockerlib.image_id(chain["a"]).split(":", 1)[1]
-    assert "Dockyard did not build this image. Parent, <strong>inferred</strong>" in shown
+    assert "Parent, <strong>inferred</strong>" in shown
     assert f'href="{reverse("images-detail", args=[a_hex])}" class="inferred-parent">{chain["a"]}</a>' in shown
     assert "its 1 layer are the first of this image's 2" in shown
+
+
+def test_the_api_gives_the_inferred_parent(builder, chain):
+    from tests.apiclient import bearer
+
+    image_hex = dockerlib.image_id(chain["x"]).split(":", 1)[1]
+    answer = bearer(builder).get(f"/api/images/{image_hex}/parent").json()
+    assert answer["parent"]["image_id"] == dockerlib.image_id(chain["a"])
+    assert (answer["parent"]["shared_layers"], answer["parent"]["layers"]) == (1, 2)

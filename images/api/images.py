@@ -14,7 +14,7 @@ from images.api.fields import FormOrJson, ImageHex
 from images.api.schemas import Job, StrList, errors
 from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
-from images.catalog import detail, listing
+from images.catalog import detail, lineage, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
 from images.lifecycle import exports, imports, pruning, removal
@@ -25,8 +25,12 @@ from images.views.streaming import StreamingResponse
 router = Router(tags=["images"])
 
 
+SEARCH_HELP = ("As images are written: part of [registry/]repository[:tag], an id with or without sha256:, "
+               "a digest (sha256:… or repository@sha256:…).")
+
+
 class ImageFilters(Schema):
-    q: str = Field("", description="Part of a repository, tag or id.")
+    q: str = Field("", description=SEARCH_HELP)
     state: str = Field("", description="dangling, in-use or unused; anything else: all.")
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
@@ -135,7 +139,7 @@ def images_list(request, filters: Query[ImageFilters]):
 
 
 class SearchQuery(Schema):
-    q: str = Field(..., min_length=1, max_length=200, description="Part of a repository, tag or id.")
+    q: str = Field(..., min_length=1, max_length=200, description=SEARCH_HELP)
 
 
 class SearchRow(BaseModel):
@@ -157,7 +161,7 @@ class EngineMatches(BaseModel):
 def images_search(request, query: Query[SearchQuery]):
     """Search every engine.
 
-    The images whose repository, tag or id contains `q`, on each engine the caller may browse, engine by engine.
+    The images matching `q` as on the image list, on each engine the caller may browse, engine by engine.
     """
     names = roles.engines_where(request.user, "browse")
     found = listing.search_engines(names, query.q)
@@ -210,6 +214,30 @@ def image_provenance(request, image_hex: ImageHex):
     response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
     return response
+
+
+class InferredParentOut(Schema):
+    image_id: str
+    tags: list[str]
+    shared_layers: int = Field(description="Its layers, all of them the first of this image's.")
+    layers: int = Field(description="This image's layers.")
+
+
+class ParentOut(Schema):
+    parent: InferredParentOut | None = Field(description="Null when no local image's layers are a prefix of its own.")
+    candidates: int = Field(description="Local images that could be below it (no bigger than it).")
+    unchecked: int = Field(description="Candidates whose layers were not read yet; asking again reads more.")
+
+
+@router.get("/images/{imageid:image_hex}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
+def image_parent(request, image_hex: ImageHex):
+    """An image's inferred parent.
+
+    For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
+    whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
+    """
+    image = detail.image_summary(request.engine, image_hex)
+    return lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
 
 
 @router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))

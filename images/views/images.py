@@ -59,7 +59,6 @@ def image_detail(request, reference):
         "raw": image.raw,
         "recipe": recipe,
         "provenance": record,
-        "lineage": None if record else lineage.infer_parent(request.engine, image.inspected),
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
@@ -94,6 +93,15 @@ def image_rebuild(request, image_hex):
     except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
+
+
+@requires("browse")
+def image_parent(request, image_hex):
+    """The parent of an image Dockyard did not build, inferred from the layer chain. Its own page,
+    not the image page's: it reads the whole image list and may inspect many images."""
+    image = detail.image_summary(request.engine, image_hex)
+    found = lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
+    return render(request, "images/image_parent.html", {"image": image, "image_hex": image_hex, "lineage": found})
 
 
 @requires("browse")
