@@ -64,8 +64,9 @@ def import_base_image():
     return image_id(BASE_IMAGE)
 
 
-def build(dockerfile, tags=(), build_args=None, context_files=None):
-    """Build with the classic builder from a Dockerfile text; return the image id."""
+def build(dockerfile, tags=(), build_args=None, context_files=None, label_value="1"):
+    """Build with the classic builder from a Dockerfile text, labelled
+    TEST_LABEL=`label_value`; return the image id."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         files = {"Dockerfile": dockerfile, **(context_files or {})}
@@ -74,7 +75,7 @@ def build(dockerfile, tags=(), build_args=None, context_files=None):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    args = ["build", "-q", "--label", f"{TEST_LABEL}=1"]
+    args = ["build", "-q", "--label", f"{TEST_LABEL}={label_value}"]
     for tag in tags:
         args += ["-t", tag]
     for key, value in (build_args or {}).items():

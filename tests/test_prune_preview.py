@@ -23,13 +23,15 @@ def prunable(base_image):
     image and a foreign dangling image (without the label) have too, sharing a
     300 kB layer no kept image has, the second with a 200 kB layer of its own."""
     run = uuid.uuid4().hex[:8]
-    label = f"numbers.prune={run}"
+    # The run's own label with a value of this test's: a prune of the shared engine takes only the run's images.
+    label = f"{dockerlib.TEST_LABEL}=prune-{run}"
     kept_layer = f"FROM {dockerlib.BASE_IMAGE}\nRUN dd if=/dev/zero of=/kept bs=1024 count=400\n"
     shared_layer = kept_layer + "RUN dd if=/dev/zero of=/shared bs=1024 count=300\n"
     own = {
         "kept": dockerlib.build(kept_layer + f"LABEL which=kept-{run}\n", tags=[f"{dockerlib.PREFIX}/kept-{run}:1"]),
-        "first": dockerlib.build(shared_layer + f"LABEL {label}\n"),
-        "second": dockerlib.build(shared_layer + f"RUN dd if=/dev/zero of=/own bs=1024 count=200\nLABEL {label}\n"),
+        "first": dockerlib.build(shared_layer + f"LABEL which=first-{run}\n", label_value=f"prune-{run}"),
+        "second": dockerlib.build(shared_layer + f"RUN dd if=/dev/zero of=/own bs=1024 count=200\n"
+                                  f"LABEL which=second-{run}\n", label_value=f"prune-{run}"),
     }
     foreign = dockerlib.build(kept_layer + f"RUN dd if=/dev/zero of=/foreign bs=1024 count=100\n"
                               f"LABEL which=foreign-{run}\n")
