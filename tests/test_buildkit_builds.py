@@ -293,7 +293,7 @@ def test_a_killed_worker_leaves_the_buildkit_build_interrupted(builder_client, d
 
 def test_tags_every_one_names_the_image(builder_client):
     repo = dockerlib.unique("bk-tags")
-    job = wait_for_job(start_build(builder_client, f"FROM {BASE}\n{LABEL}", tags=f"{repo}:a {repo}:b, {repo}:c"))
+    job = wait_for_job(start_build(builder_client, f"FROM {BASE}\n{LABEL}", tags=f"{repo}:a\n{repo}:b, {repo}:c"))
     assert job.state == "succeeded", job.error
     assert {dockerlib.image_id(f"{repo}:{tag}") for tag in "abc"} == {job.image_id}
 
