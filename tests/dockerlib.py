@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tarfile
+import time
 import uuid
 
 # Every run labels, names and removes only its own images, so that two runs on
@@ -63,8 +64,9 @@ def import_base_image():
     return image_id(BASE_IMAGE)
 
 
-def build(dockerfile, tags=(), build_args=None, context_files=None):
-    """Build with the classic builder from a Dockerfile text; return the image id."""
+def build(dockerfile, tags=(), build_args=None, context_files=None, label_value="1"):
+    """Build with the classic builder from a Dockerfile text, labelled
+    TEST_LABEL=`label_value`; return the image id."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         files = {"Dockerfile": dockerfile, **(context_files or {})}
@@ -73,7 +75,7 @@ def build(dockerfile, tags=(), build_args=None, context_files=None):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    args = ["build", "-q", "--label", f"{TEST_LABEL}=1"]
+    args = ["build", "-q", "--label", f"{TEST_LABEL}={label_value}"]
     for tag in tags:
         args += ["-t", tag]
     for key, value in (build_args or {}).items():
@@ -167,3 +169,46 @@ def dockerfile_context(dockerfile):
         tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
+
+
+def engine_snapshot():
+    """The engine's images (id: tags and digests), the bytes their layers take
+    (each once: `GET /system/df`, which the engine runs one at a time) and its
+    dangling images (`docker images -f dangling=true`)."""
+    import docker as sdk
+
+    engine = sdk.APIClient(version="auto")
+    for _ in range(100):
+        try:
+            usage = engine.df()
+            break
+        except sdk.errors.APIError as exc:
+            if "already running" not in str(exc):
+                raise
+            time.sleep(0.1)
+    else:
+        raise AssertionError("Another client's /system/df ran through 100 tries")
+    images = {image["Id"]: (sorted(image.get("RepoTags") or []), sorted(image.get("RepoDigests") or []))
+              for image in usage["Images"]}
+    return {"images": images, "layers_size": usage["LayersSize"],
+            "dangling": set(engine.images(quiet=True, filters={"dangling": True}))}
+
+
+def beside_the_engine(read, ids_of):
+    """`read()`'s answer and a snapshot of the engine taken just before or just
+    after it with the same images: other test runs add and remove images all the
+    time, and the bytes on disk depend on which images there are, not on when
+    they are counted. Also `steady`: the ids of the images whose tags, digests
+    and dangling state were the same in both snapshots."""
+    for _ in range(40):
+        before = engine_snapshot()
+        answer = read()
+        after = engine_snapshot()
+        ids = ids_of(answer)
+        for snapshot in (before, after):
+            if set(snapshot["images"]) == ids:
+                steady = {image_id for image_id, refs in before["images"].items()
+                          if after["images"].get(image_id) == refs
+                          and (image_id in before["dangling"]) == (image_id in after["dangling"])}
+                return answer, {**snapshot, "ids": ids, "steady": steady}
+    raise AssertionError("Other test runs changed the engine's images during each of 40 readings")

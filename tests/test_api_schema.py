@@ -26,7 +26,7 @@ PAGE_TWINS = {
     "images-export": [("GET", "/api/images/{image_id}/export")],
     "images-provenance": [("GET", "/api/images/{image_id}/provenance")],
     "images-remove": [("POST", "/api/remove"), ("DELETE", "/api/images/{reference}")],
-    "images-prune": [("POST", "/api/prune")],
+    "images-prune": [("GET", "/api/prune"), ("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],
     "build-cache": [("GET", "/api/build-cache")],
     "build-cache-prune": [("POST", "/api/build-cache/prune")],

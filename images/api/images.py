@@ -17,7 +17,7 @@ from images.builds.contexts import ContextError
 from images.catalog import detail, lineage, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.lifecycle import exports, imports, removal
+from images.lifecycle import exports, imports, pruning, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
 from images.refs import is_image_id
@@ -43,8 +43,9 @@ class Totals(BaseModel):
 
     images: int
     tags: int
-    dangling: int
-    size: int
+    dangling: int = Field(description="Images `docker images -f dangling=true` lists.")
+    size: int | None = Field(description="Bytes the images' layers take on disk, each layer once however many "
+                                         "images share it (`docker system df`); null if the engine would not say.")
 
 
 class ImageRow(BaseModel):
@@ -251,6 +252,24 @@ def image_remove(request, fields: FormOrJson[RemoveFields]):
     return {"removed": removed, "refused": refused}
 
 
+class PrunePreview(Schema):
+    images: list[str] = Field(description="The ids of the images a prune with these filters removes.")
+    bytes_freed: int = Field(description="The bytes it frees: their layers no kept image holds, each once.")
+
+
+@router.get("/prune", response={200: PrunePreview, **errors(400)}, auth=allowed("prune"))
+def prune_preview(request, fields: Query[PruneFields]):
+    """What a prune would do.
+
+    The images `POST /api/prune` with the same `all` and `label` removes, and the bytes that frees.
+    """
+    try:
+        plan = pruning.plan_prune(request.engine, all_unused=fields.all, label=fields.label)
+    except ActionRefused as refused:
+        return answer(400, f"Nothing to preview: {refused}")
+    return {"images": [row.image_id for row in plan.images], "bytes_freed": plan.bytes_freed}
+
+
 @router.post("/prune", response={200: Pruned, **errors(400)}, auth=allowed("prune"))
 def prune(request, fields: FormOrJson[PruneFields]):
     """Prune images.
@@ -258,8 +277,7 @@ def prune(request, fields: FormOrJson[PruneFields]):
     Dangling images, or every unused one, optionally only those with a label; answers with the bytes reclaimed.
     """
     try:
-        deleted, reclaimed = removal.prune(request.engine, request.user, all_unused=fields.all,
-                                           label=fields.label.strip())
+        deleted, reclaimed = pruning.prune(request.engine, request.user, all_unused=fields.all, label=fields.label)
     except ActionRefused as refused:
         return answer(400, f"Nothing pruned: {refused}")
     return {"deleted": deleted, "reclaimed": reclaimed}

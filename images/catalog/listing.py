@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import attrgetter
 
+from images.catalog import usage
 from images.refs import hex_id, short_id, split_repo_tag
 
 NONE = "<none>"
@@ -60,16 +61,18 @@ class Totals:
     images: int
     tags: int
     dangling: int
-    size: int
+    size: int | None  # on disk, shared layers counted once
 
 
 def containers_per_image(containers):
     return Counter(container.get("ImageID") for container in containers)
 
 
-def image_rows(images, containers):
+def image_rows(images, containers, dangling=None):
     """One row per repository:tag, one per image known only by digest, and one
-    per dangling image, as `docker images` lists them."""
+    per dangling image, as `docker images` lists them. `dangling`: the ids the
+    engine calls dangling (see usage.dangling_ids); without it, only those
+    without tag or digest."""
     in_use = containers_per_image(containers)
     rows = []
     for image in images:
@@ -83,25 +86,27 @@ def image_rows(images, containers):
                 repository = digest.partition("@")[0]
                 digests[repository] = digests.get(repository, ()) + (digest,)
         tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
+        # Known only by a digest: dangling if no image is built on it (the engine's call).
+        digest_only_dangling = dangling is not None and image_id in dangling
         if tags:
             rows.extend(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ()))
                         for repository, tag in map(split_repo_tag, tags))
         elif digests:
-            rows.extend(ImageRow(image_id, repository, NONE, created, size, used, False, found)
+            rows.extend(ImageRow(image_id, repository, NONE, created, size, used, digest_only_dangling, found)
                         for repository, found in digests.items())
         else:
             rows.append(ImageRow(image_id, NONE, NONE, created, size, used, True))
     return rows
 
 
-def totals(images):
-    tags = sum(len([t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]) for image in images)
-    dangling = sum(1 for image in images if not image.get("RepoTags") and not image.get("RepoDigests"))
+def totals(images, dangling, on_disk):
+    """`dangling`: the dangling images' ids; `on_disk`: the bytes the images'
+    layers take, each layer once (None if the engine would not say)."""
     return Totals(
         images=len(images),
-        tags=tags,
-        dangling=dangling,
-        size=sum(image.get("Size") or 0 for image in images),
+        tags=sum(len(usage.tags_of(image)) for image in images),
+        dangling=len(dangling),
+        size=on_disk,
     )
 
 
@@ -154,11 +159,12 @@ class ImageList:
 
 def list_images(engine, query="", state="", sort=DEFAULT_SORT):
     """The rows matching a search, filter and sort: two engine calls whatever
-    the number of images."""
-    images = engine.list_images()
-    rows = select_rows(image_rows(images, engine.list_containers()), query, state,
+    the number of images (and `GET /system/df` when the images changed)."""
+    images, on_disk = usage.images_on_disk(engine, engine.list_images())
+    dangling = usage.dangling_ids(engine, images)
+    rows = select_rows(image_rows(images, engine.list_containers(), dangling), query, state,
                        sort if sort in SORTS else DEFAULT_SORT)
-    return ImageList(rows=rows, totals=totals(images), engine_address=engine.address)
+    return ImageList(rows=rows, totals=totals(images, dangling, on_disk), engine_address=engine.address)
 
 
 # Search across engines ------------------------------------------------------------

@@ -133,6 +133,12 @@ class Engine:
         with _engine_errors(self, call="list_images"):
             return self.api.images(name=repository, all=intermediate)
 
+    def dangling_image_ids(self):
+        """The ids `docker images -f dangling=true` lists: images without a tag that
+        no image is built on (those known only by a registry digest too)."""
+        with _engine_errors(self, call="list_images"):
+            return self.api.images(quiet=True, filters={"dangling": True})
+
     # Runs: containers Dockyard starts (images.lifecycle.runs decides what they get) --------
 
     def create_run_container(self, image, name, **run):
@@ -252,11 +258,11 @@ class Engine:
         store = self._local_store()
         return layer_records.tar_split_files(*store, diff_ids) if store else None
 
-    def image_config(self, image_id):
+    def image_config(self, image_id, save_stream=True):
         """The image's config, whose history marks the steps that made no layer
         (`empty_layer`): from the engine's own store where it is on this host,
-        else from a save stream read up to it (see `image_configs`); None if
-        neither gives it."""
+        else from a save stream read up to it (see `image_configs`; not without
+        `save_stream`, unless read before); None if neither gives it."""
         store = self._local_store()
         config = image_configs.from_data_root(*store, image_id) if store else None
         if config is not None:
@@ -265,7 +271,7 @@ class Engine:
         # a remote engine's save stream is read once per image, not once per page view.
         key = f"dockyard:image-config:{image_id}"
         config = cache.get(key)
-        if config is None:
+        if config is None and save_stream:
             config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
             if config is not None:
                 cache.set(key, config, timeout=30 * 24 * 3600)
@@ -306,7 +312,7 @@ class Engine:
         (ID, Type, Description, Size, Shared, InUse, CreatedAt, LastUsedAt,
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
-        Build cache page asks."""
+        Build cache page asks (and the image list, after many new images)."""
         return self.disk_usage().get("BuildCache") or []
 
     # The engine computes one disk usage at a time and refuses a second asked meanwhile.

@@ -15,6 +15,12 @@ register = template.Library()
 
 
 @register.filter
+def grouped(number):
+    """12,345,678: a byte count to compare with the engine's, digit for digit."""
+    return f"{number:,}"
+
+
+@register.filter
 def exec_form(argv):
     """A Config.Cmd or Entrypoint list as the JSON array a Dockerfile would hold."""
     return json.dumps(argv) if argv else ""

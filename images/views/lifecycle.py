@@ -2,18 +2,18 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from images.accounts.roles import requires
 from images.builds import contexts, fetches
 from images.catalog import detail
 from images.jobs import control
-from images.lifecycle import exports, imports, removal, tags
+from images.lifecycle import exports, imports, pruning, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, hex_id, short_id
 from images.responses import StreamingResponse
+from images.sizes import human_size
 
 
 @require_POST
@@ -100,25 +100,30 @@ def image_remove(request):
         return redirect("images-list")
     return render(request, "images/image_remove_confirm.html", {
         "plans": plans, "in_use": any(plan.containers for plan in plans),
-        "total": sum(plan.size for plan in plans),
+        "bytes_freed": removal.bytes_freed(request.engine, plans),
     })
 
 
 @requires("prune")
 def prune(request):
+    """The filters, what a prune with them removes and frees; then the prune."""
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            count, reclaimed = removal.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
-                                             label=request.POST.get("label", "").strip())
+            count, reclaimed = pruning.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
+                                             label=request.POST.get("label", ""))
         except tags.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
             return redirect("images-prune")
-        messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
+        messages.success(request, f"Pruned {count} image(s), reclaiming {human_size(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
-    dangling, unused = removal.prune_candidates(request.engine)
+    all_unused, label = request.GET.get("all") == "on", request.GET.get("label", "")
+    try:
+        plan, refusal = pruning.plan_prune(request.engine, all_unused, label), ""
+    except tags.ActionRefused as refused:
+        plan, refusal = None, str(refused)
     return render(request, "images/prune_confirm.html", {
-        "dangling": dangling, "unused": unused, "dangling_size": sum(row.size for row in dangling),
+        "plan": plan, "refusal": refusal, "all_unused": all_unused, "label": label[:pruning.LABEL_FILTER_MAX + 1],
     })
 
 
