@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from bench import floors
 from bench.report import in_turn, median, record
+from images.jobs import logstore
 from tests import dockerlib
 
 PREFIX = "dockyard-bench"
@@ -69,7 +70,7 @@ def scenario_lines(dockyard, server, session, worker, watch, worker_peak_rss, wa
         job = wait_job(job_id)
         run = next(vertex for vertex in job.graph["vertices"] if "RUN for b in" in vertex["name"])
         whole = whole and (job.state == "succeeded" and run["log_lines"] == per_burst * 10
-                           and not run["engine_clipped"] and job.lines.count() == job.line_count
+                           and not run["engine_clipped"] and logstore.count(job) == job.line_count
                            and delivered == list(range(1, job.line_count + 1)))
     rss = worker_peak_rss(worker)
     record(f"31. BuildKit, one RUN printing {per_burst * 10:,} lines (in ten bursts a second apart: the engine's "

@@ -31,9 +31,9 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 os.environ["DOCKYARD_QUEUE"] = f"dockyard-bench-{os.getpid()}"
 os.environ["DOCKYARD_CHANNEL_PREFIX"] = f"dockyard-bench-{os.getpid()}"
 os.environ.setdefault("DOCKYARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-# The bench's images carry a test label of their own: a test run on the same
-# engine removes every image with its label, and took a 2 GB one mid-export.
-os.environ.setdefault("DOCKYARD_TEST_RUN", "bench")
+# The bench's images carry a label of this bench run's own (tests/dockerlib.py):
+# a test run, or another bench, on the same engine removes only its own.
+os.environ.setdefault("DOCKYARD_TEST_RUN", f"bench-{os.getpid()}")
 
 import django  # noqa: E402
 
@@ -47,9 +47,11 @@ from django.test import Client  # noqa: E402
 from images.accounts import roles  # noqa: E402
 from images.builds import contexts  # noqa: E402
 from images.engine import get_engine  # noqa: E402
+from images.jobs import logstore  # noqa: E402
 from images.models import ApiToken, Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
 from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
+from bench import runs as run_scenarios  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
 from bench.report import fmt, in_turn, median, record, timed  # noqa: E402
 
@@ -235,7 +237,7 @@ def scenario_log_throughput(dockyard, server, session, worker):
         job = wait_job(job_id)
         durations.append((job.finished_at - job.queued_at).total_seconds())
         whole = whole and job.state == "succeeded" and got == list(range(1, job.line_count + 1)) \
-            and job.lines.count() == job.line_count and job.line_count > LOG_LINES
+            and logstore.count(job) == job.line_count and job.line_count > LOG_LINES
     rss = worker_peak_rss(worker)
     record(f"4. Log throughput, {LOG_LINES:,} lines, submit to the last line at a viewer", runs["dockyard"],
            "≤1.25× CLI, nothing lost, worker <200 MB",
@@ -504,6 +506,8 @@ def main():
             (30, lambda: buildkit.scenario_small(dockyard, wait_job)),
             (31, lambda: buildkit.scenario_lines(dockyard, server, session, worker, watch, worker_peak_rss, wait_job)),
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
+            (40, lambda: run_scenarios.scenario_run_start(dockyard, server, session)),
+            (41, lambda: run_scenarios.scenario_run_output(dockyard, server, session, LOG_LINES)),
         ]
         for number, scenario in scenarios:
             if wanted(number):
@@ -518,7 +522,8 @@ def main():
         worker.stop()
         server.stop()
         dockerlib.remove_test_images()
-        for ref in dockerlib.docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{PREFIX}/*").split():
+        for ref in dockerlib.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={PREFIX}/*",
+                                    "--filter", f"label={dockerlib.TEST_LABEL}").split():
             dockerlib.docker("rmi", "-f", ref, check=False)
     run.finish()
 

@@ -12,15 +12,13 @@ from dashboard.request_body import StreamedBodyASGIHandler  # noqa: E402
 
 django_asgi_app = StreamedBodyASGIHandler()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from images.middleware import RequestBodyGuard, ServerSend  # noqa: E402
+from images.middleware import RequestBodyGuard, ServerSend, WebsocketAuth  # noqa: E402
 from images.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": RequestBodyGuard(django_asgi_app),
-    # A page on another origin must not open a job's stream with the user's cookie.
-    "websocket": ServerSend(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
+    # A page on another origin must not open a job's stream with the user's cookie (WebsocketAuth).
+    "websocket": ServerSend(WebsocketAuth(URLRouter(websocket_urlpatterns))),
 })

@@ -21,7 +21,7 @@ RESPONSE_MESSAGE = 4 * 1024 * 1024
 
 class StreamedBodyASGIHandler(ASGIHandler):
     # Responses go out in messages of up to this size: Django's 64 KB cut each
-    # batch of a streamed response (images/views/streaming.py) into 64 sends.
+    # batch of a streamed response (images/responses.py) into 64 sends.
     chunk_size = RESPONSE_MESSAGE
 
     async def handle(self, scope, receive, send):

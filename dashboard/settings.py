@@ -54,6 +54,7 @@ if not DEBUG and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
     raise ImproperlyConfigured("DOCKYARD_ALLOWED_HOSTS must name the hosts Dockyard answers to; '*' and an "
                                "empty list are refused unless DOCKYARD_DEBUG is on.")
 CSRF_TRUSTED_ORIGINS = envlist("DOCKYARD_CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "images.views.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -199,6 +200,7 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.requeue_unclaimed_jobs": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.purge_expired_jobs": 3600,
     "images.tasks.remove_unused_file_indexes": 3600,
+    "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}
@@ -230,6 +232,18 @@ DOCKYARD_HEARTBEAT_INTERVAL = envint("DOCKYARD_HEARTBEAT_INTERVAL", 2, minimum=1
 DOCKYARD_HEARTBEAT_TIMEOUT = envint("DOCKYARD_HEARTBEAT_TIMEOUT", 30, minimum=2)
 # Days after a job ends that its output lines and uploaded archive are kept.
 DOCKYARD_JOB_RETENTION_DAYS = envint("DOCKYARD_JOB_RETENTION_DAYS", 90, minimum=1)
+# Runs (images.lifecycle.runs): each limit is the run form's default and the most a run may ask for.
+DOCKYARD_RUN_MEMORY = envint("DOCKYARD_RUN_MEMORY", 512, minimum=6)  # MB; the engine's own floor is 6 MB
+DOCKYARD_RUN_CPUS = envint("DOCKYARD_RUN_CPUS", 1, minimum=1)
+DOCKYARD_RUN_PIDS = envint("DOCKYARD_RUN_PIDS", 256, minimum=8)
+DOCKYARD_RUN_TIMEOUT = envint("DOCKYARD_RUN_TIMEOUT", 600, minimum=5)  # seconds of wall time
+# Networks a run may join besides "none" (its default); never "host" unless named here.
+DOCKYARD_RUN_NETWORKS = envlist("DOCKYARD_RUN_NETWORKS", [])
+# Names this Dockyard on the containers it starts (a label): two Dockyards on one engine need
+# different ones. Unset, it is derived from the secret key.
+DOCKYARD_INSTANCE = envstr("DOCKYARD_INSTANCE", "")
+# Hours an ended run's stopped container is kept, for its changes and a commit, before the sweep removes it.
+DOCKYARD_RUN_KEEP_HOURS = envint("DOCKYARD_RUN_KEEP_HOURS", 24, minimum=0)
 DOCKYARD_BUILD_ROOTS = envlist("DOCKYARD_BUILD_ROOTS", [])
 # The engine fetches git contexts itself: only from these schemes and hosts.
 DOCKYARD_GIT_SCHEMES = [scheme.lower() for scheme in envlist("DOCKYARD_GIT_SCHEMES", ["https", "ssh"])]
@@ -276,7 +290,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-if envbool("DOCKYARD_BEHIND_TLS", False):
+DOCKYARD_BEHIND_TLS = envbool("DOCKYARD_BEHIND_TLS", False)
+if DOCKYARD_BEHIND_TLS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = envint("DOCKYARD_HSTS_SECONDS", 31536000, minimum=0)

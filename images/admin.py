@@ -6,7 +6,7 @@ from django.urls import path
 from images.accounts import audit, roles
 from images import engines
 from images.models import ApiToken, AuditEntry, EngineRole, Job
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 
 @admin.register(Job)
@@ -59,10 +59,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def _filtered(self, request):
         """The entries the change list shows with the same filters, oldest first."""
-        if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
+        roles.check(request.user, "read_audit", target=request.path)  # the refusal names the role, as a page's
         changelist = self.get_changelist_instance(request)
         return changelist.get_queryset(request).select_related(None).order_by("at", "pk")
 

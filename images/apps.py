@@ -7,6 +7,7 @@ class ImagesConfig(AppConfig):
     verbose_name = "Docker images"
 
     def ready(self):
+        from images import checks  # noqa: F401 - registers the deploy checks
         from images.accounts import audit, roles  # noqa: F401 - audit connects its login-failure receiver
 
         post_migrate.connect(roles.ensure_groups, sender=self)

@@ -1,6 +1,8 @@
 from importlib import import_module
 
+from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
@@ -238,3 +240,33 @@ class ServerSend:
 
     async def __call__(self, scope, receive, send):
         return await self.app({**scope, SERVER_SEND: send}, receive, send)
+
+
+class WebsocketAuth:
+    """Who opens a websocket: the owner of an `Authorization: Bearer <token>`
+    header (a script), else the session cookie's user, and the cookie only from
+    a page of this site's own hosts.
+
+    A token is taken from that header only: a browser cannot set it on a
+    websocket, so no page of another site can send one it does not hold, and no
+    origin need be checked; a token in the address would be written to every
+    access log on the way. Browsers use their session."""
+
+    def __init__(self, app):
+        self.by_token = app
+        self.by_session = AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+
+    async def __call__(self, scope, receive, send):
+        token = _bearer_token(scope)
+        if token is None:
+            return await self.by_session(scope, receive, send)
+        user = await database_sync_to_async(ApiToken.user_for)(token)
+        return await self.by_token({**scope, "user": user or AnonymousUser(), "token_auth": True}, receive, send)
+
+
+def _bearer_token(scope):
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            return text[len("Bearer "):].strip() if text.startswith("Bearer ") else ""
+    return None

@@ -2,6 +2,7 @@
 distribution/reference (the one the engine itself applies)."""
 
 import hashlib
+import ipaddress
 import re
 
 NAME_MAX_LENGTH = 255
@@ -10,12 +11,16 @@ _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-# Newer distribution/reference also takes an IPv6 literal ("[::1]:5000"); Docker
-# Engine 20.10, which Dockyard is tested against, refuses one, so Dockyard does too.
-_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+# An IPv6 literal in brackets ("[::1]:5000"), as distribution/reference takes
+# it since v0.6 (and engines and registries built on it); Engine 20.10 refuses it itself.
+_IPV6 = r"\[(?P<ipv6>[a-fA-F0-9:]+)\]"
+_DOMAIN = rf"(?:{_IPV6}|{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*)(?::[0-9]+)?"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
+# The grammar of any digest; only sha256's is supported (`_SHA256`), as go-digest
+# and the engine support it: a wrong length or another algorithm never reaches the engine.
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_SHA256 = re.compile(r"sha256:[a-f0-9]{64}")
 
 REFERENCE_RE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$")
 IMAGE_ID_RE = re.compile(r"^(?:sha256:)?(?P<hex>[a-f0-9]{12,64})$")
@@ -41,20 +46,44 @@ def parse_reference(text):
     if FULL_ID_RE.match(text):
         raise InvalidReference("64 hex digits are an image id, not a repository name.")
     name = match["name"]
+    if match["ipv6"] is not None:
+        _check_ipv6(match["ipv6"])
+    if match["digest"] is not None:
+        _check_digest(match["digest"])
     first = name.partition("/")[0]
     domain, path = split_domain(name)
     if domain == first and not _names_host(first):
-        # Chosen as the host only because of its capitals: Docker Engine 20.10
-        # refuses such a name as not lowercase, newer engines send it to a host
-        # named so. Either way it is not Docker Hub's; refused, as 20.10 does.
-        raise InvalidReference(f"Repository names must be lowercase: {first!r} has capitals but no '.' or ':', "
-                               "so Docker reads it as a registry host or refuses it. Write a registry host "
-                               "with its domain or port.")
-    # The engine holds the name to the limit once normalised: `app` is docker.io/library/app.
-    if len(f"{domain}/{path}") > NAME_MAX_LENGTH:
-        raise InvalidReference(f"The repository name is {len(domain) + 1 + len(path)} characters as the engine "
-                               f"reads it ({domain}/{path[:40]}...); the limit is {NAME_MAX_LENGTH}.")
+        # Chosen as the host only because of its capitals. distribution/reference
+        # sends `Docker/docker` to a host named `Docker`, Engine 20.10 refuses it as
+        # not lowercase; Dockyard refuses it too, so that a name that reads like
+        # Docker Hub's never takes a Docker Hub login to a host of that name.
+        raise InvalidReference(f"Repository names must be lowercase: {first!r} has capitals but no '.' or ':'. "
+                               f"Newer Docker reads it as a registry host called {first!r}, Docker 20.10 refuses "
+                               "it; Dockyard refuses it so that a Docker Hub login is never sent to such a host. "
+                               "Write a registry host with its domain or port, or the name in lowercase.")
+    # The limit holds for the repository's path as the registry gets it: `app` is library/app.
+    if len(path) > NAME_MAX_LENGTH:
+        raise InvalidReference(f"The repository name is {len(path)} characters as the registry reads it "
+                               f"({path[:40]}...); the limit is {NAME_MAX_LENGTH}.")
     return name, match["tag"], match["digest"]
+
+
+def _check_ipv6(text):
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError as exc:
+        raise InvalidReference(f"[{text}] is not an IPv6 address: {exc}.") from exc
+
+
+def _check_digest(digest):
+    if _SHA256.fullmatch(digest):
+        return
+    algorithm, _, hex_digits = digest.partition(":")
+    if algorithm != "sha256":
+        raise InvalidReference(f"The digest algorithm {algorithm!r} is not supported: a digest is sha256: "
+                               "followed by 64 lowercase hex digits.")
+    raise InvalidReference(f"A sha256 digest is 64 lowercase hex digits; this one has {len(hex_digits)}"
+                           f"{'' if hex_digits == hex_digits.lower() else ' and capitals'}.")
 
 
 def _why_invalid(text):
@@ -68,9 +97,10 @@ def _why_invalid(text):
             return (f"The tag {tag!r} is not valid: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
                     "and cannot start with '.' or '-'.")
     if text.startswith("["):
-        return "Docker Engine 20.10 takes no IPv6 address as a registry host: give the registry a host name."
+        return ("A registry host given as an IPv6 address is written in brackets, with a repository after it: "
+                "[2001:db8::1]:5000/name. Zones (%eth0) and IPv4 forms inside are not taken.")
     if "@" in text and not re.fullmatch(_DIGEST, text.split("@", 1)[1]):
-        return "The digest after '@' must look like sha256: followed by at least 32 hex digits."
+        return "The digest after '@' must be sha256: followed by 64 lowercase hex digits."
     if any(ch.isupper() for ch in _without_domain(split_repo_tag(name)[0])):
         return "Repository names must be lowercase."
     return ("That is not a valid image reference: use [registry/]name[:tag][@digest], where names are "
@@ -112,10 +142,36 @@ def split_domain(name):
     return domain, path
 
 
+def split_host_port(host):
+    """'registry:5000' -> ('registry', '5000'); '[::1]:5000' -> ('[::1]', '5000');
+    '[::1]' -> ('[::1]', '')."""
+    if host.startswith("["):
+        closing = host.find("]")
+        if closing != -1:
+            return host[:closing + 1], host[closing + 2:] if host[closing + 1:closing + 2] == ":" else ""
+    name, colon, port = host.rpartition(":")
+    return (name, port) if colon else (host, "")
+
+
 def registry_of(reference):
     """The registry host a reference points at, as the engine reads it
     ('docker.io' for Docker Hub). A tag or digest may follow the name."""
     return split_domain(reference.partition("@")[0])[0]
+
+
+def names_registry(reference):
+    """Whether a reference spells out its registry host ('127.0.0.1:5000/app',
+    'docker.io/library/app'), rather than leaving Docker Hub implied ('app')."""
+    first, slash, _ = reference.partition("@")[0].partition("/")
+    return bool(slash) and (_names_host(first) or first.lower() != first)
+
+
+def full_name(reference):
+    """The reference with its registry and path spelt out, as the engine reads
+    it: 'app:1' -> 'docker.io/library/app:1'."""
+    name, tag, digest = parse_reference(reference)
+    domain, path = split_domain(name)
+    return f"{domain}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
 def is_image_id(text):

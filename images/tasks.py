@@ -6,6 +6,7 @@ from images.files import cleanup
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
+from images.lifecycle import runs
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -48,3 +49,9 @@ def remove_unused_file_indexes():
         cleanup.remove_unused(_EveryEngine())
     except EngineError:
         pass  # an engine is down: nothing is known to be gone, and the next run tries again
+
+
+@shared_task(ignore_result=True)
+def remove_finished_run_containers():
+    """Remove the containers of runs that ended DOCKYARD_RUN_KEEP_HOURS ago, or whose worker died."""
+    runs.remove_everywhere()

@@ -1,7 +1,8 @@
 from django.urls import path
 
+from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, secrets, users
+from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, runs, secrets, users
 
 urlpatterns = [
     # /
@@ -19,6 +20,9 @@ urlpatterns = [
     path("images/<str:image_hex>/untag", lifecycle.tag_remove, name="images-untag"),
     path("images/<str:image_hex>/push", lifecycle.tag_push, name="images-push"),
     path("images/<str:image_hex>/export", lifecycle.image_export, name="images-export"),
+    path("images/<str:image_hex>/provenance", images.image_provenance, name="images-provenance"),
+    path("images/<str:image_hex>/parent", images.image_parent, name="images-parent"),
+    path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
     # /remove, /prune, /import, /tag-moves/<id>/rollback
     path("remove/", lifecycle.image_remove, name="images-remove"),
     path("prune/", lifecycle.prune, name="images-prune"),
@@ -38,6 +42,7 @@ urlpatterns = [
     path("jobs/<int:pk>/log.txt", jobs.job_log, name="jobs-log"),
     path("jobs/<int:pk>/cancel", jobs.job_cancel, name="jobs-cancel"),
     path("jobs/<int:pk>/retry", jobs.job_retry, name="jobs-retry"),
+    path("jobs/<int:pk>/commit", runs.run_commit, name="runs-commit"),
     # /registries/
     path("registries/", registries.registry_list, name="registries-list"),
     path("registries/new", registries.registry_edit, name="registries-new"),
@@ -51,7 +56,7 @@ urlpatterns = [
     # /account/tokens/, /users/
     path("account/tokens/", account.token_list, name="tokens-list"),
     path("account/tokens/<int:pk>/revoke", account.token_revoke, name="tokens-revoke"),
-    path("account/password/", account.OwnPasswordChange.as_view(), name="account-password"),
+    path("account/password/", requires("browse")(account.OwnPasswordChange.as_view()), name="account-password"),
     path("users/", users.user_list, name="users-list"),
     path("users/<int:pk>/role", users.user_role, name="users-role"),
     # /audit/

@@ -95,6 +95,16 @@ def server(live_settings):
 
 
 @pytest.fixture
+def scheduler(live_settings, worker):
+    """`celery beat` with Dockyard's own schedule, every task due each second
+    (tests/beat_settings.py), sending to the session's worker."""
+    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"],
+                                         DJANGO_SETTINGS_MODULE="tests.beat_settings"), "test-scheduler.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
 def builder(transactional_db):
     return make_user("builder", "builder")
 
@@ -159,6 +169,19 @@ def _own_cache_keys():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _own_run_containers():
+    """Runs started by this test run are labelled with its own instance (live.RUN_INSTANCE), and
+    removed, all of them, when it ends: a developer's runs from the same checkout are never touched."""
+    from django.test import override_settings
+
+    with override_settings(DOCKYARD_INSTANCE=live.RUN_INSTANCE):
+        yield
+    left = dockerlib.docker("ps", "-aq", "--filter", f"label=dockyard.instance={live.RUN_INSTANCE}").split()
+    if left:
+        dockerlib.docker("rm", "-f", *left, check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _loopback_registries():
     """This process pulls and pushes through the tests' loopback registries too, as
     the worker and server do (live.LOOPBACK_REGISTRIES)."""
@@ -167,6 +190,50 @@ def _loopback_registries():
     hosts = live.LOOPBACK_REGISTRIES["DOCKYARD_REGISTRY_HOSTS"].split(",")
     with override_settings(DOCKYARD_REGISTRY_HOSTS=hosts):
         yield
+
+
+# The engine everyone on this host uses (the tests' own engines are elsewhere), as
+# configured before any test overrides the engines.
+SHARED_ENGINE = settings.DOCKYARD_ENGINES["default"]
+
+
+@pytest.fixture(scope="session")
+def shared_engine_address():
+    return SHARED_ENGINE
+
+
+@pytest.fixture(autouse=True)
+def _prunes_touch_only_the_runs_own(monkeypatch, shared_engine_address):
+    """A prune of the shared engine takes only what this run made: one
+    build-cache record by id, or images with the run's label. The engine holds
+    other people's images and build cache (a developer's, a team's), which no
+    test may take; the tests' own engine (live.SecondEngine) is theirs to prune."""
+    from images.engine import Engine
+
+    prune_images, prune_build_cache = Engine.prune_images, Engine.prune_build_cache
+
+    def refused(what):
+        def refuse(*args, **kwargs):
+            pytest.fail(f"a test asked the shared engine to prune {what}: {args} {kwargs}")
+        return refuse
+
+    def own_images_only(engine, all_unused=False, label=None):
+        if engine.address == shared_engine_address and (label or "").split("=", 1)[0] != dockerlib.TEST_LABEL:
+            # What reaches the engine fails the test; what Dockyard refuses itself first, it still refuses.
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_images", refused("images beyond the run's label"))
+                return prune_images(engine, all_unused=all_unused, label=label)
+        return prune_images(engine, all_unused=all_unused, label=label)
+
+    def own_records_only(engine, *args, **kwargs):
+        if engine.address == shared_engine_address and (args or not kwargs.get("record_id")):
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_builds", refused("build cache beyond one record"))
+                return prune_build_cache(engine, *args, **kwargs)
+        return prune_build_cache(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "prune_images", own_images_only)
+    monkeypatch.setattr(Engine, "prune_build_cache", own_records_only)
 
 
 # What no stored row may ever hold: the test passwords, and any whole API token.
@@ -217,11 +284,20 @@ def browser():
     """One Chromium per test module (Debian's, never a downloaded one)."""
     # Playwright's sync API keeps an event loop running in this thread, which
     # Django's ORM takes for async code; the ORM calls here are plain sync ones.
+    # Allowed in this process while the browser is open, and never in the
+    # processes it starts (live.process_env leaves it out).
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def log_in(page, username="builder"):

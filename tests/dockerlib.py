@@ -2,23 +2,28 @@
 
 Tests check Dockyard against what the CLI says, so the fixtures make their
 images with the CLI rather than through the code under test. Every image they
-make carries the label `dockyard.test` and a `dockyard-test/` name, and only
-those are removed afterwards.
+make carries the run's label `dockyard.test.<run>` and a `dockyard-test/` name,
+and only those are removed afterwards.
 """
 
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
+import time
 import uuid
 
-# DOCKYARD_TEST_RUN keeps two test runs on one engine (two checkouts) out of
-# each other's images: each labels, names and removes only its own.
-_RUN = os.environ.get("DOCKYARD_TEST_RUN", "")
-TEST_LABEL = "dockyard.test" + (f".{_RUN}" if _RUN else "")
+# Every run labels, names and removes only its own images, so that two runs on
+# one engine (two checkouts), or a run beside someone's own builds, never touch
+# each other's. DOCKYARD_TEST_RUN names the run, a fresh id when unset; the
+# processes the run starts (tests/live.py) inherit it from the environment.
+RUN = re.sub(r"[^a-z0-9-]", "", os.environ.get("DOCKYARD_TEST_RUN", "").lower())[:40] or uuid.uuid4().hex[:8]
+os.environ["DOCKYARD_TEST_RUN"] = RUN
+TEST_LABEL = f"dockyard.test.{RUN}"
 PREFIX = "dockyard-test"
-BASE_REPOSITORY = f"{PREFIX}/base" + (f"-{_RUN}" if _RUN else "")
+BASE_REPOSITORY = f"{PREFIX}/base-{RUN}"
 BASE_IMAGE = f"{BASE_REPOSITORY}:latest"
 CLI_ENV = {**os.environ, "DOCKER_BUILDKIT": "0"}
 
@@ -59,8 +64,9 @@ def import_base_image():
     return image_id(BASE_IMAGE)
 
 
-def build(dockerfile, tags=(), build_args=None, context_files=None):
-    """Build with the classic builder from a Dockerfile text; return the image id."""
+def build(dockerfile, tags=(), build_args=None, context_files=None, label_value="1"):
+    """Build with the classic builder from a Dockerfile text, labelled
+    TEST_LABEL=`label_value`; return the image id."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         files = {"Dockerfile": dockerfile, **(context_files or {})}
@@ -69,13 +75,45 @@ def build(dockerfile, tags=(), build_args=None, context_files=None):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    args = ["build", "-q", "--label", f"{TEST_LABEL}=1"]
+    args = ["build", "-q", "--label", f"{TEST_LABEL}={label_value}"]
     for tag in tags:
         args += ["-t", tag]
     for key, value in (build_args or {}).items():
         args += ["--build-arg", f"{key}={value}"]
     output = docker(*args, "-", input=buffer.getvalue())
     return output.strip().splitlines()[-1]
+
+
+def build_buildkit(dockerfile, tags=(), build_args=None):
+    """Build with BuildKit (`POST /build?version=2`, straight to the Engine API:
+    the CLI here has no buildx); return the image id."""
+    import docker
+
+    client = docker.APIClient(base_url=os.environ.get("DOCKER_HOST") or None)
+    params = [("version", "2"), ("labels", json.dumps({TEST_LABEL: "1"})), ("rm", "1"), ("forcerm", "1")]
+    params += [("t", tag) for tag in tags]
+    if build_args:
+        params.append(("buildargs", json.dumps(build_args)))
+    try:
+        response = client._post(client._url("/build"), params=params, data=dockerfile_context(dockerfile).read(),
+                                stream=True, headers={"Content-Type": "application/tar"})
+        client._raise_for_status(response)
+        messages = list(client._stream_helper(response, decode=True))
+    finally:
+        client.close()
+    errors = [message["error"] for message in messages if "error" in message]
+    ids = [message["aux"]["ID"] for message in messages if message.get("id") == "moby.image.id"]
+    assert ids and not errors, errors
+    return ids[-1]
+
+
+def image_config(reference):
+    """The image's config as `docker save` carries it (`<id>.json`): its history
+    with the `empty_layer` marks that `docker history` leaves out, and its rootfs."""
+    hex_id = image_id(reference).split(":", 1)[1]
+    saved = subprocess.run(["docker", "save", reference], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as tar:
+        return json.load(tar.extractfile(f"{hex_id}.json"))
 
 
 def image_id(reference):
@@ -104,18 +142,21 @@ def remove_test_images():
         docker("rmi", "-f", *dict.fromkeys(ids), check=False)
 
 
-def engine_state():
-    """Every image on the engine with its tags, but those of other test runs (their
-    label, which every image built FROM their base inherits): what a refusal
-    must leave alone, and what another checkout testing on this engine at the
-    same time does not change."""
+def own_images():
+    """This run's images (its label, which every image built FROM its base
+    inherits) with their tags: what a refused request must leave as it was.
+    Everyone else's images on the engine are theirs to change meanwhile."""
     from images.engine import get_engine
 
-    def others(image):
-        return any(key.startswith("dockyard.test") and key != TEST_LABEL for key in image.get("Labels") or {})
-
     return sorted((image["Id"], tuple(sorted(image.get("RepoTags") or [])))
-                  for image in get_engine().list_images() if not others(image))
+                  for image in get_engine().list_images() if TEST_LABEL in (image.get("Labels") or {}))
+
+
+def existing(*references):
+    """Those of `references` that name an image on the engine: a refused request
+    must not have made the names it asked for."""
+    return [reference for reference in references
+            if docker("image", "inspect", "--format", "{{.Id}}", reference, check=False).strip()]
 
 
 def dockerfile_context(dockerfile):
@@ -128,3 +169,46 @@ def dockerfile_context(dockerfile):
         tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
+
+
+def engine_snapshot():
+    """The engine's images (id: tags and digests), the bytes their layers take
+    (each once: `GET /system/df`, which the engine runs one at a time) and its
+    dangling images (`docker images -f dangling=true`)."""
+    import docker as sdk
+
+    engine = sdk.APIClient(version="auto")
+    for _ in range(100):
+        try:
+            usage = engine.df()
+            break
+        except sdk.errors.APIError as exc:
+            if "already running" not in str(exc):
+                raise
+            time.sleep(0.1)
+    else:
+        raise AssertionError("Another client's /system/df ran through 100 tries")
+    images = {image["Id"]: (sorted(image.get("RepoTags") or []), sorted(image.get("RepoDigests") or []))
+              for image in usage["Images"]}
+    return {"images": images, "layers_size": usage["LayersSize"],
+            "dangling": set(engine.images(quiet=True, filters={"dangling": True}))}
+
+
+def beside_the_engine(read, ids_of):
+    """`read()`'s answer and a snapshot of the engine taken just before or just
+    after it with the same images: other test runs add and remove images all the
+    time, and the bytes on disk depend on which images there are, not on when
+    they are counted. Also `steady`: the ids of the images whose tags, digests
+    and dangling state were the same in both snapshots."""
+    for _ in range(40):
+        before = engine_snapshot()
+        answer = read()
+        after = engine_snapshot()
+        ids = ids_of(answer)
+        for snapshot in (before, after):
+            if set(snapshot["images"]) == ids:
+                steady = {image_id for image_id, refs in before["images"].items()
+                          if after["images"].get(image_id) == refs
+                          and (image_id in before["dangling"]) == (image_id in after["dangling"])}
+                return answer, {**snapshot, "ids": ids, "steady": steady}
+    raise AssertionError("Other test runs changed the engine's images during each of 40 readings")

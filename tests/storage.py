@@ -29,11 +29,25 @@ def search_text_columns(needles, pattern):
                 for (value,) in cursor.fetchall():
                     hits += [(table, field.column, needle) for needle in needles if needle in value]
                     hits += [(table, field.column, match) for match in pattern.findall(value)]
+    return hits + _search_log_chunks(needles, pattern)
+
+
+def _search_log_chunks(needles, pattern):
+    """Output lines are stored compressed, out of SQL's sight: read back."""
+    from images.jobs import logstore
+    from images.models import LogChunk
+
+    hits = []
+    for data in LogChunk.objects.values_list("data", flat=True).iterator(chunk_size=50):
+        text = logstore.text_bytes(data).decode("utf-8", "replace")
+        hits += [("images_logchunk", "data", needle) for needle in needles if needle in text]
+        hits += [("images_logchunk", "data", match) for match in pattern.findall(text)]
     return hits
 
 
 # Engine calls that change something, and the audit actions that may account for each.
-CHANGING_CALLS = {"tag_image": ("tag", "rollback"), "remove_image": ("untag", "remove"),
+CHANGING_CALLS = {"tag_image": ("tag", "rollback", "commit"), "commit_container": ("commit",),
+                  "remove_image": ("untag", "remove"),
                   "prune_images": ("prune",), "prune_build_cache": ("prune-build-cache",),
                   "login": ("registry-login",)}
 
@@ -78,7 +92,8 @@ def unaudited_changes(engine_changes=()):
         elif job.is_final and entry.outcome != job.state:
             missing.append(f"job {job.pk} ended {job.state}, audited {entry.outcome}")
     for move in TagMove.objects.exclude(by=None):
-        if not AuditEntry.objects.filter(action__in=("tag", "rollback"), target=move.tag, actor=move.by).exists():
+        if not AuditEntry.objects.filter(action__in=("tag", "rollback", "commit"), target=move.tag,
+                                         actor=move.by).exists():
             missing.append(f"{move.action} of {move.tag} by {move.by}")
     for registry in Registry.objects.all():
         if not AuditEntry.objects.filter(action="registry-add", target=registry.address).exists():

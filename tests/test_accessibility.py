@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from images.accounts import roles
 from images.jobs import control
+from images.lifecycle import runs
 from images.models import Job, TagMove
 from tests import buildcache, dockerlib
 from tests.conftest import PASSWORDS, make_user
@@ -69,7 +70,10 @@ def scene(transactional_db, base_image):
                            "RUN echo about to fail && exit 3\nFROM a\nCOPY --from=b /bin/sh /b\n",
     })))
     assert buildkit_failed.state == "failed"
-    yield {"build": build, "push": push, "failed": failed, "buildkit": buildkit, "buildkit_failed": buildkit_failed}
+    run = wait_for_job(control.start_run(admin, runs.run_params(build.image_id, name, shell="echo hi > /made")))
+    assert run.state == "succeeded", run.error
+    yield {"build": build, "push": push, "failed": failed, "buildkit": buildkit, "buildkit_failed": buildkit_failed,
+           "run": run}
     dockerlib.docker("rmi", "-f", name, check=False)
 
 
@@ -115,11 +119,14 @@ def report(found):
 
 @pytest.mark.browser
 @pytest.mark.usefixtures("worker")
-def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene):
+def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene, base_image):
     build, push = scene["build"], scene["push"]
     pages = {
         "image list": ("/", "table.images tbody tr"),
-        "image page": (reverse("images-detail", args=[build.image_hex]), "table.history tbody tr"),
+        "image page": (reverse("images-detail", args=[build.image_hex]), "#image-provenance dl"),
+        "image page of an image Dockyard did not build": (reverse("images-detail", args=[base_image.split(":")[1]]),
+                                                          "#image-provenance p"),
+        "inferred parent": (reverse("images-parent", args=[build.image_hex]), "#image-parent p"),
         "build job": (build.get_absolute_url(), "#job-steps li"),
         "push job": (push.get_absolute_url(), "#job-progress .layer"),
         "failed build job": (scene["failed"].get_absolute_url(), "#job-steps .step-failed"),
@@ -132,6 +139,8 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene)
         "users": (reverse("users-list"), "#user-list select"),
         "build cache": (reverse("build-cache"), "table.cache-mounts tbody tr"),
         "audit log": (reverse("audit-list"), "table.audit tbody tr"),
+        "run form": (reverse("images-run", args=[build.image_hex]), "#run-form"),
+        "run job": (scene["run"].get_absolute_url(), "#run-changes tbody tr"),
         "password change": (reverse("account-password"), "input[name=old_password]"),
     }
     made = buildcache.build_with_cache_mount()

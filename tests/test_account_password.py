@@ -40,3 +40,18 @@ def test_the_admin_sites_form_sends_people_to_this_page(client, db):
     client.force_login(make_user("builder", "builder"))
     response = client.get("/admin/password_change/")
     assert response.status_code == 302 and response["Location"] == reverse("account-password")
+
+
+def test_the_api_changes_it_only_with_the_old_password(db):
+    from tests.apiclient import bearer
+
+    viewer = make_user("viewer", "viewer")
+    api = bearer(viewer)
+    refused = api.post("/api/account/password", {"old_password": "guessed", "new_password": NEW},
+                       content_type="application/json")
+    assert refused.status_code == 400 and "old_password" in refused.json()["fields"]
+    changed = api.post("/api/account/password", {"old_password": PASSWORDS["viewer"], "new_password": NEW},
+                       content_type="application/json")
+    assert changed.status_code == 204
+    assert Client().login(username="viewer", password=NEW)
+    assert api.get("/api/tokens").status_code == 200  # the token goes on working

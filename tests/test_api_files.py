@@ -61,7 +61,7 @@ def test_it_indexes_and_reads_one_directory_after_each_layer(api, images):
     assert hits == [{"path": "/opt/app/v", "is_dir": False, "present": True,
                      "changes": [{"layer": 2, "change": "added"}, {"layer": 3, "change": "modified"}]}]
     waste = api.get(f"/api/images/{tag}/waste").json()
-    assert waste["wasted_bytes"] == 2 + 3 and waste["wasters"] == [{"path": "opt/app/v", "size": 5, "layers": [2, 3]}]
+    assert waste["wasted_bytes"] == 2 + 3 and waste["wasters"] == [{"path": "/opt/app/v", "size": 5, "layers": [2, 3]}]
 
 
 def test_it_diffs_two_images(api, images):

@@ -34,6 +34,7 @@ def admin_actions(s):
     registry = s["registry"].pk
     return [
         ("post", "/api/remove", json.dumps({"images": [s["image_id"]], "force": True})),
+        ("get", "/api/prune", None),
         ("post", "/api/prune", json.dumps({"all": True})),
         ("get", "/api/registries", None),
         ("post", "/api/registries", json.dumps({"address": "127.0.0.1:5998", "username": "u", "password": "p"})),

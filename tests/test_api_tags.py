@@ -2,6 +2,7 @@
 token, on the real engine."""
 
 import pytest
+from django.db import connection
 
 from images.models import Job, TagMove
 from tests import dockerlib, live
@@ -33,6 +34,15 @@ def test_a_bad_tag_is_refused_with_the_reason(api, two_images):
     assert response.status_code == 400
     assert "lowercase" in response.json()["error"]
     assert tags_of(one) == {f"{two_images['repo']}:one"}
+
+
+def test_a_tag_may_follow_the_repository(api, two_images):
+    repo, one = two_images["repo"], two_images["one"]
+    response = api.post(f"/api/images/{hex_of(one)}/tags", {"repository": f"{repo}:copy"},
+                        content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["tag"] == f"{repo}:copy"
+    assert tags_of(one) == {f"{repo}:one", f"{repo}:copy"}
 
 
 def test_moving_a_tag_needs_move_and_names_the_image_it_leaves(api, two_images):
@@ -125,3 +135,29 @@ def test_a_push_to_a_registry_not_allowed_is_refused_before_a_job(api, two_image
                         content_type="application/json")
     assert response.status_code == 400 and "registry.invalid" in response.json()["error"]
     assert not Job.objects.exists()
+
+
+def test_a_push_to_an_implied_docker_hub_needs_confirm_registry(owner, base_image):
+    """Nothing reaches docker.io: the refused push makes no job, and the
+    confirmed one's job is never sent to a worker (this test's transaction
+    never commits, and dispatch waits for the commit)."""
+    assert connection.in_atomic_block  # so no job made here is ever dispatched
+    api = bearer(owner)
+    url = f"/api/images/{hex_of(base_image)}/push"
+    refused = api.post(url, {"tag": "walk-two:1"}, content_type="application/json")
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert "docker.io/library/walk-two:1" in error and "confirm_registry" in error
+    assert not Job.objects.exists()
+
+    confirmed = api.post(url, {"tag": "walk-two:1", "confirm_registry": True}, content_type="application/json")
+    assert confirmed.status_code == 201, confirmed.content
+    assert Job.objects.get().target == "walk-two:1"
+
+
+def test_a_push_naming_docker_hub_in_full_needs_no_confirmation(owner, base_image):
+    assert connection.in_atomic_block  # so the job is never dispatched
+    response = bearer(owner).post(f"/api/images/{hex_of(base_image)}/push", {"tag": "docker.io/library/walk-two:1"},
+                                  content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert Job.objects.get().target == "docker.io/library/walk-two:1"

@@ -274,3 +274,15 @@ def test_it_gives_run_steps_the_build_network(engine, base_image, listener, sett
     assert (image_id is not None) is reached
     if image_id:
         dockerlib.docker("rmi", image_id)
+
+
+@pytest.mark.django_db
+def test_an_ipv6_registry_is_allowed_by_its_bracketed_host_on_any_port_or_by_host_and_port(settings):
+    settings.DOCKYARD_REGISTRY_HOSTS = ["[::1]"]
+    assert fetches.check_registry("[::1]:5000/team/app:1")
+    assert fetches.check_registry("[::1]/team/app")
+    settings.DOCKYARD_REGISTRY_HOSTS = ["[::1]:5000"]
+    assert fetches.check_registry("[::1]:5000/team/app")
+    for elsewhere in ("[::1]:5001/team/app", "[::2]:5000/team/app", "[::1]/team/app"):
+        with pytest.raises(fetches.FetchRefused, match=r"may not use the registry \[::"):
+            fetches.check_registry(elsewhere)

@@ -6,6 +6,7 @@ stops reading."""
 import asyncio
 import base64
 import contextvars
+import json
 import os
 import socket
 import struct
@@ -107,7 +108,7 @@ class Viewer:
         self.events.extend(events)
 
     def seqs(self):
-        return [seq for event in self.events if event["type"] == "lines" for seq, _ in event["lines"]]
+        return [seq for event in self.events if event["type"] == "lines" for seq, *_ in event["lines"]]
 
 
 @pytest.mark.django_db
@@ -184,7 +185,7 @@ def test_a_viewer_that_stops_reading_holds_up_no_one_else(builder_client, builde
         seqs, state = [], None
         for event in reader.events(timeout=120):
             if event["type"] == "lines":
-                seqs.extend(seq for seq, _ in event["lines"])
+                seqs.extend(seq for seq, *_ in event["lines"])
             elif event["type"] == "state":
                 state = event["state"]
         reader.close()
@@ -195,3 +196,140 @@ def test_a_viewer_that_stops_reading_holds_up_no_one_else(builder_client, builde
         assert job.line_count >= 60_000 and _unread_bytes(stalled) < 2 * 1024 * 1024
     finally:
         stalled.close()
+
+
+ARRIVING_VIEWERS = 40
+FINAL = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def _print_while_they_arrive(job, started, everyone_in):
+    """The worker's side of a running build, in a thread: batches of lines
+    stored then published (JobLog) until every viewer is in, a few more, then
+    the end, as `running` records it."""
+    from django.db import connection
+
+    from images.jobs.log import JobLog
+    from images.jobs.publish import publish_state
+
+    try:
+        output = JobLog(job)
+        seq, after_everyone = job.line_count, 5
+        while after_everyone:
+            output.write_lines([f"line {n}" for n in range(seq + 1, seq + 11)])
+            seq += 10
+            started.set()
+            after_everyone -= everyone_in.is_set()
+            time.sleep(0.01)
+        output.close()
+        job.finish("succeeded")
+        publish_state(job)
+    finally:
+        connection.close()
+
+
+@pytest.mark.unaudited("a job row stands in for a build the worker runs")
+def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_every_line_once_in_order(
+        builder, live_settings, settings, monkeypatch):
+    """Many viewers open a build's stream while it prints, all in one web
+    process (the ASGI application run here, on real Redis and the database):
+    each gets every line once, in order, and the stored lines are read fewer
+    times than there are viewers."""
+    import functools
+    import threading
+
+    from asgiref.testing import ApplicationCommunicator
+    from django.test import Client
+
+    from dashboard.asgi import application
+    from images.jobs import consumers
+    from images.jobs.log import JobLog
+    from images.models import Job
+
+    settings.DOCKYARD_MAX_STREAMS = ARRIVING_VIEWERS + 5
+    client = Client()
+    client.force_login(builder)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    job = Job.objects.create(kind="build", target="arrivals", output_limit=10**7, created_by=builder)
+    assert job.claim()
+    earlier = JobLog(job)  # what it printed before anyone looked
+    earlier.write_lines([f"line {seq}" for seq in range(1, 301)])
+    earlier.close()
+    job.refresh_from_db()
+
+    reads = []
+    stored_lines = consumers._stored_lines
+
+    @functools.wraps(stored_lines)
+    def counted(*args):
+        reads.append(args)
+        return stored_lines(*args)
+
+    monkeypatch.setattr(consumers, "_stored_lines", counted)
+
+    connected = []
+
+    async def viewer(everyone_in):
+        # The ASGI websocket messages a server exchanges with the application
+        # (channels.testing's communicator needs daphne, which is not installed).
+        communicator = ApplicationCommunicator(application, {
+            "type": "websocket", "asgi": {"version": "3.0"}, "path": f"/ws/jobs/{job.pk}/", "query_string": b"after=0",
+            "headers": [(b"host", b"127.0.0.1"), (b"cookie", cookie), (b"origin", b"http://127.0.0.1")],
+            "subprotocols": [], "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000)})
+        await communicator.send_input({"type": "websocket.connect"})
+        assert (await communicator.receive_output(60))["type"] == "websocket.accept"
+        seqs = []
+        while True:
+            event = json.loads((await communicator.receive_output(60))["text"])
+            if event["type"] == "lines":
+                seqs.extend(seq for seq, *_ in event["lines"])
+            elif event["type"] == "state" and event["state"] in FINAL:
+                break
+            elif event["type"] == "state":
+                # The catch-up is sent and the viewer is on the live feed: still printing?
+                connected.append(event["state"])
+                if len(connected) == ARRIVING_VIEWERS:
+                    everyone_in.set()
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(10)
+        return seqs
+
+    async def main():
+        started, everyone_in = threading.Event(), threading.Event()
+        printer = threading.Thread(target=_print_while_they_arrive, args=(job, started, everyone_in))
+        printer.start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, started.wait)
+            return await asyncio.gather(*[viewer(everyone_in) for _ in range(ARRIVING_VIEWERS)])
+        finally:
+            everyone_in.set()
+            await asyncio.get_running_loop().run_in_executor(None, printer.join)
+
+    got = asyncio.run(main())
+    job.refresh_from_db()
+    assert job.state == "succeeded" and job.line_count > 300
+    assert connected == ["running"] * ARRIVING_VIEWERS  # all joined while it printed
+    for seqs in got:
+        assert seqs == list(range(1, job.line_count + 1))
+    assert len(reads) < ARRIVING_VIEWERS, f"{len(reads)} reads of the stored lines for {ARRIVING_VIEWERS} viewers"
+
+
+@pytest.mark.unaudited("a job row stands in for a build")
+def test_a_shared_read_answers_each_viewer_the_start_of_what_its_own_read_would_and_nothing_only_at_the_end(
+        transactional_db, monkeypatch):
+    from images.jobs import consumers, logstore
+    from images.models import Job
+
+    job = Job.objects.create(kind="build", target="t", output_limit=10**6)
+    logstore.store(job.pk, [(seq, f"line {seq}", 0) for seq in range(1, 21)])
+    monkeypatch.setattr(consumers, "REPLAY_CHUNK", 5)
+    # Fresh viewers, a reconnect, gap fills, and viewers past the first read's chunk or at the end.
+    asked = [(0, None), (0, None), (3, None), (2, 4), (9, 11), (12, None), (18, None), (20, None), (0, 2)]
+    reads = []
+    stored_lines = consumers._stored_lines
+    monkeypatch.setattr(consumers, "_stored_lines", lambda *args: reads.append(args) or stored_lines(*args))
+    shared = asyncio.run(consumers._stored_lines_for(job.pk, asked))
+    for (after, until), answer in zip(asked, shared):
+        own = stored_lines(job.pk, after, until)
+        # The catch-up reads on from its answer's last line until it is told nothing more is stored.
+        assert answer == own[:len(answer)] and bool(answer) == bool(own), (after, until)
+    assert [after for _, after, _ in reads] == [0, 9, 18]  # each from the lowest `after` the one before left out

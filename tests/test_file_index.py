@@ -3,11 +3,13 @@ sizes and wasted space checked against what `docker save`, read with tarfile,
 says (tests/savedlayers.py works it out without images.files)."""
 
 import html
+import re
 import tarfile
 
 import pytest
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.catalog.history import clean_created_by
 from images.files import explorer, indexing
 from images.files.entries import display
@@ -58,7 +60,7 @@ def test_it_indexes_every_layer_once_and_reads_them_as_the_save_stream_says(buil
         assert stored.entry_count == len([e for e in saved if not e[0].endswith(b".wh..wh.plnk")])
         assert stored.total_size == sum(entry[2] for entry in saved)
         assert len(stored.entries) < 64 * 1024  # a few hundred entries: a few kB
-    log = "\n".join(job.lines.values_list("text", flat=True))
+    log = "\n".join(logstore.texts(job))
     assert "Indexed: " in log
     assert {entry["status"] for entry in job.progress["layers"]} == {
         f"Indexed {LayerIndex.objects.get(diff_id=diff_id).entry_count} entries" for diff_id in index.diff_ids}
@@ -135,7 +137,7 @@ def test_an_image_built_on_an_indexed_one_carries_its_summary_on(builder_client,
     child = dockerlib.build(f"FROM {image['tag']}\nRUN rm /app/a.txt && head -c 9000 /dev/zero > /app/big "
                             "&& rm -rf /opq && mkdir /opq && echo newer > /opq/new\n", tags=[child_tag])
     job = index_through_the_worker(builder_client, child.split(":")[1])
-    log = "\n".join(job.lines.values_list("text", flat=True))
+    log = "\n".join(logstore.texts(job))
     assert f"Summary carried on from the index of {image['id']}, whose 4 layers this image shares." in log
     # What it carried on to is what the whole stack, and docker save read with tarfile, say.
     index = ImageIndex.objects.get(image_id=child)
@@ -185,3 +187,37 @@ def test_a_viewer_may_browse_files_but_not_start_an_index(builder, builder_clien
     assert 'id="files-explorer"' in page
     client.logout()
     assert client.get(reverse("files-directory", args=[image["hex"]])).status_code == 302  # to the login
+
+
+def opened(client, href):
+    """The directory page a link opens: its layer, its path, and the entry it points at."""
+    page = client.get(html.unescape(href))
+    assert page.status_code == 200, href
+    text = page.content.decode()
+    layer = re.search(r"<h1>Files <span class=\"subtle\">after layer (\d+) of", text)[1]
+    path = re.search(r'<ul class="tree" data-path="([^"]*)"', text)[1]
+    focus = re.findall(r'<li class="[^"]*" aria-current="true"><div class="tree-row"><span class="tree-name">([^<]*)<', text)
+    return int(layer), html.unescape(path), [html.unescape(name) for name in focus]
+
+
+def test_a_wasters_path_and_a_search_hit_open_the_explorer_there(builder_client, image):
+    index_through_the_worker(builder_client, image["hex"])
+    page = builder_client.get(reverse("images-detail", args=[image["hex"]])).content.decode()
+    waste = page.split('id="files-waste"', 1)[1].split("</details>", 1)[0]
+    links = dict((path, href) for href, path in re.findall(r'<a href="([^"]+)"><code>([^<]+)</code></a>', waste))
+    # One spelling of a path everywhere: the page's, the API's waste, search and directory.
+    wasters = builder_client.get(f"/api/images/{image['hex']}/waste").json()["wasters"]
+    assert [waster["path"] for waster in wasters] == list(links) == ["/app/big", "/opq/old"]
+    assert opened(builder_client, links["/app/big"]) == (4, "/app", ["big"])
+
+    def hit_link(query):
+        found = builder_client.get(reverse("files-search", args=[image["hex"]]), {"q": query, "fragment": "1"})
+        return re.findall(r'<a href="([^"]+)"><code>([^<]+)</code></a>', found.content.decode())
+
+    assert [path for _, path in hit_link("opq/old")] == ["/opq/old"]
+    assert opened(builder_client, hit_link("opq/old")[0][0]) == (4, "/opq", ["old"])
+    # Removed by layer 3: its directory as layer 2 left it.
+    (href, path), = hit_link("gone/inside/g")
+    assert path == "/app/gone/inside/g" and opened(builder_client, href) == (2, "/app/gone/inside", ["g"])
+    (href, path), = [link for link in hit_link("app/sub") if link[1] == "/app/sub/"]
+    assert opened(builder_client, href) == (4, "/app/sub", [])

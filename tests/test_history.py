@@ -34,5 +34,40 @@ def test_it_sizes_layers_against_the_largest():
         {"Id": "sha256:3", "Created": 0, "CreatedBy": "", "Size": 200, "Comment": "Imported from -"},
     ])
     assert [layer.size_percent for layer in layers] == [0.0, 25.0, 100.0]
-    assert [layer.empty for layer in layers] == [True, False, False]
     assert layers[2].created is None and layers[2].comment == "Imported from -"
+
+
+def test_it_separates_build_args_from_a_buildkit_run():
+    instruction = clean_created_by('RUN |1 VERSION=1.2.3 /bin/sh -c echo "$VERSION" > version.txt # buildkit')
+    assert (instruction.keyword, instruction.arguments, instruction.build_args) == (
+        "RUN", 'echo "$VERSION" > version.txt', "VERSION=1.2.3")
+
+
+def test_it_separates_build_args_from_an_exec_form_run():
+    instruction = clean_created_by("RUN |2 A=1 B=2 mkdir -p /app/empty # buildkit")
+    assert (instruction.keyword, instruction.arguments, instruction.build_args) == ("RUN", "mkdir -p /app/empty", "A=1 B=2")
+    instruction = clean_created_by("|1 A=1 mkdir -p /x")
+    assert (instruction.keyword, instruction.arguments, instruction.build_args) == ("RUN", "mkdir -p /x", "A=1")
+
+
+def test_it_marks_empty_what_the_config_marks_empty():
+    # Newest first, as the engine's history call gives them; the config oldest first.
+    engine_history = [
+        {"Id": "<missing>", "Created": 1700000002, "CreatedBy": "ENV A=1", "Size": 0},
+        {"Id": "<missing>", "Created": 1700000001, "CreatedBy": "WORKDIR /app", "Size": 0},
+        {"Id": "sha256:1", "Created": 1700000000, "CreatedBy": "", "Size": 200},
+    ]
+    config = {"history": [{"comment": "Imported from -"}, {"created_by": "WORKDIR /app"},
+                          {"created_by": "ENV A=1", "empty_layer": True}],
+              "rootfs": {"diff_ids": ["sha256:" + "a" * 64, "sha256:" + "b" * 64]}}
+    layers = layers_from_history(engine_history, config)
+    assert [layer.empty for layer in layers] == [True, False, False]
+    assert [layer.diff_id for layer in layers] == ["", "sha256:" + "b" * 64, "sha256:" + "a" * 64]
+
+
+def test_it_marks_nothing_empty_without_a_config_that_fits():
+    engine_history = [{"Id": "<missing>", "Created": 1700000001, "CreatedBy": "ENV A=1", "Size": 0},
+                      {"Id": "sha256:1", "Created": 1700000000, "CreatedBy": "", "Size": 200}]
+    config = {"history": [{"comment": "Imported from -"}], "rootfs": {"diff_ids": ["sha256:" + "a" * 64]}}
+    for unknown in (None, config):
+        assert [layer.empty for layer in layers_from_history(engine_history, unknown)] == [None, None]

@@ -37,7 +37,7 @@ def test_its_kind_filter_names_every_kind(db):
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder), re.S)[1]
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
     assert options == [("", "Any kind"), *[(value, label) for value, label in Job.Kind.choices]]
-    assert {"build", "pull", "push", "import", "index"} == {value for value, _ in options[1:]}
+    assert {"build", "pull", "push", "import", "index", "run"} == {value for value, _ in options[1:]}
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder, kind="push"), re.S)[1]
     assert '<option value="push" selected>' in select
 
@@ -57,3 +57,13 @@ def test_it_filters_by_state_kind_and_who_started_them(owner):
     assert listed(client, user="builder") == [pull.pk]
     assert listed(client, user="builder", kind="push") == []
     assert 'name="user" value="builder"' in client.get(reverse("jobs-list"), {"user": "builder"}).content.decode()
+    cancelled = queued_job(builder)
+    client.post(reverse("jobs-cancel", args=[cancelled.pk]))
+    assert listed(client) == [cancelled.pk, push.pk, pull.pk]
+    assert listed(client, state="cancelled") == [cancelled.pk]
+    assert listed(client, state="queued") == [push.pk, pull.pk]
+    assert listed(client, state="queued", user="builder", kind="pull") == [pull.pk]
+    assert listed(client, state="succeeded") == []
+    select = re.search(r'<select name="state"[^>]*>(.*?)</select>',
+                       client.get(reverse("jobs-list"), {"state": "cancelled"}).content.decode(), re.S)[1]
+    assert '<option value="cancelled" selected>' in select

@@ -7,6 +7,7 @@ password), and its own worker (one slot, so that the second build waits) and
 scheduler on it, then restarts that Redis; the shared one is never touched.
 """
 
+import base64
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from dashboard.celery import app as celery_app
+from images.jobs import control, logstore
 from images.models import Job
 from tests import dockerlib, live
 from tests.live import wait_for_job, wait_for_lines
@@ -110,7 +113,7 @@ def quick_build():
 
 
 def assert_every_line_kept(job):
-    seqs = list(job.lines.order_by("seq").values_list("seq", flat=True))
+    seqs = [seq for seq, _, _ in logstore.lines(job)]
     assert seqs == list(range(1, job.line_count + 1)), "sequence numbers have a gap"
 
 
@@ -131,7 +134,7 @@ def assert_both_ended_whole(running, queued):
     assert (running.state, queued.state) == ("succeeded", "succeeded"), (running.error, queued.error)
     assert_every_line_kept(running)
     assert_every_line_kept(queued)
-    printed = [text for text in running.lines.values_list("text", flat=True) if text.startswith("line ")]
+    printed = [text for text in logstore.texts(running) if text.startswith("line ")]
     assert [text.split()[1] for text in printed] == [str(i) for i in range(1, SLOW_LINES + 1)]
     return running, queued
 
@@ -143,24 +146,28 @@ def test_it_keeps_the_queued_job_in_redis_append_only_file_across_a_restart(stac
     sent_at = queued.dispatched_at
 
     dockyard_redis.restart()
-    assert running.lines.count() < SLOW_LINES, "the build ended before Redis restarted"
+    assert logstore.count(running) < SLOW_LINES, "the build ended before Redis restarted"
 
     running, queued = assert_both_ended_whole(running, queued)
     assert queued.dispatched_at == sent_at, "the sweep sent it again; the append-only file did not carry it"
 
 
-def test_it_sends_a_queued_job_again_when_redis_came_back_empty(stack_factory, dockyard_redis):
-    stack = stack_factory(requeue_after=3)
+def test_it_sends_a_queued_job_again_at_once_when_redis_came_back_empty(stack_factory, dockyard_redis):
+    # The production timer: only the sweep's look into the broker can send it within the wait.
+    stack = stack_factory(requeue_after=300)
     running, queued = start_one_running_one_queued(stack)
     sent_at = queued.dispatched_at
 
     # As a Redis without persistence comes back: its queues are gone.
     dockyard_redis.restart(lose_data=True)
-    assert running.lines.count() < SLOW_LINES, "the build ended before Redis restarted"
+    assert logstore.count(running) < SLOW_LINES, "the build ended before Redis restarted"
     assert queued.pk not in stack.queued_job_ids()
 
-    running, queued = assert_both_ended_whole(running, queued)
-    assert queued.dispatched_at > sent_at, "nothing sent it again"
+    # Within 30 s of Redis coming back: the running build ends (~15 s), the sweep finds the
+    # queued job's task missing twice, sends it, and the worker claims it.
+    claimed = wait_for_job(queued, states=("running", "succeeded", "failed"), timeout=30)
+    assert claimed.dispatched_at > sent_at, "nothing sent it again"
+    assert_both_ended_whole(running, queued)
 
 
 @pytest.mark.unaudited("rows stand in for jobs at each point of their life")
@@ -179,6 +186,48 @@ def test_it_sends_again_only_jobs_left_queued_and_unclaimed_past_the_bound(db, s
     job("running", long_ago)
     job("succeeded", long_ago)
     assert set(Job.find_unclaimed(300).values_list("pk", flat=True)) == {lost, from_before_dispatches_were_noted}
+
+
+@pytest.fixture
+def lone_queue(db, settings):
+    """A queue of this test's own on the shared Redis, which no worker reads:
+    what the sweep finds there is what the test put."""
+    settings.DOCKYARD_QUEUE = f"{settings.DOCKYARD_QUEUE}-sweep-{uuid.uuid4().hex[:8]}"
+    with celery_app.connection_for_write() as connection:
+        yield connection.default_channel
+        connection.default_channel.queue_purge(settings.DOCKYARD_QUEUE)
+
+
+def queued_in(channel, queue):
+    return sorted(json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
+                  for raw in channel.client.lrange(queue, 0, -1))
+
+
+@pytest.mark.unaudited("rows stand in for queued jobs")
+def test_the_sweep_sends_again_only_jobs_redis_holds_nowhere_found_missing_twice(lone_queue, settings, monkeypatch):
+    settings.DOCKYARD_REQUEUE_AFTER = 300  # the timer plays no part
+    monkeypatch.setattr(control, "MISSING_CONFIRM_SECONDS", 0)  # the second sweep need not wait a second
+    queue = settings.DOCKYARD_QUEUE
+
+    def queued_job():
+        return Job.objects.create(kind="build", target="t", state="queued", output_limit=1000)
+
+    waiting, in_a_workers_hands, lost = queued_job(), queued_job(), queued_job()
+    control.dispatch(in_a_workers_hands.pk, queue)
+    # A worker takes it: out of the list, into kombu's unacked hash until it is acknowledged.
+    taken = lone_queue.basic_get(queue, no_ack=False)
+    control.dispatch(waiting.pk, queue)
+    sent_at = {job.pk: Job.objects.get(pk=job.pk).dispatched_at for job in (waiting, in_a_workers_hands)}
+    # `lost`'s message went with a Redis that lost its data: it was never in this one.
+    assert queued_in(lone_queue, queue) == [waiting.pk]
+
+    control.requeue_unclaimed()
+    assert queued_in(lone_queue, queue) == [waiting.pk], "sent again on one sweep's sighting"
+    control.requeue_unclaimed()
+    assert queued_in(lone_queue, queue) == sorted([waiting.pk, lost.pk])
+    for job in (waiting, in_a_workers_hands):
+        assert Job.objects.get(pk=job.pk).dispatched_at == sent_at[job.pk]
+    taken.ack()
 
 
 def test_a_build_asked_for_while_redis_is_down_is_queued_and_runs_when_it_is_back(stack_factory, dockyard_redis):

@@ -34,6 +34,12 @@ ROWS = [
 ]
 
 
+# Where Dockyard reads references as distribution/reference v0.6 does (newer
+# engines and registries): an IPv6 host, and the 255-character limit on the
+# repository path alone. Engine 20.10 refuses these itself.
+NEWER_THAN_THIS_ENGINE = {"[::1]:5000/{n}", "[::1]/{n}", "{long238}", "localhost/{long246}"}
+
+
 def _fill(template, token):
     hexes = (uuid.uuid4().hex * 2)[:64]
     pad = {f"long{size}": token + "x" * (size - len(token)) for size in (235, 236, 237, 238, 245, 246)}
@@ -93,13 +99,15 @@ def test_it_reads_every_reference_as_the_engine_does(engine, base_image):
     # An image of this test's own, so that tags other tests put on the base do not count.
     holder = f"{dockerlib.PREFIX}/{token}:holder"
     image = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL {token}=1\n", tags=[holder])
-    rows = [_fill(template, token) for template in ROWS]
+    rows = [(_fill(template, token), template in NEWER_THAN_THIS_ENGINE) for template in ROWS]
     assert len(rows) >= 40
     disagreements = []
     try:
-        for reference in rows:
+        for reference, newer in rows:
             ours = dockyard_reading(reference)
             theirs = engine_reading(engine, image, {holder}, reference)
+            if newer and ours[0] and not theirs[0]:
+                continue
             if ours != theirs:
                 disagreements.append(f"{reference[:70]!r}: Dockyard {ours}, engine {theirs}")
     finally:

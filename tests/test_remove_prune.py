@@ -8,6 +8,7 @@ import tarfile
 import pytest
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.models import Job
 from tests import dockerlib
 from tests.live import job_from, wait_for_job
@@ -83,7 +84,7 @@ def test_export_then_import_round_trips_the_image(builder_client, images, worker
     job = wait_for_job(job_from(response))
     assert job.state == "succeeded", job.error
     assert job.image_id == images["free"]
-    assert f"Loaded image: {images['repo']}:free" in job.lines.values_list("text", flat=True)
+    assert f"Loaded image: {images['repo']}:free" in logstore.texts(job)
     assert dockerlib.image_id(f"{images['repo']}:also") == images["free"]
 
 
@@ -93,3 +94,24 @@ def test_import_refuses_what_is_not_a_tar(builder_client):
     response = builder_client.post(reverse("images-import"), {"archive": SimpleUploadedFile("x.zip", b"PK")})
     assert "Upload the .tar" in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_three_tags_of_one_image_are_removed_as_one_image(owner_client, images):
+    """The list has a row, and a checkbox, per tag: ticking the three rows of one
+    image asks about one image, and removes it once."""
+    from images.models import AuditEntry
+
+    third = f"{images['repo']}:third"
+    dockerlib.docker("tag", images["free"], third)
+    ticked = {"image": [images["free"]] * 3}
+    page = html.unescape(owner_client.get(reverse("images-remove"), ticked).content.decode())
+    assert "Remove 1 image?" in page
+    freed = re.search(r"frees ([^ ]+) \(([\d,]+) bytes\)", re.sub(r"<[^>]+>", "", page))
+    # Its layers are the base image's, which stays: removing it frees nothing.
+    assert freed and freed[2] == "0"
+    response = owner_client.post(reverse("images-remove"), {**ticked, "confirm": "yes"}, follow=True)
+    text = html.unescape(response.content.decode())
+    assert "Removed 1 image(s)" in text and "Not removed" not in text
+    assert not exists(images["free"])
+    entries = AuditEntry.objects.filter(action="remove")
+    assert [(entry.target, entry.outcome) for entry in entries] == [(images["free"], "ok")]

@@ -1,6 +1,7 @@
 """Adding, removing and moving tags; tag history and rollback."""
 
 import html
+import re
 import time
 
 import pytest
@@ -49,6 +50,30 @@ def test_it_rejects_bad_tags_and_changes_nothing(owner_client, two_images, repos
                                  {"repository": repository, "tag": tag}, follow=True)
     assert reason in html.unescape(response.content.decode())
     assert tags_of(two_images["one"]) == before
+
+
+def test_a_tag_typed_in_the_repository_box_is_taken(owner_client, two_images):
+    repo, one = two_images["repo"], two_images["one"]
+    response = owner_client.post(reverse("images-tag", args=[hex_of(one)]), {"repository": f"{repo}:copy", "tag": ""},
+                                 follow=True)
+    assert f"Tagged {repo}:copy." in html.unescape(response.content.decode())
+    assert tags_of(one) == {f"{repo}:one", f"{repo}:copy"}
+
+
+def test_the_tag_box_starts_empty_and_says_latest_is_the_default(owner_client, two_images):
+    page = owner_client.get(reverse("images-detail", args=[hex_of(two_images["one"])])).content.decode()
+    box = re.search(r'<input name="tag"[^>]*>', page).group(0)
+    assert "value=" not in box and 'placeholder="latest"' in box
+
+
+def test_a_tag_in_both_boxes_says_which_box_the_tag_goes_in(owner_client, two_images):
+    repo, one = two_images["repo"], two_images["one"]
+    response = owner_client.post(reverse("images-tag", args=[hex_of(one)]),
+                                 {"repository": f"{repo}:copy", "tag": "latest"}, follow=True)
+    page = html.unescape(response.content.decode())
+    assert "Not tagged:" in page and "is not valid" not in page
+    assert f"'{repo}:copy' names its tag already" in page and "leave the Tag box empty" in page
+    assert tags_of(one) == {f"{repo}:one"}
 
 
 def test_moving_a_tag_shows_the_old_holder_and_needs_confirmation(owner_client, two_images):
@@ -114,10 +139,64 @@ def test_a_tag_moved_in_a_terminal_shows_in_history_and_rolls_back(builder_clien
     move = TagMove.objects.filter(tag=tag).first()
     assert move.image_id == two and move.previous_image_id == one and move.action == "tag"
 
-    builder_client.post(reverse("tags-rollback", args=[move.pk]))
+    builder_client.post(reverse("tags-rollback", args=[move.pk]), {"confirm": "yes", "from": two})
     assert tag in tags_of(one) and tag not in tags_of(two)
     rollback = TagMove.objects.filter(tag=tag).first()
     assert rollback.action == "rollback" and rollback.by.username == "builder" and rollback.image_id == one
+
+
+def moved_twice(client, two_images):
+    """release on one, then moved to two, through Dockyard: the move to roll back."""
+    repo, one, two = two_images["repo"], two_images["one"], two_images["two"]
+    client.post(reverse("images-tag", args=[hex_of(one)]), {"repository": repo, "tag": "release"})
+    client.post(reverse("images-tag", args=[hex_of(two)]), {"repository": repo, "tag": "release", "move": "True"})
+    return TagMove.objects.filter(tag=f"{repo}:release").first()
+
+
+def test_a_rollback_asks_first_naming_the_tag_and_both_images(owner_client, two_images):
+    repo, one, two = two_images["repo"], two_images["one"], two_images["two"]
+    move = moved_twice(owner_client, two_images)
+    for ask in (owner_client.get, owner_client.post):  # a POST without confirm=yes only asks too
+        response = ask(reverse("tags-rollback", args=[move.pk]))
+        assert response.status_code == 200
+        page = " ".join(re.sub(r"<[^>]+>", "", html.unescape(response.content.decode())).split())
+        assert f"Move tag {repo}:release from {hex_of(two)[:12]} to {hex_of(one)[:12]}?" in page
+        assert f"{repo}:release" in tags_of(two)  # not moved yet
+    assert TagMove.objects.filter(tag=f"{repo}:release").count() == 2
+
+    response = owner_client.post(reverse("tags-rollback", args=[move.pk]), {"confirm": "yes", "from": two},
+                                 follow=True)
+    assert f"{repo}:release points at {hex_of(one)[:12]} again." in html.unescape(response.content.decode())
+    assert f"{repo}:release" in tags_of(one)
+
+
+def test_a_second_confirmation_of_the_same_rollback_moves_nothing(owner_client, two_images):
+    repo, one, two = two_images["repo"], two_images["one"], two_images["two"]
+    move = moved_twice(owner_client, two_images)
+    url = reverse("tags-rollback", args=[move.pk])
+    owner_client.post(url, {"confirm": "yes", "from": two})
+    again = owner_client.post(url, {"confirm": "yes", "from": two}, follow=True)  # a double click
+    assert f"{repo}:release already points at {hex_of(one)[:12]}" in html.unescape(again.content.decode())
+    assert f"{repo}:release" in tags_of(one)
+    assert TagMove.objects.filter(tag=f"{repo}:release").count() == 3
+
+
+def test_a_rollback_confirmed_after_the_tag_moved_elsewhere_is_refused(owner_client, two_images):
+    repo, one, two = two_images["repo"], two_images["one"], two_images["two"]
+    move = moved_twice(owner_client, two_images)
+    third = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nLABEL which=three-{repo}\n")
+    dockerlib.docker("tag", third, f"{repo}:release")  # moved while the confirmation was open
+    response = owner_client.post(reverse("tags-rollback", args=[move.pk]), {"confirm": "yes", "from": two},
+                                 follow=True)
+    assert "was moved meanwhile" in html.unescape(response.content.decode())
+    assert f"{repo}:release" in tags_of(third)
+
+
+def test_a_get_never_rolls_back(owner_client, two_images):
+    repo, two = two_images["repo"], two_images["two"]
+    move = moved_twice(owner_client, two_images)
+    owner_client.get(reverse("tags-rollback", args=[move.pk]), {"confirm": "yes", "from": two})
+    assert f"{repo}:release" in tags_of(two)
 
 
 def wait_for(check, timeout=10):

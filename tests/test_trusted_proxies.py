@@ -123,3 +123,43 @@ def test_a_refused_websocket_is_audited_with_the_address_behind_the_proxy(transa
             "X-Forwarded-For": "203.0.113.80"})
     entry = AuditEntry.objects.get(actor=nobody, outcome="denied")
     assert (entry.address, entry.via) == ("203.0.113.80", "web")
+
+
+def dockyard_deploy_warnings():
+    from django.core.checks import run_checks
+
+    return sorted(message.id for message in run_checks(include_deployment_checks=True)
+                  if message.id.startswith("dockyard."))
+
+
+def test_check_deploy_warns_behind_a_tls_proxy_that_is_not_trusted_and_whose_requests_may_read_metrics(settings):
+    """The README's deployment: a TLS proxy on the same host, with
+    DOCKYARD_TRUSTED_PROXIES forgotten. Every request comes from loopback,
+    which may read /metrics without the token by default."""
+    import io
+
+    from django.core.management import call_command
+
+    settings.DOCKYARD_BEHIND_TLS = True
+    settings.DOCKYARD_TRUSTED_PROXIES = []
+    settings.DOCKYARD_METRICS_ALLOW = parse_networks("DOCKYARD_METRICS_ALLOW", "127.0.0.1/32, ::1/128")
+    assert dockyard_deploy_warnings() == ["dockyard.W001", "dockyard.W002"]
+    shown = io.StringIO()
+    call_command("check", deploy=True, stderr=shown)
+    assert "DOCKYARD_TRUSTED_PROXIES" in shown.getvalue() and "/metrics" in shown.getvalue()
+
+    # Without the token only from what the proxy does not send: the warning about /metrics goes.
+    settings.DOCKYARD_METRICS_ALLOW = []
+    assert dockyard_deploy_warnings() == ["dockyard.W001"]
+
+
+@pytest.mark.parametrize("behind_tls, trusted", [
+    (True, ["127.0.0.1/32"]),  # the proxy on this host, trusted: X-Forwarded-For names the client
+    (False, []),  # no proxy: loopback is this host's own
+])
+def test_check_deploy_says_nothing_of_proxies_when_the_proxy_is_trusted_or_there_is_none(settings, behind_tls,
+                                                                                        trusted):
+    settings.DOCKYARD_BEHIND_TLS = behind_tls
+    settings.DOCKYARD_TRUSTED_PROXIES = parse_networks("DOCKYARD_TRUSTED_PROXIES", ",".join(trusted))
+    settings.DOCKYARD_METRICS_ALLOW = parse_networks("DOCKYARD_METRICS_ALLOW", "127.0.0.1/32, ::1/128")
+    assert dockyard_deploy_warnings() == []

@@ -17,46 +17,30 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 
 from images import engines
+from images.accounts import audit
+from images.accounts.permissions import ADMIN, BUILDER, PERMISSIONS, ROLES, VIEWER
+from images.models import EngineRole
 
-# codename: what it allows. They live on images.Access (a model with no table).
-PERMISSIONS = {
-    "browse": "Browse images, jobs and their logs",
-    "build": "Build, rebuild and import images",
-    "pull": "Pull images",
-    "push": "Push images",
-    "tag": "Tag and untag images, roll a tag back",
-    "export": "Export images as archives",
-    "cancel_own_job": "Cancel and retry one's own jobs",
-    "keep_secrets": "Keep build secrets of one's own, and build with them and the shared ones",
-    "remove": "Remove images, or a tag whose removal deletes its image",
-    "prune": "Prune unused images",
-    "manage_registries": "Add, change, test and delete registry logins",
-    "manage_shared_secrets": "Add, change and delete the shared build secrets",
-    "cancel_any_job": "Cancel anyone's job",
-    "manage_users": "Add users and give them roles",
-    "read_audit": "Read and export the audit log",
-}
+# What a refusal names where a permission allows more than its description says.
+SEE_BUILD_CACHE = "see the build cache"
+PRUNE_BUILD_CACHE = "prune the build cache"
+INDEX_FILES = "index an image's files"
+KEEP_TOKENS = "keep API tokens"
 
-VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"
-ROLES = {
-    VIEWER: ["browse"],
-    BUILDER: ["browse", "build", "pull", "push", "tag", "export", "cancel_own_job", "keep_secrets"],
-    ADMIN: list(PERMISSIONS),
-}
 # Admins also manage accounts in Django's admin site, with Django's own permissions.
 ADMIN_AUTH_PERMISSIONS = ["add_user", "change_user", "view_user", "view_group"]
 # And the roles on one engine (images.EngineRole), there too.
 ADMIN_ENGINE_ROLE_PERMISSIONS = ["add_enginerole", "change_enginerole", "delete_enginerole", "view_enginerole"]
 ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
-    BUILDER: "also builds, pulls, pushes, tags, exports, cancels own jobs, keeps own build secrets, sees the "
-             "build cache",
+    BUILDER: "also builds, pulls, pushes, tags, exports, runs and commits containers, cancels own jobs, keeps own "
+             "build secrets, sees the build cache",
     ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.
 # Indexing an image's files reads its whole save stream: those who make images may.
-JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build"}
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build", "run": "run"}
 
 
 def may(user, codename, engine=None):
@@ -76,8 +60,6 @@ def engine_role(user, engine):
         return None
     granted = getattr(user, "_dockyard_engine_roles", None)
     if granted is None:
-        from images.models import EngineRole
-
         granted = dict(EngineRole.objects.filter(user=user).values_list("engine", "role"))
         user._dockyard_engine_roles = granted
     return granted.get(engine)
@@ -138,22 +120,23 @@ def check(user, codename, action=None, target="", audited_as=None, engine=None):
     """Raise Refused (and record it in the audit log, as `audited_as` or the
     permission's own action) unless `user` may `codename` on `engine`."""
     if not may(user, codename, engine):
-        from images.accounts import audit
-
         audit.record(user, audited_as or audit.action_for(codename), target, audit.DENIED, detail=f"needs {codename}")
         raise Refused(user, codename, action, engine)
 
 
-def requires(codename):
-    """View decorator: the view runs only for users with images.<codename>."""
+def requires(codename, action=None):
+    """View decorator: the view runs only for users with images.<codename>. A
+    refusal names `action` (what the view does) where the permission's own
+    description would name something else."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
-            check(request.user, codename, target=request.path)
+            check(request.user, codename, action, target=request.path)
             return view(request, *args, **kwargs)
 
         wrapper.dockyard_permission = codename
+        wrapper.dockyard_action = action
         return wrapper
 
     return decorate

@@ -57,13 +57,15 @@ class UserOut(Schema):
         return user.is_active
 
 
-@router.get("/tokens", response={200: list[TokenOut], **errors()}, auth=allowed("browse"))
+@router.get("/tokens", response={200: list[TokenOut], **errors()},
+            auth=allowed("browse", roles.KEEP_TOKENS))
 def token_list(request):
     """One's own API tokens."""
     return request.user.api_tokens.all()
 
 
-@router.post("/tokens", response={201: NewToken, **errors(400)}, auth=allowed("browse"))
+@router.post("/tokens", response={201: NewToken, **errors(400)},
+             auth=allowed("browse", roles.KEEP_TOKENS))
 def token_create(request, fields: FormOrJson[TokenFields]):
     """Make an API token.
 
@@ -76,7 +78,8 @@ def token_create(request, fields: FormOrJson[TokenFields]):
     return Status(201, {**TokenOut.from_orm(token).dict(), "token": secret})
 
 
-@router.delete("/tokens/{int:pk}", response={204: None, **errors(404)}, auth=allowed("browse"))
+@router.delete("/tokens/{int:pk}", response={204: None, **errors(404)},
+               auth=allowed("browse", roles.KEEP_TOKENS))
 def token_revoke(request, pk: int):
     """Revoke one of one's own API tokens.
 
@@ -118,3 +121,28 @@ def user_role(request, pk: int, fields: FormOrJson[RoleFields]):
     users.change_role(request.user, user, form.cleaned_data["role"], form.cleaned_data["active"])
     user.refresh_from_db()
     return user
+
+
+class PasswordFields(Schema):
+    old_password: str
+    new_password: str = Field(description="Checked by the same rules as the account page's form.")
+
+
+@router.post("/account/password", response={204: None, **errors(400)}, auth=allowed("browse"))
+def password_change(request, fields: FormOrJson[PasswordFields]):
+    """Change one's own password.
+
+    Needs the current password, so a token alone cannot change it. API tokens keep working; other sessions end.
+    """
+    from django.contrib.auth.forms import PasswordChangeForm
+
+    from images.accounts import audit
+
+    form = PasswordChangeForm(request.user, {"old_password": fields.old_password,
+                                             "new_password1": fields.new_password,
+                                             "new_password2": fields.new_password})
+    if not form.is_valid():
+        return form_errors("The password was not changed.", form)
+    form.save()
+    audit.record(request.user, "password", request.user.get_username())
+    return Status(204, None)

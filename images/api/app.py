@@ -12,7 +12,7 @@ from django.views.generic import RedirectView
 from ninja import NinjaAPI, Swagger
 
 from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
-from images.api import accounts, audit, auth, build_cache, errors, files, images, jobs, registries, secrets, tags
+from images.api import accounts, audit, auth, build_cache, errors, files, images, jobs, registries, runs, secrets, tags
 
 
 class DockyardAPI(NinjaAPI):
@@ -32,9 +32,23 @@ class DockyardAPI(NinjaAPI):
                 entry["description"] = f"Needs `{permission}` (the {role} role). {description.strip()}".strip()
                 entry["x-dockyard-permission"] = permission
                 body = entry.get("requestBody", {}).get("content", {})
+                _fields_with_files(body)
                 if "application/json" in body:  # fields.FormOrJson: a form's fields too
                     body["application/x-www-form-urlencoded"] = body["application/json"]
         return schema
+
+
+def _fields_with_files(body):
+    """ninja documents a FormOrJson body beside a File as one multipart field
+    holding the model: the fields come as JSON, or as multipart fields beside
+    the file."""
+    multipart = body.get("multipart/form-data", {}).get("schema", {})
+    models = [value for value in multipart.get("properties", {}).values() if "$ref" in value]
+    if len(models) != 1:
+        return
+    files = {name: value for name, value in multipart["properties"].items() if "$ref" not in value}
+    body["application/json"] = {"schema": models[0]}
+    body["multipart/form-data"] = {"schema": {"allOf": [models[0], {"type": "object", "properties": files}]}}
 
 
 api = DockyardAPI(
@@ -50,7 +64,7 @@ api = DockyardAPI(
 )
 errors.add_handlers(api)
 # images last: its /api/images/{reference} would take every path under /api/images/.
-AREAS = (tags, jobs, registries, secrets, accounts, audit, files, build_cache, images)
+AREAS = (tags, jobs, runs, registries, secrets, accounts, audit, files, build_cache, images)
 for area in AREAS:
     api.add_router("", area.router)
 
@@ -90,19 +104,34 @@ def _adapted(pattern):
 
 
 def _json_not_allowed(view):
-    """ninja answers a method an operation does not take with a bare 405."""
+    """ninja answers a method an operation does not take with a bare 405: say
+    which methods the path takes, in the body and in Allow."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
         if response.status_code == 405 and not isinstance(response, JsonResponse):
-            allow = response.get("Allow", "")
-            methods = sorted(method.strip() for method in allow.split(",") if method.strip())
-            response = errors.answer(405, f"Use {' or '.join(methods)}.")
-            response["Allow"] = allow
+            methods = sorted(method.strip() for method in response.get("Allow", "").split(",") if method.strip())
+            message = f"{request.method} is not a method of this path: use {' or '.join(methods)}."
+            response = errors.answer(405, " ".join([message, *_action_on_a_reference(request.path_info)]))
+            response["Allow"] = ", ".join(methods)
         return response
 
     return wrapper
+
+
+def _action_on_a_reference(path):
+    """What to say when an image's action was sent to a reference, which
+    /api/images/{reference} took for a reference with a slash."""
+    reference, _, action = path.removeprefix("/api/images/").rpartition("/")
+    if path.startswith("/api/images/") and reference and action in _image_actions():
+        yield (f"/api/images/<id>/{action} takes the image's id (sha256:…, 64 or 12 hex digits), not a reference: "
+               f"GET /api/images/{reference} gives it.")
+
+
+def _image_actions():
+    prefix = "/api/images/{imageid:image_id}/"
+    return {path.removeprefix(prefix).partition("/")[0] for path, _ in operations() if path.startswith(prefix)}
 
 
 def _schema_access(view):

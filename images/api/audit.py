@@ -9,7 +9,7 @@ from pydantic import Field
 from images.accounts import audit
 from images.api.auth import allowed
 from images.api.schemas import errors
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 router = Router(tags=["audit"])
 

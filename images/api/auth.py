@@ -19,8 +19,9 @@ LOGIN_NEEDED = "Log in, or send Authorization: Bearer <token>."
 
 
 class _Permission:
-    def __init__(self, permission):
+    def __init__(self, permission, action=None):
         self.permission = permission
+        self.action = action
         super().__init__()
 
     def _allowed(self, request):
@@ -29,7 +30,7 @@ class _Permission:
             return None
         if self.permission is None:
             raise PermissionDenied("This call declares no permission, so it is refused to everyone.")
-        check(user, self.permission, target=request.path)
+        check(user, self.permission, self.action, target=request.path)
         return user
 
 
@@ -58,9 +59,10 @@ class Session(_Permission, APIKeyCookie):
         return self._allowed(request)
 
 
-def allowed(permission):
-    """The auth of an operation that needs images.<permission>."""
-    return [BearerToken(permission), Session(permission)]
+def allowed(permission, action=None):
+    """The auth of an operation that needs images.<permission>; a refusal names
+    `action` where the permission's own description would name something else."""
+    return [BearerToken(permission, action), Session(permission, action)]
 
 
 def undeclared():

@@ -5,6 +5,7 @@ from datetime import datetime
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from images.accounts.roles import PRUNE_BUILD_CACHE, SEE_BUILD_CACHE
 from images.api.auth import allowed
 from images.api.errors import answer
 from images.api.fields import FormOrJson
@@ -65,7 +66,7 @@ class Pruned(Schema):
     reclaimed: int = Field(description="Bytes reclaimed.")
 
 
-@router.get("/build-cache", response={200: BuildCache, **errors(503)}, auth=allowed("build"))
+@router.get("/build-cache", response={200: BuildCache, **errors(503)}, auth=allowed("build", SEE_BUILD_CACHE))
 def build_cache_list(request, filters: Query[CacheFilters]):
     """The build cache.
 
@@ -78,7 +79,7 @@ def build_cache_list(request, filters: Query[CacheFilters]):
                                              "mount_target": record.mount_target} for record in records]}
 
 
-@router.post("/build-cache/prune", response={200: Pruned, **errors(400, 503)}, auth=allowed("prune"))
+@router.post("/build-cache/prune", response={200: Pruned, **errors(400, 503)}, auth=allowed("prune", PRUNE_BUILD_CACHE))
 def build_cache_prune(request, fields: FormOrJson[PruneFields]):
     """Prune the build cache.
 

@@ -4,8 +4,9 @@ wasted space, and the diff of two images."""
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict, Field
 
+from images.accounts.roles import INDEX_FILES
 from images.api.auth import allowed
-from images.api.fields import ImageHex
+from images.api.fields import ImageId, full_image_id
 from images.api.schemas import Job, errors
 from images.catalog import detail
 from images.files import diff, explorer
@@ -94,7 +95,7 @@ class SearchAnswer(Schema):
 
 
 class Waster(Schema):
-    path: str
+    path: str = Field(description="Spelled as /files and the search spell paths: /root/saved.txt.")
     size: int = Field(description="Its bytes in all the layers that hold it.")
     layers: list[int]
 
@@ -187,37 +188,38 @@ class Comparison(Schema):
     not_indexed: list[str]
 
 
-@router.post("/images/{imageid:image_hex}/index", response={201: Job, **errors(404, 429)}, auth=allowed("build"))
-def image_index(request, image_hex: ImageHex):
+@router.post("/images/{imageid:image_id}/index", response={201: Job, **errors(404, 429)},
+             auth=allowed("build", INDEX_FILES))
+def image_index(request, image_id: ImageId):
     """Index an image's files.
 
     Starts a job of kind `index`, which reads the image's `docker save` stream once; its `progress` has a bar per
     layer. Layers already indexed for another image are not read again.
     """
-    image = detail.image_summary(request.engine, image_hex)
+    image = detail.image_summary(request.engine, image_id)
     return Status(201, control.start_index(request.user, image.id, image.tags[0] if image.tags else ""))
 
 
-@router.get("/images/{imageid:image_hex}/files/search", response={200: SearchAnswer, **errors(404)},
+@router.get("/images/{imageid:image_id}/files/search", response={200: SearchAnswer, **errors(404)},
             auth=allowed("browse"))
-def image_files_search(request, image_hex: ImageHex, query: Query[SearchQuery]):
+def image_files_search(request, image_id: ImageId, query: Query[SearchQuery]):
     """Search an image's paths.
 
     Paths holding `q` in any layer, with what each layer did to them; the first 200.
     """
-    index = explorer.index_for(f"sha256:{image_hex}")
+    index = explorer.index_for(full_image_id(request.engine, image_id))
     hits, more = explorer.search(index, query.q)
     return {"image": index.image_id, "more": more, "hits": hits}
 
 
-@router.get("/images/{imageid:image_hex}/files", response={200: Directory, **errors(404)}, auth=allowed("browse"))
-def image_files(request, image_hex: ImageHex, query: Query[DirectoryQuery]):
+@router.get("/images/{imageid:image_id}/files", response={200: Directory, **errors(404)}, auth=allowed("browse"))
+def image_files(request, image_id: ImageId, query: Query[DirectoryQuery]):
     """One directory after one layer.
 
     The directory as that layer leaves it, each entry marked by what the layer did to it, and what the layer removed
     from it; 404 until the image is indexed.
     """
-    index = explorer.index_for(f"sha256:{image_hex}")
+    index = explorer.index_for(full_image_id(request.engine, image_id))
     layer = explorer.parse_layer(query.layer, index)
     listing = explorer.directory(index, layer, query.path, query.changed, query.offset)
     return {"image": index.image_id, "layer": listing.layer,
@@ -226,13 +228,13 @@ def image_files(request, image_hex: ImageHex, query: Query[DirectoryQuery]):
             "offset": listing.offset, "more": listing.more, "entries": listing.entries}
 
 
-@router.get("/images/{imageid:image_hex}/waste", response={200: Waste, **errors(404)}, auth=allowed("browse"))
-def image_waste(request, image_hex: ImageHex):
+@router.get("/images/{imageid:image_id}/waste", response={200: Waste, **errors(404)}, auth=allowed("browse"))
+def image_waste(request, image_id: ImageId):
     """Wasted space, as dive counts it.
 
     Files written in one layer and written again or removed in a later one, and the efficiency score.
     """
-    index = explorer.index_for(f"sha256:{image_hex}")
+    index = explorer.index_for(full_image_id(request.engine, image_id))
     return {"image": index.image_id, **explorer.waste(index).__dict__}
 
 

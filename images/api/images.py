@@ -1,7 +1,8 @@
-"""Images: the list, one image, rebuild, remove, prune, export and import."""
+"""Images: the list, one image, its provenance, rebuild, remove, prune, export and import."""
 
 from datetime import datetime
 
+from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,22 +10,28 @@ from images import engines
 from images.accounts import roles
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
-from images.api.fields import FormOrJson, ImageHex
+from images.api.fields import FormOrJson, ImageId, full_image_id
 from images.api.schemas import Job, StrList, errors
+from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
-from images.catalog import detail, listing
+from images.catalog import detail, lineage, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.lifecycle import exports, imports, removal
+from images.lifecycle import exports, imports, pruning, removal
 from images.lifecycle.forms import ImportForm
 from images.lifecycle.tags import ActionRefused
-from images.views.streaming import StreamingResponse
+from images.refs import is_image_id
+from images.responses import StreamingResponse
 
 router = Router(tags=["images"])
 
 
+SEARCH_HELP = ("As images are written: part of [registry/]repository[:tag], an id with or without sha256:, "
+               "a digest (sha256:… or repository@sha256:…).")
+
+
 class ImageFilters(Schema):
-    q: str = Field("", description="Part of a repository, tag or id.")
+    q: str = Field("", description=SEARCH_HELP)
     state: str = Field("", description="dangling, in-use or unused; anything else: all.")
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
@@ -36,8 +43,9 @@ class Totals(BaseModel):
 
     images: int
     tags: int
-    dangling: int
-    size: int
+    dangling: int = Field(description="Images `docker images -f dangling=true` lists.")
+    size: int | None = Field(description="Bytes the images' layers take on disk, each layer once however many "
+                                         "images share it (`docker system df`); null if the engine would not say.")
 
 
 class ImageRow(BaseModel):
@@ -75,7 +83,9 @@ class HistoryLayer(Schema):
     build_args: str
     created_by: str = Field(description="The engine's own record of it.")
     size: int
-    empty: bool
+    empty: bool | None = Field(description="The image config's `empty_layer`: the step made no layer. "
+                                            "Null when the config could not be read.")
+    diff_id: str = Field(description="The layer the step made (the config's rootfs); empty when it made none.")
     comment: str
 
     @staticmethod
@@ -95,7 +105,7 @@ class Image(Schema):
     size: int
     platform: str
     config: Config
-    history: list[HistoryLayer] = Field(description="Newest layer first.")
+    history: list[HistoryLayer] = Field(description="Newest step first.")
 
 
 class RemoveFields(Schema):
@@ -130,7 +140,7 @@ def images_list(request, filters: Query[ImageFilters]):
 
 
 class SearchQuery(Schema):
-    q: str = Field(..., min_length=1, max_length=200, description="Part of a repository, tag or id.")
+    q: str = Field(..., min_length=1, max_length=200, description=SEARCH_HELP)
 
 
 class SearchRow(BaseModel):
@@ -152,7 +162,7 @@ class EngineMatches(BaseModel):
 def images_search(request, query: Query[SearchQuery]):
     """Search every engine.
 
-    The images whose repository, tag or id contains `q`, on each engine the caller may browse, engine by engine.
+    The images matching `q` as on the image list, on each engine the caller may browse, engine by engine.
     """
     names = roles.engines_where(request.user, "browse")
     found = listing.search_engines(names, query.q)
@@ -163,28 +173,72 @@ def images_search(request, query: Query[SearchQuery]):
             for matches in found]
 
 
-@router.post("/images/{imageid:image_hex}/rebuild", response={201: Job, **errors(409, 429)},
+@router.post("/images/{imageid:image_id}/rebuild", response={201: Job, **errors(409, 429)},
              auth=allowed("build"))
-def image_rebuild(request, image_hex: ImageHex):
+def image_rebuild(request, image_id: ImageId):
     """Rebuild an image.
 
     Runs the recipe of the Dockyard build that made the image again; answers 201 with the build job.
     """
-    return Status(201, control.rebuild_image(f"sha256:{image_hex}", request.user))
+    return Status(201, control.rebuild_image(full_image_id(request.engine, image_id), request.user))
 
 
-@router.get("/images/{imageid:image_hex}/export", response=errors(404), auth=allowed("export"),
+@router.get("/images/{imageid:image_id}/export", response=errors(404), auth=allowed("export"),
             openapi_extra={"responses": {200: {"description": "The image's `docker save` tar, streamed.",
                                                "content": {"application/x-tar": {}}}}})
-def image_export(request, image_hex: ImageHex):
+def image_export(request, image_id: ImageId):
     """Export an image.
 
     A `docker save` tar of the image with all its tags, streamed.
     """
-    export = exports.export_image(request.engine, image_hex)
+    export = exports.export_image(request.engine, image_id)
     response = StreamingResponse(export.chunks, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
+
+
+@router.get("/images/{imageid:image_id}/provenance", response=errors(404), auth=allowed("browse"),
+            openapi_extra={"responses": {200: {
+                "description": "An in-toto Statement (v1) whose predicate is SLSA v1 provenance "
+                               "(buildDefinition, runDetails), sent as a file to keep.",
+                "content": {attestation.MEDIA_TYPE: {"schema": {"type": "object"}}}}}})
+def image_provenance(request, image_id: ImageId):
+    """An image's provenance.
+
+    What the Dockyard build of this image was made from: its source, the Dockerfile's digest, build args
+    (secrets by id only), target, builder, and each base image's id and repo digest when the build started.
+    404 for an image Dockyard did not build.
+    """
+    record = provenance.of_image(full_image_id(request.engine, image_id))
+    if record is None:
+        raise Http404("Dockyard recorded no build of this image on this engine.")
+    response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
+    return response
+
+
+class InferredParentOut(Schema):
+    image_id: str
+    tags: list[str]
+    shared_layers: int = Field(description="Its layers, all of them the first of this image's.")
+    layers: int = Field(description="This image's layers.")
+
+
+class ParentOut(Schema):
+    parent: InferredParentOut | None = Field(description="Null when no local image's layers are a prefix of its own.")
+    candidates: int = Field(description="Local images that could be below it (no bigger than it).")
+    unchecked: int = Field(description="Candidates whose layers were not read yet; asking again reads more.")
+
+
+@router.get("/images/{imageid:image_id}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
+def image_parent(request, image_id: ImageId):
+    """An image's inferred parent.
+
+    For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
+    whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
+    """
+    detail.check_reference(image_id)
+    return lineage.parent_of(request.engine, image_id)
 
 
 @router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))
@@ -198,6 +252,24 @@ def image_remove(request, fields: FormOrJson[RemoveFields]):
     return {"removed": removed, "refused": refused}
 
 
+class PrunePreview(Schema):
+    images: list[str] = Field(description="The ids of the images a prune with these filters removes.")
+    bytes_freed: int = Field(description="The bytes it frees: their layers no kept image holds, each once.")
+
+
+@router.get("/prune", response={200: PrunePreview, **errors(400)}, auth=allowed("prune"))
+def prune_preview(request, fields: Query[PruneFields]):
+    """What a prune would do.
+
+    The images `POST /api/prune` with the same `all` and `label` removes, and the bytes that frees.
+    """
+    try:
+        plan = pruning.plan_prune(request.engine, all_unused=fields.all, label=fields.label)
+    except ActionRefused as refused:
+        return answer(400, f"Nothing to preview: {refused}")
+    return {"images": [row.image_id for row in plan.images], "bytes_freed": plan.bytes_freed}
+
+
 @router.post("/prune", response={200: Pruned, **errors(400)}, auth=allowed("prune"))
 def prune(request, fields: FormOrJson[PruneFields]):
     """Prune images.
@@ -205,8 +277,7 @@ def prune(request, fields: FormOrJson[PruneFields]):
     Dangling images, or every unused one, optionally only those with a label; answers with the bytes reclaimed.
     """
     try:
-        deleted, reclaimed = removal.prune(request.engine, request.user, all_unused=fields.all,
-                                           label=fields.label.strip())
+        deleted, reclaimed = pruning.prune(request.engine, request.user, all_unused=fields.all, label=fields.label)
     except ActionRefused as refused:
         return answer(400, f"Nothing pruned: {refused}")
     return {"deleted": deleted, "reclaimed": reclaimed}
@@ -238,3 +309,27 @@ def image_detail(request, reference: str):
     image = detail.image_detail(request.engine, reference)
     summary = image.summary
     return {**summary.__dict__, "platform": summary.platform, "config": summary.__dict__, "history": image.layers}
+
+
+class RemovedImage(Schema):
+    removed: str = Field(description="The image's id.")
+    tags: list[str] = Field(description="The tags that went with it.")
+
+
+# On the path of image_detail: one path, one list of the methods it takes.
+@router.delete("/images/{path:reference}", response={200: RemovedImage, **errors(400, 404, 409)},
+               auth=allowed("remove"))
+def image_delete(request, reference: str, force: Query[bool] = False):
+    """Remove one image.
+
+    By its id (sha256:…, 64 or a short 12 hex digits), with all its tags; an image that containers use only with
+    `force=true`. To remove one tag, POST /api/images/{id}/untag.
+    """
+    if not is_image_id(reference):
+        return answer(400, f"DELETE takes an image's id, not a reference: to remove the tag {reference}, "
+                           f"POST /api/images/<id>/untag; GET /api/images/{reference} gives the id.")
+    [plan] = removal.plan_image_removals(request.engine, [reference])
+    _, refused = removal.remove_images(request.engine, [plan], request.user, force=force)
+    if refused:
+        return answer(409, f"Not removed: {refused[0]}")
+    return {"removed": plan.image_id, "tags": plan.tags}

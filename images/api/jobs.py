@@ -1,15 +1,15 @@
 """Jobs: starting builds and pulls, the list, following one, cancel and retry."""
 
 from django.core.paginator import Paginator
-from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
+from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from images.api.auth import allowed
-from images.api.errors import form_errors
+from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson
-from images.api.schemas import Job, JobSummary, StrList, errors
+from images.api.schemas import Error, Job, JobSummary, StrList, errors
 from images.builds.forms import BuildForm, PullForm
-from images.jobs import control, queries
+from images.jobs import control, logsearch, queries
 from images.jobs.access import job_for
 
 router = Router(tags=["jobs"])
@@ -26,7 +26,7 @@ class BuildFields(Schema):
     directory: str = Field("", description="A directory under DOCKYARD_BUILD_ROOTS, for source=directory.")
     git_url: str = Field("", description="https://host/repo.git#ref:subdir, for source=git.")
     dockerfile: str = Field("", description="The Dockerfile's path in the context (Dockerfile).")
-    tags: str = Field("", description="Space or comma separated.")
+    tags: str = Field("", description="Separated by commas or new lines; none leaves the image untagged.")
     build_args: str = Field("", description="KEY=value lines. They end up in the image's history.")
     secret_args_ok: bool = Field(False, description="Pass build args whose names look like secrets anyway.")
     labels: str = Field("", description="key=value lines.")
@@ -58,18 +58,40 @@ class JobPage(Schema):
 class LogPage(Schema):
     job: int
     state: str
-    lines: list[tuple[int, str]] = Field(description="[number, text] pairs, in order.")
+    lines: list[tuple[int, str, int]] = Field(
+        description="[number, text, arrived] triples, in order; arrived is when the line came, in ms since the epoch.")
     next_after: int = Field(description="Ask again with after=next_after for the lines after these.")
     more: bool = Field(description="Lines already stored come after these.")
 
 
-@router.post("/builds", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
-def build_create(request, fields: Form[BuildFields], context: File[UploadedFile] = None):
+class LogSearch(Schema):
+    q: str = Field(description="What to look for: text (or a regular expression with regex=true).")
+    after: int = Field(0, ge=0, description="Return matching lines after this line number.")
+    regex: bool = Field(False, description=f"q is a regular expression; one running over "
+                                           f"{logsearch.REGEX_SECONDS:g} s is stopped.")
+    case: bool = Field(False, description="Match upper and lower case exactly.")
+
+
+class LogMatches(Schema):
+    job: int
+    count: int = Field(description="Lines that match, in the whole stored log.")
+    lines: list[tuple[int, str, int]] = Field(
+        description=f"Up to {logsearch.PAGE} matching [number, text, arrived] lines after line `after`.")
+    next_after: int = Field(description="Ask again with after=next_after for the next matching lines.")
+    more: bool = Field(description="More matching lines come after these.")
+
+
+@router.post("/builds", response={201: Job, **errors(400, 415, 429)}, auth=allowed("build"))
+def build_create(request, fields: FormOrJson[BuildFields], context: File[UploadedFile] = None):
     """Start a build.
 
-    Multipart, with the build page's fields; `context` is the .tar, .tar.gz or .zip for source=upload.
-    Answers 201 with the job; follow it at /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
+    JSON (or form fields) with the build page's fields, for source=dockerfile, git or directory; for source=upload,
+    multipart, with `context`: the .tar, .tar.gz or .zip. Answers 201 with the job; follow it at
+    /api/jobs/{id}/log or the websocket /ws/jobs/{id}/.
     """
+    if fields.source == "upload" and request.content_type != "multipart/form-data":
+        return answer(415, "An upload's context comes as multipart/form-data, in the field `context`; JSON builds "
+                           "from source dockerfile, git or directory.")
     form = BuildForm(fields.dict(exclude_unset=True), {"context": context} if context else {}, user=request.user)
     if not form.is_valid():
         return form_errors("The build was not started.", form)
@@ -118,6 +140,22 @@ def job_log(request, pk: int, after: Query[int] = 0):
     lines = queries.lines_after(job, after, LOG_PAGE)
     return {"job": job.pk, "state": job.state, "lines": lines, "next_after": lines[-1][0] if lines else after,
             "more": bool(lines) and lines[-1][0] < job.line_count}
+
+
+@router.get("/jobs/{int:pk}/log/search", response={200: LogMatches, 400: Error, **errors(404)},
+            auth=allowed("browse"))
+def job_log_search(request, pk: int, search: Query[LogSearch]):
+    """Search a job's whole stored output.
+
+    Plain text, case-insensitive unless case=true; or a regular expression (regex=true). Counts the lines that
+    match, and returns them a page at a time after line `after`.
+    """
+    job = job_for(request.user, pk)
+    try:
+        found = logsearch.search(job.pk, search.q, search.after, search.regex, search.case)
+    except logsearch.SearchError as exc:
+        return answer(400, str(exc))
+    return {"job": job.pk, **found}
 
 
 @router.post("/jobs/{int:pk}/cancel", response={200: Job, 202: Job, **errors(404)}, auth=allowed("cancel_own_job"))

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from images.builds import contexts, dockerfile
 from images.builds.contexts import ContextError
-from images.refs import InvalidReference, parse_reference, registry_of
+from images.refs import InvalidReference, parse_reference, registry_of, split_host_port
 
 
 class FetchRefused(ContextError):
@@ -38,7 +38,7 @@ def check_registry(reference, what="Pulls and pushes"):
     from images.models import Registry  # models imports refs, which this module imports
 
     host = registry_of(reference).lower()
-    names = {host, host.rpartition(":")[0], "*"} - {""}
+    names = {host, split_host_port(host)[0], "*"}
     if names & set(settings.DOCKYARD_REGISTRY_HOSTS):
         return reference
     configured = {address.lower() for address in Registry.objects.values_list("address", flat=True)}
@@ -142,6 +142,14 @@ def _expansions(word, values, where, depth=3, budget=None):
         chosen = dict(zip(names, combination))
         yield from _expansions(_VARIABLE.sub(lambda match: _substitute(match, chosen), word), values, where,
                                depth - 1, budget)
+
+
+def expand(word, values):
+    """`word` with its variables given `values` (one each; a name without one is
+    empty), as the builder expands the image a FROM names."""
+    chosen = {match["braced"] or match["bare"]: "" for match in _VARIABLE.finditer(word)}
+    chosen.update((name, value) for name, value in values.items() if name in chosen)
+    return _VARIABLE.sub(lambda match: _substitute(match, chosen), word)
 
 
 def _substitute(match, chosen):

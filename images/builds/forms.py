@@ -14,6 +14,7 @@ SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|KEY", re.IGNORECASE)
 # field is stored with the job: each has a cap, refused with the form's error.
 PAIRS_MAX = 16 * 1024
 MAX_TAGS = 20
+TAG_SEPARATORS = re.compile(r"[,\r\n]")
 
 
 def _pairs(text, what):
@@ -42,7 +43,9 @@ class BuildForm(forms.Form):
     git_url = forms.CharField(required=False, max_length=2048, label="Git URL (#ref:subdir allowed)")
     dockerfile = forms.CharField(required=False, max_length=1024, initial="Dockerfile",
                                  label="Dockerfile path in the context")
-    tags = forms.CharField(required=False, max_length=4096, help_text="One or more, separated by spaces or commas.")
+    tags = forms.CharField(required=False, max_length=4096,
+                           help_text="One or more, separated by commas. Leave it empty and the image is untagged: "
+                                     "only its id names it, and a prune of dangling images removes it.")
     build_args = forms.CharField(required=False, max_length=PAIRS_MAX, widget=forms.Textarea(attrs={"rows": 3}),
                                  label="Build args",
                                  help_text="KEY=value, one a line. Build args are visible in docker history: "
@@ -75,7 +78,12 @@ class BuildForm(forms.Form):
         return builder
 
     def clean_tags(self):
-        tags = [tag for tag in self.cleaned_data["tags"].replace(",", " ").split() if tag]
+        # Not on spaces: "walk x:1" is a typo for one tag, not the two tags walk:latest and x:1.
+        tags = [tag.strip() for tag in TAG_SEPARATORS.split(self.cleaned_data["tags"]) if tag.strip()]
+        for tag in tags:
+            if any(char.isspace() for char in tag):
+                raise forms.ValidationError(f"Tags: {tag!r} has a space, which no tag may have. "
+                                            "Separate tags with commas or new lines.")
         if len(tags) > MAX_TAGS:
             raise forms.ValidationError(f"At most {MAX_TAGS} tags; this has {len(tags)}.")
         for tag in tags:

@@ -2,7 +2,7 @@
 layer history read as instructions, and the containers made from it."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from images.catalog import history, inspect
 from images.engine import ImageNotFound
@@ -17,7 +17,10 @@ def check_reference(reference):
     try:
         parse_reference(reference)
     except InvalidReference as exc:
-        raise ImageNotFound(reference, f"It is not a valid image reference: {exc}") from exc
+        reason = str(exc)
+        if "not a valid image reference" not in reason:  # parse_reference's catch-all says so itself
+            reason = f"It is not a valid image reference: {reason}"
+        raise ImageNotFound(reference, reason) from exc
 
 
 @dataclass
@@ -26,6 +29,7 @@ class ImageDetail:
     layers: list
     containers: list
     raw: str
+    inspected: dict = field(default_factory=dict)  # the engine's own inspect, as it came
 
     @property
     def hex_id(self):
@@ -33,7 +37,14 @@ class ImageDetail:
 
     @property
     def empty_layers(self):
+        """Steps the image config marks as having made no layer; None unknown."""
+        if any(layer.empty is None for layer in self.layers):
+            return None
         return sum(1 for layer in self.layers if layer.empty)
+
+    @property
+    def layer_count(self):
+        return sum(1 for layer in self.layers if layer.empty is False)
 
 
 def image_summary(engine, reference):
@@ -77,7 +88,8 @@ def image_detail(engine, reference):
     data = engine.inspect_image(reference)
     return ImageDetail(
         summary=inspect.summarize(data),
-        layers=history.layers_from_history(engine.image_history(data["Id"])),
+        layers=history.layers_from_history(engine.image_history(data["Id"]), engine.image_config(data["Id"])),
         containers=inspect.containers_of(data["Id"], engine.list_containers()),
         raw=json.dumps(data, indent=2, sort_keys=True),
+        inspected=data,
     )

@@ -19,8 +19,9 @@ import docker.utils.build
 import requests
 import urllib3
 from django.conf import settings
+from django.core.cache import cache
 
-from images.engine import hijack, layer_records
+from images.engine import containers, hijack, image_configs, layer_records
 from images.engine.output import engine_messages
 from images.monitoring import metrics
 
@@ -91,6 +92,7 @@ class Engine:
         self.tls_directory = tls_directory
         self._client = None
         self._lock = threading.Lock()
+        self._store = None
 
     def __repr__(self):
         return f"<Engine {self.name} at {self.address}>"
@@ -131,6 +133,111 @@ class Engine:
         with _engine_errors(self, call="list_images"):
             return self.api.images(name=repository, all=intermediate)
 
+    def dangling_image_ids(self):
+        """The ids `docker images -f dangling=true` lists: images without a tag that
+        no image is built on (those known only by a registry digest too)."""
+        with _engine_errors(self, call="list_images"):
+            return self.api.images(quiet=True, filters={"dangling": True})
+
+    # Runs: containers Dockyard starts (images.lifecycle.runs decides what they get) --------
+
+    def create_run_container(self, image, name, **run):
+        """Create a run's container named `name` (containers.run_body: no port,
+        mount, device, added capability or privilege); return its id."""
+        with _engine_errors(self, image, call="create_container"):
+            body = containers.run_body(image, **run)
+            created = self.api._post_json(self.api._url("/containers/create"), data=body, params={"name": name})
+            return self.api._result(created, True)["Id"]
+
+    def start_container(self, container_id):
+        with _engine_errors(self, call="start_container"):
+            self.api.start(container_id)
+
+    def inspect_container(self, container_id):
+        with _engine_errors(self, call="inspect_container"):
+            return self.api.inspect_container(container_id)
+
+    def stop_container(self, container_id, grace=10):
+        """SIGTERM, then SIGKILL after `grace` seconds (`docker stop -t`)."""
+        with _engine_errors(self, call="stop_container"):
+            self.api.stop(container_id, timeout=grace)
+
+    def remove_container(self, container_id):
+        with _engine_errors(self, call="remove_container"):
+            self.api.remove_container(container_id, force=True, v=True)
+
+    def containers_labelled(self, label):
+        """Every container, stopped ones too, carrying `label` (key=value)."""
+        with _engine_errors(self, call="list_containers"):
+            return self.api.containers(all=True, filters={"label": label})
+
+    def container_changes(self, container_id):
+        """`docker diff`: [{"Path", "Kind": 0 changed, 1 added, 2 deleted}]."""
+        with _engine_errors(self, call="container_changes"):
+            return self.api.diff(container_id) or []
+
+    def container_path_stat(self, container_id, path):
+        """A path's size, mode and link in the container, from a HEAD on its
+        archive: the engine answers with the stat alone, no content."""
+        with _engine_errors(self, call="container_path_stat"):
+            response = self.api.head(self.api._url("/containers/{0}/archive", container_id), params={"path": path})
+            self.api._raise_for_status(response)
+            return containers.path_stat(response.headers["X-Docker-Container-Path-Stat"])
+
+    def commit_container(self, container_id, message, author, changes, config):
+        """`docker commit` without a name (the caller tags it), with `config` as
+        the new image's configuration before `changes`; return the image id."""
+        with _engine_errors(self, call="commit_container"):
+            return self.api.commit(container_id, message=message, author=author, changes=changes, conf=config)["Id"]
+
+    # Terminals (images.engine.terminals reads and writes them) ---------------------------
+
+    def attach_socket(self, container_id, stdin):
+        """A TTY container's stream, hijacked (`POST /containers/{id}/attach`,
+        `Upgrade: tcp`): its output from now on, and its stdin if `stdin`.
+        Returns (socket, bytes already read)."""
+        flags = f"stream=1&stdout=1&stderr=1&stdin={1 if stdin else 0}"
+        return self._upgraded(f"/containers/{container_id}/attach?{flags}", call="attach_container")
+
+    def create_shell(self, container_id, command, env):
+        """An exec of `command` on a TTY with stdin, not yet started; its id."""
+        with _engine_errors(self, call="create_exec"):
+            return self.api.exec_create(container_id, command, stdin=True, tty=True, environment=env)["Id"]
+
+    def run_quietly(self, container_id, command):
+        """Run `command` in the container to its end, its output unread."""
+        with _engine_errors(self, call="exec"):
+            exec_id = self.api.exec_create(container_id, command, stdout=False, stderr=False)["Id"]
+            self.api.exec_start(exec_id)
+
+    def start_shell_socket(self, exec_id):
+        """Start an exec made by create_shell, hijacked (`POST /exec/{id}/start`)."""
+        return self._upgraded(f"/exec/{exec_id}/start", call="start_exec",
+                              body=json.dumps({"Detach": False, "Tty": True}).encode())
+
+    def resize_container(self, container_id, rows, cols):
+        with _engine_errors(self, call="resize_container"):
+            self.api.resize(container_id, height=rows, width=cols)
+
+    def resize_exec(self, exec_id, rows, cols):
+        with _engine_errors(self, call="resize_exec"):
+            self.api.exec_resize(exec_id, height=rows, width=cols)
+
+    def _upgraded(self, path, call, body=b""):
+        with _engine_errors(self, call=call):
+            sock = hijack.connect(self.address, self.timeout)
+            try:
+                received = hijack.upgrade(sock, f"/v{self.api.api_version}{path}",
+                                          [("Content-Type", "application/json")], "tcp", body=body)
+            except hijack.UpgradeRefused as exc:
+                sock.close()
+                raise EngineError(f"The engine refused the terminal: {exc}") from exc
+            except BaseException:
+                sock.close()
+                raise
+        sock.settimeout(None)  # a terminal stays quiet for as long as its user does
+        return sock, received
+
     def list_containers(self):
         """Every container, stopped ones too: an image a stopped container was
         made from is still in use."""
@@ -148,13 +255,38 @@ class Engine:
     def layer_tar_records(self, diff_ids):
         """The engine's own record of each of these layers' tar headers (see
         `layer_records`), or None: then only the save stream has them."""
-        if not self.address.startswith("unix://"):
-            return None  # the paths an engine on another host names are not this host's
-        with _engine_errors(self, call="info"):
-            info = self.api.info()
-        if not info.get("DockerRootDir"):
-            return None
-        return layer_records.tar_split_files(info["DockerRootDir"], info.get("Driver"), diff_ids)
+        store = self._local_store()
+        return layer_records.tar_split_files(*store, diff_ids) if store else None
+
+    def image_config(self, image_id, save_stream=True):
+        """The image's config, whose history marks the steps that made no layer
+        (`empty_layer`): from the engine's own store where it is on this host,
+        else from a save stream read up to it (see `image_configs`; not without
+        `save_stream`, unless read before); None if neither gives it."""
+        store = self._local_store()
+        config = image_configs.from_data_root(*store, image_id) if store else None
+        if config is not None:
+            return config
+        # An id is the hash of its config, so what was read once holds on every engine, for ever:
+        # a remote engine's save stream is read once per image, not once per page view.
+        key = f"dockyard:image-config:{image_id}"
+        config = cache.get(key)
+        if config is None and save_stream:
+            config = image_configs.from_save_stream(self.save_images([image_id]), image_id)
+            if config is not None:
+                cache.set(key, config, timeout=30 * 24 * 3600)
+        return config
+
+    def _local_store(self):
+        """(data root, storage driver) of an engine on this host, or None. Kept
+        once known: whatever is read there is checked against the ids asked for."""
+        if self._store is None and self.address.startswith("unix://"):
+            # The paths an engine on another host names are not this host's.
+            with _engine_errors(self, call="info"):
+                info = self.api.info()
+            if info.get("DockerRootDir"):
+                self._store = (info["DockerRootDir"], info.get("Driver"))
+        return self._store
 
     def tag_image(self, image_id, repository, tag):
         with _engine_errors(self, image_id, call="tag_image"):
@@ -180,9 +312,26 @@ class Engine:
         (ID, Type, Description, Size, Shared, InUse, CreatedAt, LastUsedAt,
         UsageCount, Parent). API 1.41 ignores `?type=build-cache` (1.42 added
         it) and sizes every image, container and volume too, so only the
-        Build cache page asks."""
-        with _engine_errors(self, call="build_cache"):
-            return self.api.df().get("BuildCache") or []
+        Build cache page asks (and the image list, after many new images)."""
+        return self.disk_usage().get("BuildCache") or []
+
+    # The engine computes one disk usage at a time and refuses a second asked meanwhile.
+    _DF_BUSY = "a disk usage operation is already running"
+    DF_WAIT_SECONDS = 30
+
+    def disk_usage(self):
+        """`GET /system/df` (`docker system df -v`). While another one runs (another
+        page, another Dockyard, a terminal on the same engine) the engine refuses
+        with "already running": it is asked again until that one is done."""
+        deadline = time.monotonic() + self.DF_WAIT_SECONDS
+        while True:
+            try:
+                with _engine_errors(self, call="disk_usage"):
+                    return self.api.df()
+            except EngineError as exc:
+                if self._DF_BUSY not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def prune_build_cache(self, keep_storage=None, all_records=False, until=None, record_id=None):
         """`POST /build/prune`: remove unused build cache, keeping `keep_storage`
@@ -320,9 +469,15 @@ class EngineStream:
         self.api.hooks["response"].append(self._remember)
         self._response = None
         self.closed = False
+        self._close_callbacks = []
 
     def _remember(self, response, *args, **kwargs):
         self._response = response
+
+    def on_close(self, callback):
+        """Call `callback()` when the stream is closed (a cancel): for a run, whose
+        container must be stopped rather than its output cut off."""
+        self._close_callbacks.append(callback)
 
     def close(self):
         self.closed = True
@@ -333,25 +488,34 @@ class EngineStream:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        for callback in self._close_callbacks:
+            callback()
 
-    def messages(self, start, decoded=False):
-        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
-        decoded messages) and yield the engine's JSON messages as dicts."""
+    @contextmanager
+    def _closable(self, reference=None, call="messages"):
+        """An engine call `close` may stop: whatever it fails with once closed,
+        or a clean end after a close (a shut-down socket may read as one), is
+        StreamClosed."""
         if self.closed:
             raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, call="messages"):
+        with _engine_errors(self.engine, reference, call=call):
             try:
-                stream = start(self.api)
-                if not decoded:
-                    stream = engine_messages(self._raw_chunks(stream))
-                yield from stream
+                yield
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.closed:
                     raise StreamClosed("The stream was closed before the engine finished.") from exc
                 raise
-        # A shut-down socket may also read as a clean end of the body.
         if self.closed:
             raise StreamClosed("The stream was closed before the engine finished.")
+
+    def messages(self, start, decoded=False):
+        """Run `start(api)` (which returns the SDK's raw chunk generator, or its
+        decoded messages) and yield the engine's JSON messages as dicts."""
+        with self._closable():
+            stream = start(self.api)
+            if not decoded:
+                stream = engine_messages(self._raw_chunks(stream))
+            yield from stream
 
     def _raw_chunks(self, sdk_chunks):
         """The response body in blocks of whatever has arrived. The SDK reads
@@ -366,6 +530,21 @@ class EngineStream:
             if not block:
                 return
             yield block
+
+    def container_output(self, container_id, tty):
+        """A container's output from its start, followed until it exits
+        (`GET /containers/{id}/logs?follow=1`): (stream name, bytes) pieces,
+        all "stdout" for a TTY, whose two streams the engine does not tell apart."""
+        demultiplexer = None if tty else containers.Demultiplexer()
+        with self._closable(call="container_output"):
+            response = self.api._get(self.api._url("/containers/{0}/logs", container_id), stream=True,
+                                     params={"follow": 1, "stdout": 1, "stderr": 1})
+            self.api._raise_for_status(response)
+            for block in self._raw_chunks(response.iter_content(64 * 1024)):
+                if demultiplexer is None:
+                    yield containers.STDOUT, block
+                else:
+                    yield from demultiplexer.feed(block)
 
     def build(self, registry_config=None, **options):
         """A classic build; `registry_config` ({address: auth_config}) are the
@@ -413,27 +592,18 @@ class EngineStream:
     def save(self, reference):
         """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
         tar as they arrive; closing the stream stops the engine sending."""
-        if self.closed:
-            raise StreamClosed("Cancelled before the engine was asked.")
-        with _engine_errors(self.engine, reference, call="save_stream"):
+        with self._closable(reference, call="save_stream"):
+            self.api.get_image(reference)
+            response = self._response
             try:
-                self.api.get_image(reference)
-                response = self._response
-                try:
-                    # A megabyte a read: the engine writes 16 kB chunks, and a
-                    # Python call per chunk costs a third of the reading.
-                    while block := response.raw.read(1 << 20):
-                        if self.closed:  # closed before the engine answered: its socket was not there to shut
-                            raise StreamClosed("The stream was closed before the engine finished.")
-                        yield block
-                finally:
-                    response.close()
-            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if self.closed:
-                    raise StreamClosed("The stream was closed before the engine finished.") from exc
-                raise
-        if self.closed:
-            raise StreamClosed("The stream was closed before the engine finished.")
+                # A megabyte a read: the engine writes 16 kB chunks, and a
+                # Python call per chunk costs a third of the reading.
+                while block := response.raw.read(1 << 20):
+                    if self.closed:  # closed before the engine answered: its socket was not there to shut
+                        raise StreamClosed("The stream was closed before the engine finished.")
+                    yield block
+            finally:
+                response.close()
 
     def load(self, fileobj):
         """`docker load` of a tar, streamed from the open file. Its output is a

@@ -1,5 +1,7 @@
 """A connection to the engine taken over by another protocol after an HTTP
-Upgrade: how a BuildKit session is attached (`POST /session`, `Upgrade: h2c`).
+Upgrade: how a BuildKit session is attached (`POST /session`, `Upgrade: h2c`),
+and a terminal (`POST /containers/{id}/attach`, `POST /exec/{id}/start`,
+`Upgrade: tcp`).
 
 The SDK's hijacked sockets (attach) come from a response that http.client has
 already read into its buffer, which may hold the first bytes of the new
@@ -35,28 +37,28 @@ def connect(address, timeout):
         return sock
     parts = urlsplit(url)
     if parts.scheme != "http":
-        raise UpgradeRefused(f"BuildKit sessions need the engine on a unix socket or plain tcp, not {address}.")
+        raise UpgradeRefused(f"Sessions and terminals need the engine on a unix socket or plain tcp, not {address}.")
     return socket.create_connection((parts.hostname, parts.port or 2375), timeout=timeout)
 
 
-def upgrade(sock, path, headers, protocol):
-    """Send `POST path` asking to switch to `protocol`; return the bytes that
-    arrived after the engine's `101 Switching Protocols`. Raise UpgradeRefused
-    with the engine's message for any other answer."""
+def upgrade(sock, path, headers, protocol, body=b""):
+    """Send `POST path` (with `body`) asking to switch to `protocol`; return the
+    bytes that arrived after the engine's `101 Switching Protocols`. Raise
+    UpgradeRefused with the engine's message for any other answer."""
     lines = [f"POST {path} HTTP/1.1", "Host: docker", f"Upgrade: {protocol}", "Connection: Upgrade",
-             "Content-Length: 0"]
+             f"Content-Length: {len(body)}"]
     for name, value in headers:
         if any(char in f"{name}{value}" for char in "\r\n\0"):
             raise ValueError(f"A header of the upgrade request holds a line break: {name!r}")
         lines.append(f"{name}: {value}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
     received = b""
     while b"\r\n\r\n" not in received:
         if len(received) > HEADER_LIMIT:
-            raise UpgradeRefused("The engine's answer to the session request has over 64 KB of headers.")
+            raise UpgradeRefused("The engine's answer to the upgrade request has over 64 KB of headers.")
         block = sock.recv(16 * 1024)
         if not block:
-            raise UpgradeRefused("The engine closed the connection instead of answering the session request.")
+            raise UpgradeRefused("The engine closed the connection instead of answering the upgrade request.")
         received += block
     head, _, rest = received.partition(b"\r\n\r\n")
     status_line = head.decode("latin-1").split("\r\n", 1)[0]

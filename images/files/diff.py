@@ -156,7 +156,8 @@ def _layers(engine, data, index):
     sizes = {row["diff_id"]: row["total_size"] for row in
              LayerIndex.objects.filter(diff_id__in=diff_ids).values("diff_id", "total_size")}
     made = index.layers if index is not None and len(index.layers) == len(diff_ids) else None
-    engine_made = history.layer_history(engine.image_history(data["Id"]), len(diff_ids))
+    engine_made = history.layer_history(engine.image_history(data["Id"]), engine.image_config(data["Id"]),
+                                        len(diff_ids))
     rows = []
     for position, diff_id in enumerate(diff_ids):
         step = (made or engine_made or [{}] * len(diff_ids))[position]

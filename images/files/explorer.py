@@ -24,7 +24,7 @@ from images.files.entries import display, parse_display
 from images.files.filesystem import ImageFiles, ROOT, UNCHANGED
 from images.files.indexing import load_layers
 from images.models import ImageIndex, Job, LayerIndex
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 
 PAGE = 500  # entries of one directory a request
 SEARCH_LIMIT = 200
@@ -173,6 +173,7 @@ class Directory:
     offset: int
     changed_only: bool
     size: int
+    focus: str = ""  # the name of the entry a link pointed at
 
     @property
     def more(self):
@@ -208,7 +209,9 @@ def path_bytes(text):
     return parse_display((text or "").strip("/"))
 
 
-def directory(index, layer, path, changed_only=False, offset=0, limit=PAGE):
+def directory(index, layer, path, changed_only=False, offset=0, limit=PAGE, focus=""):
+    """One directory after `layer`; with `focus` (an entry's name), the page of
+    entries that holds it."""
     files = files_of(index)
     wanted = path_bytes(path)
     pid = files.lookup(wanted) if wanted else ROOT
@@ -216,9 +219,36 @@ def directory(index, layer, path, changed_only=False, offset=0, limit=PAGE):
     if pid is None or not files.is_dir(pid, number) and not files.is_dir(pid, number - 1):
         raise Http404(f"There is no directory /{display(wanted)} after layer {layer}.")
     nodes = files.listing(number, pid, changed_only)
+    if focus:
+        at = next((at for at, node in enumerate(nodes) if display(node.name) == focus), 0)
+        offset = at - at % limit
     offset = max(offset, 0)
     return Directory(layer, "/" + display(wanted) if wanted else "/", [_entry(node) for node in nodes[offset:offset + limit]],
-                     len(nodes), offset, changed_only, files.dir_size(pid, number))
+                     len(nodes), offset, changed_only, files.dir_size(pid, number), focus)
+
+
+def open_at(index, path):
+    """Where the explorer opens a path (as pages spell it, "/root/saved.txt"):
+    (layer, directory, name of the entry pointed at). A directory opens itself,
+    anything else the directory holding it; after the image's last layer if the
+    path is still there, else after the last layer that had it."""
+    files = files_of(index)
+    wanted = path_bytes(path)
+    last = len(files.layers) - 1
+    if not wanted:
+        return last + 1, "/", ""
+    pid = files.lookup(wanted)
+    had = [number for number, there in files.history_of(pid) if there] if pid is not None else []
+    if pid is not None and files.exists(pid, last):
+        number = last
+    elif had:
+        number = had[-1]
+    else:
+        raise Http404(f"No layer of this image has /{display(wanted)}.")
+    if files.is_dir(pid, number):
+        return number + 1, "/" + display(wanted), ""
+    parent, _, name = wanted.rpartition(b"/")
+    return number + 1, "/" + display(parent) if parent else "/", display(name)
 
 
 # Search ---------------------------------------------------------------------------
@@ -264,7 +294,10 @@ class Waste:
 
 
 def waste(index):
+    """The index's wasted space, its wasters' paths spelled as every other path
+    here ("/root/saved.txt"; the summary keeps dive's spelling, "root/saved.txt")."""
     summary = index.summary
     return Waste(summary["efficiency"], summary["wasted_bytes"], summary["wasted_share"], summary["user_size"],
                  summary["inefficient_paths"],
-                 [{**waster, "layers": [number + 1 for number in waster["layers"]]} for waster in summary["wasters"]])
+                 [{**waster, "path": "/" + waster["path"], "layers": [number + 1 for number in waster["layers"]]}
+                  for waster in summary["wasters"]])

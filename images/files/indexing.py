@@ -108,7 +108,7 @@ def index_image(stream, reference, output, job=None):
     output.write(f"Indexing the files of {image_id}: {len(diff_ids)} layer{'s' if len(diff_ids) != 1 else ''}, "
                  f"{len(diff_ids) - len(missing)} already indexed.")
     if not missing:
-        layers = history.layer_history(engine.image_history(image_id), len(diff_ids))
+        layers = history.layer_history(engine.image_history(image_id), engine.image_config(image_id), len(diff_ids))
         if layers is not None:
             # Nothing to read: which step made each layer is all the save stream would add.
             index = save_image_index(image_id, diff_ids, layers, job, output)
@@ -117,7 +117,7 @@ def index_image(stream, reference, output, job=None):
     progress = _Progress(output)
     records = engine.layer_tar_records(diff_ids) if settings.DOCKYARD_INDEX_LAYER_RECORDS else None
     if records is not None:
-        layers = history.layer_history(engine.image_history(image_id), len(diff_ids))
+        layers = history.layer_history(engine.image_history(image_id), engine.image_config(image_id), len(diff_ids))
         if layers is not None:
             _read_layer_records(dict(zip(diff_ids, records)), missing, known, progress, output)
             progress.place([diff_id.encode() for diff_id in diff_ids], diff_ids)

@@ -15,6 +15,7 @@ worker serves its engine (`{"type": "workers"}`).
 """
 
 import asyncio
+import bisect
 import json
 import logging
 from collections import OrderedDict
@@ -30,12 +31,12 @@ from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
-from images.jobs import eager, fanout, publish, streams
+from images.jobs import eager, fanout, logstore, publish, streams
 from images.jobs.access import job_for
 from images.jobs.log import clipped_event
 from images.jobs.publish import images_group
 from images.middleware import SERVER_SEND
-from images.models import Job, JobLine
+from images.models import Job
 from images.monitoring import health
 from images.monitoring.metrics import lines_delivered
 
@@ -53,25 +54,30 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     slot_keeper = None
 
     async def dispatch(self, message):
-        if message["type"] == "images.event":
-            # Channels closes stale database connections before each message, on
-            # the one thread a process runs its database work on: one event to a
-            # thousand open lists took a thousand turns there (so did a job's
-            # batches, before `fanout`). The handler does not touch the database.
-            await getattr(self, get_handler_name(message))(message)
-            return
-        await super().dispatch(message)
+        # Channels closes stale database connections before each message, on
+        # the one thread a process runs its database work on: one event to a
+        # thousand open lists took a thousand turns there, and a thousand viewers
+        # opening a running build three turns each besides their own reads. These
+        # handlers reach the database only through database_sync_to_async, which
+        # closes them around each call itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
-    async def admit(self, engine):
+    async def admit(self, engine, may_browse=None):
         """Refuse (and return False) or take a stream slot on `engine` (a name).
         A refused handshake is answered 403; a user over the limit is told why,
-        then closed."""
-        audit.use_context(scope_client_address(self.scope), "web")
+        then closed. `may_browse`: whether the user may browse `engine`, if the
+        caller read it already."""
+        audit.use_context(scope_client_address(self.scope), "token" if self.scope.get("token_auth") else "web")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return False
-        if not await database_sync_to_async(may)(user, "browse", engine):
+        if may_browse is None:
+            may_browse = await database_sync_to_async(may)(user, "browse", engine)
+        if not may_browse:
             await database_sync_to_async(audit.record)(user, "browse", self.scope["path"], audit.DENIED,
                                                        detail="websocket; needs browse")
             await self.close(code=4403)
@@ -105,10 +111,9 @@ class JobConsumer(GuardedConsumer):
     async def connect(self):
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         # Browsing is by the job's engine; a job that does not exist is refused below, as one not visible.
-        if not await self.admit(await database_sync_to_async(_engine_of_job)(self.job_id)):
+        engine, may_browse, job = await database_sync_to_async(_admission)(self.scope.get("user"), self.job_id)
+        if not await self.admit(engine, may_browse):
             return
-        user = self.scope["user"]
-        job = await database_sync_to_async(_job_or_none)(user, self.job_id)
         if job is None:
             await self.release_slot()
             await self.close(code=4404)
@@ -146,7 +151,9 @@ class JobConsumer(GuardedConsumer):
         reading back (once: reading the lines here would chase the live ones
         through the database)."""
         await asyncio.sleep(RECHECK_AFTER)
-        state = await database_sync_to_async(_job_state)(self.job_id)
+        # Viewers that opened together recheck together: one read for them all.
+        state = await fanout.relay().read_together(self.job_id, "state", None, lambda asked: _job_state_for(
+            self.job_id, asked))
         if state not in Job.FINAL_STATES:
             return
         async with self.sending:
@@ -217,7 +224,7 @@ class JobConsumer(GuardedConsumer):
                 await self.catch_up(until=lines[0][0] - 1)
                 lines = [line for line in lines if line[0] > self.last_sent]
             if lines:
-                await self.send_lines(lines, whole_batch=len(lines) == len(event["lines"]))
+                await self.send_lines(lines, alike=len(lines) == len(event["lines"]))
                 self.last_sent = lines[-1][0]
         elif event["type"] == "state":
             if event["state"] != Job.State.QUEUED:
@@ -239,8 +246,10 @@ class JobConsumer(GuardedConsumer):
         await self.send_steps(job, ended=True)
         return job
 
-    async def send_lines(self, lines, whole_batch=False):
-        if whole_batch:
+    async def send_lines(self, lines, alike=False):
+        """`alike`: lines other viewers get just so (a whole live batch, a shared
+        read's answer), encoded once per process."""
+        if alike:
             await self.send_shared((self.job_id, "lines", lines[0][0], lines[-1][0]),
                                    lambda: {"type": "lines", "lines": lines})
         else:
@@ -272,30 +281,38 @@ class JobConsumer(GuardedConsumer):
 
     async def catch_up(self, until=None, ended=False):
         """Send the stored lines after the last one sent (up to `until`), with
-        the clipped marker where the middle of a long log was dropped. Once the
-        job has `ended`, what is stored no longer changes: the process's viewers
-        share one read of it."""
-        async def read(function, *args):
-            query = database_sync_to_async(function)
-            if not ended:
-                return await query(self.job_id, *args)
-            return await fanout.relay().read_once(self.job_id, (function.__name__, *args),
-                                                  lambda: query(self.job_id, *args))
+        the clipped marker where the middle of a long log was dropped. The
+        process's viewers share reads: once the job has `ended`, what is stored
+        no longer changes, and all of them share one read of it; while it runs,
+        those asking together share the next read, begun after they asked."""
+        relay, job_id = fanout.relay(), self.job_id
 
-        job = await read(_job)
+        async def read_job():
+            if ended:
+                return await relay.read_once(job_id, ("_job",), lambda: database_sync_to_async(_job)(job_id))
+            return await relay.read_together(job_id, "job", None, lambda asked: _read_job_for(job_id, asked))
+
+        async def read_lines(after):
+            if ended:
+                return await relay.read_once(job_id, ("_stored_lines", after, until),
+                                             lambda: database_sync_to_async(_stored_lines)(job_id, after, until))
+            return await relay.read_together(job_id, "lines", (after, until),
+                                             lambda asked: _stored_lines_for(job_id, asked))
+
+        job = await read_job()
         while True:
-            lines = await read(_stored_lines, self.last_sent, until)
+            lines = await read_lines(self.last_sent)
             if not lines:
                 break
             clip = job.clipped_before
             head = [line for line in lines if not clip or line[0] < clip]
             tail = lines[len(head):]
             if head:
-                await self.send_lines(head)
+                await self.send_lines(head, alike=True)
             if tail:
                 if self.last_sent < clip:
                     await self.send_json(clipped_event(job))
-                await self.send_lines(tail)
+                await self.send_lines(tail, alike=True)
             self.last_sent = lines[-1][0]
         return job
 
@@ -309,10 +326,43 @@ def _job_state(job_id):
 
 
 def _stored_lines(job_id, after, until):
-    query = JobLine.objects.filter(job_id=job_id, seq__gt=after)
-    if until is not None:
-        query = query.filter(seq__lte=until)
-    return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+    return logstore.read(job_id, after, REPLAY_CHUNK, until)
+
+
+async def _job_state_for(job_id, asked):
+    state = await database_sync_to_async(_job_state)(job_id)
+    return [state] * len(asked)
+
+
+async def _read_job_for(job_id, asked):
+    """The job's row, once for everyone in `asked`."""
+    job = await database_sync_to_async(_job)(job_id)
+    return [job] * len(asked)
+
+
+async def _stored_lines_for(job_id, asked):
+    """For each (after, until) in `asked`, what `_stored_lines` answers, from
+    one read after the lowest `after` for all that it reaches (a read holds
+    REPLAY_CHUNK lines; those asking beyond it share a read of their own).
+    An empty answer means, as from `_stored_lines`, that nothing more is stored."""
+    answers = {}
+    pending = sorted(set(asked), key=lambda request: request[0])
+    while pending:
+        after = pending[0][0]
+        until = None if any(wanted is None for _, wanted in pending) else max(wanted for _, wanted in pending)
+        lines = await database_sync_to_async(_stored_lines)(job_id, after, until)
+        seqs = [line[0] for line in lines]
+        whole = len(lines) < REPLAY_CHUNK  # everything stored after `after` (up to `until`)
+        beyond = []
+        for mine, wanted in pending:
+            start = bisect.bisect_right(seqs, mine)
+            end = len(seqs) if wanted is None else max(start, bisect.bisect_right(seqs, wanted))
+            if start < end or whole or (wanted is not None and wanted <= seqs[-1]):
+                answers[mine, wanted] = lines[start:end]
+            else:
+                beyond.append((mine, wanted))  # past this read's chunk: the next read starts there
+        pending = beyond
+    return [answers[request] for request in asked]
 
 
 def _after(scope):
@@ -345,6 +395,19 @@ class ImagesConsumer(GuardedConsumer):
 
     async def images_event(self, message):
         await self.send_json(message["event"])
+
+
+def _admission(user, pk):
+    """What admitting a viewer of job `pk` reads, in one turn on the database
+    thread (a thousand viewers opening at once wait for each other's there):
+    the job's engine, whether `user` may browse it, and the job if they may see it."""
+    if user is None or not user.is_authenticated:
+        return _engine_of_job(pk), False, None
+    job = _job_or_none(user, pk)
+    if job is not None:  # only jobs on engines they may browse are visible
+        return job.engine, True, job
+    engine = _engine_of_job(pk)
+    return engine, may(user, "browse", engine), None
 
 
 def _engine_of_job(pk):

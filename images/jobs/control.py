@@ -7,8 +7,11 @@ worker side is `images.jobs.running`.
 """
 
 import logging
+import shlex
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -17,10 +20,10 @@ from kombu.exceptions import OperationalError
 from images import engines
 from images.accounts import audit, roles
 from images.builds import contexts, fetches
-from images.jobs import access
+from images.jobs import access, broker
 from images.jobs.publish import publish_state
 from images.models import ImageIndex, Job
-from images.refs import parse_reference
+from images.refs import full_name, names_registry, parse_reference
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,25 @@ def start_pull(user, reference, retry_of=None):
     return _enqueue(Job.Kind.PULL, reference, {"reference": reference}, user, retry_of)
 
 
-def start_checked_push(user, reference):
+class RegistryNotConfirmed(Exception):
+    """A push to a registry the reference only implies (Docker Hub), not confirmed."""
+
+    def __init__(self, reference):
+        self.reference = reference
+        self.full_name = full_name(reference)
+        super().__init__(f"{reference} names no registry, so it would go to Docker Hub as {self.full_name}.")
+
+
+def start_checked_push(user, reference, registry_confirmed=False):
     """A push a page or the API asks for: refused before any job is made unless
     the reference is valid (InvalidReference) and names a registry pushes may
-    reach (FetchRefused)."""
+    reach (FetchRefused). A reference that leaves its registry implied goes to
+    Docker Hub, which nobody should do by accident: it needs `registry_confirmed`
+    (RegistryNotConfirmed)."""
     parse_reference(reference)
     fetches.check_registry(reference)
+    if not registry_confirmed and not names_registry(reference):
+        raise RegistryNotConfirmed(reference)
     return start_push(user, reference)
 
 
@@ -78,6 +94,24 @@ def _image_name(job):
     """The name a build, pull or import gave its image, if any."""
     tags = job.params.get("tags") or []
     return tags[0] if tags else job.params.get("reference", "")
+
+
+def start_run(user, params):
+    """Run a container from an image (params from lifecycle.runs.run_params, validated)."""
+    short = params["image_id"].removeprefix("sha256:")[:12]
+    target = f"run of {params['name']} ({short})" if params.get("name") else f"run of {short}"
+    return _enqueue(Job.Kind.RUN, target, params, user, None)
+
+
+def index_committed(user, image_id, name, run):
+    """Index an image committed from a run, as an image a build made is (DOCKYARD_INDEX_AFTER_JOBS)."""
+    if not (settings.DOCKYARD_INDEX_AFTER_JOBS and roles.may_run(user, Job.Kind.INDEX, run.engine)):
+        return None
+    try:
+        with audit.acting_by_itself():
+            return start_index(user, image_id, name, after=run)
+    except JobLimitReached:
+        return None
 
 
 def index_after(job):
@@ -157,15 +191,50 @@ def reap_interrupted():
         publish_state(Job.objects.get(pk=pk))
 
 
+# A queued job whose task the broker no longer holds is sent again when a later
+# sweep, at least this long after one that found it missing, finds it missing
+# too: a message BRPOP has taken but kombu has not yet written to its unacked
+# hash, or a job committed but not yet sent, is missing for milliseconds.
+MISSING_CONFIRM_SECONDS = 1
+
+
 def requeue_unclaimed():
-    """Send again the task of every job left queued, unclaimed, for
-    DOCKYARD_REQUEUE_AFTER seconds since its last send. The database, not
-    Redis, is the truth about jobs: a Redis restarted without its data has lost
-    their messages. A job merely waiting behind long builds gets one more message
-    per period, which does nothing when it arrives second (the claim is atomic)."""
-    for pk, engine in Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", "engine"):
+    """Send again the task of every queued job that the broker no longer holds
+    (in neither its queue nor a worker's hands, on two sweeps), and of every job
+    left queued, unclaimed, for DOCKYARD_REQUEUE_AFTER seconds since its last
+    send. The database, not Redis, is the truth about jobs: a Redis restarted
+    without its data has lost their messages. A job merely waiting behind long
+    builds gets one more message per period, which does nothing when it arrives
+    second (the claim is atomic)."""
+    overdue = dict(Job.find_unclaimed(settings.DOCKYARD_REQUEUE_AFTER).values_list("pk", "engine"))
+    for pk, engine in overdue.items():
         log.info("Job %s is still queued, unclaimed, since its task was sent; sending it again.", pk)
         dispatch(pk, engines.queue_for(engine))
+    for pk, engine in _missing_from_broker().items():
+        if pk not in overdue:
+            log.info("Job %s is queued but Redis no longer holds its task; sending it again.", pk)
+            dispatch(pk, engines.queue_for(engine))
+
+
+def _missing_from_broker():
+    """{job id: engine} of queued jobs that this sweep and an earlier one found
+    in neither their queue nor a worker's hands. The earlier sightings are kept
+    in the cache, which may be the same Redis: lost with it, they cost one sweep."""
+    queued = dict(Job.objects.filter(state=Job.State.QUEUED).values_list("pk", "engine"))
+    if not queued:
+        return {}
+    try:
+        held = broker.jobs_held({engines.queue_for(engine) for engine in queued.values()})
+    except broker.BrokerUnavailable:
+        return {}  # Redis is down: the sweep after it answers again looks
+    missing = {pk: engine for pk, engine in queued.items() if (engines.queue_for(engine), pk) not in held}
+    key = f"jobs-missing-from-broker:{settings.DOCKYARD_QUEUE}"
+    now = time.time()
+    noted = cache.get(key) or {}
+    if missing or noted:
+        cache.set(key, {pk: noted.get(pk, now) for pk in missing}, timeout=10 * settings.DOCKYARD_SWEEP_INTERVAL + 60)
+    return {pk: engine for pk, engine in missing.items()
+            if pk in noted and now - noted[pk] >= MISSING_CONFIRM_SECONDS}
 
 
 def dispatch(job_id, queue):
@@ -222,6 +291,8 @@ def _audit_detail(job):
     parts = [f"again from the recipe of job {job.retry_of_id}"] if job.retry_of_id else []
     if job.params.get("after_job"):
         parts.append(f"automatic, after job {job.params['after_job']}")
+    if job.kind == Job.Kind.RUN:
+        parts.append(_run_detail(params))
     if job.kind == Job.Kind.BUILD:
         source = params["source"]
         origin = {"directory": params.get("directory"), "git": params.get("git_url"),
@@ -231,4 +302,16 @@ def _audit_detail(job):
             parts.append(f"build args {', '.join(sorted(params['build_args']))}")
         if params.get("secrets"):
             parts.append(f"secrets {', '.join(params['secrets'])}")
+    return "; ".join(parts)
+
+
+def _run_detail(params):
+    """A run's recipe in words: env by names only (values may be secrets)."""
+    command = f"sh -c {params['shell']!r}" if params.get("shell") is not None else (
+        shlex.join(params["argv"]) if params["argv"] else "the image's own command")
+    names = [item.split("=", 1)[0] for item in params["env"]]
+    parts = [command, f"{params['memory_mb']} MB, {params['cpus']:g} CPU, {params['pids']} pids, "
+                      f"{params['timeout']} s, network {params['network']}"]
+    if names:
+        parts.append(f"env {', '.join(names)}")
     return "; ".join(parts)

@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 
 from images import engines
 from images.accounts import registries
-from images.builds import builders, contexts, fetches, sessions
+from images.builds import builders, contexts, fetches, provenance, sessions
 from images.builds.dockerfile import StageLines
 from images.engine import EngineError, get_engine, StreamClosed
 from images.engine.buildkit import trace
@@ -21,6 +21,7 @@ from images.files import indexing
 from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
+from images.lifecycle import runs
 from images.models import Job, Registry
 from images.monitoring import metrics
 from images.refs import parse_reference, split_repo_tag
@@ -71,12 +72,19 @@ def _run_claimed(job):
 
 
 def _build(job, stream, output):
-    if builders.of_recipe(job.params) == builders.BUILDKIT:
-        return _build_buildkit(job, stream, output)
-    return _build_classic(job, stream, output)
+    build = _build_buildkit if builders.of_recipe(job.params) == builders.BUILDKIT else _build_classic
+    record = provenance.BuildRecord(job)
+    try:
+        state, image_id, error = build(job, stream, output, record)
+    finally:
+        record.ended(stream.engine)  # a failed or cancelled build's too: what it was made from
+    if state == Job.State.SUCCEEDED and not job.params.get("tags"):
+        # Said last, where the log ends: nothing else names this image.
+        output.write_lines([f"no tags: the image is untagged, id {image_id}"])
+    return state, image_id, error
 
 
-def _build_classic(job, stream, output):
+def _build_classic(job, stream, output, record):
     splitter = LineSplitter()
     text = job.params.get("dockerfile_text") if job.params.get("source") == "dockerfile" else None
     steps = StepTracker(limit=count_instructions(text) if text is not None else None)
@@ -92,6 +100,7 @@ def _build_classic(job, stream, output):
         # check, and a server directory may have changed since.
         text = fetches.check_sent_context(arguments, job.params.get("build_args"))
         hosts = fetches.registries_named(text, job.params.get("build_args")) if text is not None else ()
+        record.started(stream.engine, arguments, text)
         try:
             for message in stream.build(registry_config=registries.logins_for_hosts(hosts), **arguments):
                 if "stream" in message:
@@ -121,7 +130,7 @@ def _build_classic(job, stream, output):
 GRAPH_SECONDS = 0.25
 
 
-def _build_buildkit(job, stream, output):
+def _build_buildkit(job, stream, output, record):
     supported, reason = builders.buildkit_support()
     if not supported:
         raise EngineError(f"This build chose BuildKit, but {reason}: choose the classic builder.")
@@ -129,6 +138,7 @@ def _build_buildkit(job, stream, output):
     splitter = LineSplitter()  # the engine's own few `stream` lines ("Successfully tagged ...")
     with contexts.build_arguments(job.params) as arguments:
         text = fetches.check_sent_context(arguments, job.params.get("build_args"))
+        record.started(stream.engine, arguments, text)
         graph = trace.BuildGraph(line_of=StageLines(text) if text else None)
         stored = [0.0]
 
@@ -259,7 +269,7 @@ def _index(job, stream, output):
 
 
 _RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import,
-            Job.Kind.INDEX: _index}
+            Job.Kind.INDEX: _index, Job.Kind.RUN: runs.run_container}
 
 
 class Watchdog:
@@ -288,9 +298,9 @@ class Watchdog:
                 except Exception:  # noqa: BLE001 - a missed beat is retried on the next tick
                     log.warning("Heartbeat of job %s failed", self.job.pk, exc_info=True)
                     continue
-                if cancel:
+                if cancel and not self.stream.closed:
                     log.info("Cancelling job %s", self.job.pk)
                     self.stream.close()
-                    return
+                # Beats go on until the job ends: a run's container takes up to 10 s to stop.
         finally:
             connection.close()

@@ -7,4 +7,5 @@
 - `exports`, `imports`: an image as a `docker save` stream, and such an archive loaded back as a job.
 - `build_cache`: the BuildKit build cache summed up (by type, cache mounts named), and its prune.
 - `forms`: the forms of the tag, remove, prune and import pages.
+- `terminals`: which terminal of a running run a person may open, and whether they may type in it.
 """

@@ -6,7 +6,7 @@ from django import forms
 class TagForm(forms.Form):
     # Lengths are checked with the reference grammar, which says what is wrong.
     repository = forms.CharField(max_length=1000)
-    tag = forms.CharField(max_length=1000, required=False, initial="latest")
+    tag = forms.CharField(max_length=1000, required=False)  # latest, unless the repository carries one
     move = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
@@ -18,3 +18,69 @@ class ImportForm(forms.Form):
         if not archive.name.lower().endswith(".tar"):
             raise forms.ValidationError("Upload the .tar that docker save (or Dockyard's Export) wrote.")
         return archive
+
+
+class RunForm(forms.Form):
+    """The image page's Run form: a command, env, working directory, user, a TTY,
+    and limits up to the admin's caps. It has no field for ports, mounts,
+    devices, capabilities or privileges: a run never gets them."""
+
+    command = forms.CharField(required=False, max_length=4000, label="Command",
+                              help_text="Empty: the image's own. Split into words as a shell would quote them, but "
+                                        "run without a shell: ; | $( ) are plain characters.")
+    shell = forms.BooleanField(required=False, label="Run through sh -c",
+                               help_text="The command as one script for /bin/sh in the image.")
+    env = forms.CharField(required=False, max_length=20000, label="Environment",
+                          widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+                          help_text="NAME=value, a line each. Only the names are shown to others and audited.")
+    workdir = forms.CharField(required=False, max_length=1000, label="Working directory")
+    user = forms.CharField(required=False, max_length=130, label="User")
+    tty = forms.BooleanField(required=False, label="Allocate a TTY",
+                             help_text="Output as a terminal shows it; stdout and stderr are then one stream.")
+    memory_mb = forms.IntegerField(label="Memory (MB)")
+    cpus = forms.DecimalField(label="CPUs", max_digits=6, decimal_places=2)
+    pids = forms.IntegerField(label="Processes")
+    timeout = forms.IntegerField(label="Time limit (seconds)")
+    network = forms.ChoiceField(label="Network", initial="none")
+
+    def __init__(self, *args, image=None, **kwargs):
+        from django.conf import settings
+
+        from images.lifecycle import runs
+
+        super().__init__(*args, **kwargs)
+        self.image = image
+        self.fields["network"].choices = [(name, name) for name in runs.allowed_networks()]
+        for name, cap, unit in (("memory_mb", settings.DOCKYARD_RUN_MEMORY, "MB"),
+                                ("cpus", settings.DOCKYARD_RUN_CPUS, ""), ("pids", settings.DOCKYARD_RUN_PIDS, ""),
+                                ("timeout", settings.DOCKYARD_RUN_TIMEOUT, "s")):
+            self.fields[name].initial = cap
+            self.fields[name].help_text = f"At most {cap}{' ' + unit if unit else ''} (an admin's setting)."
+
+    def clean(self):
+        from images.lifecycle import runs
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            command = cleaned.get("command") or ""
+            cleaned["params"] = runs.run_params(
+                self.image.id, self.image.tags[0] if self.image.tags else "",
+                argv=None if cleaned.get("shell") else runs.parse_argv(command),
+                shell=command if cleaned.get("shell") and command.strip() else None,
+                env=runs.parse_env_text(cleaned.get("env") or ""), workdir=cleaned.get("workdir") or "",
+                user=cleaned.get("user") or "", tty=bool(cleaned.get("tty")), memory_mb=cleaned["memory_mb"],
+                cpus=float(cleaned["cpus"]), pids=cleaned["pids"], timeout=cleaned["timeout"],
+                network=cleaned["network"])
+        except runs.RunRefused as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, str(exc).split(": ", 1)[1])
+        return cleaned
+
+
+class CommitForm(forms.Form):
+    reference = forms.CharField(max_length=1000, label="Save as (repository:tag)")
+    message = forms.CharField(required=False, max_length=2000, label="Message")
+    changes = forms.CharField(required=False, max_length=20000, label="Configuration changes",
+                              widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+                              help_text="Dockerfile lines, one each: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER.")

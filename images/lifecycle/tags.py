@@ -36,14 +36,20 @@ class TagTaken(ActionRefused):
 
 def normalize_tag(repository, tag):
     """'repo' + 'tag' as one validated 'repo:tag' (tag defaults to latest), spelt
-    as the engine lists it, so that tag moves and the audit log name it one way."""
-    reference = f"{repository.strip()}:{(tag or 'latest').strip()}"
+    as the engine lists it, so that tag moves and the audit log name it one way.
+    The repository may carry the tag itself ('repo:tag') when `tag` is empty."""
+    repository, tag = repository.strip(), (tag or "").strip()
+    own_tag = split_repo_tag(repository)[1] if "@" not in repository else ""
+    reference = repository if own_tag else f"{repository}:{tag or 'latest'}"
     try:
         _, _, digest = parse_reference(reference)
     except InvalidReference as exc:
         raise ActionRefused(str(exc)) from exc
     if digest:
         raise ActionRefused("A tag cannot carry a digest.")
+    if own_tag and tag:
+        raise ActionRefused(f"{repository!r} names its tag already ({own_tag!r}): leave the Tag box empty, "
+                            "or put only the repository in the Repository box.")
     return familiar_name(reference)
 
 
@@ -201,14 +207,45 @@ def tag_moves(engine, tags):
     return TagMove.objects.filter(engine=engine.name, tag__in=tags).select_related("by")[:HISTORY_SHOWN]
 
 
-def rollback(engine, move, user=None):
-    """Point a tag back at the image it pointed at before `move`."""
+@dataclass
+class RollbackPlan:
+    """A rollback as its confirmation states it: the tag, the image it points
+    at now (None: at none) and the image it goes back to."""
+    tag: str
+    holder: str | None
+    previous: str
+
+    def describe(self):
+        now = short_id(self.holder) if self.holder else "no image"
+        return f"Move tag {self.tag} from {now} to {short_id(self.previous)}"
+
+
+def plan_rollback(engine, move):
+    """What rolling back `move` would do now; ActionRefused if it cannot, or
+    would change nothing (the tag is back already: a second click)."""
     if not move.previous_image_id:
         raise ActionRefused(f"Dockyard saw no earlier image for {move.tag}.")
     try:
         engine.inspect_image(move.previous_image_id)
     except ImageNotFound:
         raise ActionRefused(f"The earlier image {short_id(move.previous_image_id)} is no longer on this host.") from None
-    with _holder_locked(engine, move.tag, tag_holder(engine, move.tag)), audit.recorded(
+    holder = tag_holder(engine, move.tag)
+    if holder == move.previous_image_id:
+        raise ActionRefused(f"{move.tag} already points at {short_id(holder)}.")
+    return RollbackPlan(move.tag, holder, move.previous_image_id)
+
+
+_UNCHECKED = object()
+
+
+def rollback(engine, move, user=None, holder_seen=_UNCHECKED):
+    """Point a tag back at the image it pointed at before `move`. With
+    `holder_seen` (the image the confirmation said it moves from, None for
+    none), only if the tag still points there."""
+    plan = plan_rollback(engine, move)
+    if holder_seen is not _UNCHECKED and plan.holder != holder_seen:
+        raise ActionRefused(f"{move.tag} was moved meanwhile (it points at "
+                            f"{short_id(plan.holder) if plan.holder else 'no image'} now); look at it again and retry.")
+    with _holder_locked(engine, move.tag, plan.holder), audit.recorded(
             user, "rollback", move.tag, detail=f"to {short_id(move.previous_image_id)}"):
         return _tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)

@@ -3,7 +3,7 @@ from html import escape
 from django import template
 from django.utils.safestring import mark_safe
 
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 
 register = template.Library()
 
@@ -47,8 +47,9 @@ def tree_rows(listing, base):
             name = f'<a class="tree-dir" href="{link}{escape(entry.quoted_path)}" aria-expanded="false">{name}/</a>'
         if entry.link:
             name += f' <span class="tree-link" title="{escape(entry.kind)} to">→ <code>{escape(entry.link)}</code></span>'
+        current = ' aria-current="true"' if listing.focus and entry.name == listing.focus else ""
         rows.append(
-            f'<li class="{escape(entry.css_class)}"><div class="tree-row"><span class="tree-name">{name}</span>'
+            f'<li class="{escape(entry.css_class)}"{current}><div class="tree-row"><span class="tree-name">{name}</span>'
             f'<span class="tree-mark">{escape(entry.mark_text)}</span><span class="tree-size">{escape(entry.size_text)}'
             f'</span><code class="tree-mode" title="{escape(entry.kind)}, mode {escape(entry.octal_mode)}">'
             f'{escape(entry.mode)}</code><span class="tree-owner" title="owner uid:gid">{escape(entry.owner)}</span>'

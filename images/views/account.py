@@ -8,10 +8,10 @@ from django.views.decorators.http import require_POST
 
 from images.accounts import audit, tokens
 from images.accounts.forms import TokenForm
-from images.accounts.roles import ROLE_HELP, requires, role_of
+from images.accounts.roles import KEEP_TOKENS, ROLE_HELP, requires, role_of
 
 
-@requires("browse")
+@requires("browse", action=KEEP_TOKENS)
 def token_list(request):
     form = TokenForm(request.POST or None)
     new_token = None
@@ -26,7 +26,7 @@ def token_list(request):
 
 
 @require_POST
-@requires("browse")
+@requires("browse", action=KEEP_TOKENS)
 def token_revoke(request, pk):
     token = tokens.token_for(request.user, pk)
     tokens.revoke_token(token, request.user)

@@ -7,7 +7,7 @@ from images.accounts import audit
 from images.accounts.forms import AuditFilterForm
 from images.accounts.roles import requires
 from images.views.pages import page_of
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 ENTRIES_PER_PAGE = 100
 

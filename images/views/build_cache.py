@@ -4,17 +4,17 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images.accounts.roles import may, requires
+from images.accounts.roles import PRUNE_BUILD_CACHE, SEE_BUILD_CACHE, may, requires
 from images.lifecycle import build_cache
 from images.lifecycle.tags import ActionRefused
-from images.templatetags.dockyard import human_size
+from images.sizes import human_size
 from images.views.pages import page_of
 
 RECORDS_PER_PAGE = 100
 
 
 # Those who build may see what their builds leave behind; only those who prune images prune it.
-@requires("build")
+@requires("build", action=SEE_BUILD_CACHE)
 def build_cache_page(request):
     summary = build_cache.summary(request.engine)
     q, record_type = request.GET.get("q", "").strip(), request.GET.get("type", "")
@@ -27,7 +27,7 @@ def build_cache_page(request):
 
 
 @require_POST
-@requires("prune")
+@requires("prune", action=PRUNE_BUILD_CACHE)
 def build_cache_prune(request):
     try:
         pruned = build_cache.prune(request.engine, request.user, keep_storage=request.POST.get("keep_storage", ""),

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from images.accounts.roles import requires
+from images.accounts.roles import INDEX_FILES, requires
 from images.catalog import detail
 from images.files import diff, explorer
 from images.jobs import control
@@ -21,11 +21,16 @@ def _offset(request):
 @requires("browse")
 def files_directory(request, image_hex):
     """One directory after one layer: a page of its own, or (`fragment=1`) the
-    rows the image page's explorer opens in place."""
+    rows the image page's explorer opens in place. Without a layer, any path
+    (a waster's, a search hit's) opens where it can be seen: see open_at."""
     index = explorer.index_for(f"sha256:{image_hex}")
-    layer = explorer.parse_layer(request.GET.get("layer"), index)
-    listing = explorer.directory(index, layer, request.GET.get("path", "/"), request.GET.get("changed") == "1",
-                                 _offset(request))
+    path, focus = request.GET.get("path", "/"), ""
+    if request.GET.get("layer") in (None, ""):
+        layer, path, focus = explorer.open_at(index, path)
+    else:
+        layer = explorer.parse_layer(request.GET.get("layer"), index)
+    listing = explorer.directory(index, layer, path, request.GET.get("changed") == "1", _offset(request),
+                                 focus=focus)
     context = {"image_hex": image_hex, "listing": listing, "layer_count": len(index.diff_ids)}
     if request.GET.get("fragment") == "1":
         return render(request, "files/_tree.html", context)
@@ -45,7 +50,7 @@ def files_search(request, image_hex):
 
 
 @require_POST
-@requires("build")
+@requires("build", action=INDEX_FILES)
 def files_index(request, image_hex):
     image = detail.image_summary(request.engine, image_hex)
     try:

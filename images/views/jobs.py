@@ -7,17 +7,22 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from dashboard import security
 from images import engines
+from images.accounts import roles
 from images.accounts.roles import requires
 from images.builds import contexts
 from images.builds.forms import BuildForm, PullForm
 from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
+from images.lifecycle import runs
+from images.lifecycle.forms import CommitForm
 from images.models import Job
 from images.monitoring import health
+from images.refs import InvalidReference, parse_reference
 from images.views.pages import page_of, websocket_url
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
 
 @requires("browse")
 def job_list(request):
@@ -34,7 +39,8 @@ def job_detail(request, pk):
     job = job_for(request.user, pk)
     if job.engine != request.engine_name:
         return redirect(job)  # its page is among its engine's, with their links
-    return render(request, "jobs/job_detail.html", {
+    terminal = _terminal_context(request, job)
+    response = render(request, "jobs/job_detail.html", {
         "job": job,
         # Queued on an engine no live worker serves: it would wait silently.
         "no_worker": job.state == Job.State.QUEUED and health.engine_has_worker(job.engine) is False,
@@ -46,7 +52,37 @@ def job_detail(request, pk):
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
         "previous_build": diff.previous_build(job),
         **_graph_context(job),
+        **_run_context(request.user, job),
+        **terminal,
     })
+    if terminal:
+        response.headers["Content-Security-Policy"] = security.TERMINAL_POLICY
+    return response
+
+
+def _run_context(user, job):
+    """A run's ended container: what it changed, and the form that saves it as an image."""
+    if job.kind != Job.Kind.RUN:
+        return {}
+    context = {"run_env_names": [item.split("=", 1)[0] for item in job.params.get("env", [])]}
+    if job.is_final and job.container_id:
+        try:
+            context["run_changes"] = runs.changes(job)
+        except runs.NoContainer as gone:
+            context["run_gone"] = str(gone)
+        context["may_commit"] = access.may(user, job, "cancel") and roles.may(user, "run", job.engine)
+        context["commit_form"] = CommitForm()
+    return context
+
+
+def _terminal_context(request, job):
+    """A run not yet ended: its terminals' addresses (static/js/terminal.js), and
+    whether this person may type in them."""
+    if job.kind != Job.Kind.RUN or job.is_final:
+        return {}
+    return {"terminal": True, "may_type": access.may(request.user, job, "cancel"),
+            "terminal_ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/terminal/"),
+            "shell_ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/shell/")}
 
 
 def _graph_context(job):
@@ -85,14 +121,19 @@ def build_new(request):
             except control.JobLimitReached as exc:
                 form.add_error(None, str(exc))
     else:
-        form = BuildForm(initial={"tags": request.GET.get("tag", ""), "dockerfile_text": _starter(request)},
-                         user=request.user)
+        form = BuildForm(initial={"dockerfile_text": _starter(request.GET.get("from", ""))}, user=request.user)
     return render(request, "jobs/build_form.html", {"form": form})
 
 
-def _starter(request):
-    tag = request.GET.get("tag", "")
-    return f"# Building {tag}\nFROM \n" if tag else ""
+def _starter(base):
+    """A Dockerfile that starts FROM `base` (an image page's "Build from a
+    Dockerfile"), if it is a valid reference. Tags are left empty: the image's
+    own would move to whatever is built."""
+    try:
+        parse_reference(base)
+    except InvalidReference:
+        return ""
+    return f"FROM {base}\n"
 
 
 @requires("pull")

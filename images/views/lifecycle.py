@@ -2,18 +2,18 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from images.accounts.roles import requires
 from images.builds import contexts, fetches
 from images.catalog import detail
 from images.jobs import control
-from images.lifecycle import exports, imports, removal, tags
+from images.lifecycle import exports, imports, pruning, removal, tags
 from images.lifecycle.forms import ImportForm, TagForm
 from images.models import TagMove
 from images.refs import InvalidReference, hex_id, short_id
-from images.views.streaming import StreamingResponse
+from images.responses import StreamingResponse
+from images.sizes import human_size
 
 
 @require_POST
@@ -59,16 +59,27 @@ def tag_remove(request, image_hex):
     return render(request, "images/tag_remove_confirm.html", {"plan": plan, "image_hex": image_hex})
 
 
-@require_POST
 @requires("tag")
 def tag_rollback(request, move_pk):
+    """Confirm, naming the tag and both images, then roll a tag back. The
+    confirmation carries the image the tag left from: confirmed twice, or after
+    the tag moved elsewhere, it is refused rather than moving the tag again."""
     move = get_object_or_404(TagMove, pk=move_pk, engine=request.engine_name)
+    back_to = redirect("images-detail", reference=hex_id(move.previous_image_id or move.image_id))
     try:
-        tags.rollback(request.engine, move, request.user)
-        messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            tags.rollback(request.engine, move, request.user, holder_seen=request.POST.get("from") or None)
+            messages.success(request, f"{move.tag} points at {short_id(move.previous_image_id)} again.")
+            return back_to
+        plan = tags.plan_rollback(request.engine, move)
     except tags.ActionRefused as refused:
         messages.error(request, f"Not rolled back: {refused}")
-    return redirect("images-detail", reference=hex_id(move.previous_image_id or move.image_id))
+        return back_to
+    return render(request, "images/tag_rollback_confirm.html", {
+        "plan": plan, "move": move,
+        "holder": detail.image_summary(request.engine, plan.holder) if plan.holder else None,
+        "previous": detail.image_summary(request.engine, plan.previous),
+    })
 
 
 @requires("remove")
@@ -89,25 +100,30 @@ def image_remove(request):
         return redirect("images-list")
     return render(request, "images/image_remove_confirm.html", {
         "plans": plans, "in_use": any(plan.containers for plan in plans),
-        "total": sum(plan.size for plan in plans),
+        "bytes_freed": removal.bytes_freed(request.engine, plans),
     })
 
 
 @requires("prune")
 def prune(request):
+    """The filters, what a prune with them removes and frees; then the prune."""
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            count, reclaimed = removal.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
-                                             label=request.POST.get("label", "").strip())
+            count, reclaimed = pruning.prune(request.engine, request.user, all_unused=request.POST.get("all") == "on",
+                                             label=request.POST.get("label", ""))
         except tags.ActionRefused as refused:
             messages.error(request, f"Nothing pruned: {refused}")
             return redirect("images-prune")
-        messages.success(request, f"Pruned {count} image(s), reclaiming {filesizeformat(reclaimed)} "
+        messages.success(request, f"Pruned {count} image(s), reclaiming {human_size(reclaimed)} "
                                   f"({reclaimed:,} bytes).")
         return redirect("images-list")
-    dangling, unused = removal.prune_candidates(request.engine)
+    all_unused, label = request.GET.get("all") == "on", request.GET.get("label", "")
+    try:
+        plan, refusal = pruning.plan_prune(request.engine, all_unused, label), ""
+    except tags.ActionRefused as refused:
+        plan, refusal = None, str(refused)
     return render(request, "images/prune_confirm.html", {
-        "dangling": dangling, "unused": unused, "dangling_size": sum(row.size for row in dangling),
+        "plan": plan, "refusal": refusal, "all_unused": all_unused, "label": label[:pruning.LABEL_FILTER_MAX + 1],
     })
 
 
@@ -138,7 +154,10 @@ def image_import(request):
 def tag_push(request, image_hex):
     repo_tag = request.POST.get("tag", "")
     try:
-        return redirect(control.start_checked_push(request.user, repo_tag))
+        return redirect(control.start_checked_push(request.user, repo_tag,
+                                                   registry_confirmed=request.POST.get("confirm_registry") == "yes"))
+    except control.RegistryNotConfirmed as unconfirmed:
+        return render(request, "images/push_confirm.html", {"unconfirmed": unconfirmed, "image_hex": image_hex})
     except (InvalidReference, fetches.FetchRefused) as exc:
         messages.error(request, f"Not pushed: {exc}")
     except control.JobLimitReached as exc:
