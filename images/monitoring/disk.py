@@ -18,6 +18,7 @@ The CLI's figures, which these follow:
 
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.utils import timezone
@@ -198,7 +199,9 @@ SERIES_MAX = 10000  # 90 days of a sample every 15 minutes is 8,640
 
 def samples(engine_name, since=None):
     """The engine's samples since `since` (by default the kept window), oldest
-    first, at most SERIES_MAX (the newest ones)."""
+    first, at most SERIES_MAX (the newest ones). A moment without a zone is UTC."""
+    if since is not None and timezone.is_naive(since):
+        since = timezone.make_aware(since, dt_timezone.utc)
     chosen = DiskSample.objects.filter(engine=engine_name, at__gte=since or sample_cutoff())
     newest = list(chosen.order_by("-at")[:SERIES_MAX])
     newest.reverse()
