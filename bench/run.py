@@ -31,9 +31,9 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 os.environ["DOCKYARD_QUEUE"] = f"dockyard-bench-{os.getpid()}"
 os.environ["DOCKYARD_CHANNEL_PREFIX"] = f"dockyard-bench-{os.getpid()}"
 os.environ.setdefault("DOCKYARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-# The bench's images carry a test label of their own: a test run on the same
-# engine removes every image with its label, and took a 2 GB one mid-export.
-os.environ.setdefault("DOCKYARD_TEST_RUN", "bench")
+# The bench's images carry a label of this bench run's own (tests/dockerlib.py):
+# a test run, or another bench, on the same engine removes only its own.
+os.environ.setdefault("DOCKYARD_TEST_RUN", f"bench-{os.getpid()}")
 
 import django  # noqa: E402
 
@@ -460,7 +460,8 @@ def main():
         worker.stop()
         server.stop()
         dockerlib.remove_test_images()
-        for ref in dockerlib.docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{PREFIX}/*").split():
+        for ref in dockerlib.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={PREFIX}/*",
+                                    "--filter", f"label={dockerlib.TEST_LABEL}").split():
             dockerlib.docker("rmi", "-f", ref, check=False)
     report = {"engine": version["Version"], "api": version["ApiVersion"], "machine": platform.machine(),
               "cores": os.cpu_count(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

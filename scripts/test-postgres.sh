@@ -23,4 +23,5 @@ if [ $paths -eq 0 ]; then
     tests/test_tags.py tests/test_untag_normalised.py tests/test_monitoring.py \
     tests/test_job_stream.py tests/test_build_jobs.py tests/test_private_data.py tests/test_engines.py
 fi
-DOCKYARD_TEST_RUN=${DOCKYARD_TEST_RUN:-}pg exec .venv/bin/python -m pytest "$@"
+# A named run gets "pg" after its name; an unnamed one a fresh run id (tests/dockerlib.py).
+DOCKYARD_TEST_RUN=${DOCKYARD_TEST_RUN:+${DOCKYARD_TEST_RUN}pg} exec .venv/bin/python -m pytest "$@"

@@ -95,6 +95,16 @@ def server(live_settings):
 
 
 @pytest.fixture
+def scheduler(live_settings, worker):
+    """`celery beat` with Dockyard's own schedule, every task due each second
+    (tests/beat_settings.py), sending to the session's worker."""
+    process = live.Beat(live.process_env(live_settings["queue"], live_settings["prefix"],
+                                         DJANGO_SETTINGS_MODULE="tests.beat_settings"), "test-scheduler.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
 def builder(transactional_db):
     return make_user("builder", "builder")
 
@@ -182,6 +192,50 @@ def _loopback_registries():
         yield
 
 
+# The engine everyone on this host uses (the tests' own engines are elsewhere), as
+# configured before any test overrides the engines.
+SHARED_ENGINE = settings.DOCKYARD_ENGINES["default"]
+
+
+@pytest.fixture(scope="session")
+def shared_engine_address():
+    return SHARED_ENGINE
+
+
+@pytest.fixture(autouse=True)
+def _prunes_touch_only_the_runs_own(monkeypatch, shared_engine_address):
+    """A prune of the shared engine takes only what this run made: one
+    build-cache record by id, or images with the run's label. The engine holds
+    other people's images and build cache (a developer's, a team's), which no
+    test may take; the tests' own engine (live.SecondEngine) is theirs to prune."""
+    from images.engine import Engine
+
+    prune_images, prune_build_cache = Engine.prune_images, Engine.prune_build_cache
+
+    def refused(what):
+        def refuse(*args, **kwargs):
+            pytest.fail(f"a test asked the shared engine to prune {what}: {args} {kwargs}")
+        return refuse
+
+    def own_images_only(engine, all_unused=False, label=None):
+        if engine.address == shared_engine_address and (label or "").split("=", 1)[0] != dockerlib.TEST_LABEL:
+            # What reaches the engine fails the test; what Dockyard refuses itself first, it still refuses.
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_images", refused("images beyond the run's label"))
+                return prune_images(engine, all_unused=all_unused, label=label)
+        return prune_images(engine, all_unused=all_unused, label=label)
+
+    def own_records_only(engine, *args, **kwargs):
+        if engine.address == shared_engine_address and (args or not kwargs.get("record_id")):
+            with monkeypatch.context() as patch:
+                patch.setattr(engine.api, "prune_builds", refused("build cache beyond one record"))
+                return prune_build_cache(engine, *args, **kwargs)
+        return prune_build_cache(engine, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "prune_images", own_images_only)
+    monkeypatch.setattr(Engine, "prune_build_cache", own_records_only)
+
+
 # What no stored row may ever hold: the test passwords, and any whole API token.
 TOKEN_TEXT = re.compile(r"dky_[A-Za-z0-9_-]{20,}")
 
@@ -230,11 +284,20 @@ def browser():
     """One Chromium per test module (Debian's, never a downloaded one)."""
     # Playwright's sync API keeps an event loop running in this thread, which
     # Django's ORM takes for async code; the ORM calls here are plain sync ones.
+    # Allowed in this process while the browser is open, and never in the
+    # processes it starts (live.process_env leaves it out).
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def log_in(page, username="builder"):

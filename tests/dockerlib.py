@@ -2,23 +2,27 @@
 
 Tests check Dockyard against what the CLI says, so the fixtures make their
 images with the CLI rather than through the code under test. Every image they
-make carries the label `dockyard.test` and a `dockyard-test/` name, and only
-those are removed afterwards.
+make carries the run's label `dockyard.test.<run>` and a `dockyard-test/` name,
+and only those are removed afterwards.
 """
 
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 import uuid
 
-# DOCKYARD_TEST_RUN keeps two test runs on one engine (two checkouts) out of
-# each other's images: each labels, names and removes only its own.
-_RUN = os.environ.get("DOCKYARD_TEST_RUN", "")
-TEST_LABEL = "dockyard.test" + (f".{_RUN}" if _RUN else "")
+# Every run labels, names and removes only its own images, so that two runs on
+# one engine (two checkouts), or a run beside someone's own builds, never touch
+# each other's. DOCKYARD_TEST_RUN names the run, a fresh id when unset; the
+# processes the run starts (tests/live.py) inherit it from the environment.
+RUN = re.sub(r"[^a-z0-9-]", "", os.environ.get("DOCKYARD_TEST_RUN", "").lower())[:40] or uuid.uuid4().hex[:8]
+os.environ["DOCKYARD_TEST_RUN"] = RUN
+TEST_LABEL = f"dockyard.test.{RUN}"
 PREFIX = "dockyard-test"
-BASE_REPOSITORY = f"{PREFIX}/base" + (f"-{_RUN}" if _RUN else "")
+BASE_REPOSITORY = f"{PREFIX}/base-{RUN}"
 BASE_IMAGE = f"{BASE_REPOSITORY}:latest"
 CLI_ENV = {**os.environ, "DOCKER_BUILDKIT": "0"}
 
@@ -136,18 +140,21 @@ def remove_test_images():
         docker("rmi", "-f", *dict.fromkeys(ids), check=False)
 
 
-def engine_state():
-    """Every image on the engine with its tags, but those of other test runs (their
-    label, which every image built FROM their base inherits): what a refusal
-    must leave alone, and what another checkout testing on this engine at the
-    same time does not change."""
+def own_images():
+    """This run's images (its label, which every image built FROM its base
+    inherits) with their tags: what a refused request must leave as it was.
+    Everyone else's images on the engine are theirs to change meanwhile."""
     from images.engine import get_engine
 
-    def others(image):
-        return any(key.startswith("dockyard.test") and key != TEST_LABEL for key in image.get("Labels") or {})
-
     return sorted((image["Id"], tuple(sorted(image.get("RepoTags") or [])))
-                  for image in get_engine().list_images() if not others(image))
+                  for image in get_engine().list_images() if TEST_LABEL in (image.get("Labels") or {}))
+
+
+def existing(*references):
+    """Those of `references` that name an image on the engine: a refused request
+    must not have made the names it asked for."""
+    return [reference for reference in references
+            if docker("image", "inspect", "--format", "{{.Id}}", reference, check=False).strip()]
 
 
 def dockerfile_context(dockerfile):

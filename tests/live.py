@@ -72,12 +72,18 @@ def database_url():
 HEARTBEAT_TIMEOUT = 3
 
 
+# The test process's own, never its children's: Django's guard against database
+# calls from async code stays on in the processes that serve websockets.
+NOT_FOR_CHILDREN = ("DJANGO_ALLOW_ASYNC_UNSAFE",)
 RUN_INSTANCE = f"tests-{os.getpid()}"
 
 
 def process_env(queue, prefix, **extra):
+    from tests import dockerlib
+
     return {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key not in NOT_FOR_CHILDREN},
+        "DOCKYARD_TEST_RUN": dockerlib.RUN,
         "DATABASE_URL": database_url(),
         "DOCKYARD_QUEUE": queue,
         "DOCKYARD_CHANNEL_PREFIX": prefix,
@@ -352,7 +358,9 @@ class SecondEngine:
     the host's firewall and sysctls as they were."""
 
     def __init__(self, run=None):
-        run = re.sub(r"[^A-Za-z0-9_-]", "", run or os.environ.get("DOCKYARD_TEST_RUN", "")) or "default"
+        from tests import dockerlib
+
+        run = re.sub(r"[^A-Za-z0-9_-]", "", run or dockerlib.RUN)
         self.folder = Path(settings.DATA_DIR) / f"test-engine-{run}"
         self.socket_path = self.folder / "docker.sock"
         self.address = f"unix://{self.socket_path}"
@@ -482,7 +490,7 @@ def script_env(data_dir, **extra):
     no REDIS_URL or database from the test run, and the umask of a login shell,
     so that what the script makes private it makes so itself."""
     env = {key: value for key, value in os.environ.items()
-           if key not in ("REDIS_URL", "DATABASE_URL", "DOCKYARD_SECRET_KEY", "DOCKYARD_ENCRYPTION_KEY")}
+           if key not in ("REDIS_URL", "DATABASE_URL", "DOCKYARD_SECRET_KEY", "DOCKYARD_ENCRYPTION_KEY", *NOT_FOR_CHILDREN)}
     return {**env, "DOCKYARD_DATA_DIR": str(data_dir), **extra}
 
 

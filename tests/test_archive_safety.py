@@ -4,7 +4,6 @@ import gzip
 import html
 import io
 import tarfile
-import time
 import zipfile
 
 import pytest
@@ -184,12 +183,11 @@ def test_a_gzip_bomb_is_refused_after_no_more_than_the_limit_is_unpacked(bombs, 
     CountingGzip.unpacked = 0
     path = bombs[bomb]
     assert path.stat().st_size < 2 * MiB
-    started = time.monotonic()
     with path.open("rb") as file, pytest.raises(contexts.ContextError) as caught:
         contexts.save_upload(UploadedFile(file, name="bomb.tar.gz", size=path.stat().st_size))
     assert str(caught.value) == f"The archive unpacks to more than 10,485,760 bytes once {culprit!r} is counted."
+    # The work done, not the time it took on this machine: little more than the limit was unpacked.
     assert CountingGzip.unpacked < 12 * MiB
-    assert time.monotonic() - started < 5
     assert stored(context_dir) == []
 
 

@@ -35,13 +35,13 @@ def test_lifecycle_changes_are_recorded_with_who_what_and_outcome(owner, owner_c
     owner_client.post(reverse("images-untag", args=[hex_id]), {"tag": f"{repo}:extra", "confirm": "yes"})
     gone = dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nRUN echo gone > /g\n", tags=[f"{repo}:gone"])
     owner_client.post(reverse("images-remove"), {"image": gone, "confirm": "yes"})
-    owner_client.post(reverse("images-prune"), {"confirm": "yes", "label": f"{dockerlib.TEST_LABEL}-none"})
+    owner_client.post(reverse("images-prune"), {"confirm": "yes", "label": f"{dockerlib.TEST_LABEL}=none"})
 
     assert entries() == [
         ("owner", "tag", f"{repo}:extra", "ok"),
         ("owner", "untag", f"{repo}:extra", "ok"),
         ("owner", "remove", gone, "ok"),
-        ("owner", "prune", f"dangling images labelled {dockerlib.TEST_LABEL}-none", "ok"),
+        ("owner", "prune", f"dangling images labelled {dockerlib.TEST_LABEL}=none", "ok"),
     ]
     entry = AuditEntry.objects.get(action="tag")
     assert entry.detail == f"to {hex_id[:12]}" and entry.actor == owner and entry.via == "web"

@@ -3,11 +3,14 @@ build with a cache mount, looked at by each role, pruned by an admin (with an
 age, with a size to keep, one record with all), and hostile input refused
 before the engine is asked.
 
-No test here prunes the whole cache: other checkouts build on this engine at
-the same time, so every prune is bounded by an id, an age or a size to keep."""
+On the shared engine a test prunes only its own records, by id (conftest
+refuses any other prune there): other people's build cache is on it too. Prunes
+by age or size run on the tests' own engine (live.SecondEngine)."""
 
 import html
 import re
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.test import Client
@@ -102,27 +105,50 @@ def test_a_builder_is_refused_the_prune(db, made):
     assert not AuditEntry.objects.filter(action="prune-build-cache").exists()
 
 
-def test_an_admin_prunes_with_an_age_and_nothing_young_goes(owner_client, made):
-    page = owner_client.get(reverse("build-cache")).content.decode()
-    assert "Prune build cache" in page and f'value="{made["mount"]["ID"]}"' in page
-    response = owner_client.post(reverse("build-cache-prune"), {"until": "24h", "all": "on"}, follow=True)
+@pytest.fixture
+def own_engine(settings, second_engine):
+    """The tests' own engine (live.SecondEngine) as `b`, with a cache-mount build:
+    all of its build cache is the tests', so a prune by age or size may take any of it."""
+    settings.DOCKYARD_ENGINES = {**settings.DOCKYARD_ENGINES, "b": second_engine.address}
+    return buildcache.build_with_cache_mount("b")
+
+
+def unused_for_more_than(seconds, record):
+    """Wait until the engine's record has gone unused for more than `seconds`."""
+    last_used = datetime.fromisoformat(record["LastUsedAt"])
+    while datetime.now(timezone.utc) - last_used <= timedelta(seconds=seconds):
+        time.sleep(0.1)
+
+
+def test_an_admin_prunes_with_an_age_and_what_is_younger_stays(owner_client, own_engine):
+    page = owner_client.get("/e/b/build-cache/").content.decode()
+    assert "Prune build cache" in page and f'value="{own_engine["mount"]["ID"]}"' in page
+    response = owner_client.post("/e/b/build-cache/prune", {"until": "24h", "all": "on"}, follow=True)
+    assert "Pruned 0 build-cache record(s), reclaiming 0B (0 bytes)." in text_of(response)
+    assert {own_engine["mount"]["ID"], own_engine["layer"]["ID"]} <= set(buildcache.engine_records("b"))
+    # Once unused for longer than the age, the same prune takes them.
+    unused_for_more_than(2, own_engine["layer"])
+    response = owner_client.post("/e/b/build-cache/prune", {"until": "2s", "all": "on"}, follow=True)
     [message] = messages_of(response.content.decode())
     assert re.fullmatch(r"Pruned \d+ build-cache record\(s\), reclaiming .+ \([\d,]+ bytes\)\.", html.unescape(message))
-    records = buildcache.engine_records()
-    assert made["mount"]["ID"] in records and made["layer"]["ID"] in records
-    entry = AuditEntry.objects.get(action="prune-build-cache")
-    assert (entry.actor_name, entry.outcome, entry.target) == ("owner", "ok", "all build cache, unused for 24h")
-    assert re.match(r"\d+ record\(s\) deleted, \d+ bytes reclaimed", entry.detail)
+    records = buildcache.engine_records("b")
+    assert own_engine["mount"]["ID"] not in records and own_engine["layer"]["ID"] not in records
+    entries = AuditEntry.objects.filter(action="prune-build-cache").order_by("pk")
+    assert [(e.actor_name, e.outcome, e.target) for e in entries] == [
+        ("owner", "ok", "all build cache, unused for 24h"), ("owner", "ok", "all build cache, unused for 2s")]
+    assert re.match(r"\d+ record\(s\) deleted, \d+ bytes reclaimed", entries[1].detail)
 
 
-def test_an_admin_prunes_keeping_more_than_there_is_and_nothing_goes(owner_client, made):
-    response = owner_client.post(reverse("build-cache-prune"), {"keep_storage": "1PiB", "all": "on"}, follow=True)
+def test_an_admin_prunes_keeping_more_than_there_is_and_nothing_goes(owner_client, own_engine):
+    response = owner_client.post("/e/b/build-cache/prune", {"keep_storage": "1PiB", "all": "on"}, follow=True)
     assert "Pruned 0 build-cache record(s), reclaiming 0B (0 bytes)." in text_of(response)
-    records = buildcache.engine_records()
-    assert made["mount"]["ID"] in records and made["layer"]["ID"] in records
+    records = buildcache.engine_records("b")
+    assert own_engine["mount"]["ID"] in records and own_engine["layer"]["ID"] in records
     entry = AuditEntry.objects.get(action="prune-build-cache")
     assert entry.target == f"all build cache, keeping {1024 ** 5} bytes"
     assert entry.detail == "0 record(s) deleted, 0 bytes reclaimed"
+    owner_client.post("/e/b/build-cache/prune", {"keep_storage": "0", "all": "on"})
+    assert own_engine["mount"]["ID"] not in buildcache.engine_records("b")
 
 
 def test_an_admin_prunes_one_record_with_all_and_the_engine_no_longer_holds_it(owner_client, made):
@@ -200,3 +226,4 @@ def test_the_engine_call_refuses_what_it_was_not_meant_to_send(engine, made):
             engine.prune_build_cache(all_records=True, **options)
     records = buildcache.engine_records()
     assert made["mount"]["ID"] in records and made["layer"]["ID"] in records
+

@@ -133,14 +133,18 @@ def test_cancel_of_a_queued_job_is_immediate(builder, builder_client):
     assert job.state == "cancelled"
 
 
-def test_a_job_delivered_twice_runs_once(builder_client):
+def test_a_job_delivered_twice_runs_once(builder_client, worker):
     from images.tasks import run_job_task
 
     job = wait_for_job(start_build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\nRUN echo once\n"))
     lines = stored(job)
-    run_job_task.apply_async((job.pk,), queue=django_settings.DOCKYARD_QUEUE)
+    again = run_job_task.apply_async((job.pk,), queue=django_settings.DOCKYARD_QUEUE)
     run_job_task.apply((job.pk,))  # and once more in this process
-    time.sleep(1.5)
+    # The worker is done with the second delivery once its log says so.
+    deadline = time.monotonic() + 30
+    while f"[{again.id}] succeeded".encode() not in worker.log_path.read_bytes():
+        assert time.monotonic() < deadline, "the worker did not take the second delivery"
+        time.sleep(0.1)
     job.refresh_from_db()
     assert job.state == "succeeded" and stored(job) == lines
 

@@ -159,9 +159,11 @@ def test_a_build_on_b_goes_to_bs_queue_and_lands_on_b_only(two_engines, module_e
     while shared_redis().llen(queue_b) <= depth_before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert shared_redis().llen(queue_b) == depth_before + 1
-    time.sleep(1)
+    # The default engine's worker runs a build sent after it, and leaves B's where it is.
+    later = live.wait_for_job(build_on(builder_client, "", f"FROM {dockerlib.BASE_IMAGE}\nLABEL made.on=default\n", ""))
+    assert later.state == "succeeded", later.error
     job.refresh_from_db()
-    assert job.state == "queued"
+    assert job.state == "queued" and shared_redis().llen(queue_b) == depth_before + 1
 
     worker_b = start_worker_b(module_env, live_settings)
     try:
@@ -311,13 +313,12 @@ def images_socket(server, session, prefix=""):
                    additional_headers={"Cookie": f"sessionid={session}", "Origin": server.url})
 
 
-def tags_seen(socket, seconds):
-    seen, deadline = [], time.monotonic() + seconds
-    while True:
-        try:
-            seen.append(json.loads(socket.recv(timeout=max(0.05, deadline - time.monotonic()))).get("tag"))
-        except TimeoutError:
-            return seen
+def tags_seen(socket, last, timeout=30):
+    """The tags a list's socket hears, up to and with `last`."""
+    seen, deadline = [], time.monotonic() + timeout
+    while last not in seen:
+        seen.append(json.loads(socket.recv(timeout=max(0.05, deadline - time.monotonic()))).get("tag"))
+    return seen
 
 
 def test_each_engines_listener_feeds_only_its_own_lists(two_engines, module_env, server_ab, second_engine,
@@ -330,7 +331,11 @@ def test_each_engines_listener_feeds_only_its_own_lists(two_engines, module_env,
             tag_b, tag_a = dockerlib.unique("heard-on-b") + ":1", dockerlib.unique("heard-on-a") + ":1"
             second_engine.docker("tag", second_engine.base_image, tag_b)
             dockerlib.docker("tag", base_image, tag_a)
-            seen_b, seen_a = tags_seen(list_b, 5), tags_seen(list_a, 5)
+            # Each list is read until a tag made after both on its own engine: what it heard of the other's, it has.
+            end_b, end_a = dockerlib.unique("end-on-b") + ":1", dockerlib.unique("end-on-a") + ":1"
+            second_engine.docker("tag", second_engine.base_image, end_b)
+            dockerlib.docker("tag", base_image, end_a)
+            seen_b, seen_a = tags_seen(list_b, end_b), tags_seen(list_a, end_a)
         assert tag_b in seen_b and tag_a not in seen_b
         assert tag_a in seen_a and tag_b not in seen_a
         assert list(TagMove.objects.filter(tag__in=(tag_a, tag_b)).order_by("tag").values_list("tag", "engine")) == [

@@ -115,8 +115,15 @@ def test_the_indexes_of_removed_images_go_and_shared_layers_stay(db, base_image)
     assert set(LayerIndex.objects.values_list("diff_id", flat=True)) == {"sha256:shared", "sha256:fresh"}
 
 
-def test_the_removal_runs_on_the_schedule(settings):
-    assert settings.DOCKYARD_SCHEDULE["images.tasks.remove_unused_file_indexes"] == 3600
+@pytest.mark.unaudited("the index stands for one an index job made")
+def test_celery_beat_sends_the_removal_and_the_worker_does_it(transactional_db, scheduler):
+    gone = "sha256:" + "e" * 64
+    ImageIndex.objects.create(image_id=gone, diff_ids=[])
+    deadline = time.monotonic() + 60
+    while ImageIndex.objects.filter(image_id=gone).exists():
+        assert time.monotonic() < deadline, "no removal came from the schedule"
+        time.sleep(0.2)
+    assert b"Sending due task images.tasks.remove_unused_file_indexes" in scheduler.log_path.read_bytes()
 
 
 @pytest.mark.usefixtures("worker")

@@ -90,7 +90,7 @@ def assert_untouched_by(bad, calls):
 
 @pytest.mark.parametrize("bad", BAD_REFERENCES, ids=[repr(bad)[:30] for bad in BAD_REFERENCES])
 def test_a_bad_reference_is_refused_everywhere_before_the_engine(bad, owner, owner_client, image, engine_calls):
-    before = dockerlib.engine_state()
+    before = dockerlib.own_images()
     engine_calls.clear()
     _, token = ApiToken.issue(owner, "ci")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -115,18 +115,18 @@ def test_a_bad_reference_is_refused_everywhere_before_the_engine(bad, owner, own
     assert any(image["hex"] in call for call in engine_calls)  # the spy sees what does reach the engine
     assert_untouched_by(bad, engine_calls)
     assert not Job.objects.exists()
-    assert dockerlib.engine_state() == before
+    assert dockerlib.own_images() == before
 
 
 def test_a_dockerfile_path_outside_the_context_is_refused(builder_client, base_image, settings):
     settings.DOCKYARD_BUILD_ROOTS = [str(build_root())]
     build_root().mkdir(parents=True, exist_ok=True)
-    before = dockerlib.engine_state()
+    before = dockerlib.own_images()
     for path in ("../Dockerfile", "/etc/passwd", "sub/../../Dockerfile", "..\\Dockerfile"):
         response = builder_client.post(reverse("jobs-build"), {
             "source": "directory", "directory": str(build_root()), "dockerfile": path})
         assert "must be a relative path inside the context" in shown(response), path
-    assert not Job.objects.exists() and dockerlib.engine_state() == before
+    assert not Job.objects.exists() and dockerlib.own_images() == before
 
 
 def test_a_server_directory_escaping_its_root_through_a_symlink_is_refused(builder_client, tmp_path, settings):
@@ -139,12 +139,12 @@ def test_a_server_directory_escaping_its_root_through_a_symlink_is_refused(build
     link = root / f"escape-{os.getpid()}"
     link.symlink_to(outside)
     try:
-        before = dockerlib.engine_state()
+        before = dockerlib.own_images()
         for path in (str(link), f"{root}/../{tmp_path.name}", "/etc"):
             response = builder_client.post(reverse("jobs-build"), {
                 "source": "directory", "directory": path, "dockerfile": "Dockerfile"})
             assert "is not inside an allowed build root" in shown(response), path
-        assert not Job.objects.exists() and dockerlib.engine_state() == before
+        assert not Job.objects.exists() and dockerlib.own_images() == before
     finally:
         link.unlink()
 
@@ -214,9 +214,9 @@ def test_an_import_archive_that_escapes_is_refused_before_a_job(builder_client, 
         link = tarfile.TarInfo("manifest.json")
         link.type, link.linkname = tarfile.SYMTYPE, "../../../../etc/passwd"
         tar.addfile(link)
-    before = dockerlib.engine_state()
+    before = dockerlib.own_images()
     response = builder_client.post(reverse("images-import"), {
         "archive": SimpleUploadedFile("image.tar", buffer.getvalue())})
     assert "is a symlink to '../../../../etc/passwd', outside the archive" in shown(response)
-    assert not Job.objects.exists() and dockerlib.engine_state() == before
+    assert not Job.objects.exists() and dockerlib.own_images() == before
     assert not any(settings.DOCKYARD_CONTEXT_DIR.glob("*"))

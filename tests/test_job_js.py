@@ -3,6 +3,7 @@ it (the job_detail view and its template, for real Job rows), with a fake
 WebSocket (tests/js/fake_websocket.js) the tests speak through."""
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -106,6 +107,28 @@ def page(tab, job_pages):
     """The page of a running build."""
     yield open_job(tab, job_pages, "build")
     assert not tab.errors, tab.errors
+
+
+def pause_clock(page):
+    """Stop the fake clock (installed, it runs with real time): from here only
+    run_for moves it, however slow the machine."""
+    now = page.evaluate("() => Date.now()") / 1000
+    page.clock.pause_at(datetime.fromtimestamp(now + 1, tz=timezone.utc))
+
+
+@pytest.fixture
+def clocked_page(browser, job_pages):
+    """The page of a running build in a tab of its own on Playwright's fake
+    clock, paused: waits of seconds take none, and a slow machine changes nothing."""
+    tabs = offline_tab(browser, job_pages, 1200)
+    tab = next(tabs)
+    tab.clock.install()
+    page = open_job(tab, job_pages, "build")
+    pause_clock(page)
+    page.clock.run_for(1)  # the socket opens
+    yield page
+    assert not page.errors, page.errors
+    tabs.close()
 
 
 @pytest.fixture
@@ -239,7 +262,8 @@ def test_clipped_marker_after_a_reconnect_inside_the_gap(page):
         "line 50", "… 50 lines clipped here; download the log for what was kept …", "line 101", "line 102"]
 
 
-def test_state_succeeded_updates_the_page_and_ends_the_connection(page):
+def test_state_succeeded_updates_the_page_and_ends_the_connection(clocked_page):
+    page = clocked_page
     image_id = "sha256:" + "0123456789ab" * 5 + "cdef"
     assert page.locator("#job-cancel").is_visible()  # the builder's own running job
     push(page, {"type": "state", "state": "succeeded", "image_id": image_id,
@@ -256,7 +280,7 @@ def test_state_succeeded_updates_the_page_and_ends_the_connection(page):
     assert image.get_attribute("href") == "/images/" + image_id[7:] + "/"
     assert page.locator("#job-error").is_hidden()
     page.evaluate("() => window.__sockets[0].drop(1000)")
-    page.wait_for_timeout(1200)  # more than the first backoff
+    page.clock.run_for(60_000)  # a minute of the page's time: far beyond the longest backoff
     assert len(sockets(page)) == 1
 
 
@@ -297,26 +321,36 @@ def test_image_url_must_be_a_web_address(page):
     assert page.text_content("#job-duration") == ""
 
 
-def test_reconnects_after_an_unexpected_close(page):
+JITTER = 1.2  # socket.js waits up to a fifth longer, so that tabs come back spread out
+
+
+def drop_and_reconnect(page, longest_wait):
+    """Drop the newest socket, let the fake clock run past the longest wait,
+    and return how long the page waited before its next socket."""
+    before = len(sockets(page))
+    page.evaluate("() => window.__sockets.at(-1).drop()")
+    page.clock.run_for(int(longest_wait * JITTER) + 1)
+    assert len(sockets(page)) == before + 1, f"no new socket within {longest_wait * JITTER} ms"
+    return page.evaluate("() => window.__sockets.at(-1).openedAt - window.__sockets.at(-2).closedAt")
+
+
+def test_reconnects_after_an_unexpected_close(clocked_page):
+    page = clocked_page
     push(page, lines(1, 3))
-    wait_lines(page, 3)
-    page.evaluate("() => window.__sockets[0].drop()")
-    page.wait_for_function("window.__sockets.length === 2", timeout=3000)
+    page.clock.run_for(100)  # frames too run on the fake clock
+    assert page.get_attribute("#job-log", "data-lines") == "3"
+    after_a_message = drop_and_reconnect(page, 500)
     assert sockets(page)[1] == ws_url(page, 3)
     push(page, lines(2, 4))  # the server replays from its own idea of where the viewer was
-    wait_lines(page, 4)
+    page.clock.run_for(100)
     assert page.evaluate(LINE_TEXTS) == [f"line {n}" for n in range(1, 5)]
 
     # A socket that closes before saying anything doubles the wait; a message resets it.
-    page.evaluate("() => window.__sockets[1].drop()")
-    page.wait_for_function("window.__sockets.length === 3", timeout=3000)
-    page.evaluate("() => window.__sockets[2].drop()")
-    page.wait_for_function("window.__sockets.length === 4", timeout=3000)
-    waits = page.evaluate("() => window.__sockets.slice(1).map((socket, n) =>"
-                          " socket.openedAt - window.__sockets[n].closedAt)")
-    assert 480 <= waits[0] < 950  # after a message
-    assert 480 <= waits[1] < 950  # after a message
-    assert 980 <= waits[2] < 1900  # after a silent socket
+    again_after_a_message = drop_and_reconnect(page, 500)
+    after_a_silent_socket = drop_and_reconnect(page, 1000)
+    assert 500 <= after_a_message <= 500 * JITTER + 1
+    assert 500 <= again_after_a_message <= 500 * JITTER + 1
+    assert 1000 <= after_a_silent_socket <= 1000 * JITTER + 1
     assert sockets(page)[3] == ws_url(page, 4)
 
 
@@ -444,11 +478,14 @@ def test_100000_lines_stay_responsive(page):
     answered = time.perf_counter() - before
     longest = page.evaluate("() => window.__longestTask")
     longest = f"{longest:.0f} ms" if longest else "none over 50 ms"
+    # Printed, not asserted: how long this takes is the machine's, not job.js's. What
+    # keeps the page responsive is asserted: the lines in chunks (content-visibility).
     print(f"\n100,000 lines: pushed in {pushed:.2f} s, all shown after {shown:.2f} s;"
           f" a query afterwards answered in {answered * 1000:.0f} ms; longest main-thread task: {longest}")
 
-    assert answered < 3
     assert page.locator("#job-log .log-chunk").count() == 100
+    assert page.evaluate("() => getComputedStyle(document.querySelector('#job-log .log-chunk')).contentVisibility") \
+        == "auto"  # the browser lays out only the chunks in view
     texts = page.evaluate("""() => { const rows = document.querySelectorAll('#job-log .line');
       return [rows[0].textContent, rows[9].textContent, rows[rows.length - 1].textContent]; }""")
     assert texts == ["step 1: compiling src/module_1.c -O2 <ok> & done", "INFO 10 100%", "INFO 100000 100%"]
@@ -494,20 +531,20 @@ def test_a_queued_jobs_note_that_no_worker_serves_it_follows_the_workers_and_goe
     assert not page.errors, page.errors
 
 
-def test_a_running_jobs_clock_ticks_outside_the_status_and_the_final_duration_is_read_out(page):
+def test_a_running_jobs_clock_ticks_outside_the_status_and_the_final_duration_is_read_out(clocked_page):
+    page = clocked_page
     elapsed, duration = page.locator("#job-elapsed"), page.locator("#job-duration")
     push(page, {"type": "state", "state": "running", "image_id": None, "image_url": None, "error": "", "duration": 5})
     assert elapsed.is_visible() and duration.text_content() == ""
-    first = float(elapsed.text_content().removesuffix(" s"))
-    page.wait_for_timeout(1200)
-    later = float(elapsed.text_content().removesuffix(" s"))
-    assert 5 <= first < 5.5 and later - first >= 1
+    assert elapsed.text_content() == "5.0 s"  # where the server says it stands
+    page.clock.run_for(1200)
+    assert elapsed.text_content() == "6.2 s"
     assert page.locator("#job-status #job-elapsed").count() == 0  # not read out as it ticks
     push(page, {"type": "state", "state": "succeeded", "image_id": None, "image_url": None, "error": "",
                 "duration": 9.5})
     assert elapsed.is_hidden() and duration.text_content() == "9.5 s"
-    page.wait_for_timeout(300)
-    assert duration.text_content() == "9.5 s"
+    page.clock.run_for(60_000)  # the clock stopped with the job
+    assert duration.text_content() == "9.5 s" and elapsed.is_hidden()
 
 
 def test_the_compare_link_appears_when_the_build_ends_with_another_image(tab, job_pages):

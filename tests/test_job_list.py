@@ -57,3 +57,13 @@ def test_it_filters_by_state_kind_and_who_started_them(owner):
     assert listed(client, user="builder") == [pull.pk]
     assert listed(client, user="builder", kind="push") == []
     assert 'name="user" value="builder"' in client.get(reverse("jobs-list"), {"user": "builder"}).content.decode()
+    cancelled = queued_job(builder)
+    client.post(reverse("jobs-cancel", args=[cancelled.pk]))
+    assert listed(client) == [cancelled.pk, push.pk, pull.pk]
+    assert listed(client, state="cancelled") == [cancelled.pk]
+    assert listed(client, state="queued") == [push.pk, pull.pk]
+    assert listed(client, state="queued", user="builder", kind="pull") == [pull.pk]
+    assert listed(client, state="succeeded") == []
+    select = re.search(r'<select name="state"[^>]*>(.*?)</select>',
+                       client.get(reverse("jobs-list"), {"state": "cancelled"}).content.decode(), re.S)[1]
+    assert '<option value="cancelled" selected>' in select

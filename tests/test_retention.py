@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -99,8 +98,14 @@ def test_the_worker_purges_when_its_task_is_sent(builder, live_settings):
     assert JobLine.objects.filter(job=recent).count() == 3
 
 
-def test_celery_beat_runs_the_purge():
-    assert "images.tasks.purge_expired_jobs" in [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+def test_celery_beat_sends_the_purge_and_the_worker_does_it(builder, scheduler):
+    old, recent = ended_job(builder, 95), ended_job(builder, 1)
+    deadline = time.monotonic() + 60
+    while JobLine.objects.filter(job=old).exists():
+        assert time.monotonic() < deadline, "no purge came from the schedule"
+        time.sleep(0.2)
+    assert b"Sending due task images.tasks.purge_expired_jobs" in scheduler.log_path.read_bytes()
+    assert JobLine.objects.filter(job=recent).count() == 3
 
 
 def test_the_job_page_says_the_output_was_removed(builder_client, builder):

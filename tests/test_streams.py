@@ -29,17 +29,19 @@ def test_slots_are_limited_and_given_back(user):
     assert run(scenario()) == ([True, True, False], True)
 
 
-def test_a_slot_not_refreshed_stops_counting_and_a_refreshed_one_does_not(user, monkeypatch):
+def test_a_slot_not_refreshed_stops_counting_and_a_refreshed_one_does_not(user):
     now = [1_000_000.0]
-    monkeypatch.setattr(streams.time, "time", lambda: now[0])
+
+    def clock():  # minutes pass at once
+        return now[0]
 
     async def scenario():
-        await streams.acquire(user, "kept")
-        await streams.acquire(user, "dead")  # its server died: never refreshed, never released
+        await streams.acquire(user, "kept", clock)
+        await streams.acquire(user, "dead", clock)  # its server died: never refreshed, never released
         now[0] += streams.STALE - 1
-        await streams.refresh(user, "kept")
-        full = await streams.acquire(user, "new")
+        await streams.refresh(user, "kept", clock)
+        full = await streams.acquire(user, "new", clock)
         now[0] += 2  # "dead" is now stale, "kept" is not
-        return full, await streams.acquire(user, "new"), await streams.acquire(user, "third")
+        return full, await streams.acquire(user, "new", clock), await streams.acquire(user, "third", clock)
 
     assert run(scenario()) == (False, True, False)

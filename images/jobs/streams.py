@@ -45,17 +45,18 @@ def _key(user_id):
     return f"{prefix}:streams:{user_id}"
 
 
-async def acquire(user_id, channel_name):
-    """Take a slot for this socket; False when the user has DOCKYARD_MAX_STREAMS open."""
-    now = time.time()
+async def acquire(user_id, channel_name, clock=time.time):
+    """Take a slot for this socket; False when the user has DOCKYARD_MAX_STREAMS open.
+    `clock` gives the time in seconds since the epoch (a test's own clock)."""
+    now = clock()
     taken = await _redis().eval(_ACQUIRE, 1, _key(user_id), now - STALE, settings.DOCKYARD_MAX_STREAMS, now,
                                 channel_name, STALE * 2)
     return bool(taken)
 
 
-async def refresh(user_id, channel_name):
+async def refresh(user_id, channel_name, clock=time.time):
     async with _redis().pipeline(transaction=False) as pipe:
-        pipe.zadd(_key(user_id), {channel_name: time.time()}, xx=True)
+        pipe.zadd(_key(user_id), {channel_name: clock()}, xx=True)
         pipe.expire(_key(user_id), STALE * 2)  # the set outlives its longest-open socket
         await pipe.execute()
 

@@ -1,0 +1,9 @@
+"""Dockyard's settings with every periodic task of its schedule due each second:
+for the tests' `celery beat` (conftest `scheduler`), so that a test sees the
+schedule's own tasks sent and run in seconds rather than hours."""
+
+from dashboard.settings import *  # noqa: F403
+from dashboard.settings import CELERY_BEAT_SCHEDULE
+
+CELERY_BEAT_SCHEDULE = {name: {**entry, "schedule": 1, "options": {"expires": 30}}
+                        for name, entry in CELERY_BEAT_SCHEDULE.items()}
