@@ -86,17 +86,18 @@ def own_disk_use(base_image):
     dockerlib.docker("rmi", "-f", *children, shared, check=False)
 
 
-def agreement_while_still(read, figures, attempts=25):
-    """Read the engine's disk usage, then `read()` the other side, then the engine's again, until each kind has
-    agreed once while the engine held still for it (its items the same before and after): other checkouts change
-    the engine meanwhile, and a running build's records flip in use and back unseen, so a kind that differs is
-    read again. `figures(usage, other)` gives (what the other side says, what it should say). Returns the kinds
-    that agreed, by name, and the disagreements seen."""
+def agreement_while_still(read, figures, attempts=40):
+    """Read the engine's disk usage, then `read()` the other side, then the engine's again (which is the next
+    attempt's first reading), until each kind has agreed once while the engine held still for it (its items the
+    same before and after): other checkouts change the engine meanwhile, and a running build's records flip in
+    use and back unseen, so a kind that differs is read again. `figures(usage, other)` gives (what the other side
+    says, what it should say). Returns the kinds that agreed, by name, and the disagreements seen."""
     engine, agreed, disagreed = get_engine(), {}, []
+    df_before = engine.disk_usage()
     for _ in range(attempts):
-        df_before = engine.disk_usage()
         other = read()
-        before, after = fingerprint(df_before), fingerprint(engine.disk_usage())
+        df_after = engine.disk_usage()
+        before, after = fingerprint(df_before), fingerprint(df_after)
         for usage in disk.summarize(df_before).kinds:
             if usage.kind in agreed or before[usage.kind] != after[usage.kind]:
                 continue
@@ -107,6 +108,7 @@ def agreement_while_still(read, figures, attempts=25):
                 disagreed.append((usage.kind, said, expected))
         if len(agreed) == len(disk.KINDS):
             break
+        df_before = df_after
     return agreed, disagreed
 
 
@@ -218,3 +220,12 @@ def test_an_engine_that_does_not_answer_is_named_and_the_others_still_shown_and_
     gone = page.split('id="disk-gone"')[1]
     assert "The engine did not answer" in gone and "no-engine.sock" in gone
     assert '<tr class="disk-images">' in page.split('id="disk-default"')[1].split('id="disk-gone"')[0]
+
+
+def test_celery_beat_sends_the_sampling_and_the_worker_does_it(transactional_db, scheduler):
+    deadline = time.monotonic() + 60
+    while not DiskSample.objects.filter(engine="default").exists():
+        assert time.monotonic() < deadline, "no sample came from the schedule"
+        time.sleep(0.2)
+    assert b"Sending due task images.tasks.sample_disk_usage" in scheduler.log_path.read_bytes()
+    assert DiskSample.objects.filter(engine="default").first().images_count > 0
