@@ -188,6 +188,9 @@ def test_a_builder_sees_each_kind_now_and_its_plots_with_their_tables(db):
     assert series["at"] == [int(sample.at.timestamp()) for sample in samples]
     assert series["images_size"] == [sample.images_size for sample in samples]
     assert "Images: size and reclaimable" in page and "Everything: size and reclaimable" in page
+    # A window the form does not offer is the default one.
+    odd = client.get(reverse("disk"), {"days": "<script>9999"}).content.decode()
+    assert '<option value="7" selected>' in odd and "<script>9999" not in odd
 
 
 def test_a_viewer_sees_the_totals_and_their_plot_alone(db):

@@ -16,7 +16,7 @@ The CLI's figures, which these follow:
   running build are active and not reclaimable.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from datetime import timezone as dt_timezone
 
@@ -220,10 +220,6 @@ def series(sample_list, detailed=True):
     columns["total_size"] = [usage.size for usage in usages]
     columns["total_reclaimable"] = [usage.reclaimable for usage in usages]
     return columns
-
-
-def as_dict(usage):
-    return {kind["kind"]: kind for kind in (asdict(item) for item in usage.kinds)}
 
 
 # What a page or the API shows ------------------------------------------------------
