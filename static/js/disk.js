@@ -27,7 +27,8 @@
     const options = {
       width: width,
       height: 220,
-      scales: { x: { time: true } },
+      // Bytes from zero: a change reads at its true scale, and the ticks differ at three digits.
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 100] } },
       axes: [{}, { values: (u, ticks) => ticks.map(humanSize), size: 70 }],
       series: [
         {},
