@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
+from images.jobs import logstore
 from tests import dockerlib
 
 PREFIX = "dockyard-bench"
@@ -93,7 +94,7 @@ def scenario_lines(record, fmt, api, server, session, worker, watch, worker_peak
     job = wait_job(job_id)
     ours = time.perf_counter() - start
     run = next(vertex for vertex in job.graph["vertices"] if "RUN for b in" in vertex["name"])
-    stored = job.lines.count()
+    stored = logstore.count(job)
     in_order = delivered == list(range(1, job.line_count + 1))
     rss = worker_peak_rss(worker)
     ok = (ours <= 1.25 * floor and job.state == "succeeded" and run["log_lines"] == per_burst * 10

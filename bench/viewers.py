@@ -133,7 +133,7 @@ class _Viewer:
         kind = event["type"]
         if kind == "lines":
             read = time.time()
-            for seq, text in event["lines"]:
+            for seq, text, *_ in event["lines"]:
                 self.received.append(seq)
                 if self.stamps is not None and text.startswith("ts "):
                     self.stamps.append((float(text[3:]), arrived, read))

@@ -186,17 +186,24 @@ def _audit_outcome(job_ids, state):
             outcome=state)
 
 
-class JobLine(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")
-    seq = models.IntegerField()
-    text = models.TextField()
+class LogChunk(models.Model):
+    """Up to a thousand of a job's output lines, compressed: images/jobs/logstore.py
+    says how, and is the only code that reads or writes them."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="log_chunks")
+    first_seq = models.IntegerField()
+    last_seq = models.IntegerField()
+    line_count = models.IntegerField()
+    first_ms = models.BigIntegerField(help_text="When the first line arrived, in ms since the epoch.")
+    data = models.BinaryField()
 
     class Meta:
-        ordering = ["job", "seq"]
-        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_job_line")]
+        ordering = ["job", "first_seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "first_seq"], name="unique_log_chunk")]
+        indexes = [models.Index(fields=["job", "last_seq"], name="log_chunk_last_seq")]
 
     def __str__(self):
-        return f"{self.job_id}:{self.seq}"
+        return f"{self.job_id}:{self.first_seq}-{self.last_seq}"
 
 
 class ApiToken(models.Model):
@@ -439,6 +446,32 @@ class ImageIndex(models.Model):
 
     def __str__(self):
         return self.image_id[:19]
+
+
+class Provenance(models.Model):
+    """What a Dockyard build was made from, recorded by the worker when the build
+    started (images.builds.provenance): who, when and which job are the job's own."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="provenance")
+    source = models.JSONField(default=dict, help_text="kind (dockerfile, upload, directory or git) and what "
+                                                      "identifies it: a digest, a path, a URL and its commit.")
+    dockerfile_sha256 = models.CharField(max_length=71, blank=True,
+                                         help_text="Of the Dockerfile's text as sent; empty for a git context, "
+                                                   "which the engine clones itself.")
+    build_args = models.JSONField(default=dict, blank=True)
+    secret_ids = models.JSONField(default=list, blank=True, help_text="The build secrets it mounted, by id only.")
+    target = models.CharField(max_length=200, blank=True)
+    builder = models.CharField(max_length=20)
+    bases = models.JSONField(default=list, blank=True,
+                             help_text="Each FROM and COPY --from of an image: instruction, line, reference, "
+                                       "image_id, repo_digest, and when or why not it was resolved.")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "provenance records"
+
+    def __str__(self):
+        return f"provenance of job {self.job_id}"
 
 
 class DiskSample(models.Model):

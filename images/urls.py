@@ -20,6 +20,8 @@ urlpatterns = [
     path("images/<str:image_hex>/untag", lifecycle.tag_remove, name="images-untag"),
     path("images/<str:image_hex>/push", lifecycle.tag_push, name="images-push"),
     path("images/<str:image_hex>/export", lifecycle.image_export, name="images-export"),
+    path("images/<str:image_hex>/provenance", images.image_provenance, name="images-provenance"),
+    path("images/<str:image_hex>/parent", images.image_parent, name="images-parent"),
     path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
     # /remove, /prune, /import, /tag-moves/<id>/rollback
     path("remove/", lifecycle.image_remove, name="images-remove"),

@@ -255,10 +255,12 @@ def printed_lines(texts):
 
 
 def wait_for_lines(job, count, timeout=60):
+    from images.jobs import logstore  # after Django is set up
+
     deadline = time.monotonic() + timeout
-    while job.lines.count() < count:
+    while logstore.count(job) < count:
         if time.monotonic() > deadline:
-            raise AssertionError(f"job {job.pk} has {job.lines.count()} lines, not {count}")
+            raise AssertionError(f"job {job.pk} has {logstore.count(job)} lines, not {count}")
         time.sleep(0.1)
 
 

@@ -29,6 +29,19 @@ def search_text_columns(needles, pattern):
                 for (value,) in cursor.fetchall():
                     hits += [(table, field.column, needle) for needle in needles if needle in value]
                     hits += [(table, field.column, match) for match in pattern.findall(value)]
+    return hits + _search_log_chunks(needles, pattern)
+
+
+def _search_log_chunks(needles, pattern):
+    """Output lines are stored compressed, out of SQL's sight: read back."""
+    from images.jobs import logstore
+    from images.models import LogChunk
+
+    hits = []
+    for data in LogChunk.objects.values_list("data", flat=True).iterator(chunk_size=50):
+        text = logstore.text_bytes(data).decode("utf-8", "replace")
+        hits += [("images_logchunk", "data", needle) for needle in needles if needle in text]
+        hits += [("images_logchunk", "data", match) for match in pattern.findall(text)]
     return hits
 
 

@@ -120,11 +120,14 @@ def report(found):
 
 @pytest.mark.browser
 @pytest.mark.usefixtures("worker")
-def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene):
+def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene, base_image):
     build, push = scene["build"], scene["push"]
     pages = {
         "image list": ("/", "table.images tbody tr"),
-        "image page": (reverse("images-detail", args=[build.image_hex]), "table.history tbody tr"),
+        "image page": (reverse("images-detail", args=[build.image_hex]), "#image-provenance dl"),
+        "image page of an image Dockyard did not build": (reverse("images-detail", args=[base_image.split(":")[1]]),
+                                                          "#image-provenance p"),
+        "inferred parent": (reverse("images-parent", args=[build.image_hex]), "#image-parent p"),
         "build job": (build.get_absolute_url(), "#job-steps li"),
         "push job": (push.get_absolute_url(), "#job-progress .layer"),
         "failed build job": (scene["failed"].get_absolute_url(), "#job-steps .step-failed"),

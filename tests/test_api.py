@@ -42,8 +42,8 @@ def test_it_builds_follows_and_reads_the_log(api):
     assert job["started_at"] and job["finished_at"] and job["lines"] > 0
 
     first = api.get(f"/api/jobs/{job_id}/log", {"after": 0}).json()
-    assert "from the api" in live.printed_lines(text for _, text in first["lines"])
-    assert [seq for seq, _ in first["lines"]] == list(range(1, job["lines"] + 1))
+    assert "from the api" in live.printed_lines(text for _, text, _ in first["lines"])
+    assert [seq for seq, _, _ in first["lines"]] == list(range(1, job["lines"] + 1))
     rest = api.get(f"/api/jobs/{job_id}/log", {"after": 3}).json()
     assert rest["lines"] == first["lines"][3:]
 

@@ -24,6 +24,7 @@ PAGE_TWINS = {
     "images-untag": [("POST", "/api/images/{image_hex}/untag")],
     "images-push": [("POST", "/api/images/{image_hex}/push")],
     "images-export": [("GET", "/api/images/{image_hex}/export")],
+    "images-provenance": [("GET", "/api/images/{image_hex}/provenance")],
     "images-remove": [("POST", "/api/remove")],
     "images-prune": [("POST", "/api/prune")],
     "images-import": [("POST", "/api/import")],
@@ -54,6 +55,7 @@ PAGE_TWINS = {
     "audit-list": [("GET", "/api/audit")],
     "audit-export-csv": [("GET", "/api/audit/export.csv")],
     "images-run": [("POST", "/api/images/{image_hex}/run")],
+    "images-parent": [("GET", "/api/images/{image_hex}/parent")],
     "runs-commit": [("POST", "/api/jobs/{pk}/commit")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.models import AuditEntry, Job
 from tests import dockerlib
 from tests.live import job_from, start_build, wait_for_job, wait_for_lines
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 def stored(job):
-    return list(job.lines.order_by("seq").values_list("seq", "text"))
+    return logstore.lines(job)
 
 
 def test_it_builds_and_stores_every_line_in_order(builder_client):
@@ -31,8 +32,8 @@ def test_it_builds_and_stores_every_line_in_order(builder_client):
     assert job.state == "succeeded", job.error
     assert job.image_id == dockerlib.image_id(tag)
     lines = stored(job)
-    assert [seq for seq, _ in lines] == list(range(1, len(lines) + 1))
-    printed = [text for _, text in lines if text.startswith("line ")]
+    assert [seq for seq, _, _ in lines] == list(range(1, len(lines) + 1))
+    printed = [text for _, text, _ in lines if text.startswith("line ")]
     assert printed == [f"line {i}" for i in range(1, 201)]
     assert len(job.steps) == 3 and all(step["status"] in ("done", "cached") for step in job.steps)
     assert [step["instruction"] for step in job.steps][1].startswith("RUN for i in")
@@ -62,7 +63,7 @@ def test_a_failing_run_step_fails_the_job_with_the_engines_message(builder_clien
         f"FROM {dockerlib.BASE_IMAGE}\nRUN echo about to fail && exit 3\nLABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "failed"
     assert "returned a non-zero code: 3" in job.error
-    assert "about to fail" in [text for _, text in stored(job)]
+    assert "about to fail" in [text for _, text, _ in stored(job)]
     failed = [step for step in job.steps if step["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["instruction"] == "RUN echo about to fail && exit 3"
     assert "non-zero code: 3" in failed[0]["error"]
@@ -81,7 +82,7 @@ def test_multibyte_output_and_invalid_bytes_are_kept(builder_client):
         f"RUN for i in $(seq 1 100); do echo \"$i {text}\"; done; printf 'bad \\377\\376 bytes\\n'\n"
         f"LABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "succeeded", job.error
-    texts = [t for _, t in stored(job)]
+    texts = [t for _, t, _ in stored(job)]
     assert [t for t in texts if text in t and not t.startswith("Step ")] == [f"{i} {text}" for i in range(1, 101)]
     bad = [t for t in texts if t.startswith("bad ")]
     assert bad == ["bad \ufffd\ufffd bytes"]
@@ -93,7 +94,7 @@ def test_output_over_the_cap_keeps_head_and_tail(builder_client, settings):
         f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 5000); do echo \"row $i\"; done\n"
         f"LABEL {dockerlib.TEST_LABEL}=1\n"), builder="classic"))
     assert job.state == "succeeded", job.error
-    texts = [t for _, t in stored(job)]
+    texts = [t for _, t, _ in stored(job)]
     assert "row 1" in texts and "row 5000" in texts
     assert "row 2500" not in texts
     assert sum(len(t) + 1 for t in texts) <= 16 * 1024
@@ -111,8 +112,8 @@ def test_cancel_stops_a_running_build(builder_client):
         f"FROM {dockerlib.BASE_IMAGE}\nRUN for i in $(seq 1 120); do echo tick $i; sleep 1; done\n"
         f"LABEL {dockerlib.TEST_LABEL}=1\n"), tags=tag, builder="classic")
     wait_for_job(job, states=("running",))
-    while "tick 2" not in [t for _, t in stored(job)]:
-        wait_for_lines(job, job.lines.count() + 1)
+    while "tick 2" not in [t for _, t, _ in stored(job)]:
+        wait_for_lines(job, logstore.count(job) + 1)
     response = builder_client.post(reverse("jobs-cancel", args=[job.pk]))
     assert response.status_code == 302
     job = wait_for_job(job, timeout=10)
@@ -163,7 +164,7 @@ def test_the_job_page_links_to_the_image_and_rebuild_reruns_the_recipe(builder_c
     assert again.retry_of_id == job.pk and again.params == job.params
     again = wait_for_job(again)
     assert again.state == "succeeded" and again.image_id == job.image_id  # same recipe, same cache
-    assert "built by tests" in [t for _, t in stored(job)]
+    assert "built by tests" in [t for _, t, _ in stored(job)]
     audited = AuditEntry.objects.filter(job__in=[job, again]).order_by("pk")
     assert [(e.action, e.target, e.outcome, e.actor_name) for e in audited] == [
         ("build", tag, "succeeded", "builder"), ("rebuild", tag, "succeeded", "builder")]

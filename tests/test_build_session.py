@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.accounts import registries
 from images.builds import secrets, sessions
 from images.engine import BuildSession, EngineError, StreamClosed, get_engine
@@ -178,7 +179,7 @@ def test_a_classic_build_pulls_a_private_base_image_with_the_stored_login(builde
                                                                           only_in_registry):
     job = wait_for_job(start_build(builder_client, f"FROM {only_in_registry}\nRUN cat /private\n", builder="classic"))
     assert job.state == "succeeded", job.error
-    assert job.lines.filter(text="private").exists()
+    assert "private" in logstore.texts(job)
     dockerlib.docker("rmi", "-f", only_in_registry, check=False)
 
 

@@ -16,6 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.models import Job
 from tests import dockerlib, live
 from tests.live import job_from, wait_for_job
@@ -57,7 +58,7 @@ TEXT = "hello from the context"
 
 def printed(job):
     """The RUN's line, as the classic builder prints it or in BuildKit's plain form ("#6 0.104 hello ...")."""
-    lines = list(job.lines.values_list("text", flat=True))
+    lines = list(logstore.texts(job))
     if job.params["builder"] == "classic":
         return TEXT in lines
     return any(re.fullmatch(rf"#\d+ \d+\.\d{{3}} {TEXT}", line) for line in lines)

@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.models import Job
 from tests import dockerlib, live
 from tests.live import JobSocket, wait_for_job, wait_for_lines
@@ -44,13 +45,13 @@ def vertex(job, pattern):
 
 def log_of(job, vertex):
     """A vertex's own log lines (their text, the "#n elapsed " prefix taken off)."""
-    texts = job.lines.order_by("seq").values_list("text", flat=True)
+    texts = logstore.texts(job)
     own = re.compile(rf"#{vertex['n']} \d+\.\d{{3}} (.*)", re.DOTALL)
     return [match[1] for match in map(own.fullmatch, texts) if match]
 
 
 def texts(job):
-    return list(job.lines.order_by("seq").values_list("text", flat=True))
+    return list(logstore.texts(job))
 
 
 def assert_each_vertex_ends_once(job):
@@ -174,8 +175,8 @@ def test_fifty_thousand_lines_reach_a_reconnecting_viewer_once_and_equal_storage
     everything, state = collect_across_a_reconnect(server, builder_session, job, cut=20000)
     job = wait_for_job(job)
     assert state["state"] == "succeeded", job.error
-    assert everything == list(job.lines.order_by("seq").values_list("seq", "text"))
-    assert [seq for seq, _ in everything] == list(range(1, job.line_count + 1))
+    assert everything == logstore.lines(job)
+    assert [seq for seq, _, _ in everything] == list(range(1, job.line_count + 1))
     run = vertex(job, r"RUN for b in")
     assert log_of(job, run) == [str(i) for i in range(1, 50001)]
     assert run["log_lines"] == 50000 and not run["engine_clipped"]
@@ -254,7 +255,7 @@ def test_cancel_stops_the_build_and_leaves_nothing_running(builder_client):
     job = start_build(builder_client, f"FROM {BASE}\nRUN echo started; sleep {marker}\n{LABEL}", no_cache="on")
     run_started = None
     while run_started is None:
-        wait_for_lines(job, job.lines.count() + 1)
+        wait_for_lines(job, logstore.count(job) + 1)
         run_started = next((t for t in texts(job) if t.endswith(" started")), None)
     runc = _runc_running(marker)
     assert runc, "no runc runs the step"
@@ -278,7 +279,7 @@ def test_a_killed_worker_leaves_the_buildkit_build_interrupted(builder_client, d
     marker = f"{70 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 1000:03d}"
     job = start_build(builder_client, f"FROM {BASE}\nRUN echo started; sleep {marker}\n", no_cache="on")
     while not any(t.endswith(" started") for t in texts(job)):
-        wait_for_lines(job, job.lines.count() + 1)
+        wait_for_lines(job, logstore.count(job) + 1)
     doomed_worker.kill()
     job = wait_for_job(job, states=("interrupted",), timeout=60)
     assert "stopped without finishing" in job.error
@@ -292,7 +293,7 @@ def test_a_killed_worker_leaves_the_buildkit_build_interrupted(builder_client, d
 
 def test_tags_every_one_names_the_image(builder_client):
     repo = dockerlib.unique("bk-tags")
-    job = wait_for_job(start_build(builder_client, f"FROM {BASE}\n{LABEL}", tags=f"{repo}:a {repo}:b, {repo}:c"))
+    job = wait_for_job(start_build(builder_client, f"FROM {BASE}\n{LABEL}", tags=f"{repo}:a\n{repo}:b, {repo}:c"))
     assert job.state == "succeeded", job.error
     assert {dockerlib.image_id(f"{repo}:{tag}") for tag in "abc"} == {job.image_id}
 

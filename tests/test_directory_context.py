@@ -11,6 +11,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.builds import contexts
 from images.engine import EngineError, get_engine
 from images.models import Job
@@ -168,7 +169,7 @@ def test_it_leaves_out_what_dockerignore_says_as_the_docker_cli_does(builder_cli
     assert response.status_code == 302, response.content.decode()[:2000]
     job = wait_for_job(Job.objects.get())
     assert job.state == "succeeded", job.error
-    ours = listing(live.printed_lines(job.lines.order_by("seq").values_list("text", flat=True)))
+    ours = listing(live.printed_lines(logstore.texts(job)))
 
     cli = dockerlib.docker("build", "--no-cache", "--label", f"{dockerlib.TEST_LABEL}=1", str(project))
     assert ours == listing(cli.splitlines())

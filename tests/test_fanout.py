@@ -108,7 +108,7 @@ class Viewer:
         self.events.extend(events)
 
     def seqs(self):
-        return [seq for event in self.events if event["type"] == "lines" for seq, _ in event["lines"]]
+        return [seq for event in self.events if event["type"] == "lines" for seq, *_ in event["lines"]]
 
 
 @pytest.mark.django_db
@@ -185,7 +185,7 @@ def test_a_viewer_that_stops_reading_holds_up_no_one_else(builder_client, builde
         seqs, state = [], None
         for event in reader.events(timeout=120):
             if event["type"] == "lines":
-                seqs.extend(seq for seq, _ in event["lines"])
+                seqs.extend(seq for seq, *_ in event["lines"])
             elif event["type"] == "state":
                 state = event["state"]
         reader.close()
@@ -281,7 +281,7 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
         while True:
             event = json.loads((await communicator.receive_output(60))["text"])
             if event["type"] == "lines":
-                seqs.extend(seq for seq, _ in event["lines"])
+                seqs.extend(seq for seq, *_ in event["lines"])
             elif event["type"] == "state" and event["state"] in FINAL:
                 break
             elif event["type"] == "state":
@@ -316,11 +316,11 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
 @pytest.mark.unaudited("a job row stands in for a build")
 def test_a_shared_read_answers_each_viewer_the_start_of_what_its_own_read_would_and_nothing_only_at_the_end(
         transactional_db, monkeypatch):
-    from images.jobs import consumers
-    from images.models import Job, JobLine
+    from images.jobs import consumers, logstore
+    from images.models import Job
 
     job = Job.objects.create(kind="build", target="t", output_limit=10**6)
-    JobLine.objects.bulk_create(JobLine(job=job, seq=seq, text=f"line {seq}") for seq in range(1, 21))
+    logstore.store(job.pk, [(seq, f"line {seq}", 0) for seq in range(1, 21)])
     monkeypatch.setattr(consumers, "REPLAY_CHUNK", 5)
     # Fresh viewers, a reconnect, gap fills, and viewers past the first read's chunk or at the end.
     asked = [(0, None), (0, None), (3, None), (2, 4), (9, 11), (12, None), (18, None), (20, None), (0, 2)]

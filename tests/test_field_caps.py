@@ -17,7 +17,7 @@ DOCKERFILE = f"FROM {dockerlib.BASE_IMAGE}\n"
 OVER_LONG = {
     "build_args": ("\n".join(f"ARG_{n}={'v' * 200}" for n in range(100)), "Ensure this value has at most 16384"),
     "labels": ("\n".join(f"label.{n}={'v' * 200}" for n in range(100)), "Ensure this value has at most 16384"),
-    "tags": (" ".join(f"dockyard-test/many:{n}" for n in range(21)), "At most 20 tags"),
+    "tags": (",".join(f"dockyard-test/many:{n}" for n in range(21)), "At most 20 tags"),
     "dockerfile_text": (DOCKERFILE + "#" * (1024 * 1024), "Ensure this value has at most 1048576"),
     "target": ("t" * 201, "Ensure this value has at most 200"),
     "git_url": ("https://github.com/" + "x" * 2048 + ".git", "Ensure this value has at most 2048"),

@@ -9,6 +9,7 @@ import tarfile
 import pytest
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.catalog.history import clean_created_by
 from images.files import explorer, indexing
 from images.files.entries import display
@@ -59,7 +60,7 @@ def test_it_indexes_every_layer_once_and_reads_them_as_the_save_stream_says(buil
         assert stored.entry_count == len([e for e in saved if not e[0].endswith(b".wh..wh.plnk")])
         assert stored.total_size == sum(entry[2] for entry in saved)
         assert len(stored.entries) < 64 * 1024  # a few hundred entries: a few kB
-    log = "\n".join(job.lines.values_list("text", flat=True))
+    log = "\n".join(logstore.texts(job))
     assert "Indexed: " in log
     assert {entry["status"] for entry in job.progress["layers"]} == {
         f"Indexed {LayerIndex.objects.get(diff_id=diff_id).entry_count} entries" for diff_id in index.diff_ids}
@@ -136,7 +137,7 @@ def test_an_image_built_on_an_indexed_one_carries_its_summary_on(builder_client,
     child = dockerlib.build(f"FROM {image['tag']}\nRUN rm /app/a.txt && head -c 9000 /dev/zero > /app/big "
                             "&& rm -rf /opq && mkdir /opq && echo newer > /opq/new\n", tags=[child_tag])
     job = index_through_the_worker(builder_client, child.split(":")[1])
-    log = "\n".join(job.lines.values_list("text", flat=True))
+    log = "\n".join(logstore.texts(job))
     assert f"Summary carried on from the index of {image['id']}, whose 4 layers this image shares." in log
     # What it carried on to is what the whole stack, and docker save read with tarfile, say.
     index = ImageIndex.objects.get(image_id=child)

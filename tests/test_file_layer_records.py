@@ -8,6 +8,7 @@ import hashlib
 
 import pytest
 
+from images.jobs import logstore
 from images import refs
 from images.engine import Engine, get_engine, layer_records
 from images.models import ImageIndex, LayerIndex
@@ -54,7 +55,7 @@ def test_a_second_image_reads_only_its_new_layer(worker, builder_client, image):
     first = index_through_the_worker(builder_client, image.split(":")[1])
     child = dockerlib.build(f"FROM {image}\nRUN echo small > /small\n")
     job = index_through_the_worker(builder_client, child.split(":")[1])
-    log = list(job.lines.values_list("text", flat=True))
+    log = list(logstore.texts(job))
     assert f"Indexing the files of {child}: 5 layers, 4 already indexed." in log
     assert "Reading the new layers' headers from the engine's own records of them, not the save stream." in log
     read = [line for line in log if line.startswith("Layer ")]

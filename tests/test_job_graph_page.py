@@ -10,8 +10,9 @@ import pytest
 from django.db import transaction
 from django.test import Client, override_settings
 
+from images.jobs import logstore
 from images.accounts import roles
-from images.models import Job, JobLine
+from images.models import Job
 from tests.conftest import make_user
 from tests.test_job_js import ORIGIN, lines, offline_tab, push, settle
 
@@ -79,7 +80,7 @@ def stored_job(builder, graph, text_lines, state=Job.State.FAILED, params=None):
                              output_limit=10_000_000, graph=graph, line_count=len(text_lines),
                              params=params or {"builder": "buildkit", "source": "dockerfile",
                                                "dockerfile_text": DOCKERFILE, "dockerfile": "Dockerfile"})
-    JobLine.objects.bulk_create(JobLine(job=job, seq=seq, text=text) for seq, text in enumerate(text_lines, 1))
+    logstore.store(job.pk, [(seq, text, 0) for seq, text in enumerate(text_lines, 1)])
     return job
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from images.models import ApiToken, Job, JobLine
+from images.jobs import logstore
+from images.models import ApiToken, Job
 from tests import bodies, dockerlib, live
 from tests.live import wait_for_job
 
@@ -50,7 +51,7 @@ def context_upload(scratch):
 
 
 def _engine_saw(job):
-    return [line for line in live.printed_lines(job.lines.values_list("text", flat=True)) if line.endswith("  /blob")]
+    return [line for line in live.printed_lines(logstore.texts(job)) if line.endswith("  /blob")]
 
 
 def test_it_takes_a_large_context_through_the_api_with_bounded_memory(server, worker, builder, context_upload):
@@ -130,7 +131,7 @@ def test_it_streams_a_large_job_log_with_bounded_memory(server, worker, builder,
     lines = [f"line {seq} " + "x" * 90 for seq in range(1, LOG_LINES + 1)]
     job = Job.objects.create(kind="build", target="log", params={}, output_limit=BODY, state="succeeded",
                              created_by=builder, line_count=LOG_LINES)
-    JobLine.objects.bulk_create(JobLine(job=job, seq=seq, text=text) for seq, text in enumerate(lines, 1))
+    logstore.store(job.pk, [(seq, text, 0) for seq, text in enumerate(lines, 1)])
     with bodies.PeakMemory(server) as peaks:
         status, size, digest = bodies.get(server, f"/jobs/{job.pk}/log.txt", {"Cookie": f"sessionid={builder_session}"},
                                           pause=2)

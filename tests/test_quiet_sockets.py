@@ -12,6 +12,7 @@ import sys
 import pytest
 import websockets
 
+from images.jobs import logstore
 from tests import dockerlib, live
 from tests.live import JobSocket, wait_for_job
 from tests.test_build_jobs import start_build
@@ -66,7 +67,7 @@ def test_every_redis_client_waits_longer_than_the_layers_blocking_read_and_keeps
 
 
 def stored(job):
-    return [tuple(line) for line in job.lines.order_by("seq").values_list("seq", "text")]
+    return logstore.lines(job)
 
 
 @pytest.mark.usefixtures("worker")
@@ -82,7 +83,7 @@ def test_a_socket_stays_open_through_a_silent_step(builder_client, builder_sessi
     assert job.state == "succeeded", job.error
     lines = [tuple(line) for event in events if event["type"] == "lines" for line in event["lines"]]
     assert lines == stored(job)
-    printed = live.printed_lines(dict(lines).values())
+    printed = live.printed_lines(text for _, text, _ in lines)
     assert ("before" in printed) and ("after" in printed)
 
 

@@ -8,6 +8,7 @@ import tarfile
 import pytest
 from django.urls import reverse
 
+from images.jobs import logstore
 from images.models import Job
 from tests import dockerlib
 from tests.live import job_from, wait_for_job
@@ -83,7 +84,7 @@ def test_export_then_import_round_trips_the_image(builder_client, images, worker
     job = wait_for_job(job_from(response))
     assert job.state == "succeeded", job.error
     assert job.image_id == images["free"]
-    assert f"Loaded image: {images['repo']}:free" in job.lines.values_list("text", flat=True)
+    assert f"Loaded image: {images['repo']}:free" in logstore.texts(job)
     assert dockerlib.image_id(f"{images['repo']}:also") == images["free"]
 
 

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from images.jobs import logstore
 from images.jobs import retention
-from images.models import AuditEntry, Job, JobLine
+from images.models import AuditEntry, Job, LogChunk
 from images.tasks import purge_expired_jobs
 from tests import dockerlib
 
@@ -43,7 +44,7 @@ def ended_job(user, days_ago, kind="build", params=None, lines=3, image_id="", *
         params=params or {"source": "dockerfile", "dockerfile_text": "FROM scratch\n", "dockerfile": "Dockerfile"},
         state="succeeded" if ended else "queued", queued_at=ended or timezone.now(), started_at=ended,
         finished_at=ended, image_id=image_id, **fields)
-    JobLine.objects.bulk_create(JobLine(job=job, seq=seq, text=f"line {seq}") for seq in range(1, lines + 1))
+    logstore.store(job.pk, [(seq, f"line {seq}", 0) for seq in range(1, lines + 1)])
     AuditEntry.objects.create(actor=user, actor_name=user.get_username(), action=kind, target=job.target,
                               outcome=job.state, job=job)
     return job
@@ -68,8 +69,8 @@ def test_it_removes_old_jobs_output_and_archives_and_keeps_recent_ones(builder, 
 
     retention.purge_expired()
 
-    assert not JobLine.objects.filter(job__in=[old, imported, original]).exists()
-    assert JobLine.objects.filter(job=recent).count() == 3
+    assert not LogChunk.objects.filter(job__in=[old, imported, original]).exists()
+    assert logstore.texts(recent) == ["line 1", "line 2", "line 3"]
     assert Job.objects.count() == 6  # the jobs themselves stay, with their recipes
     assert sorted(os.listdir(context_dir)) == sorted([recent_upload, rebuilt, queued, being_saved])
     assert not (context_dir / orphan).exists()
@@ -81,7 +82,7 @@ def test_it_purges_in_a_fixed_number_of_queries(builder, context_dir):
             ended_job(builder, 120, params=upload_params(stored(context_dir, timedelta(days=200))))
         with CaptureQueriesContext(connection) as captured:
             retention.purge_expired()
-        assert not os.listdir(context_dir) and not JobLine.objects.exists()
+        assert not os.listdir(context_dir) and not LogChunk.objects.exists()
         return len(captured)
 
     assert queries(3) == queries(30)
@@ -92,20 +93,20 @@ def test_the_worker_purges_when_its_task_is_sent(builder, live_settings):
     old, recent = ended_job(builder, 95), ended_job(builder, 1)
     purge_expired_jobs.apply_async(queue=live_settings["queue"])
     deadline = time.monotonic() + 60
-    while JobLine.objects.filter(job=old).exists():
+    while LogChunk.objects.filter(job=old).exists():
         assert time.monotonic() < deadline, "the worker did not purge"
         time.sleep(0.2)
-    assert JobLine.objects.filter(job=recent).count() == 3
+    assert logstore.texts(recent) == ["line 1", "line 2", "line 3"]
 
 
 def test_celery_beat_sends_the_purge_and_the_worker_does_it(builder, scheduler):
     old, recent = ended_job(builder, 95), ended_job(builder, 1)
     deadline = time.monotonic() + 60
-    while JobLine.objects.filter(job=old).exists():
+    while LogChunk.objects.filter(job=old).exists():
         assert time.monotonic() < deadline, "no purge came from the schedule"
         time.sleep(0.2)
     assert b"Sending due task images.tasks.purge_expired_jobs" in scheduler.log_path.read_bytes()
-    assert JobLine.objects.filter(job=recent).count() == 3
+    assert logstore.texts(recent) == ["line 1", "line 2", "line 3"]
 
 
 def test_the_job_page_says_the_output_was_removed(builder_client, builder):

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from images.engine import get_engine
-from images.jobs import control
+from images.jobs import control, logstore
 from images.lifecycle import runs
 from images.models import AuditEntry, Job, TagMove
 from tests import dockerlib, savedlayers
@@ -34,7 +34,7 @@ def start(user, image, **options):
 
 
 def lines(job):
-    return list(job.lines.order_by("seq").values_list("text", flat=True))
+    return logstore.texts(job)
 
 
 def container(job):

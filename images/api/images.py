@@ -1,7 +1,8 @@
-"""Images: the list, one image, rebuild, remove, prune, export and import."""
+"""Images: the list, one image, its provenance, rebuild, remove, prune, export and import."""
 
 from datetime import datetime
 
+from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,8 +12,9 @@ from images.api.auth import allowed
 from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson, ImageHex
 from images.api.schemas import Job, StrList, errors
+from images.builds import attestation, provenance
 from images.builds.contexts import ContextError
-from images.catalog import detail, listing
+from images.catalog import detail, lineage, listing
 from images.catalog.forms import ImageListForm
 from images.jobs import control
 from images.lifecycle import exports, imports, removal
@@ -23,8 +25,12 @@ from images.views.streaming import StreamingResponse
 router = Router(tags=["images"])
 
 
+SEARCH_HELP = ("As images are written: part of [registry/]repository[:tag], an id with or without sha256:, "
+               "a digest (sha256:… or repository@sha256:…).")
+
+
 class ImageFilters(Schema):
-    q: str = Field("", description="Part of a repository, tag or id.")
+    q: str = Field("", description=SEARCH_HELP)
     state: str = Field("", description="dangling, in-use or unused; anything else: all.")
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
@@ -132,7 +138,7 @@ def images_list(request, filters: Query[ImageFilters]):
 
 
 class SearchQuery(Schema):
-    q: str = Field(..., min_length=1, max_length=200, description="Part of a repository, tag or id.")
+    q: str = Field(..., min_length=1, max_length=200, description=SEARCH_HELP)
 
 
 class SearchRow(BaseModel):
@@ -154,7 +160,7 @@ class EngineMatches(BaseModel):
 def images_search(request, query: Query[SearchQuery]):
     """Search every engine.
 
-    The images whose repository, tag or id contains `q`, on each engine the caller may browse, engine by engine.
+    The images matching `q` as on the image list, on each engine the caller may browse, engine by engine.
     """
     names = roles.engines_where(request.user, "browse")
     found = listing.search_engines(names, query.q)
@@ -187,6 +193,50 @@ def image_export(request, image_hex: ImageHex):
     response = StreamingResponse(export.chunks, content_type="application/x-tar")
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
+
+
+@router.get("/images/{imageid:image_hex}/provenance", response=errors(404), auth=allowed("browse"),
+            openapi_extra={"responses": {200: {
+                "description": "An in-toto Statement (v1) whose predicate is SLSA v1 provenance "
+                               "(buildDefinition, runDetails), sent as a file to keep.",
+                "content": {attestation.MEDIA_TYPE: {"schema": {"type": "object"}}}}}})
+def image_provenance(request, image_hex: ImageHex):
+    """An image's provenance.
+
+    What the Dockyard build of this image was made from: its source, the Dockerfile's digest, build args
+    (secrets by id only), target, builder, and each base image's id and repo digest when the build started.
+    404 for an image Dockyard did not build.
+    """
+    record = provenance.of_image(f"sha256:{image_hex}")
+    if record is None:
+        raise Http404("Dockyard recorded no build of this image on this engine.")
+    response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
+    return response
+
+
+class InferredParentOut(Schema):
+    image_id: str
+    tags: list[str]
+    shared_layers: int = Field(description="Its layers, all of them the first of this image's.")
+    layers: int = Field(description="This image's layers.")
+
+
+class ParentOut(Schema):
+    parent: InferredParentOut | None = Field(description="Null when no local image's layers are a prefix of its own.")
+    candidates: int = Field(description="Local images that could be below it (no bigger than it).")
+    unchecked: int = Field(description="Candidates whose layers were not read yet; asking again reads more.")
+
+
+@router.get("/images/{imageid:image_hex}/parent", response={200: ParentOut, **errors(404)}, auth=allowed("browse"))
+def image_parent(request, image_hex: ImageHex):
+    """An image's inferred parent.
+
+    For an image Dockyard did not build: the local image whose layers are the longest prefix of its own. Reads the
+    whole image list, and inspects images whose layers it has not seen yet (at most 100 a call).
+    """
+    image = detail.image_summary(request.engine, image_hex)
+    return lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
 
 
 @router.post("/remove", response={200: Removed, **errors(400, 404)}, auth=allowed("remove"))

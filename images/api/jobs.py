@@ -5,11 +5,11 @@ from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from images.api.auth import allowed
-from images.api.errors import form_errors
+from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson
-from images.api.schemas import Job, JobSummary, StrList, errors
+from images.api.schemas import Error, Job, JobSummary, StrList, errors
 from images.builds.forms import BuildForm, PullForm
-from images.jobs import control, queries
+from images.jobs import control, logsearch, queries
 from images.jobs.access import job_for
 
 router = Router(tags=["jobs"])
@@ -58,9 +58,27 @@ class JobPage(Schema):
 class LogPage(Schema):
     job: int
     state: str
-    lines: list[tuple[int, str]] = Field(description="[number, text] pairs, in order.")
+    lines: list[tuple[int, str, int]] = Field(
+        description="[number, text, arrived] triples, in order; arrived is when the line came, in ms since the epoch.")
     next_after: int = Field(description="Ask again with after=next_after for the lines after these.")
     more: bool = Field(description="Lines already stored come after these.")
+
+
+class LogSearch(Schema):
+    q: str = Field(description="What to look for: text (or a regular expression with regex=true).")
+    after: int = Field(0, ge=0, description="Return matching lines after this line number.")
+    regex: bool = Field(False, description=f"q is a regular expression; one running over "
+                                           f"{logsearch.REGEX_SECONDS:g} s is stopped.")
+    case: bool = Field(False, description="Match upper and lower case exactly.")
+
+
+class LogMatches(Schema):
+    job: int
+    count: int = Field(description="Lines that match, in the whole stored log.")
+    lines: list[tuple[int, str, int]] = Field(
+        description=f"Up to {logsearch.PAGE} matching [number, text, arrived] lines after line `after`.")
+    next_after: int = Field(description="Ask again with after=next_after for the next matching lines.")
+    more: bool = Field(description="More matching lines come after these.")
 
 
 @router.post("/builds", response={201: Job, **errors(400, 429)}, auth=allowed("build"))
@@ -118,6 +136,22 @@ def job_log(request, pk: int, after: Query[int] = 0):
     lines = queries.lines_after(job, after, LOG_PAGE)
     return {"job": job.pk, "state": job.state, "lines": lines, "next_after": lines[-1][0] if lines else after,
             "more": bool(lines) and lines[-1][0] < job.line_count}
+
+
+@router.get("/jobs/{int:pk}/log/search", response={200: LogMatches, 400: Error, **errors(404)},
+            auth=allowed("browse"))
+def job_log_search(request, pk: int, search: Query[LogSearch]):
+    """Search a job's whole stored output.
+
+    Plain text, case-insensitive unless case=true; or a regular expression (regex=true). Counts the lines that
+    match, and returns them a page at a time after line `after`.
+    """
+    job = job_for(request.user, pk)
+    try:
+        found = logsearch.search(job.pk, search.q, search.after, search.regex, search.case)
+    except logsearch.SearchError as exc:
+        return answer(400, str(exc))
+    return {"job": job.pk, **found}
 
 
 @router.post("/jobs/{int:pk}/cancel", response={200: Job, 202: Job, **errors(404)}, auth=allowed("cancel_own_job"))

@@ -144,6 +144,14 @@ def _expansions(word, values, where, depth=3, budget=None):
                                depth - 1, budget)
 
 
+def expand(word, values):
+    """`word` with its variables given `values` (one each; a name without one is
+    empty), as the builder expands the image a FROM names."""
+    chosen = {match["braced"] or match["bare"]: "" for match in _VARIABLE.finditer(word)}
+    chosen.update((name, value) for name, value in values.items() if name in chosen)
+    return _VARIABLE.sub(lambda match: _substitute(match, chosen), word)
+
+
 def _substitute(match, chosen):
     value = chosen[match["braced"] or match["bare"]]
     modifier = match["modifier"]

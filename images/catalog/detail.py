@@ -2,7 +2,7 @@
 layer history read as instructions, and the containers made from it."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from images.catalog import history, inspect
 from images.engine import ImageNotFound
@@ -26,6 +26,7 @@ class ImageDetail:
     layers: list
     containers: list
     raw: str
+    inspected: dict = field(default_factory=dict)  # the engine's own inspect, as it came
 
     @property
     def hex_id(self):
@@ -87,4 +88,5 @@ def image_detail(engine, reference):
         layers=history.layers_from_history(engine.image_history(data["Id"]), engine.image_config(data["Id"])),
         containers=inspect.containers_of(data["Id"], engine.list_containers()),
         raw=json.dumps(data, indent=2, sort_keys=True),
+        inspected=data,
     )

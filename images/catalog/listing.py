@@ -5,6 +5,7 @@ substrings, and two calls stay fast at thousands of tags)."""
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import attrgetter
 
 from images.refs import hex_id, short_id, split_repo_tag
 
@@ -26,7 +27,9 @@ SORTS = {
 DEFAULT_SORT = "-created"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__,
+# which tripled the cost of the ten thousand rows of a big host.
+@dataclass(slots=True)
 class ImageRow:
     image_id: str
     repository: str
@@ -35,6 +38,7 @@ class ImageRow:
     size: int
     containers: int
     dangling: bool
+    digests: tuple = ()  # this repository's digests of the image: "repository@sha256:…"
 
     @property
     def short_id(self):
@@ -70,22 +74,23 @@ def image_rows(images, containers):
     rows = []
     for image in images:
         image_id = image["Id"]
-        common = {
-            "image_id": image_id,
-            "created": datetime.fromtimestamp(image.get("Created") or 0, tz=timezone.utc),
-            "size": image.get("Size") or 0,
-            "containers": in_use.get(image_id, 0),
-        }
-        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-        digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
+        created = datetime.fromtimestamp(image.get("Created") or 0, tz=timezone.utc)
+        size = image.get("Size") or 0
+        used = in_use.get(image_id, 0)
+        digests = {}  # repository: its digests
+        for digest in image.get("RepoDigests") or ():
+            if digest != "<none>@<none>":
+                repository = digest.partition("@")[0]
+                digests[repository] = digests.get(repository, ()) + (digest,)
+        tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
         if tags:
-            rows.extend(ImageRow(repository=repo, tag=tag, dangling=False, **common)
-                        for repo, tag in map(split_repo_tag, tags))
+            rows.extend(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ()))
+                        for repository, tag in map(split_repo_tag, tags))
         elif digests:
-            repositories = dict.fromkeys(d.split("@", 1)[0] for d in digests)
-            rows.extend(ImageRow(repository=repo, tag=NONE, dangling=False, **common) for repo in repositories)
+            rows.extend(ImageRow(image_id, repository, NONE, created, size, used, False, found)
+                        for repository, found in digests.items())
         else:
-            rows.append(ImageRow(repository=NONE, tag=NONE, dangling=True, **common))
+            rows.append(ImageRow(image_id, NONE, NONE, created, size, used, True))
     return rows
 
 
@@ -100,13 +105,29 @@ def totals(images):
     )
 
 
-def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
+def search_matcher(query):
+    """Whether a row answers `query`, written as people write images: part of
+    [registry/]repository[:tag]; part of the repository and the start of the tag
+    (`app:1` finds team/app-server:1.2); part of an id, or its start after
+    "sha256:"; a digest, bare or as repository@sha256:…. Docker Hub's full
+    names (docker.io/library/app) find what the engine shows (app)."""
     query = query.strip().lower()
-    if query:
-        rows = [
-            row for row in rows
-            if query in row.repository.lower() or query in row.tag.lower() or query in row.hex_id
-        ]
+    for hub in ("docker.io/", "index.docker.io/"):
+        if query.startswith(hub):
+            query = query[len(hub):].removeprefix("library/")
+            break
+    in_repository, tag_start = split_repo_tag(query) if "@" not in query else ("", "")
+
+    def matches(row):
+        return (query in f"{row.repository}:{row.tag}".lower() or query in row.image_id
+                or any(query in digest.lower() for digest in row.digests)
+                or (tag_start and in_repository in row.repository.lower() and row.tag.lower().startswith(tag_start)))
+    return matches
+
+
+def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
+    if query.strip():
+        rows = list(filter(search_matcher(query), rows))
     if state == "dangling":
         rows = [row for row in rows if row.dangling]
     elif state == "in-use":
@@ -114,13 +135,14 @@ def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
     elif state == "unused":
         rows = [row for row in rows if not row.containers]
 
-    field = sort.lstrip("-")
-    key = {
-        "name": lambda row: (row.dangling, row.repository, row.tag, row.image_id),
-        "created": lambda row: (row.created, row.repository, row.tag),
-        "size": lambda row: (row.size, row.repository, row.tag),
-    }[field]
-    return sorted(rows, key=key, reverse=sort.startswith("-"))
+    return sorted(rows, key=_SORT_KEYS[sort.lstrip("-")], reverse=sort.startswith("-"))
+
+
+_SORT_KEYS = {
+    "name": attrgetter("dangling", "repository", "tag", "image_id"),
+    "created": attrgetter("created", "repository", "tag"),
+    "size": attrgetter("size", "repository", "tag"),
+}
 
 
 @dataclass(frozen=True)
@@ -154,16 +176,14 @@ class EngineMatches:
 
 
 def search_engines(names, query):
-    """The images matching `query` (repository, tag or id, with or without
-    "sha256:") on each of the engines `names`, in their order: one image list
-    call per engine, all at once, so an engine that does not answer costs its
-    timeout once."""
+    """The images matching `query` (as `search_matcher` reads it) on each of
+    the engines `names`, in their order: one image list call per engine, all at
+    once, so an engine that does not answer costs its timeout once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from images.engine import EngineError, get_engine
 
     query = query.strip()
-    query = query[len("sha256:"):] if query.lower().startswith("sha256:") else query
 
     def search(engine):
         try:

@@ -31,12 +31,12 @@ from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
-from images.jobs import eager, fanout, publish, streams
+from images.jobs import eager, fanout, logstore, publish, streams
 from images.jobs.access import job_for
 from images.jobs.log import clipped_event
 from images.jobs.publish import images_group
 from images.middleware import SERVER_SEND
-from images.models import Job, JobLine
+from images.models import Job
 from images.monitoring import health
 from images.monitoring.metrics import lines_delivered
 
@@ -326,10 +326,7 @@ def _job_state(job_id):
 
 
 def _stored_lines(job_id, after, until):
-    query = JobLine.objects.filter(job_id=job_id, seq__gt=after)
-    if until is not None:
-        query = query.filter(seq__lte=until)
-    return [list(row) for row in query.order_by("seq").values_list("seq", "text")[:REPLAY_CHUNK]]
+    return logstore.read(job_id, after, REPLAY_CHUNK, until)
 
 
 async def _job_state_for(job_id, asked):
@@ -354,7 +351,7 @@ async def _stored_lines_for(job_id, asked):
         after = pending[0][0]
         until = None if any(wanted is None for _, wanted in pending) else max(wanted for _, wanted in pending)
         lines = await database_sync_to_async(_stored_lines)(job_id, after, until)
-        seqs = [seq for seq, _ in lines]
+        seqs = [line[0] for line in lines]
         whole = len(lines) < REPLAY_CHUNK  # everything stored after `after` (up to `until`)
         beyond = []
         for mine, wanted in pending:

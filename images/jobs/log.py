@@ -1,7 +1,8 @@
 """Writing a job's output: lines numbered, stored in batches, then published.
 
-The worker's reading thread hands lines to `JobLog.write`; a writer thread
-stores each batch in one INSERT and only then publishes it, so a viewer that
+The worker's reading thread hands lines to `JobLog.write`, which notes when
+each arrived; a writer thread stores each batch in compressed chunks
+(images/jobs/logstore.py) and only then publishes it, so a viewer that
 reconnects finds in the database every line it could have been sent.
 """
 
@@ -11,10 +12,11 @@ import threading
 import time
 from collections import deque
 
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 
+from images.jobs import logstore
 from images.jobs.publish import publish_job_event
-from images.models import Job, JobLine
+from images.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +25,6 @@ BATCH_LINES = 5000
 # processes nothing more once they are busy: their relay merges what piles up.
 BATCH_SECONDS = 0.025
 QUEUE_ITEMS = 20000
-
-
-def _insert_lines(job_id, lines):
-    """One executemany per batch: building a model instance per line costs more
-    than the INSERT itself at hundreds of thousands of lines."""
-    table = connection.ops.quote_name(JobLine._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} (job_id, seq, text) VALUES (%s, %s, %s)",
-                           [(job_id, seq, text) for seq, text in lines])
 
 
 def clipped_event(job):
@@ -78,6 +71,7 @@ class JobLog:
         self.job = job
         self.publish = publish
         self.seq = job.line_count
+        self._chunk = logstore.OpenChunk(job.pk)
         self._queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._writer = threading.Thread(target=self._run, name=f"joblog-{job.pk}", daemon=True)
         self._failure = None
@@ -96,13 +90,17 @@ class JobLog:
         self.write_lines([text])
 
     def write_lines(self, texts):
-        """Number and queue lines; one queue item for all of them, since a busy
-        build hands over thousands of lines a second."""
+        """Number and queue lines, each with the time it arrived (ms); one
+        queue item for all of them, since a busy build hands over thousands of
+        lines a second. A text holding newlines is that many lines."""
         if not texts:
             return
+        if any("\n" in text for text in texts):
+            texts = [line for text in texts for line in text.split("\n")]
+        arrived = int(time.time() * 1000)
         first = self.seq + 1
         self.seq += len(texts)
-        self._put(("lines", list(zip(range(first, self.seq + 1), texts))))
+        self._put(("lines", [[seq, text, arrived] for seq, text in zip(range(first, self.seq + 1), texts)]))
 
     def update_steps(self, changed, steps):
         """Steps that changed, and the whole list to store: viewers are sent
@@ -170,7 +168,7 @@ class JobLog:
         job = self.job
         changes = {}
         if lines:
-            _insert_lines(job.pk, lines)
+            self._chunk.append(lines)
             changes["line_count"] = lines[-1][0]
             changes.update(self._apply_cap(lines))
         if steps is not None:
@@ -187,7 +185,7 @@ class JobLog:
         """Keep the head and a rolling tail within the job's output limit; delete
         the middle as it falls out of the tail."""
         changes = {}
-        for seq, text in lines:
+        for seq, text, _ in lines:
             size = len(text.encode("utf-8", "replace")) + 1
             if self.job.clipped_after is None and self._head_bytes + size <= self._head_budget:
                 self._head_bytes += size
@@ -205,7 +203,8 @@ class JobLog:
             dropped_to = seq
         if dropped_to is not None:
             self._clip_changed = True
-            JobLine.objects.filter(job_id=self.job.pk, seq__gt=self.job.clipped_after, seq__lte=dropped_to).delete()
+            logstore.drop(self.job.pk, self.job.clipped_after + 1, dropped_to)
+            self._chunk.forget(self.job.clipped_after + 1, dropped_to)
             changes["clipped_before"] = dropped_to + 1
             changes["clipped_bytes"] = self.job.clipped_bytes
         return changes

@@ -1,7 +1,8 @@
 """Finding jobs, and reading back what they stored: for the pages and the API alike."""
 
+from images.jobs import logstore
 from images.jobs.access import visible_jobs
-from images.models import Job, JobLine
+from images.models import Job
 
 
 JOBS_PER_PAGE = 50  # on the jobs page, and a page of the API's list
@@ -25,8 +26,7 @@ def log_text(job):
     """The whole stored log as lines of text, read in chunks, with a line saying
     where and how much Dockyard clipped."""
     last = 0
-    query = job.lines.order_by("seq").values_list("seq", "text")
-    for seq, text in query.iterator(chunk_size=5000):
+    for seq, text, _ in logstore.iterate(job.pk):
         if job.clipped_before and last <= job.clipped_after < seq:
             yield (f"[dockyard] ... {job.clipped_lines:,} lines ({job.clipped_bytes:,} bytes) clipped here "
                    f"to keep the log under {job.output_limit:,} bytes ...\n")
@@ -35,5 +35,5 @@ def log_text(job):
 
 
 def lines_after(job, after, limit):
-    """Up to `limit` stored (seq, text) lines after line number `after`."""
-    return list(JobLine.objects.filter(job=job, seq__gt=after).order_by("seq").values_list("seq", "text")[:limit])
+    """Up to `limit` stored [seq, text, ms] lines after line number `after`."""
+    return logstore.read(job.pk, after, limit)

@@ -10,29 +10,30 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q
 
-from images.models import Job, JobLine
+from images.models import Job, LogChunk
 
-LINE_BATCH = 5000
+CHUNK_BATCH = 50  # chunks of up to a thousand lines
 FILE_BATCH = 500
 # An archive is saved just before its job is made: one younger than this that
 # no job names yet is left alone.
 ORPHAN_GRACE = timedelta(hours=1)
 
 
-def purge_expired(line_batch=LINE_BATCH, file_batch=FILE_BATCH):
+def purge_expired(chunk_batch=CHUNK_BATCH, file_batch=FILE_BATCH):
     """Remove the output lines of jobs that ended before the retention cutoff,
     and every stored archive that no job still within it (or not yet ended)
     names. Returns (lines removed, files removed)."""
     cutoff = Job.retention_cutoff()
-    return _purge_lines(cutoff, line_batch), _purge_files(cutoff, file_batch)
+    return _purge_lines(cutoff, chunk_batch), _purge_files(cutoff, file_batch)
 
 
 def _purge_lines(cutoff, batch):
-    # Batches of line ids keep each delete (and SQLite's write lock) short.
-    expired = JobLine.objects.filter(job__finished_at__lt=cutoff).values_list("pk", flat=True)
+    # Batches of chunks keep each delete (and SQLite's write lock) short.
+    expired = LogChunk.objects.filter(job__finished_at__lt=cutoff).values_list("pk", "line_count")
     removed = 0
-    while pks := list(expired[:batch]):
-        removed += JobLine.objects.filter(pk__in=pks).delete()[0]
+    while rows := list(expired[:batch]):
+        LogChunk.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+        removed += sum(count for _, count in rows)
     return removed
 
 

@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 
 from images import engines
 from images.accounts import registries
-from images.builds import builders, contexts, fetches, sessions
+from images.builds import builders, contexts, fetches, provenance, sessions
 from images.builds.dockerfile import StageLines
 from images.engine import EngineError, get_engine, StreamClosed
 from images.engine.buildkit import trace
@@ -73,14 +73,18 @@ def _run_claimed(job):
 
 def _build(job, stream, output):
     build = _build_buildkit if builders.of_recipe(job.params) == builders.BUILDKIT else _build_classic
-    state, image_id, error = build(job, stream, output)
+    record = provenance.BuildRecord(job)
+    try:
+        state, image_id, error = build(job, stream, output, record)
+    finally:
+        record.ended(stream.engine)  # a failed or cancelled build's too: what it was made from
     if state == Job.State.SUCCEEDED and not job.params.get("tags"):
         # Said last, where the log ends: nothing else names this image.
         output.write_lines([f"no tags: the image is untagged, id {image_id}"])
     return state, image_id, error
 
 
-def _build_classic(job, stream, output):
+def _build_classic(job, stream, output, record):
     splitter = LineSplitter()
     text = job.params.get("dockerfile_text") if job.params.get("source") == "dockerfile" else None
     steps = StepTracker(limit=count_instructions(text) if text is not None else None)
@@ -96,6 +100,7 @@ def _build_classic(job, stream, output):
         # check, and a server directory may have changed since.
         text = fetches.check_sent_context(arguments, job.params.get("build_args"))
         hosts = fetches.registries_named(text, job.params.get("build_args")) if text is not None else ()
+        record.started(stream.engine, arguments, text)
         try:
             for message in stream.build(registry_config=registries.logins_for_hosts(hosts), **arguments):
                 if "stream" in message:
@@ -125,7 +130,7 @@ def _build_classic(job, stream, output):
 GRAPH_SECONDS = 0.25
 
 
-def _build_buildkit(job, stream, output):
+def _build_buildkit(job, stream, output, record):
     supported, reason = builders.buildkit_support()
     if not supported:
         raise EngineError(f"This build chose BuildKit, but {reason}: choose the classic builder.")
@@ -133,6 +138,7 @@ def _build_buildkit(job, stream, output):
     splitter = LineSplitter()  # the engine's own few `stream` lines ("Successfully tagged ...")
     with contexts.build_arguments(job.params) as arguments:
         text = fetches.check_sent_context(arguments, job.params.get("build_args"))
+        record.started(stream.engine, arguments, text)
         graph = trace.BuildGraph(line_of=StageLines(text) if text else None)
         stored = [0.0]
 

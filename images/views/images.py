@@ -2,14 +2,15 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from images import engines
 from images.accounts import roles
 from images.accounts.roles import requires
-from images.builds import contexts
-from images.catalog import detail, listing
+from images.builds import attestation, contexts, provenance
+from images.catalog import detail, lineage, listing
 from images.files import explorer
 from images.catalog.forms import ImageListForm
 from images.jobs import control
@@ -44,6 +45,7 @@ def image_detail(request, reference):
         # Tags and short ids move; the page for an image lives at its full id.
         return redirect("images-detail", reference=image.hex_id)
     recipe = control.recipe_for_image(image.summary.id)
+    record = provenance.of_image(image.summary.id)
     files = explorer.status(image.summary.id)
     return render(request, "images/image_detail.html", {
         "files": files,
@@ -56,6 +58,7 @@ def image_detail(request, reference):
         "containers": image.containers,
         "raw": image.raw,
         "recipe": recipe,
+        "provenance": record,
         "recipe_missing": contexts.missing_archive(recipe.params) if recipe else None,
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
@@ -90,6 +93,26 @@ def image_rebuild(request, image_hex):
     except (control.NoRecipe, control.JobLimitReached, contexts.ContextError) as exc:
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
+
+
+@requires("browse")
+def image_parent(request, image_hex):
+    """The parent of an image Dockyard did not build, inferred from the layer chain. Its own page,
+    not the image page's: it reads the whole image list and may inspect many images."""
+    image = detail.image_summary(request.engine, image_hex)
+    found = lineage.infer_parent(request.engine, request.engine.inspect_image(image.id))
+    return render(request, "images/image_parent.html", {"image": image, "image_hex": image_hex, "lineage": found})
+
+
+@requires("browse")
+def image_provenance(request, image_hex):
+    """The provenance of a Dockyard build of this image, as an in-toto statement to keep."""
+    record = provenance.of_image(f"sha256:{image_hex}")
+    if record is None:
+        raise Http404("Dockyard recorded no build of this image on this engine.")
+    response = HttpResponse(attestation.as_json(record), content_type=attestation.MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{attestation.filename(record)}"'
+    return response
 
 
 @requires("browse")

@@ -11,6 +11,10 @@
   const byId = (id) => document.getElementById(id);
   const logEl = byId("job-log");
   const followEl = byId("job-follow");
+  const liveEl = byId("job-live");
+  const copyLinkEl = byId("job-copy-link");
+  const timesEl = byId("job-times");
+  const searchEl = byId("job-search");
   const downloadEl = byId("job-log-download");
   const stateEl = byId("job-state");
   const durationEl = byId("job-duration");
@@ -175,7 +179,7 @@
   let shownSeq = lastSeq;
   let lineCount = 0;
   let clipMarkedAt = -1; // lastSeq when the last clipped marker was queued
-  const pending = []; // [seq, text] lines and {clip} markers waiting for a frame
+  const pending = []; // [seq, text, ms] lines and {clip} markers waiting for a frame
   let pendingHead = 0;
   let frameRequested = false;
   let chunk = null;
@@ -186,11 +190,12 @@
   const lineListeners = [];
 
   function queueLines(lines) {
-    for (const [seq, text] of lines) {
+    for (const [seq, text, ms] of lines) {
       if (!(seq > lastSeq)) continue; // replayed after a reconnect
       lastSeq = seq;
       const line = String(text);
-      pending.push([seq, line]);
+      pending.push([seq, line, Number(ms) || 0]);
+      if (!firstMs) firstMs = Number(ms) || 0;
       for (const listener of lineListeners) listener(seq, line);
     }
     scheduleFlush();
@@ -233,6 +238,7 @@
     const start = performance.now();
     const stop = Math.min(pending.length, pendingHead + frameLines);
     const rendered = stop - pendingHead;
+    const countBefore = lineCount;
     // A chunk turns lazy (see job.css) only after a frame laid it out full, so
     // that the size it is remembered at is its real one.
     for (const done of filledChunks.splice(0)) done.classList.add("full");
@@ -251,7 +257,7 @@
           fragment.appendChild(clipRow(item));
           continue;
         }
-        fragment.appendChild(lineRow(item[1]));
+        fragment.appendChild(logRow(item));
         shownSeq = item[0];
         lineCount++;
       }
@@ -262,7 +268,11 @@
     root.dataset.lastSeq = shownSeq;
     // Layout is due before the next paint anyway; forcing it here puts it in the measure.
     if (followEl.checked) scrollToBottom();
-    else void logEl.scrollHeight;
+    else {
+      void logEl.scrollHeight;
+      countUnseen(lineCount - countBefore);
+    }
+    reveal();
     // A few lines say little: their cost is mostly the frame's fixed part.
     if (rendered >= 100) {
       const fits = (FRAME_BUDGET_MS * rendered) / Math.max(performance.now() - start, 1);
@@ -271,7 +281,260 @@
     scheduleFlush();
   }
 
+  // ---- rows: line links and times ----------------------------------------
+
+  // A row: the stored line number as a link (#L120) and the line. Numbers and
+  // times are drawn by CSS from attributes (job.css), so copying takes neither.
+  function logRow([seq, text, ms]) {
+    const row = el("div", "log-row");
+    row.id = "L" + seq;
+    const link = el("a", "ln");
+    link.href = "#L" + seq;
+    link.tabIndex = -1; // a million tab stops would trap the keyboard; search and the address reach lines
+    link.dataset.n = seq;
+    link.setAttribute("aria-label", "Line " + seq);
+    const line = lineRow(text);
+    line.dataset.ms = ms;
+    if (timesMode) line.dataset.time = formatTime(ms);
+    row.append(link, line);
+    if (selection && seq >= selection.first && seq <= selection.last) row.classList.add("selected");
+    if (search && search.found.has(seq)) {
+      row.classList.add("match");
+      if (search.seqs[search.index] === seq) row.classList.add("current");
+    }
+    return row;
+  }
+
+  let timesMode = "";
+  const TIMEZONE_MS = new Date().getTimezoneOffset() * 60000;
+  const pad = (n, width = 2) => String(n).padStart(width, "0");
+
+  function formatTime(ms) {
+    if (!ms) return "";
+    if (timesMode === "since") {
+      const since = Math.max(ms - (Number(root.dataset.startedMs) || firstMs), 0);
+      return `+${Math.floor(since / 60000)}:${pad(Math.floor(since / 1000) % 60)}.${pad(since % 1000, 3)}`;
+    }
+    const day = (((ms - TIMEZONE_MS) % 86400000) + 86400000) % 86400000;
+    return `${pad(Math.floor(day / 3600000))}:${pad(Math.floor(day / 60000) % 60)}:` +
+      `${pad(Math.floor(day / 1000) % 60)}.${pad(day % 1000, 3)}`;
+  }
+  let firstMs = 0; // the first line's time: "since start" for a job the page has no start of
+
+  if (timesEl) timesEl.addEventListener("change", () => {
+    timesMode = timesEl.value;
+    logEl.classList.toggle("with-times", Boolean(timesMode));
+    for (const line of logEl.querySelectorAll(".log-row > .line")) {
+      if (timesMode) line.dataset.time = formatTime(Number(line.dataset.ms));
+      else delete line.dataset.time;
+    }
+  });
+
+  // ---- selected lines (#L120, #L120-L140) ---------------------------------
+
+  let selection = null; // {first, last}
+  let anchor = 0; // where a shift-click extends from
+  let revealSeq = 0; // a line to scroll to once it is drawn (a link opened before its lines came)
+  const MARK_AT_ONCE = 20000; // rows marked by one selection; a wider range is marked as it is drawn
+
+  function rangeOfHash() {
+    const match = /^#L(\d+)(?:-L(\d+))?$/.exec(location.hash);
+    if (!match) return null;
+    const [a, b] = [Number(match[1]), Number(match[2] || match[1])];
+    return a >= 1 ? { first: Math.min(a, b), last: Math.max(a, b) } : null;
+  }
+
+  const hashOf = (range) => range.first === range.last ? `#L${range.first}` : `#L${range.first}-L${range.last}`;
+
+  function select(range, scroll) {
+    for (const row of logEl.querySelectorAll(".log-row.selected")) row.classList.remove("selected");
+    selection = range;
+    if (copyLinkEl) {
+      copyLinkEl.hidden = !range;
+      if (range) copyLinkEl.textContent = range.first === range.last
+        ? `Copy link to line ${range.first}` : `Copy link to lines ${range.first}–${range.last}`;
+    }
+    if (!range) return;
+    for (let seq = range.first; seq <= Math.min(range.last, range.first + MARK_AT_ONCE); seq++) {
+      const row = document.getElementById("L" + seq);
+      if (row) row.classList.add("selected");
+    }
+    if (scroll) revealLine(range.first);
+  }
+
+  function revealLine(seq) {
+    revealSeq = seq;
+    setFollow(false);
+    reveal();
+  }
+
+  function reveal() {
+    const row = revealSeq && document.getElementById("L" + revealSeq);
+    if (!row) return;
+    revealSeq = 0;
+    row.scrollIntoView({ block: "center" });
+    lastTop = logEl.scrollTop;
+  }
+
+  logEl.addEventListener("click", (event) => {
+    const link = event.target.closest("a.ln");
+    if (!link) return;
+    event.preventDefault();
+    const seq = Number(link.dataset.n);
+    const range = event.shiftKey && selection
+      ? { first: Math.min(anchor, seq), last: Math.max(anchor, seq) } : { first: seq, last: seq };
+    if (!event.shiftKey || !selection) anchor = seq;
+    history.replaceState(history.state, "", hashOf(range));
+    setFollow(false);
+    select(range, false);
+  });
+  window.addEventListener("hashchange", () => select(rangeOfHash(), true));
+  if (copyLinkEl) copyLinkEl.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      copyLinkEl.textContent = "Link copied";
+    } catch {
+      copyLinkEl.textContent = "Copy the address bar: the browser refused";
+    }
+  });
+
+  // ---- search (on the server, over the whole stored log) ------------------
+
+  let search = null; // {query, seqs (in order), found (a Set of them), count, more, nextAfter, index}
+  const searchStatusEl = byId("job-search-status");
+  const searchPrevEl = byId("job-search-prev");
+  const searchNextEl = byId("job-search-next");
+
+  async function fetchMatches(query, after) {
+    const params = new URLSearchParams({ q: query.q, regex: query.regex, case: query.case, after });
+    const response = await fetch(`${searchEl.dataset.url}?${params}`, { headers: { Accept: "application/json" } });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || `The search failed (${response.status}).`);
+    return body;
+  }
+
+  function addMatches(seqs) {
+    for (const seq of seqs) {
+      search.seqs.push(seq);
+      search.found.add(seq);
+      const row = document.getElementById("L" + seq);
+      if (row) row.classList.add("match");
+    }
+  }
+
+  function showSearchStatus() {
+    const { count, index } = search;
+    const where = index >= 0 ? `: ${(index + 1).toLocaleString("en")} of ${count.toLocaleString("en")}` : "";
+    searchStatusEl.textContent = count
+      ? `${count.toLocaleString("en")} matching line${count === 1 ? "" : "s"}${where}` : "No matching lines";
+    searchPrevEl.disabled = !(index > 0);
+    searchNextEl.disabled = !(index + 1 < search.seqs.length || search.more);
+  }
+
+  async function startSearch() {
+    for (const row of logEl.querySelectorAll(".log-row.match")) row.classList.remove("match", "current");
+    const q = byId("job-search-q").value;
+    search = null;
+    if (!q) {
+      searchStatusEl.textContent = "";
+      searchPrevEl.disabled = searchNextEl.disabled = true;
+      return;
+    }
+    const query = { q, regex: byId("job-search-regex").checked, case: byId("job-search-case").checked };
+    searchStatusEl.textContent = "Searching…";
+    try {
+      const body = await fetchMatches(query, 0);
+      search = { query, seqs: [], found: new Set(), count: body.count, more: body.more,
+        nextAfter: body.next_after, index: -1, test: liveTest(query) };
+      addMatches(body.lines.map(([seq]) => seq));
+      if (search.seqs.length) await goToMatch(0);
+      else showSearchStatus();
+    } catch (error) {
+      searchStatusEl.textContent = error.message;
+    }
+  }
+
+  async function goToMatch(index) {
+    if (index >= search.seqs.length && search.more) {
+      const body = await fetchMatches(search.query, search.nextAfter);
+      search.more = body.more;
+      search.nextAfter = body.next_after;
+      addMatches(body.lines.map(([seq]) => seq));
+    }
+    if (index < 0 || index >= search.seqs.length) return;
+    const previous = document.getElementById("L" + search.seqs[search.index]);
+    if (previous) previous.classList.remove("current");
+    search.index = index;
+    const seq = search.seqs[index];
+    const row = document.getElementById("L" + seq);
+    if (row) row.classList.add("current");
+    revealLine(seq);
+    showSearchStatus();
+  }
+
+  // New lines of a running job join the results when every stored match is
+  // loaded; JavaScript's regular expressions stand in for the server's here.
+  function liveTest({ q, regex, case: exact }) {
+    if (regex) {
+      try {
+        const pattern = new RegExp(q, exact ? "" : "i");
+        return (text) => pattern.test(text);
+      } catch {
+        return () => false;
+      }
+    }
+    const needle = exact ? q : q.toLowerCase();
+    return (text) => (exact ? text : text.toLowerCase()).includes(needle);
+  }
+  lineListeners.push((seq, text) => {
+    if (!search || search.more || search.found.has(seq) || !search.test(text)) return;
+    search.count++;
+    search.seqs.push(seq);
+    search.found.add(seq);
+    showSearchStatus();
+  });
+
+  if (searchEl) {
+    searchEl.addEventListener("submit", (event) => {
+      event.preventDefault();
+      startSearch();
+    });
+    // The browser's find sees only the lines drawn; this search sees the whole log.
+    document.addEventListener("keydown", (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "f" && !root.querySelector("#job-output[hidden]")) {
+        event.preventDefault();
+        byId("job-search-q").focus();
+        byId("job-search-q").select();
+      }
+    });
+    searchPrevEl.addEventListener("click", () => search && goToMatch(search.index - 1));
+    searchNextEl.addEventListener("click", () => search && goToMatch(search.index + 1));
+  }
+
   // ---- follow -------------------------------------------------------------
+
+  // Following pauses when the reader scrolls up; what comes meanwhile is
+  // counted on a button that takes them back to the end.
+  let unseen = 0;
+
+  function setFollow(on) {
+    followEl.checked = on;
+    if (!on) return;
+    unseen = 0;
+    if (liveEl) liveEl.hidden = true;
+  }
+
+  function countUnseen(added) {
+    if (!liveEl || !added || FINAL_STATES.has(root.dataset.state)) return;
+    unseen += added;
+    liveEl.textContent = `${unseen.toLocaleString("en")} new line${unseen === 1 ? "" : "s"}: jump to live`;
+    liveEl.hidden = false;
+  }
+
+  if (liveEl) liveEl.addEventListener("click", () => {
+    setFollow(true);
+    scrollToBottom();
+  });
 
   const atBottom = () => logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight < 4;
   let lastTop = 0;
@@ -285,17 +548,22 @@
   // scroll position, or resizing, must not stop following.
   logEl.addEventListener("scroll", () => {
     const top = logEl.scrollTop;
-    if (atBottom()) followEl.checked = true;
-    else if (top < lastTop) followEl.checked = false;
+    if (atBottom()) setFollow(true);
+    else if (top < lastTop) setFollow(false);
     else if (followEl.checked) scrollToBottom();
     lastTop = top;
   });
   // Scroll events can lag a wheel turn by a frame, long enough for a new batch
   // to pull the log back down.
   logEl.addEventListener("wheel", (event) => {
-    if (event.deltaY < 0 && logEl.scrollTop > 0) followEl.checked = false;
+    if (event.deltaY < 0 && logEl.scrollTop > 0) setFollow(false);
   }, { passive: true });
-  followEl.addEventListener("change", () => followEl.checked && scrollToBottom());
+  followEl.addEventListener("change", () => {
+    setFollow(followEl.checked);
+    if (followEl.checked) scrollToBottom();
+  });
+  // A link to lines opened with the page: shown when they are drawn, however late they come.
+  if (rangeOfHash()) select(rangeOfHash(), true);
 
   // ---- state, steps, progress --------------------------------------------
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0010_runs'),
+        ('images', '0012_log_chunks'),
     ]
 
     operations = [
