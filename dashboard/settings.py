@@ -192,6 +192,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 DOCKYARD_SWEEP_INTERVAL = envint("DOCKYARD_SWEEP_INTERVAL", 10, minimum=1)
 DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
+# The Disk page's samples of each engine's `system df`: how often, and how long they are kept.
+DOCKYARD_DISK_SAMPLE_MINUTES = envint("DOCKYARD_DISK_SAMPLE_MINUTES", 15, minimum=1)
+DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
 # Periodic work, one line a task: seconds between runs. `celery beat` (started by
 # scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
 # started within its period is dropped: the next one does the same work.
@@ -201,6 +204,7 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.purge_expired_jobs": 3600,
     "images.tasks.remove_unused_file_indexes": 3600,
     "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
+    "images.tasks.sample_disk_usage": DOCKYARD_DISK_SAMPLE_MINUTES * 60,
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}

@@ -472,3 +472,33 @@ class Provenance(models.Model):
 
     def __str__(self):
         return f"provenance of job {self.job_id}"
+
+
+class DiskSample(models.Model):
+    """An engine's disk usage at one moment, as `docker system df` sums it up
+    (images.monitoring.disk), taken by celery beat every DOCKYARD_DISK_SAMPLE_MINUTES."""
+
+    engine = models.CharField(max_length=31)
+    at = models.DateTimeField(default=timezone.now)
+    images_count = models.IntegerField()
+    images_active = models.IntegerField()
+    images_size = models.BigIntegerField(help_text="Bytes of every layer, shared ones counted once.")
+    images_reclaimable = models.BigIntegerField()
+    containers_count = models.IntegerField()
+    containers_active = models.IntegerField()
+    containers_size = models.BigIntegerField(help_text="Bytes of the containers' writable layers.")
+    containers_reclaimable = models.BigIntegerField()
+    volumes_count = models.IntegerField()
+    volumes_active = models.IntegerField()
+    volumes_size = models.BigIntegerField()
+    volumes_reclaimable = models.BigIntegerField()
+    build_cache_count = models.IntegerField()
+    build_cache_active = models.IntegerField()
+    build_cache_size = models.BigIntegerField(help_text="Bytes of the records not shared with images.")
+    build_cache_reclaimable = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["engine", "at"])]
+
+    def __str__(self):
+        return f"{self.engine} {self.at:%Y-%m-%d %H:%M}"

@@ -7,6 +7,7 @@ from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
 from images.lifecycle import runs
+from images.monitoring import disk
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -55,3 +56,10 @@ def remove_unused_file_indexes():
 def remove_finished_run_containers():
     """Remove the containers of runs that ended DOCKYARD_RUN_KEEP_HOURS ago, or whose worker died."""
     runs.remove_everywhere()
+
+
+@shared_task(ignore_result=True)
+def sample_disk_usage():
+    """Every DOCKYARD_DISK_SAMPLE_MINUTES: each engine's disk usage for the Disk page's plots, and the purge of
+    samples older than DOCKYARD_DISK_SAMPLE_DAYS."""
+    disk.sample_every_engine()

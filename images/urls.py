@@ -2,7 +2,7 @@ from django.urls import path
 
 from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, build_cache, files, images, jobs, lifecycle, registries, runs, secrets, users
+from images.views import account, audit, build_cache, disk, files, images, jobs, lifecycle, registries, runs, secrets, users
 
 urlpatterns = [
     # /
@@ -31,6 +31,8 @@ urlpatterns = [
     # /build-cache/
     path("build-cache/", build_cache.build_cache_page, name="build-cache"),
     path("build-cache/prune", build_cache.build_cache_prune, name="build-cache-prune"),
+    # /disk/
+    path("disk/", disk.disk_page, name="disk"),
     # /images/<id or reference>/
     path("images/<path:reference>/", images.image_detail, name="images-detail"),
     # /build/, /pull/

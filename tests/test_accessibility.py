@@ -22,6 +22,7 @@ from images.models import Job, TagMove
 from tests import buildcache, dockerlib
 from tests.conftest import PASSWORDS, make_user
 from tests.live import wait_for_job
+from tests.test_disk import sampled
 
 
 # Vendored for the tests only: the app never serves it.
@@ -138,12 +139,14 @@ def test_the_main_pages_have_no_serious_or_critical_violation(admin_page, scene,
         "pull form": (reverse("jobs-pull"), "input[name=reference]"),
         "users": (reverse("users-list"), "#user-list select"),
         "build cache": (reverse("build-cache"), "table.cache-mounts tbody tr"),
+        "disk": (reverse("disk"), '.disk-chart[data-series="total"] canvas'),
         "audit log": (reverse("audit-list"), "table.audit tbody tr"),
         "run form": (reverse("images-run", args=[build.image_hex]), "#run-form"),
         "run job": (scene["run"].get_absolute_url(), "#run-changes tbody tr"),
         "password change": (reverse("account-password"), "input[name=old_password]"),
     }
     made = buildcache.build_with_cache_mount()
+    sampled(2)  # the Disk page's plots
     found, scanned = [], []
     for where, (url, ready) in pages.items():
         admin_page.goto(url)

@@ -30,6 +30,7 @@ PAGE_TWINS = {
     "images-import": [("POST", "/api/import")],
     "build-cache": [("GET", "/api/build-cache")],
     "build-cache-prune": [("POST", "/api/build-cache/prune")],
+    "disk": [("GET", "/api/disk"), ("GET", "/api/disk/samples")],
     "tags-rollback": [("POST", "/api/tag-moves/{move_pk}/rollback")],
     "jobs-build": [("POST", "/api/builds")],
     "jobs-pull": [("POST", "/api/pulls")],

@@ -1,0 +1,90 @@
+"""Disk usage: each engine's images, containers, volumes and build cache, now and as sampled."""
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from images import engines
+from images.accounts.roles import engines_where, may
+from images.api.auth import allowed
+from images.api.errors import answer
+from images.api.schemas import errors
+from images.monitoring import disk
+
+router = Router(tags=["disk"])
+
+
+class Usage(Schema):
+    count: int = Field(description="How many there are.")
+    active: int = Field(description="How many are in use: images a container uses, running containers, volumes a "
+                                    "container refers to, build-cache records a running build holds.")
+    size: int = Field(description="Bytes; an image layer several images share counts once, a build-cache record "
+                                  "shared with an image not at all.")
+    reclaimable: int = Field(description="Bytes, as `docker system df` counts them.")
+
+
+class Kinds(Schema):
+    images: Usage
+    containers: Usage
+    volumes: Usage
+    build_cache: Usage
+
+
+class EngineDisk(Schema):
+    engine: str
+    size: int | None = Field(description="Bytes of all four kinds; null when the engine did not answer.")
+    reclaimable: int | None
+    kinds: Kinds | None = Field(description="Each kind's figures, for builders and admins on that engine; null for "
+                                            "a viewer, or when the engine did not answer.")
+    error: str = Field(description="Why the engine's figures are missing; empty when they are not.")
+
+
+class Series(Schema):
+    engine: str
+    at: list[int] = Field(description="Each sample's moment, in seconds since 1970 (UTC), oldest first.")
+    columns: dict[str, list[int]] = Field(
+        description="Bytes at each moment: total_size and total_reclaimable; for builders and admins also "
+                    "<kind>_size and <kind>_reclaimable for images, containers, volumes and build_cache.")
+
+
+class SeriesFilters(Schema):
+    engine: str = Field("", description="An engine's name; by default the one the URL is on.")
+    since: datetime | None = Field(None, description="Samples taken at or after this moment (ISO 8601); by "
+                                                     "default the whole kept window (DOCKYARD_DISK_SAMPLE_DAYS).")
+
+
+def _kinds(usage):
+    return {usage.kind: {figure: getattr(usage, figure) for figure in disk.FIGURES} for usage in usage.kinds}
+
+
+@router.get("/disk", response={200: list[EngineDisk], **errors()}, auth=allowed("browse"))
+def disk_now(request):
+    """Disk usage now.
+
+    Every engine the caller may browse, as the Disk page shows it: the totals, and for builders and admins each
+    kind's count, active count, size and reclaimable bytes, summed up as `docker system df` does.
+    """
+    found = disk.current_everywhere(engines_where(request.user, "browse"))
+    return [{"engine": item.engine, "error": item.error,
+             "size": item.usage.size if item.usage else None,
+             "reclaimable": item.usage.reclaimable if item.usage else None,
+             "kinds": _kinds(item.usage) if item.usage and may(request.user, "build", item.engine) else None}
+            for item in found]
+
+
+@router.get("/disk/samples", response={200: Series, **errors(400, 404)}, auth=allowed("browse"))
+def disk_samples(request, filters: Query[SeriesFilters]):
+    """Disk usage as sampled.
+
+    One engine's samples (every DOCKYARD_DISK_SAMPLE_MINUTES, kept DOCKYARD_DISK_SAMPLE_DAYS), oldest first, as
+    columns: what the Disk page plots.
+    """
+    name = filters.engine or request.engine_name
+    if not engines.exists(name):
+        return answer(404, f"Dockyard manages no engine named {name[:40]!r}.")
+    if not may(request.user, "browse", name):
+        raise PermissionDenied(f"You may not browse the engine {name}.")
+    columns = disk.series(disk.samples(name, filters.since), detailed=may(request.user, "build", name))
+    return {"engine": name, "at": columns.pop("at"), "columns": columns}
