@@ -101,9 +101,9 @@ def test_the_new_users_path(admin, base_image, event_listener):
     # 5. One's own password, on the account page.
     page.get_by_role("link", name="owner").click()
     page.get_by_role("link", name="Change your password").click()
-    page.get_by_label("Old password").fill(PASSWORDS["owner"])
-    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("New password confirmation").fill(NEW_PASSWORD)
+    page.locator("input[name=old_password]").fill(PASSWORDS["owner"])
+    page.locator("input[name=new_password1]").fill(NEW_PASSWORD)
+    page.locator("input[name=new_password2]").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change password").click()
     expect(page.locator(".messages")).to_contain_text("Your password is changed.")
     page.get_by_role("button", name="Log out").click()
