@@ -136,12 +136,15 @@ def live_engine():
     return get_engine()
 
 
-def test_an_image_page_offers_the_repositorys_other_tags_to_compare_with(builder_client, pair):
+def test_an_image_page_leads_to_the_repositorys_other_tags_to_compare_with(builder_client, pair):
     import re
 
     dockerlib.docker("tag", pair["a"], f"{pair['repo']}:old")
     dockerlib.docker("tag", pair["b"], f"{pair['repo']}-elsewhere:2")  # another repository: not offered
     page = builder_client.get(reverse("images-detail", args=[pair["b"].split(":")[1]])).content.decode()
+    link = f'{reverse("images-diff")}?a={pair["b"].replace(":", "%3A")}'
+    assert f'id="image-compare"><a href="{link}">Compare with…</a>' in page
+    page = builder_client.get(link).content.decode()
     form = page.split('id="image-compare"', 1)[1].split("</form>", 1)[0]
     assert f'name="a" value="{pair["b"]}"' in form
     offered = re.findall(r'<option value="([^"]+)">([^ ]+) \(', form)

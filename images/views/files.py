@@ -66,4 +66,8 @@ def image_diff(request):
     context = {"a": a, "b": b, "filter": request.GET.get("q", "")[:1024]}
     if a and b:
         context["comparison"] = diff.compare(request.engine, a, b, context["filter"])
+    elif a:
+        # "Compare with…" from an image's page: its repositories' other tags to choose from. Here, not on
+        # the image page, which every view would make pay for a repository's whole list.
+        context["compare_with"] = detail.comparable_images(request.engine, detail.image_summary(request.engine, a))
     return render(request, "files/diff.html", context)

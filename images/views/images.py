@@ -63,7 +63,6 @@ def image_detail(request, reference):
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
         "moves": tags.tag_moves(request.engine, image.summary.tags),
-        "compare_with": detail.comparable_images(request.engine, image.summary),
     })
 
 
