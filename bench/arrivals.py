@@ -17,11 +17,9 @@ parse at once), lines read together seem to have arrived with the last of them.
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -97,16 +95,10 @@ def scenario_arrivals(record, api, server, session, wait_job, clients=CLIENTS, w
 
 
 def main():
-    os.environ.setdefault("DOCKYARD_DATA_DIR", str(ROOT / "var" / "bench"))
-    password = ROOT / "var" / "redis-password"
-    if "REDIS_URL" not in os.environ and password.exists():
-        os.environ["REDIS_URL"] = (f"redis://:{quote(password.read_text().strip(), safe='')}@127.0.0.1:"
-                                   f"{os.environ.get('DOCKYARD_REDIS_PORT', '6379')}/0")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
-    os.environ["DOCKYARD_QUEUE"] = os.environ["DOCKYARD_CHANNEL_PREFIX"] = f"dockyard-bench-arrivals-{os.getpid()}"
-    os.environ.setdefault("DOCKYARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+    from bench import environment
+
     # A label of its own: bench/run.py, perhaps running meanwhile, removes what carries "bench".
-    os.environ.setdefault("DOCKYARD_TEST_RUN", "bench-arrivals")
+    environment.prepare("bench-arrivals")
 
     import django
 

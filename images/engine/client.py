@@ -223,19 +223,22 @@ class Engine:
         with _engine_errors(self, call="resize_exec"):
             self.api.exec_resize(exec_id, height=rows, width=cols)
 
-    def _upgraded(self, path, call, body=b""):
+    def _upgraded(self, path, call, body=b"", headers=(("Content-Type", "application/json"),), protocol="tcp",
+                  what="the terminal"):
+        """`POST path` switched to `protocol` on a socket of its own: (the socket, what
+        came after the engine's 101). It stays open, idle for as long as its user is."""
         with _engine_errors(self, call=call):
             sock = hijack.connect(self.address, self.timeout)
             try:
-                received = hijack.upgrade(sock, f"/v{self.api.api_version}{path}",
-                                          [("Content-Type", "application/json")], "tcp", body=body)
+                received = hijack.upgrade(sock, f"/v{self.api.api_version}{path}", list(headers), protocol,
+                                          body=body)
             except hijack.UpgradeRefused as exc:
                 sock.close()
-                raise EngineError(f"The engine refused the terminal: {exc}") from exc
+                raise EngineError(f"The engine refused {what}: {exc}") from exc
             except BaseException:
                 sock.close()
                 raise
-        sock.settimeout(None)  # a terminal stays quiet for as long as its user does
+        sock.settimeout(None)
         return sock, received
 
     def list_containers(self):
@@ -386,19 +389,8 @@ class Engine:
         headers = [("X-Docker-Expose-Session-Uuid", session_id), ("X-Docker-Expose-Session-Name", name),
                    ("X-Docker-Expose-Session-Sharedkey", shared_key)]
         headers += [("X-Docker-Expose-Session-Grpc-Method", method) for method in methods]
-        with _engine_errors(self, call="open_session"):
-            path = f"/v{self.api.api_version}/session"
-            sock = hijack.connect(self.address, self.timeout)
-            try:
-                received = hijack.upgrade(sock, path, headers, "h2c")
-            except hijack.UpgradeRefused as exc:
-                sock.close()
-                raise EngineError(f"The engine refused a BuildKit session: {exc}") from exc
-            except BaseException:
-                sock.close()
-                raise
-        sock.settimeout(None)  # idle between calls for as long as the build runs
-        return sock, received
+        return self._upgraded("/session", call="open_session", headers=headers, protocol="h2c",
+                              what="a BuildKit session")
 
     def stream(self):
         return EngineStream(self)
