@@ -77,7 +77,12 @@ def _build(job, stream, output):
     try:
         state, image_id, error = build(job, stream, output, record)
     finally:
-        record.ended(stream.engine)  # a failed or cancelled build's too: what it was made from
+        # A failed or cancelled build's too: what it was made from. Recording it must never
+        # take the place of the build's own error.
+        try:
+            record.ended(stream.engine)
+        except Exception:  # noqa: BLE001 - logged; the build's outcome stands
+            log.warning("Recording the provenance of job %s failed", job.pk, exc_info=True)
     if state == Job.State.SUCCEEDED and not job.params.get("tags"):
         # Said last, where the log ends: nothing else names this image.
         output.write_lines([f"no tags: the image is untagged, id {image_id}"])
