@@ -1,6 +1,6 @@
 """docs/api.md's examples, run as they are written: each shell block of its
 Examples, in order, in one bash with real curl and jq, against the live server
-and worker, with a real token. Only the address is replaced, and AUTH set."""
+and worker, with a real token. Only the address is replaced, and AUTH set; team/app is named for the run."""
 
 import json
 import re
@@ -46,8 +46,10 @@ def test_every_example_in_the_guide_runs_against_a_live_dockyard(transactional_d
         # Every call must succeed: curl exits non-zero, with the body, on an HTTP error.
         'curl() { command curl --fail-with-body --show-error "$@"; }',
     ]
+    # The guide's team/app, named for this run: two runs on one engine, or one after another, never share a tag.
+    repo = dockerlib.unique("guide")
     for number, block in enumerate(blocks):
-        script += [f"echo '::block {number}'", block.replace(ADDRESS, server.url)]
+        script += [f"echo '::block {number}'", block.replace(ADDRESS, server.url).replace("team/app", repo)]
     script.append('echo "::ids $id $ci"')
     ran = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "AUTH": f"Authorization: Bearer {token}"}, timeout=240)
@@ -62,17 +64,21 @@ def test_every_example_in_the_guide_runs_against_a_live_dockyard(transactional_d
     # The build's output, as it came; its image, as the engine holds it.
     built = output_of("--rawfile text Dockerfile")
     assert "built" in built and "by the guide" in built, built
-    assert dockerlib.image_id("team/app:dev") == image_id
-    assert dockerlib.image_id("127.0.0.1:5000/team/app:1.0") == image_id  # tagged by its sha256: id
+    assert dockerlib.image_id(f"{repo}:dev") == image_id
+    assert dockerlib.image_id(f"127.0.0.1:5000/{repo}:1.0") == image_id  # tagged by its sha256: id
     # The upload's build finished, and was removed at the end with its tag.
     assert output_of("context=@context.tar").strip() == "succeeded"
     assert dockerlib.docker("image", "inspect", ci_id, check=False).strip() == "[]"
     # The push was started by the short id.
     tagged, push_job = output_of("/push").split()
-    assert tagged == '"127.0.0.1:5000/team/app:1.0"' and int(push_job) > 0
+    assert tagged == f'"127.0.0.1:5000/{repo}:1.0"' and int(push_job) > 0
     with tarfile.open(tmp_path / "app.tar") as archive:
         assert json.load(archive.extractfile("manifest.json"))[0]["Config"].startswith(image_id[7:19])
-    assert json.loads(output_of("/api/prune").strip()) == {"deleted": 0, "reclaimed": 0}
+    printed = output_of("/api/prune").strip()
+    preview, end = json.JSONDecoder().raw_decode(printed)  # curl prints the two answers back to back
+    pruned = json.loads(printed[end:])
+    assert (preview["images"], preview["bytes_freed"]) == ([], 0)  # what the prune then did: nothing
+    assert pruned == {"deleted": 0, "reclaimed": 0}
     # The index ran, and the files of the top layer are there.
     files = output_of("/index")
     assert files.startswith("succeeded\nsucceeded\n") and "/guide" in files, files
