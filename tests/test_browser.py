@@ -52,7 +52,7 @@ def test_a_viewer_sees_what_they_may_do_and_a_sixth_live_page_says_why_it_stoppe
     roles.assign(builder, roles.VIEWER)  # each request reads the role afresh
     first, context = page, page.context
     first.goto("/")
-    expect(first.locator("header nav")).to_have_text("Images Jobs")  # no Build, Pull, Import, ...
+    expect(first.locator("header nav")).to_have_text("Images Jobs Disk")  # no Build, Pull, Import, ...; Disk shows a viewer its totals
     expect(first.locator(".list-actions")).not_to_contain_text("Prune")
     first.goto("/build/")
     expect(first.locator("#refusal")).to_contain_text("Your role (viewer) does not allow this")
