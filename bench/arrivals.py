@@ -104,22 +104,15 @@ def main():
 
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
 
-    from images.accounts import roles
-    from images.models import ApiToken, Job
+    from images.models import Job
     from tests import dockerlib, live
 
     call_command("migrate", verbosity=0)
     dockerlib.import_base_image()
-    users = get_user_model()
-    user = users.objects.filter(username="bench").first() or users.objects.create_user("bench", password="bench")
-    roles.assign(user, roles.BUILDER)
-    client = Client()
-    client.force_login(user)
-    _, token = ApiToken.issue(user, "bench-arrivals")
+    user, session, token = environment.bench_user("bench-arrivals")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     env = live.process_env(settings.DOCKYARD_QUEUE, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
                            DOCKYARD_DATA_DIR=os.environ["DOCKYARD_DATA_DIR"],
@@ -137,7 +130,7 @@ def main():
     worker = live.Worker(env, "bench-arrivals-worker.log")
     server = live.Server(env, "bench-arrivals.log", processes=os.cpu_count() or 1)
     try:
-        figures = scenario_arrivals(record, api, server, client.cookies["sessionid"].value, wait_job)
+        figures = scenario_arrivals(record, api, server, session, wait_job)
         print({key: round(value, 4) if isinstance(value, float) else value for key, value in figures.items()})
     finally:
         server.stop()

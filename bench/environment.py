@@ -22,3 +22,20 @@ def prepare(name):
     os.environ["DOCKYARD_QUEUE"] = os.environ["DOCKYARD_CHANNEL_PREFIX"] = f"dockyard-{name}-{os.getpid()}"
     os.environ.setdefault("DOCKYARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     os.environ.setdefault("DOCKYARD_TEST_RUN", f"{name}-{os.getpid()}")
+
+
+def bench_user(token_name):
+    """(user, session id, token) of the bench's builder, logged in; after django.setup()."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from images.accounts import roles
+    from images.models import ApiToken
+
+    users = get_user_model()
+    user = users.objects.filter(username="bench").first() or users.objects.create_user("bench", password="bench")
+    roles.assign(user, roles.BUILDER)
+    client = Client()
+    client.force_login(user)
+    _, token = ApiToken.issue(user, token_name)
+    return user, client.cookies["sessionid"].value, token

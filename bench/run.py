@@ -28,15 +28,13 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from images.accounts import roles  # noqa: E402
 from images.builds import contexts  # noqa: E402
 from images.engine import get_engine  # noqa: E402
 from images.jobs import logstore  # noqa: E402
-from images.models import ApiToken, Job  # noqa: E402
+from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
 from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
@@ -423,13 +421,7 @@ def main():
           flush=True)
     dockerlib.remove_test_images()
     dockerlib.import_base_image()
-    users = get_user_model()
-    user = users.objects.filter(username="bench").first() or users.objects.create_user("bench", password="bench")
-    roles.assign(user, roles.BUILDER)
-    client = Client()
-    client.force_login(user)
-    session = client.cookies["sessionid"].value
-    _, token = ApiToken.issue(user, "bench")
+    user, session, token = environment.bench_user("bench")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")  # bench/arrivals.py submits its build in process
     env = live.process_env(settings.DOCKYARD_QUEUE, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
                            DOCKYARD_DATA_DIR=os.environ["DOCKYARD_DATA_DIR"],
