@@ -62,8 +62,12 @@ def test_it_reads_one_image_and_its_tag_history_by_each_id_form(admin_api, image
 
 @pytest.mark.parametrize("form", FORMS)
 def test_it_infers_the_parent_by_each_id_form(admin_api, image, form):
-    response = admin_api.get(f"/api/images/{FORMS[form](image['id'])}/parent")
-    assert response.status_code == 200, response.content
+    # On an engine holding many other images, one call reads at most 100 of them: asked again, it reads more.
+    for _ in range(20):
+        response = admin_api.get(f"/api/images/{FORMS[form](image['id'])}/parent")
+        assert response.status_code == 200, response.content
+        if response.json()["parent"] or not response.json()["unchecked"]:
+            break
     parent = response.json()["parent"]
     # Its base, or another image of the same busybox layer: one layer below its two.
     assert parent["shared_layers"] == 1 and parent["layers"] == 2, parent
