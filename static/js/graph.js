@@ -10,6 +10,7 @@
 
   const graphEl = document.getElementById("job-graph");
   if (!graphEl) return;
+  graphEl.dataset.stages = "0"; // set here, first: its place among the attributes is the same however events come
   const section = document.getElementById("job-graph-section");
   const outputEl = document.getElementById("job-output");
   const dockerfileEl = document.getElementById("job-dockerfile");
