@@ -56,6 +56,13 @@ def test_the_images_own_command_runs_and_its_container_is_kept_stopped_with_its_
     assert AuditEntry.objects.get(job=job).outcome == "succeeded"
 
 
+def test_run_again_runs_the_same_recipe_in_a_new_container(builder, image):
+    first = wait_for_job(start(builder, image, argv=["echo", "again"]))
+    again = wait_for_job(control.retry(first, builder))
+    assert (again.kind, again.retry_of, again.params, again.state) == ("run", first, first.params, "succeeded")
+    assert lines(again) == ["again", "exited 0"] and again.container_id != first.container_id
+
+
 def test_shell_metacharacters_arrive_as_literal_argv(builder, image):
     argv = runs.parse_argv("echo 'a  b' ; $(id) | cat && rm -rf /tmp")
     job = wait_for_job(start(builder, image, argv=argv))

@@ -96,11 +96,11 @@ def _image_name(job):
     return tags[0] if tags else job.params.get("reference", "")
 
 
-def start_run(user, params):
+def start_run(user, params, retry_of=None):
     """Run a container from an image (params from lifecycle.runs.run_params, validated)."""
     short = params["image_id"].removeprefix("sha256:")[:12]
     target = f"run of {params['name']} ({short})" if params.get("name") else f"run of {short}"
-    return _enqueue(Job.Kind.RUN, target, params, user, None)
+    return _enqueue(Job.Kind.RUN, target, params, user, retry_of)
 
 
 def index_committed(user, image_id, name, run):
@@ -137,7 +137,7 @@ def retry(job, user):
     kind of job."""
     access.check(user, job, "retry")
     _check_recipe(job)
-    start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import}.get(job.kind)
+    start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import, Job.Kind.RUN: start_run}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
     if job.kind == Job.Kind.INDEX:
