@@ -55,7 +55,8 @@ def texts(job):
 
 
 def assert_each_vertex_ends_once(job):
-    ended = [line.split()[0] for line in texts(job) if re.fullmatch(r"#\d+ (DONE \d+\.\ds|CACHED|ERROR: .*)", line)]
+    """No vertex's end is written twice the same way (a vertex the engine starts again may end otherwise)."""
+    ended = [tuple(line.split()[:2]) for line in texts(job) if re.fullmatch(r"#\d+ (DONE \d+\.\ds|CACHED|ERROR: .*)", line)]
     assert ended and len(ended) == len(set(ended)), texts(job)
 
 
