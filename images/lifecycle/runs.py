@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from images import engines
@@ -296,19 +297,30 @@ def changes(job):
     except EngineError as exc:
         raise NoContainer(f"This run's container is gone (kept {settings.DOCKYARD_RUN_KEEP_HOURS} h after it "
                           f"ends): {exc}") from exc
-    result = []
-    for number, item in enumerate(sorted(found, key=lambda item: item["Path"])):
-        kind = CHANGE_KINDS.get(item["Kind"], "changed")
-        size = None
-        if kind != "deleted" and number < CHANGES_SIZED:
-            try:
-                stat = engine.container_path_stat(job.container_id, item["Path"])
-            except EngineError:
-                stat = None
-            if stat and not stat.get("mode", 0) & (1 << 31):  # Go's ModeDir bit: a directory has no size of its own
-                size = stat.get("size")
-        result.append(Change(item["Path"], kind, size))
-    return result
+    found = sorted(found, key=lambda item: item["Path"])
+    # An ended run's files no longer change: their sizes (a call each) are read once, not at every view of its page.
+    key = f"dockyard:run-sizes:{job.container_id}"
+    sizes = cache.get(key) if job.is_final else None
+    if sizes is None:
+        sizes = _sizes(engine, job.container_id, found)
+        if job.is_final:
+            cache.set(key, sizes, timeout=max(settings.DOCKYARD_RUN_KEEP_HOURS, 1) * 3600)
+    return [Change(item["Path"], CHANGE_KINDS.get(item["Kind"], "changed"), sizes.get(item["Path"])) for item in found]
+
+
+def _sizes(engine, container_id, found):
+    """{path: bytes} of the first CHANGES_SIZED added or changed files (directories have no size of their own)."""
+    sizes = {}
+    for item in found[:CHANGES_SIZED]:
+        if CHANGE_KINDS.get(item["Kind"]) == "deleted":
+            continue
+        try:
+            stat = engine.container_path_stat(container_id, item["Path"])
+        except EngineError:
+            continue
+        if not stat.get("mode", 0) & (1 << 31):  # Go's ModeDir bit
+            sizes[item["Path"]] = stat.get("size")
+    return sizes
 
 
 class CommitRefused(ValueError):
