@@ -106,8 +106,10 @@ def test_a_fork_bomb_stops_at_the_pids_limit_and_the_engine_still_answers(builde
 @override_settings(DOCKYARD_JOB_OUTPUT_LIMIT=8 * 1024)
 def test_endless_output_is_clipped_head_and_tail_and_ends_at_the_time_limit(builder, image):
     # Paced, so that what the engine keeps of it past the limit stays small; TERM ends it at once.
-    job = wait_for_job(start(builder, image, shell="trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); "
-                                                   "echo line $i; usleep 100; done", timeout=3))
+    # 2,000 lines at once (past the 8 KB limit however slow the machine), then paced lines until the time limit.
+    job = wait_for_job(start(builder, image, shell="trap 'exit 0' TERM; i=0; while [ $i -lt 2000 ]; do i=$((i+1)); "
+                                                   "echo line $i; done; while true; do i=$((i+1)); echo line $i; "
+                                                   "usleep 100; done", timeout=3))
     assert job.state == "failed" and re.fullmatch(r"timed out after 3 s \(exit code \d+\)", job.error)
     kept = lines(job)
     assert kept[0] == "line 1" and job.clipped_bytes > 0 and job.clipped_lines > 0
