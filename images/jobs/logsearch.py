@@ -100,8 +100,9 @@ def _matcher(query, is_regex, case):
     """What finds `query` in a chunk's texts (UTF-8, a line per row)."""
     if is_regex:
         return _Pattern(query, case)
-    if case:
-        # UTF-8 is searched as bytes: an exact needle matches only at a character.
+    if case or query.lower() == query.upper() == query.casefold():
+        # UTF-8 is searched as bytes: an exact needle matches only at a
+        # character. A needle without letters has no case to fold.
         return _Literal(query.encode(), lambda data: data)
     if query.isascii():
         # An ASCII needle, lowered, finds every case of itself in lowered UTF-8.
