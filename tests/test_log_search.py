@@ -74,6 +74,10 @@ def test_a_regular_expression_matches_line_by_line(builder):
     job = job_with(builder, ["Step 1/3 : FROM busybox", "ERROR: exit code 2", "an ERROR inside", "Step 2/3"])
     found = search(bearer(builder), job, q=r"^(error|step \d/3 : from)", regex="true")
     assert [seq for seq, _, _ in found["lines"]] == [1, 2] and found["count"] == 2
+    # A match that runs over a line's end does not hide the next line's own.
+    spanning = job_with(builder, ["x", "xy", "z"])
+    found = search(bearer(builder), spanning, q=r"x[\s\S]*?y", regex="true")
+    assert [seq for seq, _, _ in found["lines"]] == [1, 2] and found["count"] == 2
 
 
 def test_a_runaway_regular_expression_is_stopped_with_a_clear_message(builder):
@@ -81,6 +85,14 @@ def test_a_runaway_regular_expression_is_stopped_with_a_clear_message(builder):
     refused = search(bearer(builder), job, expect=400, q="(x|xx)+y", regex="true")
     assert refused["error"] == ("The regular expression took over 1 s of processor time and was stopped; "
                                 "make it more specific.")
+
+
+def test_a_regular_expression_matching_every_line_is_held_to_the_same_limit(builder, monkeypatch):
+    # Each match is quick; it is their number that would hold the process.
+    job = job_with(builder, [f"entry {n}" for n in range(200_000)])
+    monkeypatch.setattr(logsearch, "REGEX_SECONDS", 0.02)
+    refused = search(bearer(builder), job, expect=400, q=r"entry \d", regex="true")
+    assert refused["error"].startswith("The regular expression took over 0.02 s of processor time and was stopped")
 
 
 def test_bad_searches_are_refused_with_a_reason(builder):

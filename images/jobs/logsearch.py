@@ -74,19 +74,37 @@ class _Pattern:
     def haystack(self, data):
         return data.decode("utf-8", "replace")
 
+    def _stopped(self):
+        return SearchError(f"The regular expression took over {REGEX_SECONDS:g} s of processor time and was "
+                           "stopped; make it more specific.")
+
     def _starts(self, text):
-        pos = 0
+        """Where the first match of each matching line starts. One scan with
+        finditer, skipping later matches on a line already counted; only a
+        match that runs over a line's end sends the scan back to the next
+        line's start, as searching again from there would find its own."""
+        pos, next_line, seen = 0, 0, 0
         while True:
+            left = self.deadline - time.thread_time()
+            if left <= 0:
+                raise self._stopped()
             try:
-                found = self.pattern.search(text, pos, timeout=max(self.deadline - time.thread_time(), 0.001))
+                for found in self.pattern.finditer(text, pos, timeout=left):
+                    start, end = found.span()
+                    if start >= next_line:
+                        yield start
+                        next_line = text.find("\n", start) + 1 or len(text) + 1
+                    seen += 1
+                    if seen % 1024 == 0 and time.thread_time() > self.deadline:
+                        raise self._stopped()
+                    if end > next_line:  # over the line's end: the next line is searched afresh
+                        pos = next_line
+                        break
+                else:
+                    return
             except TimeoutError:
-                raise SearchError(f"The regular expression took over {REGEX_SECONDS:g} s of processor time and "
-                                  "was stopped; make it more specific.") from None
-            if found is None:
-                return
-            yield found.start()
-            pos = text.find("\n", found.start()) + 1  # a line counts once
-            if pos == 0:
+                raise self._stopped() from None
+            if pos > len(text):
                 return
 
     def count(self, text):
