@@ -321,6 +321,14 @@ DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)
 DOCKYARD_REGISTRY_HOSTS = [host.lower() for host in envlist("DOCKYARD_REGISTRY_HOSTS", ["docker.io"])]
 # Hosts `ADD <url>` may fetch from even though they are loopback, link-local or private.
 DOCKYARD_BUILD_FETCH_HOSTS = [host.lower() for host in envlist("DOCKYARD_BUILD_FETCH_HOSTS", [])]
+# Where outbound webhooks may go (images.hooks.destinations): host names or addresses, each
+# matched after the name is resolved; none by default, so no event leaves until an admin says where.
+DOCKYARD_WEBHOOK_HOSTS = [host.lower() for host in envlist("DOCKYARD_WEBHOOK_HOSTS", [])]
+# A delivery answered with a 5xx, 429 or nothing is tried again this many times, waiting 2^n seconds (at most
+# DOCKYARD_WEBHOOK_BACKOFF_MAX) before the n-th.
+DOCKYARD_WEBHOOK_RETRIES = envint("DOCKYARD_WEBHOOK_RETRIES", 8, minimum=0)
+DOCKYARD_WEBHOOK_BACKOFF_MAX = envint("DOCKYARD_WEBHOOK_BACKOFF_MAX", 600, minimum=1)
+DOCKYARD_WEBHOOK_TIMEOUT = envint("DOCKYARD_WEBHOOK_TIMEOUT", 10, minimum=1)
 # The network RUN steps get: `default` (the engine's bridge), `none`, or a network's name.
 DOCKYARD_BUILD_NETWORK = envstr("DOCKYARD_BUILD_NETWORK", "default")
 if DOCKYARD_BUILD_NETWORK in ("host",) or DOCKYARD_BUILD_NETWORK.startswith("container:") or not re.fullmatch(

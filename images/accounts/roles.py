@@ -35,7 +35,7 @@ ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
     BUILDER: "also builds, pulls, pushes, tags, exports, runs and commits containers, cancels own jobs, keeps own "
              "build secrets, sees the build cache",
-    ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
+    ADMIN: "also removes, prunes, manages registries, shared secrets, webhooks, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.
