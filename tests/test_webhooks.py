@@ -17,7 +17,9 @@ from django.test import Client
 from images.hooks import destinations, outbound, signatures
 from images.jobs import control
 from images.models import ApiToken, AuditEntry, HookReceipt, Job, WebhookDelivery
+from images.middleware import HOOK_BODY_MAX
 from tests import dockerlib, storage
+from tests.test_request_size import csrf_client, post_unread
 
 REPOSITORY = "team/app"
 NOTHING = re.compile(r"(?!)")  # for storage.search_text_columns: only the secret itself is looked for
@@ -67,7 +69,9 @@ def deliver(hook, provider, body, secret, delivery=None, signed=True):
         headers = {"HTTP_X_GITLAB_EVENT": "Push Hook", "HTTP_X_GITLAB_EVENT_UUID": delivery}
         if signed:
             headers["HTTP_X_GITLAB_TOKEN"] = secret
-    return Client().post(f"/api/hooks/git/{hook['id']}", body, content_type="application/json", **headers)
+    # As a provider sends it: no cookie, no CSRF token, and Django checking CSRF as for a browser.
+    return Client(enforce_csrf_checks=True).post(f"/api/hooks/git/{hook['id']}", body,
+                                                 content_type="application/json", **headers)
 
 
 PROVIDERS = ["github", "gitlab"]
@@ -141,6 +145,14 @@ def test_a_delivery_without_its_id_is_refused(api, recipe):
     assert Job.objects.exclude(pk=recipe.pk).count() == 0
 
 
+def test_a_hook_body_is_capped_and_other_anonymous_bodies_still_need_a_login(db):
+    response = post_unread(csrf_client(), "/api/hooks/git/1", HOOK_BODY_MAX + 1)
+    assert response.status_code == 413
+    assert response.json() == {"error": f"A hook delivery is at most {HOOK_BODY_MAX:,} bytes, with a Content-Length."}
+    assert post_unread(csrf_client(), "/api/hooks/sources", 100).status_code == 401
+    assert post_unread(csrf_client(), "/api/hooks/git/1/x", 100).status_code == 401
+
+
 def test_hooks_are_for_admins(builder_client, recipe, db):
     response = builder_client.get("/api/hooks/sources")
     assert response.status_code == 403
@@ -211,3 +223,18 @@ def test_a_delivery_answered_500_is_retried_by_the_worker_and_arrives(transactio
     assert Receiver.seen[1][1]["data"] == {"base": "python:3.12-slim", "old": "sha256:aa", "new": "sha256:bb"}
     assert Receiver.seen[1][1]["event"] == "base.updated"
     assert storage.search_text_columns([Receiver.secret], NOTHING) == []
+
+
+def test_a_job_that_ends_is_sent_to_the_receivers_that_asked_for_its_outcome(api, recipe, settings):
+    settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
+    for name, events in (("failures", ["job.failed"]), ("successes", ["job.succeeded"])):
+        made = api.post("/api/hooks/receivers", {"name": name, "url": "http://127.0.0.1:9/hook", "events": events},
+                        content_type="application/json")
+        assert made.status_code == 201
+    # The worker calls this as a job ends (images.jobs.running); here, for a build that succeeded.
+    [delivery] = outbound.job_ended(recipe)
+    assert delivery.receiver.name == "successes"
+    assert delivery.payload["job"] == {
+        "id": recipe.pk, "engine": "default", "kind": "build", "state": "succeeded", "target": recipe.target,
+        "image_id": None, "error": "", "queued_at": recipe.queued_at.isoformat(),
+        "finished_at": recipe.finished_at.isoformat(), "path": f"/jobs/{recipe.pk}/"}
