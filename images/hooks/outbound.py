@@ -13,6 +13,7 @@ import logging
 
 import certifi
 import urllib3
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -26,6 +27,7 @@ from images.models import Job, WebhookDelivery, WebhookReceiver
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Dockyard-Webhook/1"
+DELIVERY_TASK = "images.tasks.deliver_webhook"
 
 
 class DeliveryFailed(Exception):
@@ -46,10 +48,9 @@ def send_event(name, payload):
 
 
 def _dispatch(delivery_id):
-    from images.tasks import deliver_webhook  # tasks imports this module
-
     try:
-        deliver_webhook.apply_async((delivery_id,), queue=settings.DOCKYARD_QUEUE)
+        # By name: images.tasks, which holds the task, imports this module.
+        current_app.send_task(DELIVERY_TASK, (delivery_id,), queue=settings.DOCKYARD_QUEUE)
     except OperationalError:
         log.warning("Webhook delivery %s could not be queued: Redis does not answer.", delivery_id)
         WebhookDelivery.objects.filter(pk=delivery_id).update(
