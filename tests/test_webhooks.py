@@ -12,6 +12,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from images.hooks import destinations, outbound, signatures
@@ -173,16 +174,18 @@ def test_a_receiver_must_be_an_allowed_host(api, settings):
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """Answers 500 to the first delivery and 200 to the next, each after checking its signature."""
+    """Checks each delivery's signature (401 if it is wrong), then answers the next of `statuses`
+    (200 once they are used up)."""
 
     secret = ""
     seen = []
+    statuses = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         valid = signatures.dockyard_valid(self.secret, body, self.headers.get("X-Dockyard-Signature", ""))
         Receiver.seen.append((valid, json.loads(body)))
-        status = 401 if not valid else (500 if len(Receiver.seen) == 1 else 200)
+        status = 401 if not valid else (Receiver.statuses.pop(0) if Receiver.statuses else 200)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -194,7 +197,7 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    Receiver.seen = []
+    Receiver.seen, Receiver.statuses = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -211,7 +214,7 @@ def test_a_delivery_answered_500_is_retried_by_the_worker_and_arrives(transactio
     made = api.post("/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed", "base.updated"]},
                     content_type="application/json")
     assert made.status_code == 201, made.json()
-    Receiver.secret = made.json()["secret"]
+    Receiver.secret, Receiver.statuses = made.json()["secret"], [500]
     [delivery] = outbound.send_event("base.updated", {"base": "python:3.12-slim", "old": "sha256:aa", "new": "sha256:bb"})
     deadline = time.monotonic() + 60
     while WebhookDelivery.objects.get(pk=delivery.pk).state == "pending" and time.monotonic() < deadline:
@@ -223,6 +226,65 @@ def test_a_delivery_answered_500_is_retried_by_the_worker_and_arrives(transactio
     assert Receiver.seen[1][1]["data"] == {"base": "python:3.12-slim", "old": "sha256:aa", "new": "sha256:bb"}
     assert Receiver.seen[1][1]["event"] == "base.updated"
     assert storage.search_text_columns([Receiver.secret], NOTHING) == []
+    assert Receiver.secret not in worker.log_path.read_text(errors="replace")
+
+
+def wait_while_pending(delivery_id):
+    deadline = time.monotonic() + 60
+    while WebhookDelivery.objects.get(pk=delivery_id).state == "pending" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return WebhookDelivery.objects.get(pk=delivery_id)
+
+
+def test_a_test_send_reaches_the_receiver_and_a_404_is_not_tried_again(transactional_db, owner, worker,
+                                                                       receiver_server, settings):
+    settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
+    _, token = ApiToken.issue(owner, "hooks")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"http://127.0.0.1:{receiver_server.server_address[1]}/dockyard"
+    made = api.post("/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed"]},
+                    content_type="application/json")
+    Receiver.secret, Receiver.statuses = made.json()["secret"], [200, 404]
+    sent = api.post(f"/api/hooks/receivers/{made.json()['id']}/test")
+    assert sent.status_code == 202
+    delivered = wait_while_pending(sent.json()["id"])
+    assert (delivered.state, delivered.attempts, delivered.last_status) == ("delivered", 1, 200)
+    assert Receiver.seen[0][1]["event"] == "ping"
+    refused = wait_while_pending(api.post(f"/api/hooks/receivers/{made.json()['id']}/test").json()["id"])
+    assert (refused.state, refused.attempts, refused.last_status, refused.last_error) == (
+        "failed", 1, 404, "The receiver answered 404.")
+    assert AuditEntry.objects.filter(action="webhook-test", actor=owner).count() == 2
+
+
+def test_a_push_through_the_real_server_is_read_and_checked(transactional_db, owner, server):
+    """Through uvicorn and Dockyard's own ASGI body handling, as GitHub meets it."""
+    import urllib.request
+    from urllib.error import HTTPError
+
+    _, token = ApiToken.issue(owner, "hooks")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    with transaction.atomic():  # cancelled before its task is sent: only its recipe is wanted here
+        job = control.start_build(owner, {"source": "dockerfile", "tags": [dockerlib.unique("hooked") + ":1"],
+                                          "dockerfile": "Dockerfile", "dockerfile_text": "FROM scratch\n"})
+        job.request_cancel()
+    hook = make_hook(api, job, "github")
+    body = push_body("github", branch="dev").encode()
+
+    def post(secret):
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(f"{server.url}/api/hooks/git/{hook['id']}", data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": f"sha256={digest}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    assert post(hook["secret"] + "x")[0] == 401
+    assert post(hook["secret"]) == (200, {"job": None, "message": "The push is to refs/heads/dev, not the tracked "
+                                                                  "branch main: nothing was started."})
+    assert Job.objects.count() == 1
 
 
 def test_a_job_that_ends_is_sent_to_the_receivers_that_asked_for_its_outcome(api, recipe, settings):

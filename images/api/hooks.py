@@ -12,7 +12,7 @@ from images.api.auth import allowed, signed
 from images.api.errors import answer, form_errors
 from images.api.fields import FormOrJson
 from images.api.schemas import Error, StrList, errors
-from images.hooks import inbound, receivers, sources
+from images.hooks import inbound, outbound, receivers, sources
 from images.hooks.forms import EVENTS, HookSourceForm, WebhookReceiverForm
 from images.models import HookReceipt, HookSource, WebhookDelivery, WebhookReceiver
 
@@ -252,6 +252,17 @@ def webhook_receiver_delete(request, pk: int):
     """Delete a webhook receiver, and its deliveries' log."""
     receivers.delete_receiver(get_object_or_404(WebhookReceiver, pk=pk), request.user)
     return Status(204, None)
+
+
+@router.post("/hooks/receivers/{int:pk}/test", response={202: DeliveryOut, **errors(404)},
+             auth=allowed("manage_hooks"))
+def webhook_receiver_test(request, pk: int):
+    """Send a webhook receiver a test delivery.
+
+    A `ping` event, signed as every delivery is, whatever events the receiver asked for; how it went
+    is in the delivery log.
+    """
+    return Status(202, outbound.send_test(get_object_or_404(WebhookReceiver, pk=pk), request.user))
 
 
 @router.get("/hooks/deliveries", response={200: list[DeliveryOut], **errors()}, auth=allowed("manage_hooks"))

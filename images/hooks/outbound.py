@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from images.accounts import audit
 from images.hooks import destinations, signatures
 from images.hooks.forms import EVENTS
 from images.models import Job, WebhookDelivery, WebhookReceiver
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Dockyard-Webhook/1"
 DELIVERY_TASK = "images.tasks.deliver_webhook"
+TEST_EVENT = "ping"  # sent only by send_test, to the one receiver asked
 
 
 class DeliveryFailed(Exception):
@@ -45,6 +47,16 @@ def send_event(name, payload):
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: _dispatch(pk))
     return deliveries
+
+
+def send_test(receiver, user):
+    """A `ping` to one receiver, whatever events it asked for, to see that it is reached and checks the
+    signature; audited. Its answer is in the delivery log."""
+    delivery = WebhookDelivery.objects.create(receiver=receiver, event=TEST_EVENT, payload={
+        "message": f"A test delivery from Dockyard, sent by {user.get_username()}."})
+    audit.record(user, "webhook-test", f"webhook {receiver.pk} {receiver.name}", detail=f"delivery {delivery.pk}")
+    transaction.on_commit(lambda: _dispatch(delivery.pk))
+    return delivery
 
 
 def _dispatch(delivery_id):
