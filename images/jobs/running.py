@@ -47,6 +47,7 @@ def _run_claimed(job):
         who = job.created_by.get_username() if job.created_by else "a deleted account"
         job.finish(Job.State.FAILED, error=f"Not run: {who} may no longer start {job.kind} jobs.")
         publish_state(job)
+        outbound.job_ended(job)
         return
     output = JobLog(job)
     try:
