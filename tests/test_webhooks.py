@@ -154,6 +154,27 @@ def test_a_hook_body_is_capped_and_other_anonymous_bodies_still_need_a_login(db)
     assert post_unread(csrf_client(), "/api/hooks/git/1/x", 100).status_code == 401
 
 
+def test_a_hook_with_bad_fields_is_refused_and_not_saved(api, recipe, builder):
+    from images.accounts import roles
+
+    roles.assign(builder, roles.VIEWER)
+    response = api.post("/api/hooks/sources", {"name": "x", "provider": "bitbucket", "repository": "app",
+                                               "branch": "main", "recipe": recipe.pk + 1000, "run_as": "builder"},
+                        content_type="application/json")
+    assert response.status_code == 400
+    fields = {name: [error["message"] for error in errors] for name, errors in response.json()["fields"].items()}
+    assert fields == {
+        "provider": ["Select a valid choice. bitbucket is not one of the available choices."],
+        "repository": ["Give the repository as owner/name (GitLab: group/subgroup/name)."],
+        "recipe": ["No build job has this id."]}
+    response = api.post("/api/hooks/sources", {"name": "x", "provider": "github", "repository": "team/app",
+                                               "branch": "main", "recipe": recipe.pk, "run_as": "builder"},
+                        content_type="application/json")
+    assert response.json()["fields"] == {"run_as": [
+        {"message": "builder may not build on default, so the hook could start nothing.", "code": ""}]}
+    assert api.get("/api/hooks/sources").json() == []
+
+
 def test_hooks_are_for_admins(builder_client, recipe, db):
     response = builder_client.get("/api/hooks/sources")
     assert response.status_code == 403
