@@ -11,6 +11,7 @@ audience, expired, no nonce, tampered, signed by another key)."""
 
 import json
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -37,10 +38,10 @@ class RealProvider:
         self.port = port or free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.client_secret = secrets.token_urlsafe(24)
-        data = Path(settings.DATA_DIR) / f"test-oidc-{self.port}"
-        data.mkdir(mode=0o700, exist_ok=True)
-        self.users_file = data / "users.json"
-        self.config_file = data / "config.json"
+        self.data = Path(settings.DATA_DIR) / f"test-oidc-{self.port}"
+        self.data.mkdir(mode=0o700, exist_ok=True)
+        self.users_file = self.data / "users.json"
+        self.config_file = self.data / "config.json"
         self.log_path = Path(settings.DATA_DIR) / "log" / f"test-oidc-{self.port}.log"
         self.set_users(users)
         self.process = None
@@ -73,6 +74,7 @@ class RealProvider:
         if self.process is not None:
             stop_process(self.process)
             self.log.close()
+        shutil.rmtree(self.data, ignore_errors=True)
 
 
 class MisbehavingProvider:
