@@ -87,11 +87,13 @@ class MisbehavingProvider:
         self.client_secret = secrets.token_urlsafe(24)
         self.id_token = None  # what the token endpoint hands out next
         self.token_requests = []
+        self.paths = []  # every request's path, in order
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 path = urlsplit(self.path).path
+                provider.paths.append(path)
                 if path == "/.well-known/openid-configuration":
                     self._json({"issuer": provider.issuer, "authorization_endpoint": f"{provider.issuer}/auth",
                                 "token_endpoint": f"{provider.issuer}/token", "jwks_uri": f"{provider.issuer}/jwks",
@@ -103,6 +105,7 @@ class MisbehavingProvider:
                     self.send_error(404)
 
             def do_POST(self):
+                provider.paths.append(urlsplit(self.path).path)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 provider.token_requests.append(parse_qs(body))
                 self._json({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300,

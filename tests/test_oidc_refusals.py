@@ -66,6 +66,19 @@ def test_a_good_token_signs_in(client, oidc):
     assert sent["code_verifier"] and sent["redirect_uri"] == ["http://testserver/login/oidc/callback"]
 
 
+def test_a_second_sign_in_asks_the_provider_only_for_its_token(client, oidc):
+    state, nonce = start(client)
+    oidc.id_token = oidc.sign(oidc.claims(nonce))
+    assert finish(client, state).status_code == 302
+    client.post(reverse("logout"))
+    before = len(oidc.paths)
+    state, nonce = start(client)
+    oidc.id_token = oidc.sign(oidc.claims(nonce))
+    assert finish(client, state).status_code == 302
+    # Discovery and the keys were fetched once per process; the groups came in the ID token.
+    assert oidc.paths[before:] == ["/token"]
+
+
 def test_a_tampered_token_is_refused(client, oidc):
     state, nonce = start(client)
     header, payload, signature = oidc.sign(oidc.claims(nonce)).split(".")
@@ -139,3 +152,21 @@ def test_a_refusal_from_the_provider_is_shown(client, oidc):
     response = client.get(reverse("oidc-callback"), {"state": state, "error": "access_denied",
                                                      "error_description": "not in this tenant"})
     assert_refused(response, client, "refused the sign-in (access_denied: not in this tenant)")
+
+
+def test_a_key_the_provider_rotated_to_is_fetched_and_trusted(client, oidc):
+    state, nonce = start(client)
+    oidc.id_token = oidc.sign(oidc.claims(nonce))
+    assert finish(client, state).status_code == 302
+    client.post(reverse("logout"))
+    old = oidc.key
+    oidc.key = RSAKey.generate_key(2048, parameters={"kid": "rotated-key"})
+    try:
+        before = len(oidc.paths)
+        state, nonce = start(client)
+        oidc.id_token = oidc.sign(oidc.claims(nonce))
+        assert finish(client, state).status_code == 302
+        assert "_auth_user_id" in client.session
+        assert oidc.paths[before:] == ["/token", "/jwks"]
+    finally:
+        oidc.key = old

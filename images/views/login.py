@@ -71,7 +71,7 @@ def oidc_start(request):
         provider = oidc.client()
         oidc.metadata(provider)
         return provider.authorize_redirect(request, _redirect_uri(request))
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, RuntimeError) as exc:
         return _refused(request, f"{settings.DOCKYARD_OIDC_NAME} does not answer ({type(exc).__name__}); try again "
                                  "later, or ask a Dockyard admin.", detail=str(exc)[:300], status=502)
     except oidc.SignInRefused as exc:
@@ -113,7 +113,8 @@ def oidc_callback(request):
         return _refused(request, _token_problem(exc), detail=str(exc)[:300])
     except oidc.SignInRefused as exc:
         return _refused(request, str(exc))
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, RuntimeError) as exc:
+        # RuntimeError: Authlib's word for a discovery document without an endpoint it needs.
         return _refused(request, f"{settings.DOCKYARD_OIDC_NAME} did not answer as expected ({type(exc).__name__}); "
                                  "nobody was signed in.", detail=str(exc)[:300], status=502)
     wanted = request.session.pop(NEXT_KEY, "")
