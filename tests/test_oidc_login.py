@@ -52,7 +52,9 @@ def sign_in(browser, server, login):
     page.get_by_label("User name").fill(login)
     page.get_by_label("Password").fill(USERS[login]["password"])
     page.get_by_role("button", name="Sign in to the test provider").click()
-    expect(page.locator("h1")).to_have_text("Images")
+    # Between the click and the list: the provider's redirects, then Dockyard asking it for the token, its keys
+    # and the user's groups, then the engine for the list; on a loaded machine that outlasts expect's 5 s.
+    expect(page.locator("h1")).to_have_text("Images", timeout=30_000)
     expect(page.locator("form.user a")).to_have_text(login)
     return context, page
 
