@@ -613,3 +613,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.receiver_id} ({self.state})"
+class OidcIdentity(models.Model):
+    """Who an account is at the team's identity provider: its issuer and subject,
+    the key it signs in by (never its e-mail or name, which can change hands),
+    and the roles the provider's groups gave it at its last sign-in, so that the
+    next sign-in takes back those and no role an admin gave by hand."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    claimed_roles = models.JSONField(default=dict, blank=True,
+                                     help_text='{"": global role, engine: role}, as the groups gave them.')
+    groups = models.JSONField(default=list, blank=True, help_text="The groups the provider named at the last sign-in.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_account_per_oidc_subject")]
+        verbose_name = "OpenID Connect identity"
+
+    def __str__(self):
+        return f"{self.user} is {self.subject} at {self.issuer}"
