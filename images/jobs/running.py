@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 
 from images import engines
 from images.accounts import registries
+from images.bases import batches
 from images.builds import builders, contexts, fetches, provenance, sessions
 from images.builds.dockerfile import StageLines
 from images.engine import EngineError, get_engine, StreamClosed
@@ -69,6 +70,7 @@ def _run_claimed(job):
     publish_state(job)
     metrics.observe_job(job)
     control.index_after(job)
+    batches.job_ended(job)
 
 
 def _build(job, stream, output):
