@@ -67,7 +67,7 @@ def image_bases(request, image_id: ImageId):
         "built_on": dependents.built_on(engine_name, image_id, recipes),
         "dependents": [{"image_id": dependent.recipe.image_id, "name": dependent.recipe.name,
                         "level": dependent.level, "built_on": dependent.needs,
-                        "recipe_job": dependent.recipe.build.pk}
+                        "recipe_job": dependent.recipe.build_id}
                        for dependent in dependents.dependents_of(engine_name, image_id, recipes)],
     }
 

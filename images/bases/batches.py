@@ -38,7 +38,7 @@ def start_batch(user, engine_name, base_image_id, base_name=""):
                                             base_name=base_name[:600], created_by=user)
         RebuildItem.objects.bulk_create([
             RebuildItem(batch=batch, position=position_of[dependent.recipe.image_id], level=dependent.level,
-                        name=dependent.recipe.name[:600], recipe=dependent.recipe.build,
+                        name=dependent.recipe.name[:600], recipe_id=dependent.recipe.build_id,
                         old_image_id=dependent.recipe.image_id,
                         needs=[position_of[image_id] for image_id in dependent.needs],
                         pull=dependent.level == 1 and _base_from_registry(dependent.recipe, base_image_id))
@@ -65,7 +65,7 @@ def advance(batch_pk):
         batch = RebuildBatch.objects.select_for_update().filter(pk=batch_pk, state=RebuildBatch.State.RUNNING).first()
         if batch is None:
             return
-        items = list(batch.items.select_related("job"))
+        items = list(batch.items.select_related("job", "recipe"))
         by_position = {item.position: item for item in items}
         for item in items:
             if item.state == RebuildItem.State.STARTED and item.job and item.job.is_final:

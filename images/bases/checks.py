@@ -116,7 +116,7 @@ def _marks(engine_name, references):
                 continue
             noticed = min(at for at in (row.digest_seen_at if new_digest else None,
                                         row.image_seen_at if new_image else None) if at is not None)
-            marks.append(BaseUpdate(engine=engine_name, image_id=recipe.image_id, build=recipe.build,
+            marks.append(BaseUpdate(engine=engine_name, image_id=recipe.image_id, build_id=recipe.build_id,
                                     reference=base["reference"], old_digest=base.get("repo_digest") or "",
                                     new_digest=new_digest, old_image_id=base.get("image_id") or "",
                                     new_image_id=new_image, noticed_at=noticed))

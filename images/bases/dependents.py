@@ -16,7 +16,7 @@ MOST_LEVELS = 20
 
 @dataclass
 class Recipe:
-    build: Job  # the successful build: its params are the recipe
+    build_id: int  # the successful build (a Job): its params are the recipe
     image_id: str  # what it made
     name: str  # its first tag, or its short id
     bases: list  # its provenance's bases: instruction, line, reference, image_id, repo_digest, resolved
@@ -30,24 +30,23 @@ class Dependent:
 
 
 def current_recipes(engine_name):
-    """{image id: Recipe} of the current recipes on an engine."""
-    records = (Provenance.objects.filter(job__engine=engine_name, job__kind=Job.Kind.BUILD,
-                                         job__state=Job.State.SUCCEEDED)
-               .exclude(job__image_id="").select_related("job")
-               .defer("source", "build_args", "job__graph", "job__steps", "job__progress")
-               .order_by("-job__finished_at", "-job__pk"))
+    """{image id: Recipe} of the current recipes on an engine. Only the
+    columns it needs, the tags read out of the params by the database: a
+    recipe's params carry its Dockerfile text."""
+    rows = (Provenance.objects.filter(job__engine=engine_name, job__kind=Job.Kind.BUILD,
+                                      job__state=Job.State.SUCCEEDED)
+            .exclude(job__image_id="").order_by("-job__finished_at", "-job__pk")
+            .values_list("job_id", "job__image_id", "job__params__tags", "bases"))
     seen, found = set(), {}
-    for record in records.iterator(chunk_size=500):
-        job = record.job
-        tags = tuple(job.params.get("tags") or ())
-        key = tags or job.image_id
+    for build_id, image_id, tags, bases in rows.iterator(chunk_size=2000):
+        tags = tuple(tags or ())
+        key = tags or image_id
         if key in seen:
             continue
         seen.add(key)
-        if job.image_id not in found:
-            found[job.image_id] = Recipe(build=job, image_id=job.image_id,
-                                         name=tags[0] if tags else job.image_id.removeprefix("sha256:")[:12],
-                                         bases=record.bases)
+        if image_id not in found:
+            found[image_id] = Recipe(build_id=build_id, image_id=image_id,
+                                     name=tags[0] if tags else image_id.removeprefix("sha256:")[:12], bases=bases)
     return found
 
 
