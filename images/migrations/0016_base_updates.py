@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('images', '0013_disk'),
+        ('images', '0015_oidc'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
