@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from images.bases import dependents, events
 from images.builds.fetches import FetchRefused, check_registry
-from images.engine import EngineError, ImageNotFound
+from images.engine import EngineError, EngineUnavailable, ImageNotFound
 from images.models import BaseReference, BaseUpdate, Job, Provenance, Registry
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ def check_engine(engine):
     stored = {row.reference: row for row in BaseReference.objects.filter(engine=engine.name)}
     moved, changed = [], []
     for reference, from_registry in recent_bases(engine.name).items():
-        digest, error = _registry_digest(engine, reference) if from_registry else ("", "")
+        # A reference pinned by digest names one manifest for ever: nothing to ask.
+        asked = from_registry and "@" not in reference
+        digest, error = _registry_digest(engine, reference) if asked else ("", "")
         image_id = _image_id(engine, reference)
         row = stored.get(reference) or BaseReference(engine=engine.name, reference=reference)
         before = (row.registry_digest, row.image_id) if row.pk else None
@@ -94,9 +96,13 @@ def _registry_digest(engine, reference):
 
 
 def _image_id(engine, reference):
+    """The image the name gives on the engine, or "": none, or a name the engine refuses (one engine's check
+    goes on past it; an engine that does not answer stops it)."""
     try:
         return engine.inspect_image(reference)["Id"]
-    except ImageNotFound:
+    except EngineUnavailable:
+        raise
+    except (ImageNotFound, EngineError):
         return ""
 
 
