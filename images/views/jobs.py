@@ -40,6 +40,7 @@ def job_detail(request, pk):
     if job.engine != request.engine_name:
         return redirect(job)  # its page is among its engine's, with their links
     terminal = _terminal_context(request, job)
+    graph = _graph_context(job)
     response = render(request, "jobs/job_detail.html", {
         "job": job,
         # Queued on an engine no live worker serves: it would wait silently.
@@ -51,13 +52,24 @@ def job_detail(request, pk):
         "retention_days": settings.DOCKYARD_JOB_RETENTION_DAYS,
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
         "previous_build": diff.previous_build(job),
-        **_graph_context(job),
+        **graph,
+        # A BuildKit build's page gets every line over its websocket, for its graph.
+        **({} if graph["buildkit"] else _first_lines(job)),
         **_run_context(request.user, job),
         **terminal,
     })
     if terminal:
         response.headers["Content-Security-Policy"] = security.TERMINAL_POLICY
     return response
+
+
+# Lines sent with the page: those in view on opening, without a request of their own.
+FIRST_LINES = 100
+
+
+def _first_lines(job):
+    """The first stored lines, for static/js/job.js's log."""
+    return {"first_lines": queries.lines_after(job, 0, FIRST_LINES) if job.line_count > 0 else []}
 
 
 def _run_context(user, job):

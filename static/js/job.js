@@ -197,6 +197,18 @@
 
   const lineListeners = [];
 
+  // The first stored lines come with the page (those in view on opening).
+  function takeFirstLines() {
+    const data = byId("job-first-lines");
+    if (!data) return;
+    let state = null;
+    for (const [seq, text, ms] of JSON.parse(data.textContent)) {
+      lineData.set(seq, [text, ms, state]);
+      state = stateAfter(state, text);
+      if (seq === 1) firstMs = ms;
+    }
+  }
+
   // The SGR state after `text`, from `state` (null: plain).
   function stateAfter(state, text) {
     if (text.indexOf("\x1b") < 0) return state;
@@ -1001,6 +1013,11 @@
 
   function showSteps(list) {
     steps = list;
+    // A failed step's section is marked so, and is where "First error" looks first.
+    if (markers.size) {
+      sectionsDue = true;
+      scheduleRender();
+    }
     if (!stepsEl) return;
     const fragment = document.createDocumentFragment();
     let failed = null;
@@ -1080,6 +1097,7 @@
   if (FINAL_STATES.has(root.dataset.state) && lastSeq) setFollow(false);
   // A link to lines opened with the page: shown when they come, however late.
   if (rangeOfHash()) select(rangeOfHash(), true);
+  takeFirstLines();
   render();
   if (lastSeq) fetchMarkers(0);
 
