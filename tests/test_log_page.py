@@ -156,3 +156,28 @@ def test_nested_groups_fold_and_unfold_each_on_its_own(tab, job_pages):
     wait_lines(page, 10)
     assert page.evaluate(shown) == [1, 2, 3, 4, 7, 8, 9, 10]
     assert not page.errors, page.errors
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.unaudited("the job is made as a row, to hold output")
+def test_a_finished_clipped_log_shows_one_row_for_its_dropped_middle(browser, server, builder):
+    from tests.conftest import log_in
+
+    # Lines 101-200 were dropped by the output limit, as the job's writer drops them.
+    job = Job.objects.create(kind="build", state="succeeded", target="clipped", created_by=builder,
+                             output_limit=1 << 40, line_count=300, clipped_after=100, clipped_before=201,
+                             clipped_bytes=4321, params={"builder": "classic"})
+    logstore.store(job.pk, [(seq, f"kept {seq}", START_MS + seq) for seq in [*range(1, 101), *range(201, 301)]])
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        log_in(page)
+        page.goto(f"/jobs/{job.pk}/#L201")
+        expect(page.locator("#L201 .line")).to_have_text("kept 201")
+        expect(page.locator("#L101 .log-clipped")).to_contain_text("100 lines (4.3 kB) clipped here")
+        # The dropped lines have no rows: the one before the marker is 100, the one after it 201.
+        rows = page.evaluate("() => [...document.querySelectorAll('#job-log .log-row')].map((row) => row.id)")
+        at = rows.index("L101")
+        assert rows[at - 1:at + 2] == ["L100", "L101", "L201"]
+    finally:
+        context.close()

@@ -16,6 +16,7 @@ from images.builds.forms import BuildForm, PullForm
 from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
+from images.jobs.log import clipped_event
 from images.lifecycle import runs
 from images.lifecycle.forms import CommitForm
 from images.models import Job
@@ -68,8 +69,11 @@ FIRST_LINES = 100
 
 
 def _first_lines(job):
-    """The first stored lines, for static/js/job.js's log."""
-    return {"first_lines": queries.lines_after(job, 0, FIRST_LINES) if job.line_count > 0 else []}
+    """The first stored lines, for static/js/job.js's log, and where the middle
+    of a long log was dropped: the socket says so only to a page that reads
+    past it, and this page reads the stored lines by range."""
+    return {"first_lines": queries.lines_after(job, 0, FIRST_LINES) if job.line_count > 0 else [],
+            "clip": clipped_event(job) if job.clipped_before else None}
 
 
 def _run_context(user, job):

@@ -184,7 +184,7 @@
 
   const BLOCK = 1000; // lines fetched, kept and forgotten together
   const KEEP_LINES = 200000; // held in memory; past it, blocks far from the view are forgotten
-  const OVERSCAN = 30;
+  const OVERSCAN = 20;
   const logUrl = root.dataset.logUrl;
 
   let lastSeq = parseInt(root.dataset.lastSeq, 10) || 0; // highest seq accepted: stored, or come over the socket
@@ -285,7 +285,11 @@
     return row;
   }
 
-  const clipAt = (seq) => { for (const clip of clips.values()) if (clip.first === seq) return clip; return null; };
+  function clipAt(seq) {
+    if (!clips.size) return null;
+    for (const clip of clips.values()) if (clip.first === seq) return clip;
+    return null;
+  }
 
   // ---- sections: ::group::, classic steps and BuildKit vertices fold ----
   //
@@ -518,28 +522,43 @@
       }
     }
     windowEl.style.transform = `translateY(${items.length ? items[0].start : 0}px)`;
-    // Rows kept stay where they are (a text selection in them survives).
+    // Rows kept stay where they are (a text selection in them survives); new
+    // ones go in around them, in line order: both lists are in that order.
     const made = [];
+    const missing = new Set();
+    let cursor = windowEl.firstChild;
     for (const [seq, item] of wanted) {
       const kept = rendered.get(seq);
       if (kept) {
-        kept.dataset.index = item.index;
+        if (kept.dataset.index !== String(item.index)) kept.dataset.index = item.index;
+        cursor = kept.nextSibling;
         continue;
       }
       const row = logRow(seq);
       row.dataset.index = item.index;
       rendered.set(seq, row);
-      windowEl.insertBefore(row, firstKeptAfter(seq));
+      windowEl.insertBefore(row, cursor);
       made.push(row);
-      if (!lineData.has(seq) && !clipAt(seq) && seq <= lastSeq) fetchBlock(Math.floor((seq - 1) / BLOCK));
+    }
+    for (const [seq] of wanted) {
+      if (!lineData.has(seq) && seq <= lastSeq && !clipAt(seq)) missing.add(Math.floor((seq - 1) / BLOCK));
     }
     for (const row of made) virtualizer.measureElement(row);
+    if (missing.size) wantBlocks(missing);
   }
 
-  // The row drawn for the first line after `seq` (rows are in line order).
-  function firstKeptAfter(seq) {
-    for (const row of windowEl.children) if (Number(row.id.slice(1)) > seq) return row;
-    return null;
+  // Blocks are asked for once the view has stayed on them a moment: a fast
+  // scroll through a million lines passes over hundreds it need not fetch.
+  const FETCH_DELAY_MS = 60;
+  let wantedBlocks = new Set();
+  let wantTimer = 0;
+
+  function wantBlocks(blocks) {
+    wantedBlocks = blocks;
+    clearTimeout(wantTimer);
+    wantTimer = setTimeout(() => {
+      for (const block of wantedBlocks) fetchBlock(block);
+    }, loadedBlocks.size || loadingBlocks.size ? FETCH_DELAY_MS : 0);
   }
 
   // ---- fetching lines by range ----
@@ -547,7 +566,7 @@
     if (loadedBlocks.has(block) || loadingBlocks.has(block) || !logUrl) return;
     loadingBlocks.add(block);
     try {
-      const response = await fetch(`${logUrl}?after=${block * BLOCK}`, { headers: { Accept: "application/json" } });
+      const response = await fetch(`${logUrl}?after=${block * BLOCK}&limit=${BLOCK}`, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`log ${response.status}`);
       const body = await response.json();
       // Colours carry on within what came; before it, they are taken as plain.
@@ -1093,11 +1112,12 @@
   };
   for (const plugin of window.Dockyard.jobPlugins || []) plugin(api);
 
+  takeFirstLines();
+  if (byId("job-clip")) queueClip(JSON.parse(byId("job-clip").textContent));
   // A finished job opens at its first line; a running one follows its end.
   if (FINAL_STATES.has(root.dataset.state) && lastSeq) setFollow(false);
   // A link to lines opened with the page: shown when they come, however late.
   if (rangeOfHash()) select(rangeOfHash(), true);
-  takeFirstLines();
   render();
   if (lastSeq) fetchMarkers(0);
 
