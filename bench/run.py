@@ -36,7 +36,7 @@ from images.engine import get_engine  # noqa: E402
 from images.jobs import logstore  # noqa: E402
 from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
-from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
+from bench import buildkit, file_index, floors, graph_page, log_page, report, viewers  # noqa: E402
 from bench import logstore as stored_output  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
@@ -520,6 +520,7 @@ def main():
             (22, lambda: file_index.scenario_directory(dockyard, fresh_server, session, token)),
             (23, lambda: file_index.scenario_diff(dockyard, fresh_server, session)),
             (24, lambda: file_index.scenario_members(dockyard, worker)),
+            (25, lambda: log_page.scenario_log_page(server, session, user)),
             (30, lambda: buildkit.scenario_small(dockyard, wait_job)),
             (31, lambda: buildkit.scenario_lines(dockyard, server, session, worker, watch, worker_peak_rss, wait_job)),
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
