@@ -195,6 +195,11 @@ DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
 # The Disk page's samples of each engine's `system df`: how often, and how long they are kept.
 DOCKYARD_DISK_SAMPLE_MINUTES = envint("DOCKYARD_DISK_SAMPLE_MINUTES", 15, minimum=1)
 DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
+# Images a retention rule removes are first saved here, to be loaded back within the undo window;
+# the oldest archives go first when the directory would pass its cap (bytes).
+DOCKYARD_QUARANTINE_DIR = Path(envstr("DOCKYARD_QUARANTINE_DIR", str(DATA_DIR / "quarantine")))
+DOCKYARD_QUARANTINE_MAX = envint("DOCKYARD_QUARANTINE_MAX", 10 * 1000**3, minimum=0)
+DOCKYARD_UNDO_HOURS = envint("DOCKYARD_UNDO_HOURS", 24, minimum=1)
 # Periodic work, one line a task: seconds between runs. `celery beat` (started by
 # scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
 # started within its period is dropped: the next one does the same work.
@@ -205,6 +210,7 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.remove_unused_file_indexes": 3600,
     "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.sample_disk_usage": DOCKYARD_DISK_SAMPLE_MINUTES * 60,
+    "images.tasks.empty_quarantine": 3600,
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}
