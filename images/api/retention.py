@@ -8,7 +8,7 @@ from pydantic import Field
 
 from images.api.auth import allowed
 from images.api.errors import answer, form_errors
-from images.api.fields import FormOrJson
+from images.api.fields import FormOrJson, ImageId
 from images.api.schemas import Job, StrList, errors
 from images.lifecycle import pins, quarantine, retention
 from images.lifecycle import retention_apply as applying
@@ -17,6 +17,7 @@ from images.lifecycle.tags import ActionRefused
 from images.models import QuarantinedImage, RetentionRule
 
 router = Router(tags=["retention"])
+PIN = "pin images"
 
 
 class Rule(Schema):
@@ -175,13 +176,13 @@ def quarantine_restore(request, pk: int):
     return quarantine.restore(request.engine, record, request.user)
 
 
-@router.put("/images/{str:image_id}/pin", response={200: Pin, **errors(404)}, auth=allowed("tag", "pin images"))
-def image_pin(request, image_id: str):
+@router.put("/images/{imageid:image_id}/pin", response={200: Pin, **errors(404)}, auth=allowed("tag", PIN))
+def image_pin(request, image_id: ImageId):
     """Pin an image: no retention rule removes it."""
     return {"image_id": pins.pin(request.user, request.engine, image_id), "pinned": True}
 
 
-@router.delete("/images/{str:image_id}/pin", response={200: Pin, **errors(404)}, auth=allowed("tag", "pin images"))
-def image_unpin(request, image_id: str):
+@router.delete("/images/{imageid:image_id}/pin", response={200: Pin, **errors(404)}, auth=allowed("tag", PIN))
+def image_unpin(request, image_id: ImageId):
     """Unpin an image."""
     return {"image_id": pins.unpin(request.user, request.engine, image_id), "pinned": False}

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.shortcuts import render
 
 from images.accounts.roles import engines_where, may, requires
+from images.lifecycle import quarantine
 from images.monitoring import disk
 
 
@@ -22,5 +23,6 @@ def disk_page(request):
         })
     return render(request, "disk/disk.html", {
         "sections": sections, "window": window, "windows": disk.WINDOWS, "kinds": disk.KINDS,
+        "quarantine_held": quarantine.held(request.engine_name), "quarantine_cap": settings.DOCKYARD_QUARANTINE_MAX,
         "sample_minutes": settings.DOCKYARD_DISK_SAMPLE_MINUTES, "sample_days": settings.DOCKYARD_DISK_SAMPLE_DAYS,
     })
