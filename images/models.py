@@ -582,3 +582,23 @@ class QuarantinedImage(models.Model):
 
     def __str__(self):
         return f"{self.image_id} ({self.state})"
+
+
+class RepositorySample(models.Model):
+    """One repository's images at one moment, taken with each DiskSample
+    (images.monitoring.repositories): the trend of its size on the Disk page."""
+
+    engine = models.CharField(max_length=31)
+    at = models.DateTimeField(default=timezone.now)
+    repository = models.CharField(max_length=255)
+    tags = models.IntegerField()
+    images = models.IntegerField()
+    size = models.BigIntegerField(help_text="Bytes of its images' layers, each once.")
+    alone = models.BigIntegerField(help_text="Bytes of the layers no image outside it holds: what removing all of "
+                                             "its images would free.")
+
+    class Meta:
+        indexes = [models.Index(fields=["engine", "repository", "at"]), models.Index(fields=["engine", "at"])]
+
+    def __str__(self):
+        return f"{self.repository} on {self.engine} {self.at:%Y-%m-%d %H:%M}"

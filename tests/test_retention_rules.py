@@ -205,3 +205,21 @@ def test_a_rule_set_with_no_match_removes_nothing(db, owner, owner_client):
     assert "Nothing would go." in owner_client.get("/disk/retention/").content.decode()
     assert dockerlib.own_images() == before
     assert not ImagePin.objects.exists()
+
+
+def test_a_repositorys_trend_counts_its_layers_once_and_what_it_holds_alone(db, owner):
+    from images.monitoring import repositories
+
+    repository = f"{dockerlib.PREFIX}/trend-{uuid.uuid4().hex[:8]}"
+    first = f"FROM {dockerlib.BASE_IMAGE}\nRUN dd if=/dev/zero of=/a bs=1024 count=120 && echo {repository}\n"
+    ids = [dockerlib.build(first, tags=[f"{repository}:1"]),
+           dockerlib.build(first + "RUN dd if=/dev/zero of=/b bs=1024 count=80\n", tags=[f"{repository}:2"])]
+    repositories.take_samples(get_engine())
+    sizes = engine_layer_sizes(chains_of(*ids))
+    base_chains = chains_of(dockerlib.BASE_IMAGE)
+    series = bearer(owner).get("/api/disk/repositories", {"repository": repository}).json()
+    assert len(series) == 1 and len(series[0]["at"]) == 1
+    # Every layer once (the shared 120 kB one too); alone, all but the base's, which its own repository holds.
+    assert series[0]["size"] == [sum(sizes.values())]
+    assert series[0]["alone"] == [sum(size for chain, size in sizes.items() if chain not in base_chains)]
+    assert 200_000 < series[0]["alone"][0] < 220_000
