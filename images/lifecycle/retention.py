@@ -233,7 +233,8 @@ def plan(engine, rules, now=None):
         elif image_id in pinned:
             reasons[image_id] = "pinned"
     staying = set(by_id) - candidates | set(reasons)
-    chains = layers.of_images(engine, list(by_id), with_sizes=candidates - set(reasons))
+    # Containers' images too: one made from a hidden parent keeps that parent's layers.
+    chains = layers.of_images(engine, list(set(by_id) | used), with_sizes=candidates - set(reasons))
     below, tops = set(), {}
     for image_id in staying:
         chain = chains[image_id].chain if image_id in chains else []
@@ -261,6 +262,7 @@ def plan(engine, rules, now=None):
     result.images.sort(key=lambda image: image.tags)
     result.kept.sort(key=lambda image: image.tags)
     going_ids = {image.image_id for image in result.images}
-    result.bytes_freed = freed.bytes_freed(engine, going_ids, set(by_id) - going_ids | used) if going_ids else 0
+    # The layers read above: every image's chain, the candidates' sizes (those going are among them).
+    result.bytes_freed = freed.bytes_freed_of(chains, going_ids, set(by_id) - going_ids | used)
     return result
 
