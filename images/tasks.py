@@ -1,8 +1,10 @@
 from celery import shared_task
+from django.conf import settings
 
 from images import engines
 from images.engine import EngineError, get_engine
 from images.files import cleanup
+from images.hooks import outbound
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
@@ -69,3 +71,12 @@ def sample_disk_usage():
 def empty_quarantine():
     """Hourly: drop the quarantined archives older than DOCKYARD_UNDO_HOURS."""
     quarantine.expire()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, autoretry_for=(outbound.DeliveryFailed,),
+             retry_backoff=True, retry_backoff_max=settings.DOCKYARD_WEBHOOK_BACKOFF_MAX,
+             max_retries=settings.DOCKYARD_WEBHOOK_RETRIES)
+def deliver_webhook(self, delivery_id):
+    """One attempt at a webhook delivery; Celery tries again, waiting longer each time (up to
+    DOCKYARD_WEBHOOK_RETRIES times), while the receiver answers 5xx or 429 or does not answer."""
+    outbound.deliver(delivery_id, final=self.request.retries >= self.max_retries)
