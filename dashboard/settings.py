@@ -201,6 +201,11 @@ DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
 DOCKYARD_QUARANTINE_DIR = Path(envstr("DOCKYARD_QUARANTINE_DIR", str(DATA_DIR / "quarantine")))
 DOCKYARD_QUARANTINE_MAX = envint("DOCKYARD_QUARANTINE_MAX", 10 * 1000**3, minimum=0)
 DOCKYARD_UNDO_HOURS = envint("DOCKYARD_UNDO_HOURS", 24, minimum=1)
+# The check of the bases recent builds used (images/bases/checks.py): on or off, every how many hours,
+# and the builds of how many days back whose bases it asks the registries about.
+DOCKYARD_BASE_CHECK_ENABLED = envbool("DOCKYARD_BASE_CHECK_ENABLED", True)
+DOCKYARD_BASE_CHECK_INTERVAL = envint("DOCKYARD_BASE_CHECK_INTERVAL", 6, minimum=1)
+DOCKYARD_BASE_CHECK_DAYS = envint("DOCKYARD_BASE_CHECK_DAYS", 30, minimum=1)
 # Periodic work, one line a task: seconds between runs. `celery beat` (started by
 # scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
 # started within its period is dropped: the next one does the same work.
@@ -212,6 +217,9 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.sample_disk_usage": DOCKYARD_DISK_SAMPLE_MINUTES * 60,
     "images.tasks.empty_quarantine": 3600,
+    # A rebuild batch moves on as its jobs end; this catches jobs that ended without a worker (cancelled, interrupted).
+    "images.tasks.advance_rebuild_batches": DOCKYARD_SWEEP_INTERVAL,
+    **({"images.tasks.check_bases": DOCKYARD_BASE_CHECK_INTERVAL * 3600} if DOCKYARD_BASE_CHECK_ENABLED else {}),
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}

@@ -602,6 +602,113 @@ class RepositorySample(models.Model):
 
     def __str__(self):
         return f"{self.repository} on {self.engine} {self.at:%Y-%m-%d %H:%M}"
+class BaseReference(models.Model):
+    """A base image reference that a recent Dockyard build used (a FROM or COPY
+    --from), as the periodic check (images.bases.checks) last found it: its
+    registry digest and the image its name gives on the engine."""
+
+    engine = models.CharField(max_length=31)
+    reference = models.CharField(max_length=600)
+    registry_digest = models.CharField(max_length=80, blank=True, help_text="The manifest digest the registry "
+                                                                            "gave; empty if it was not asked.")
+    digest_seen_at = models.DateTimeField(null=True, blank=True, help_text="When this digest was first seen.")
+    image_id = models.CharField(max_length=80, blank=True, help_text="The image the name gives on the engine.")
+    image_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the name was first seen there.")
+    checked_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True, help_text="Why the last check got no digest, if it did not.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["engine", "reference"], name="unique_base_reference")]
+        ordering = ["engine", "reference"]
+
+    def __str__(self):
+        return f"{self.reference} on {self.engine}"
+
+
+class BaseUpdate(models.Model):
+    """An image a Dockyard build made whose base has moved since: the registry
+    gives its reference another digest, or the engine another image. Written by
+    the periodic check, all of an engine's at once."""
+
+    engine = models.CharField(max_length=31)
+    image_id = models.CharField(max_length=80, help_text="The image built on the old base.")
+    build = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", help_text="The build that made it.")
+    reference = models.CharField(max_length=600, help_text="The base, as the Dockerfile names it.")
+    old_digest = models.CharField(max_length=80, blank=True)
+    new_digest = models.CharField(max_length=80, blank=True)
+    old_image_id = models.CharField(max_length=80, blank=True)
+    new_image_id = models.CharField(max_length=80, blank=True)
+    noticed_at = models.DateTimeField(help_text="When the check first saw the new digest or image.")
+
+    class Meta:
+        indexes = [models.Index(fields=["engine", "image_id"])]
+        ordering = ["reference"]
+
+    def __str__(self):
+        return f"{self.image_id[:19]}: {self.reference} moved"
+
+
+class RebuildBatch(models.Model):
+    """The images built on one base (directly or through others), rebuilt from
+    their recipes in order: each after what it is built on (images.bases.batches)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed", "failed (some)"
+
+    engine = models.CharField(max_length=31)
+    base_image_id = models.CharField(max_length=80)
+    base_name = models.CharField(max_length=600, blank=True, help_text="The base's reference, for titles.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "rebuild batches"
+
+    def __str__(self):
+        return f"rebuild of {self.base_name or self.base_image_id[:19]}'s dependents"
+
+    def get_absolute_url(self):
+        from images import engines
+
+        return engines.reverse_on(self.engine, "batches-detail", [self.pk])
+
+
+class RebuildItem(models.Model):
+    """One recipe of a batch: rebuilt once every item it needs has succeeded,
+    skipped if one of them did not."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        STARTED = "started"  # its job says how it goes
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.SKIPPED)
+
+    batch = models.ForeignKey(RebuildBatch, on_delete=models.CASCADE, related_name="items")
+    position = models.IntegerField(help_text="Its place in the topological order, from 1.")
+    level = models.IntegerField(help_text="1 for an image built on the base itself, 2 on one of those, …")
+    name = models.CharField(max_length=600)
+    recipe = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", help_text="The build rebuilt.")
+    old_image_id = models.CharField(max_length=80)
+    needs = models.JSONField(default=list, help_text="The positions of the items it is built on.")
+    pull = models.BooleanField(default=False, help_text="Pull its base first: the base is a registry's.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    reason = models.TextField(blank=True, help_text="Why it failed or was skipped.")
+
+    class Meta:
+        ordering = ["batch", "position"]
+        constraints = [models.UniqueConstraint(fields=["batch", "position"], name="unique_rebuild_position")]
+
+    def __str__(self):
+        return f"{self.batch_id}.{self.position} {self.name}"
 
 
 # Webhooks (images.hooks) --------------------------------------------------------

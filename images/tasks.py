@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 
 from images import engines
+from images.bases import batches, checks
 from images.engine import EngineError, get_engine
 from images.files import cleanup
 from images.hooks import outbound
@@ -71,6 +72,19 @@ def sample_disk_usage():
 def empty_quarantine():
     """Hourly: drop the quarantined archives older than DOCKYARD_UNDO_HOURS."""
     quarantine.expire()
+
+
+@shared_task(ignore_result=True)
+def check_bases():
+    """Every DOCKYARD_BASE_CHECK_INTERVAL hours: ask each recent base's registry for its digest and the engine for
+    the image its name gives, and mark what was built on a base that has moved."""
+    checks.check_every_engine()
+
+
+@shared_task(ignore_result=True)
+def advance_rebuild_batches():
+    """Move on rebuild batches whose jobs ended without a worker telling them (cancelled, interrupted)."""
+    batches.advance_open()
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, autoretry_for=(outbound.DeliveryFailed,),

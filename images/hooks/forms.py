@@ -12,6 +12,7 @@ EVENTS = {
     "job.succeeded": "A job ended well (a build, pull, push, import, index or run).",
     "job.failed": "A job failed.",
     "base.updated": "A base image that recipes build from moved to another image.",
+    "rebuild.batch_finished": "A batch rebuilding what is built on a base ended (each item's outcome).",
 }
 
 

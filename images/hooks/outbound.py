@@ -49,6 +49,13 @@ def send_event(name, payload):
     return deliveries
 
 
+def send_base_event(sender, event, payload, **kwargs):
+    """images.bases.events' `base_event` receiver (connected in ImagesConfig.ready): base
+    updates and rebuild batches go to the receivers that asked for them."""
+    if event in EVENTS:
+        send_event(event, payload)
+
+
 def send_test(receiver, user):
     """A `ping` to one receiver, whatever events it asked for, to see that it is reached and checks the
     signature; audited. Its answer is in the delivery log."""
