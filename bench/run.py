@@ -38,6 +38,7 @@ from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
 from bench import buildkit, file_index, floors, graph_page, log_page, report, viewers  # noqa: E402
 from bench import logstore as stored_output  # noqa: E402
+from bench import retention as retention_scenarios  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
 from bench.report import fmt, in_turn, median, record  # noqa: E402
@@ -526,6 +527,8 @@ def main():
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
             (40, lambda: run_scenarios.scenario_run_start(dockyard, server, session)),
             (41, lambda: run_scenarios.scenario_run_output(dockyard, server, session, LOG_LINES)),
+            (50, lambda: retention_scenarios.scenario_dry_run(dockyard, user)),
+            (51, retention_scenarios.scenario_quarantine_save),
         ]
         for number, scenario in scenarios:
             if wanted(number):
