@@ -1,7 +1,9 @@
 """Images: the list, one image, its provenance, rebuild, remove, prune, export and import."""
 
+import json
 from datetime import datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,7 +138,32 @@ def images_list(request, filters: Query[ImageFilters]):
     """
     options = ImageListForm(filters.dict()).options()
     found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
-    return {"totals": found.totals, "images": found.rows}
+    return HttpResponse(image_list_json(found), content_type="application/json; charset=utf-8")
+
+
+def image_list_json(found):
+    """The list's JSON as ImageList describes it and json.dumps writes it
+    (tests/test_api.py reads it back through ImageList), written straight from
+    the rows: ninja's validation of each row and its encoder's call per time
+    took 6 times the listing itself at 10,000 tags. The rows of one image share
+    all but their repository and tag, so what they share is written once."""
+    shared = {}  # (image id, dangling): the row's JSON before its repository, and after its tag
+    parts = []
+    for row in found.rows:
+        around = shared.get((row.image_id, row.dangling))
+        if around is None:
+            around = shared[row.image_id, row.dangling] = (
+                f'{{"id": {_string(row.image_id)}, "repository": ',
+                f', "created": {_string(_ENCODER.default(row.created))}, "size": {int(row.size)}, '
+                f'"containers": {int(row.containers)}, "dangling": {"true" if row.dangling else "false"}}}')
+        parts.append(f'{around[0]}{_string(row.repository)}, "tag": {_string(row.tag)}{around[1]}')
+    totals = json.dumps({"images": found.totals.images, "tags": found.totals.tags,
+                         "dangling": found.totals.dangling, "size": found.totals.size})
+    return f'{{"totals": {totals}, "images": [{", ".join(parts)}]}}'
+
+
+_ENCODER = DjangoJSONEncoder()  # ninja's own, for its spelling of a time ("2026-12-07T14:54:18Z")
+_string = json.encoder.encode_basestring_ascii  # json.dumps's own, in C
 
 
 class SearchQuery(Schema):
