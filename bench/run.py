@@ -38,6 +38,7 @@ from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
 from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
+from bench import terminal  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
 from bench.report import fmt, in_turn, median, record  # noqa: E402
 
@@ -486,6 +487,7 @@ def main():
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
             (40, lambda: run_scenarios.scenario_run_start(dockyard, server, session)),
             (41, lambda: run_scenarios.scenario_run_output(dockyard, server, session, LOG_LINES)),
+            (42, lambda: terminal.scenario_terminal(server, token, user)),
         ]
         for number, scenario in scenarios:
             if wanted(number):
