@@ -30,3 +30,18 @@ def test_an_endless_line_is_cut():
     splitter = LineSplitter(max_chars=10)
     assert splitter.feed("x" * 25) == ["x" * 10, "x" * 10]
     assert splitter.close() == ["x" * 5]
+
+
+def test_a_long_whole_line_is_cut_too():
+    # A run's output arrives in blocks of many lines: a line ended inside one is cut as an endless one is.
+    splitter = LineSplitter(max_chars=10)
+    assert splitter.feed("a\n" + "y" * 25 + "\nb") == ["a", "y" * 10, "y" * 10, "y" * 5]
+    assert splitter.close() == ["b"]
+
+
+def test_many_lines_in_one_fragment():
+    splitter = LineSplitter()
+    assert splitter.feed("par") == []
+    assert splitter.feed("tial\n" + "".join(f"line {n}\r\n" for n in range(1000)) + "tail") == (
+        ["partial"] + [f"line {n}" for n in range(1000)])
+    assert splitter.close() == ["tail"]

@@ -13,6 +13,7 @@ import struct
 STDOUT, STDERR = "stdout", "stderr"
 _STREAMS = {1: STDOUT, 2: STDERR}
 _HEADER = struct.Struct(">BxxxL")
+_READ_SIZE = 256 * 1024
 
 
 def run_body(image, *, command, entrypoint, env, workdir, user, tty, memory, nano_cpus, pids, network, labels,
@@ -54,22 +55,59 @@ def run_body(image, *, command, entrypoint, env, workdir, user, tty, memory, nan
 
 class Demultiplexer:
     """A non-TTY container's output stream (8-byte frame headers: stream, size)
-    as (stream name, bytes) pieces, from blocks cut anywhere."""
+    as (stream name, bytes) pieces, from blocks cut anywhere. A program writing
+    a line at a time makes a frame a line; the frames of one stream that follow
+    each other in a block come out as one piece, so that a block costs a few
+    pieces, not thousands."""
 
     def __init__(self):
         self._buffer = b""
 
     def feed(self, block):
-        self._buffer += block
-        pieces = []
-        while len(self._buffer) >= _HEADER.size:
-            kind, size = _HEADER.unpack_from(self._buffer)
-            if len(self._buffer) < _HEADER.size + size:
+        buffer = self._buffer + block if self._buffer else block
+        pieces, at = [], 0  # read by offset: slicing the rest off at each frame copied it at each frame
+        while len(buffer) - at >= _HEADER.size:
+            kind, size = _HEADER.unpack_from(buffer, at)
+            end = at + _HEADER.size + size
+            if len(buffer) < end:
                 break
-            payload = self._buffer[_HEADER.size:_HEADER.size + size]
-            self._buffer = self._buffer[_HEADER.size + size:]
-            pieces.append((_STREAMS.get(kind, STDOUT), payload))
-        return pieces
+            name = _STREAMS.get(kind, STDOUT)
+            if pieces and pieces[-1][0] == name:
+                pieces[-1][1].append(buffer[at + _HEADER.size:end])
+            else:
+                pieces.append((name, [buffer[at + _HEADER.size:end]]))
+            at = end
+        self._buffer = buffer[at:]
+        return [(name, b"".join(payloads)) for name, payloads in pieces]
+
+
+class AttachedOutput:
+    """A container's output on a socket attached to it (Engine.attach_output),
+    as (stream name, bytes) pieces, all "stdout" for a TTY, until the engine
+    closes it at the container's end. `received` is what came with the
+    engine's answer to the attach."""
+
+    def __init__(self, sock, received, tty):
+        self._sock, self._received, self._tty = sock, received, tty
+
+    def __iter__(self):
+        demultiplexer = None if self._tty else Demultiplexer()
+        block = self._received
+        try:
+            while True:
+                if block:
+                    if demultiplexer is None:
+                        yield STDOUT, block
+                    else:
+                        yield from demultiplexer.feed(block)
+                block = self._sock.recv(_READ_SIZE)
+                if not block:  # the engine closes it when the container ends
+                    return
+        finally:
+            self.close()
+
+    def close(self):
+        self._sock.close()
 
 
 def path_stat(header):

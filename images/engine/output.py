@@ -40,22 +40,28 @@ class LineSplitter:
         self._size = 0
 
     def feed(self, text):
+        # One split for the whole fragment: a run's output comes in blocks of
+        # thousands of lines, and cutting each line off the rest copied the rest.
+        *ended, rest = text.split("\n")
         lines = []
-        while text:
-            newline = text.find("\n")
-            if newline == -1:
-                self._partial.append(text)
-                self._size += len(text)
-                break
-            self._partial.append(text[:newline])
+        if ended:
+            self._partial.append(ended[0])
             lines.append(self._take())
-            text = text[newline + 1:]
+            lines += ended[1:]
+        if rest:
+            self._partial.append(rest)
+            self._size += len(rest)
+        if any(len(line) > self.max_chars for line in lines):
+            lines = [cut for line in lines for cut in self._cut(line)]
         while self._size > self.max_chars:
             joined = "".join(self._partial)
             lines.append(joined[: self.max_chars])
             rest = joined[self.max_chars:]
             self._partial, self._size = [rest], len(rest)
         return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+    def _cut(self, line):
+        return [line[start:start + self.max_chars] for start in range(0, len(line), self.max_chars)] or [line]
 
     def close(self):
         return [self._take()] if self._partial else []

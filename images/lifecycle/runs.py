@@ -202,10 +202,16 @@ def run_container(job, stream, output):
     stream.on_close(lambda: stop("stop"))
     timer = threading.Timer(params["timeout"], stop, args=("timeout",))
     timer.daemon = True
-    engine.start_container(container_id)
+    # Attached before the start, so that nothing it prints comes before the reading does.
+    attached = engine.attach_output(container_id, params["tty"])
+    try:
+        engine.start_container(container_id)
+    except BaseException:
+        attached.close()
+        raise
     timer.start()
     try:
-        _store_output(engine.stream(), container_id, params["tty"], output)
+        _store_output(attached, output)
     finally:
         timer.cancel()
     state = engine.inspect_container(container_id)["State"]
@@ -217,7 +223,7 @@ def run_container(job, stream, output):
     return job_state, "", "" if job_state == Job.State.SUCCEEDED else reason
 
 
-def _store_output(logs, container_id, tty, output):
+def _store_output(pieces, output):
     decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace") for name in (STDOUT, STDERR)}
     splitters = {STDOUT: LineSplitter(), STDERR: LineSplitter()}
 
@@ -225,7 +231,7 @@ def _store_output(logs, container_id, tty, output):
         return lines if name == STDOUT else [STDERR_MARK + line for line in lines]
 
     try:
-        for name, data in logs.container_output(container_id, tty):
+        for name, data in pieces:
             output.write_lines(marked(name, splitters[name].feed(decoders[name].decode(data))))
     finally:
         for name in (STDOUT, STDERR):
