@@ -20,7 +20,7 @@ run: prepare
 	@scripts/run.sh
 
 test: prepare
-	@scripts/services.sh docker redis registry chromium busybox
+	@scripts/services.sh docker redis registry chromium busybox oidc
 	@$(PY) -m pytest $(PYTEST_ARGS)
 	@scripts/test-postgres.sh $(PYTEST_PG_ARGS)
 

@@ -37,6 +37,7 @@ from images.jobs import logstore  # noqa: E402
 from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
 from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
+from bench import logstore as stored_output  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
 from bench import terminal  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
@@ -230,6 +231,41 @@ def scenario_log_throughput(dockyard, server, session, worker):
            reference=("`docker build`", runs["cli"]), floor=("raw POST /build", runs["floor"]),
            detail=f"every line stored and delivered in order in every run: {whole}; worker peak {rss:.0f} MB; "
                   f"the job itself (queued to finished) {fmt(median(durations))}")
+
+
+RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", 10))
+RATE_BURST = 1000  # lines a burst, RATE_PAUSE_US apart: about 20,000 lines a second while it prints
+RATE_PAUSE_US = 50000
+
+
+def scenario_log_rate(dockyard, server, session, worker):
+    """A build printing about 20,000 lines a second for RATE_SECONDS: how fast
+    the lines came (their stored arrival times), whether a viewer got every one
+    in order, how far behind the last one reached it, and the worker's peak
+    memory. A figure, with no time target: the rate is the build's own."""
+    bursts = RATE_SECONDS * 20_000 // RATE_BURST
+    dockerfile = (f"FROM {dockerlib.BASE_IMAGE}\nRUN i=0; while [ $i -lt {bursts} ]; do "
+                  f"seq $((i*{RATE_BURST}+1)) $((i*{RATE_BURST}+{RATE_BURST})) | sed 's/^/line /'; "
+                  f"usleep {RATE_PAUSE_US}; i=$((i+1)); done\nLABEL {dockerlib.TEST_LABEL}=1\n")
+    rates, lags, whole = [], [], True
+    for _ in range(report.REPEAT):
+        job_id = dockyard.api_post("/api/builds", classic_build(dockerfile, f"{PREFIX}/rate:1"))["id"]
+        ended = []
+        got = viewers.watch(f"{server.ws_url}/ws/jobs/{job_id}/?after=0", f"sessionid={session}", server.url, 1,
+                            ended=ended)[0]
+        job = wait_job(job_id)
+        printed = [ms for _, text, ms in logstore.read(job_id) if text.startswith("line ")]
+        rates.append(len(printed) / max((printed[-1] - printed[0]) / 1000, 0.001))
+        lags.append(ended[0] - job.finished_at.timestamp())
+        whole = whole and job.state == "succeeded" and got == list(range(1, job.line_count + 1)) \
+            and len(printed) == bursts * RATE_BURST
+    rss = worker_peak_rss(worker)
+    record(f"13. Log rate, a build printing about 20,000 lines a second for {RATE_SECONDS} s, at a viewer", lags,
+           "every line at the viewer in order, worker <200 MB", whole and rss < 200,
+           value="final state after the job's end",
+           detail=f"{bursts * RATE_BURST:,} lines at {median(rates):,.0f} lines/s ({min(rates):,.0f}–"
+                  f"{max(rates):,.0f}) as the worker received them; every line delivered in order in every run: "
+                  f"{whole}; worker peak {rss:.0f} MB")
 
 
 LATENCY_RUN = ("RUN i=0; while [ $i -lt 500 ]; do adjtimex | awk '/tv_sec/{s=$2} /tv_usec/{u=$2} "
@@ -477,6 +513,8 @@ def main():
             (9, lambda: scenario_export(dockyard, session, server, worker)),
             (10, spread_rows),
             (11, lambda: scenario_arrivals(api, env, session)),
+            (12, lambda: stored_output.scenario_log_store(user, report.REPEAT)),
+            (13, lambda: scenario_log_rate(dockyard, server, session, worker)),
             (20, index_rows),
             (21, lambda: file_index.scenario_second(dockyard, first or file_index.scenario_index(dockyard, worker))),
             (22, lambda: file_index.scenario_directory(dockyard, fresh_server, session, token)),

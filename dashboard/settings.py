@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dashboard.env import envbool, envint, envlist, envnetworks, envstr, parse_networks
 from dashboard.private import make_private
 from images import engines
+from images.accounts.role_claims import parse_mapping
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DOCKYARD_DATA_DIR", str(BASE_DIR / "var")))
@@ -195,6 +196,11 @@ DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
 # The Disk page's samples of each engine's `system df`: how often, and how long they are kept.
 DOCKYARD_DISK_SAMPLE_MINUTES = envint("DOCKYARD_DISK_SAMPLE_MINUTES", 15, minimum=1)
 DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
+# The check of the bases recent builds used (images/bases/checks.py): on or off, every how many hours,
+# and the builds of how many days back whose bases it asks the registries about.
+DOCKYARD_BASE_CHECK_ENABLED = envbool("DOCKYARD_BASE_CHECK_ENABLED", True)
+DOCKYARD_BASE_CHECK_INTERVAL = envint("DOCKYARD_BASE_CHECK_INTERVAL", 6, minimum=1)
+DOCKYARD_BASE_CHECK_DAYS = envint("DOCKYARD_BASE_CHECK_DAYS", 30, minimum=1)
 # Periodic work, one line a task: seconds between runs. `celery beat` (started by
 # scripts/run.sh) sends each, a worker runs it. A run a busy worker has not
 # started within its period is dropped: the next one does the same work.
@@ -205,6 +211,9 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.remove_unused_file_indexes": 3600,
     "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.sample_disk_usage": DOCKYARD_DISK_SAMPLE_MINUTES * 60,
+    # A rebuild batch moves on as its jobs end; this catches jobs that ended without a worker (cancelled, interrupted).
+    "images.tasks.advance_rebuild_batches": DOCKYARD_SWEEP_INTERVAL,
+    **({"images.tasks.check_bases": DOCKYARD_BASE_CHECK_INTERVAL * 3600} if DOCKYARD_BASE_CHECK_ENABLED else {}),
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}
@@ -321,6 +330,14 @@ DOCKYARD_LOGIN_LOCKOUT = envint("DOCKYARD_LOGIN_LOCKOUT", 900, minimum=60)
 DOCKYARD_REGISTRY_HOSTS = [host.lower() for host in envlist("DOCKYARD_REGISTRY_HOSTS", ["docker.io"])]
 # Hosts `ADD <url>` may fetch from even though they are loopback, link-local or private.
 DOCKYARD_BUILD_FETCH_HOSTS = [host.lower() for host in envlist("DOCKYARD_BUILD_FETCH_HOSTS", [])]
+# Where outbound webhooks may go (images.hooks.destinations): host names or addresses, each
+# matched after the name is resolved; none by default, so no event leaves until an admin says where.
+DOCKYARD_WEBHOOK_HOSTS = [host.lower() for host in envlist("DOCKYARD_WEBHOOK_HOSTS", [])]
+# A delivery answered with a 5xx, 429 or nothing is tried again this many times, waiting 2^n seconds (at most
+# DOCKYARD_WEBHOOK_BACKOFF_MAX) before the n-th.
+DOCKYARD_WEBHOOK_RETRIES = envint("DOCKYARD_WEBHOOK_RETRIES", 8, minimum=0)
+DOCKYARD_WEBHOOK_BACKOFF_MAX = envint("DOCKYARD_WEBHOOK_BACKOFF_MAX", 600, minimum=1)
+DOCKYARD_WEBHOOK_TIMEOUT = envint("DOCKYARD_WEBHOOK_TIMEOUT", 10, minimum=1)
 # The network RUN steps get: `default` (the engine's bridge), `none`, or a network's name.
 DOCKYARD_BUILD_NETWORK = envstr("DOCKYARD_BUILD_NETWORK", "default")
 if DOCKYARD_BUILD_NETWORK in ("host",) or DOCKYARD_BUILD_NETWORK.startswith("container:") or not re.fullmatch(
@@ -330,3 +347,29 @@ if DOCKYARD_BUILD_NETWORK in ("host",) or DOCKYARD_BUILD_NETWORK.startswith("con
     raise ImproperlyConfigured("DOCKYARD_BUILD_NETWORK must be default, none or the name of a Docker network; "
                                f"{DOCKYARD_BUILD_NETWORK!r} is refused (host would give builds this host's "
                                "loopback services).")
+
+# Sign-in through the team's OpenID Connect provider (images/accounts/oidc.py); off while no issuer is set.
+DOCKYARD_OIDC_ISSUER = envstr("DOCKYARD_OIDC_ISSUER").rstrip("/")
+# What the login page's button names: "Sign in with <name>".
+DOCKYARD_OIDC_NAME = envstr("DOCKYARD_OIDC_NAME", "your identity provider")
+DOCKYARD_OIDC_CLIENT_ID = envstr("DOCKYARD_OIDC_CLIENT_ID")
+DOCKYARD_OIDC_CLIENT_SECRET = envstr("DOCKYARD_OIDC_CLIENT_SECRET")
+DOCKYARD_OIDC_SCOPES = envlist("DOCKYARD_OIDC_SCOPES", ["openid", "profile", "email"])
+# The claim holding the user's groups, and which groups give which role (group=role or group=role@engine).
+DOCKYARD_OIDC_GROUPS_CLAIM = envstr("DOCKYARD_OIDC_GROUPS_CLAIM", "groups")
+DOCKYARD_OIDC_USERNAME_CLAIM = envstr("DOCKYARD_OIDC_USERNAME_CLAIM", "preferred_username")
+# On: the mapping decides every role at each login, hand-given ones too. Off: roles an admin gave stay.
+DOCKYARD_OIDC_OWNS_ROLES = envbool("DOCKYARD_OIDC_OWNS_ROLES", False)
+# The callback URL registered at the provider; unset, the one this request's host makes.
+DOCKYARD_OIDC_REDIRECT_URI = envstr("DOCKYARD_OIDC_REDIRECT_URI")
+# Seconds a token's times may be off by (the two clocks differ a little).
+DOCKYARD_OIDC_CLOCK_SKEW = envint("DOCKYARD_OIDC_CLOCK_SKEW", 60, minimum=0)
+# Off: only accounts in the break-glass group may log in with a password.
+DOCKYARD_LOCAL_LOGIN = envbool("DOCKYARD_LOCAL_LOGIN", True)
+if DOCKYARD_OIDC_ISSUER:
+    if not DOCKYARD_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured("DOCKYARD_OIDC_ISSUER is set but DOCKYARD_OIDC_CLIENT_ID is not: give the client "
+                                   "id registered at the provider.")
+    if "openid" not in DOCKYARD_OIDC_SCOPES:
+        raise ImproperlyConfigured("DOCKYARD_OIDC_SCOPES must include openid: without it there is no ID token.")
+DOCKYARD_OIDC_ROLES = parse_mapping(envstr("DOCKYARD_OIDC_ROLES"), list(DOCKYARD_ENGINES))

@@ -5,7 +5,10 @@ from django.urls import path
 
 from images.accounts import audit, roles
 from images import engines
-from images.models import ApiToken, AuditEntry, EngineRole, Job
+from images.hooks import receivers as hook_receivers, sources as hook_sources
+from images.hooks.forms import HookSourceForm, WebhookReceiverForm
+from images.models import (ApiToken, AuditEntry, EngineRole, HookReceipt, HookSource, Job, WebhookDelivery,
+                           WebhookReceiver)
 from images.responses import StreamingResponse
 
 
@@ -142,3 +145,78 @@ class DockyardUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), DockyardUserAdmin)
+
+
+# Webhooks (images.hooks) --------------------------------------------------------
+
+class _ManagedByHookAdmins:
+    """Admins with manage_hooks see and change these. They are made through the API
+    (POST /api/hooks/sources, /api/hooks/receivers), whose answer shows the new secret once:
+    a secret shown here would pass through the session's message store."""
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("images.manage_hooks")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("images.manage_hooks")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("images.manage_hooks")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("images.manage_hooks")
+
+    def has_add_permission(self, request):
+        return False
+
+
+class _ReadOnly(_ManagedByHookAdmins):
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HookReceiptInline(_ReadOnly, admin.TabularInline):
+    model = HookReceipt
+    extra = 0
+    fields = ("received_at", "delivery_id", "event", "ref", "commit", "outcome", "job")
+    readonly_fields = fields
+    ordering = ("-received_at",)
+
+
+@admin.register(HookSource)
+class HookSourceAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
+    form = HookSourceForm
+    list_display = ("name", "provider", "repository", "branch", "recipe", "run_as", "enabled", "created_at")
+    list_filter = ("provider", "enabled")
+    inlines = [HookReceiptInline]
+
+    def save_model(self, request, obj, form, change):
+        hook_sources.change_source(form, request.user)
+
+    def delete_model(self, request, obj):
+        hook_sources.delete_source(obj, request.user)
+
+
+@admin.register(WebhookReceiver)
+class WebhookReceiverAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
+    form = WebhookReceiverForm
+    list_display = ("name", "url", "events", "enabled", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        hook_receivers.change_receiver(form, request.user)
+
+    def delete_model(self, request, obj):
+        hook_receivers.delete_receiver(obj, request.user)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+    """The delivery log: each event sent to a receiver, its attempts and the last answer."""
+
+    list_display = ("created_at", "receiver", "event", "state", "attempts", "last_status", "last_error",
+                    "delivered_at")
+    list_filter = ("state", "event", "receiver")
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]

@@ -1,3 +1,4 @@
+import re
 from importlib import import_module
 
 from channels.auth import AuthMiddlewareStack
@@ -92,12 +93,20 @@ class BearerTokenMiddleware:
 # parses a multipart body before any view's permission check runs.
 
 LOGIN_BODY_MAX = 32 * 1024
+# A repository's push hook is not logged in either: it proves itself by its signature
+# (images.hooks.inbound), which is read from a body of at most this size.
+HOOK_BODY_MAX = 10 * 1024 * 1024
+_HOOK_PATH = re.compile(r"/api/hooks/git/[0-9]+")
 
 
 def body_refusal(path, length, authenticated):
     """Why a request body is refused before it is read, as (status, message), or
     None. `length` is the Content-Length, None when the body has none (chunked)."""
     if length == 0:
+        return None
+    if not authenticated and _HOOK_PATH.fullmatch(_engine_in_path(path)[1] or path):
+        if length is None or length > HOOK_BODY_MAX:
+            return 413, f"A hook delivery is at most {HOOK_BODY_MAX:,} bytes, with a Content-Length."
         return None
     if not authenticated:
         # The path as sent, and without its engine: the ASGI guard reverses without the engine's prefix.

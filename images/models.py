@@ -502,3 +502,242 @@ class DiskSample(models.Model):
 
     def __str__(self):
         return f"{self.engine} {self.at:%Y-%m-%d %H:%M}"
+
+
+class BaseReference(models.Model):
+    """A base image reference that a recent Dockyard build used (a FROM or COPY
+    --from), as the periodic check (images.bases.checks) last found it: its
+    registry digest and the image its name gives on the engine."""
+
+    engine = models.CharField(max_length=31)
+    reference = models.CharField(max_length=600)
+    registry_digest = models.CharField(max_length=80, blank=True, help_text="The manifest digest the registry "
+                                                                            "gave; empty if it was not asked.")
+    digest_seen_at = models.DateTimeField(null=True, blank=True, help_text="When this digest was first seen.")
+    image_id = models.CharField(max_length=80, blank=True, help_text="The image the name gives on the engine.")
+    image_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the name was first seen there.")
+    checked_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True, help_text="Why the last check got no digest, if it did not.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["engine", "reference"], name="unique_base_reference")]
+        ordering = ["engine", "reference"]
+
+    def __str__(self):
+        return f"{self.reference} on {self.engine}"
+
+
+class BaseUpdate(models.Model):
+    """An image a Dockyard build made whose base has moved since: the registry
+    gives its reference another digest, or the engine another image. Written by
+    the periodic check, all of an engine's at once."""
+
+    engine = models.CharField(max_length=31)
+    image_id = models.CharField(max_length=80, help_text="The image built on the old base.")
+    build = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", help_text="The build that made it.")
+    reference = models.CharField(max_length=600, help_text="The base, as the Dockerfile names it.")
+    old_digest = models.CharField(max_length=80, blank=True)
+    new_digest = models.CharField(max_length=80, blank=True)
+    old_image_id = models.CharField(max_length=80, blank=True)
+    new_image_id = models.CharField(max_length=80, blank=True)
+    noticed_at = models.DateTimeField(help_text="When the check first saw the new digest or image.")
+
+    class Meta:
+        indexes = [models.Index(fields=["engine", "image_id"])]
+        ordering = ["reference"]
+
+    def __str__(self):
+        return f"{self.image_id[:19]}: {self.reference} moved"
+
+
+class RebuildBatch(models.Model):
+    """The images built on one base (directly or through others), rebuilt from
+    their recipes in order: each after what it is built on (images.bases.batches)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed", "failed (some)"
+
+    engine = models.CharField(max_length=31)
+    base_image_id = models.CharField(max_length=80)
+    base_name = models.CharField(max_length=600, blank=True, help_text="The base's reference, for titles.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "rebuild batches"
+
+    def __str__(self):
+        return f"rebuild of {self.base_name or self.base_image_id[:19]}'s dependents"
+
+    def get_absolute_url(self):
+        from images import engines
+
+        return engines.reverse_on(self.engine, "batches-detail", [self.pk])
+
+
+class RebuildItem(models.Model):
+    """One recipe of a batch: rebuilt once every item it needs has succeeded,
+    skipped if one of them did not."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        STARTED = "started"  # its job says how it goes
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.SKIPPED)
+
+    batch = models.ForeignKey(RebuildBatch, on_delete=models.CASCADE, related_name="items")
+    position = models.IntegerField(help_text="Its place in the topological order, from 1.")
+    level = models.IntegerField(help_text="1 for an image built on the base itself, 2 on one of those, …")
+    name = models.CharField(max_length=600)
+    recipe = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", help_text="The build rebuilt.")
+    old_image_id = models.CharField(max_length=80)
+    needs = models.JSONField(default=list, help_text="The positions of the items it is built on.")
+    pull = models.BooleanField(default=False, help_text="Pull its base first: the base is a registry's.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    reason = models.TextField(blank=True, help_text="Why it failed or was skipped.")
+
+    class Meta:
+        ordering = ["batch", "position"]
+        constraints = [models.UniqueConstraint(fields=["batch", "position"], name="unique_rebuild_position")]
+
+    def __str__(self):
+        return f"{self.batch_id}.{self.position} {self.name}"
+
+
+# Webhooks (images.hooks) --------------------------------------------------------
+
+class HookSource(models.Model):
+    """A repository's push hook: a push to `branch` of `repository`, sent by
+    GitHub or GitLab to /api/hooks/git/<id> and signed with the secret, rebuilds
+    the recipe (a build job) as `run_as`. The secret is stored encrypted and
+    shown once, when the hook is made."""
+
+    class Provider(models.TextChoices):
+        GITHUB = "github", "GitHub"
+        GITLAB = "gitlab", "GitLab"
+
+    name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    repository = models.CharField(max_length=255, help_text="owner/name as the provider names it "
+                                                            "(GitHub's full_name, GitLab's path_with_namespace).")
+    branch = models.CharField(max_length=255, help_text="The branch whose pushes rebuild, e.g. main.")
+    recipe = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="hook_sources",
+                               help_text="The build job whose recipe a push builds again.")
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               help_text="Whose rebuild it is: their role and job limit apply.")
+    secret_encrypted = models.TextField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_provider_display()} {self.repository} {self.branch})"
+
+    def set_secret(self, secret):
+        self.secret_encrypted = secrets_box.encrypt(secret)
+
+    def secret(self):
+        return secrets_box.decrypt(self.secret_encrypted)
+
+
+class HookReceipt(models.Model):
+    """A delivery a hook source accepted the signature of, kept by its delivery
+    id (GitHub's X-GitHub-Delivery, GitLab's X-Gitlab-Event-UUID) so that the
+    same delivery sent again is refused."""
+
+    source = models.ForeignKey(HookSource, on_delete=models.CASCADE, related_name="receipts")
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=50)
+    ref = models.CharField(max_length=255, blank=True)
+    commit = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=300, help_text="What was done: the job started, or why nothing was.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["source", "delivery_id"], name="unique_hook_delivery")]
+
+    def __str__(self):
+        return f"{self.source_id}:{self.delivery_id}"
+
+
+class WebhookReceiver(models.Model):
+    """A URL told of Dockyard's events (images.hooks.outbound.EVENTS) with a
+    JSON body signed by the secret (X-Dockyard-Signature). Its host must be in
+    DOCKYARD_WEBHOOK_HOSTS."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="The events it is sent.")
+    secret_encrypted = models.TextField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self):
+        return self.name
+
+    def set_secret(self, secret):
+        self.secret_encrypted = secrets_box.encrypt(secret)
+
+    def secret(self):
+        return secrets_box.decrypt(self.secret_encrypted)
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one receiver, with each attempt's outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    receiver = models.ForeignKey(WebhookReceiver, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.IntegerField(default=0)
+    last_status = models.IntegerField(null=True, blank=True, help_text="The receiver's HTTP status, last attempt.")
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.receiver_id} ({self.state})"
+class OidcIdentity(models.Model):
+    """Who an account is at the team's identity provider: its issuer and subject,
+    the key it signs in by (never its e-mail or name, which can change hands),
+    and the roles the provider's groups gave it at its last sign-in, so that the
+    next sign-in takes back those and no role an admin gave by hand."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    claimed_roles = models.JSONField(default=dict, blank=True,
+                                     help_text='{"": global role, engine: role}, as the groups gave them.')
+    groups = models.JSONField(default=list, blank=True, help_text="The groups the provider named at the last sign-in.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_account_per_oidc_subject")]
+        verbose_name = "OpenID Connect identity"
+
+    def __str__(self):
+        return f"{self.user} is {self.subject} at {self.issuer}"

@@ -1,8 +1,11 @@
 from celery import shared_task
+from django.conf import settings
 
 from images import engines
+from images.bases import batches, checks
 from images.engine import EngineError, get_engine
 from images.files import cleanup
+from images.hooks import outbound
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
@@ -63,3 +66,25 @@ def sample_disk_usage():
     """Every DOCKYARD_DISK_SAMPLE_MINUTES: each engine's disk usage for the Disk page's plots, and the purge of
     samples older than DOCKYARD_DISK_SAMPLE_DAYS."""
     disk.sample_every_engine()
+
+
+@shared_task(ignore_result=True)
+def check_bases():
+    """Every DOCKYARD_BASE_CHECK_INTERVAL hours: ask each recent base's registry for its digest and the engine for
+    the image its name gives, and mark what was built on a base that has moved."""
+    checks.check_every_engine()
+
+
+@shared_task(ignore_result=True)
+def advance_rebuild_batches():
+    """Move on rebuild batches whose jobs ended without a worker telling them (cancelled, interrupted)."""
+    batches.advance_open()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, autoretry_for=(outbound.DeliveryFailed,),
+             retry_backoff=True, retry_backoff_max=settings.DOCKYARD_WEBHOOK_BACKOFF_MAX,
+             max_retries=settings.DOCKYARD_WEBHOOK_RETRIES)
+def deliver_webhook(self, delivery_id):
+    """One attempt at a webhook delivery; Celery tries again, waiting longer each time (up to
+    DOCKYARD_WEBHOOK_RETRIES times), while the receiver answers 5xx or 429 or does not answer."""
+    outbound.deliver(delivery_id, final=self.request.retries >= self.max_retries)

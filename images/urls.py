@@ -2,7 +2,7 @@ from django.urls import path
 
 from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, build_cache, disk, files, images, jobs, lifecycle, registries, runs, secrets, users
+from images.views import account, audit, bases, build_cache, disk, files, images, jobs, lifecycle, registries, runs, secrets, users
 
 urlpatterns = [
     # /
@@ -23,6 +23,10 @@ urlpatterns = [
     path("images/<str:image_hex>/provenance", images.image_provenance, name="images-provenance"),
     path("images/<str:image_hex>/parent", images.image_parent, name="images-parent"),
     path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
+    path("images/<str:image_hex>/rebuild-dependents", bases.rebuild_dependents, name="images-rebuild-dependents"),
+    # /batches/ (rebuild dependents)
+    path("batches/", bases.batch_list, name="batches-list"),
+    path("batches/<int:pk>/", bases.batch_detail, name="batches-detail"),
     # /remove, /prune, /import, /tag-moves/<id>/rollback
     path("remove/", lifecycle.image_remove, name="images-remove"),
     path("prune/", lifecycle.prune, name="images-prune"),

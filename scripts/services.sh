@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services Dockyard needs answer: `scripts/services.sh docker redis [registry] [chromium] [busybox]`.
+# Make sure the services Dockyard needs answer: `scripts/services.sh docker redis [registry] [chromium] [busybox] [oidc]`.
 # What already answers (DOCKER_HOST or the default socket, REDIS_URL) is used as it is.
 # What does not is started here, on Debian as root, installing Debian's package
 # if needed, with data and logs under var/ (git ignores it). Elsewhere it stops
@@ -216,6 +216,24 @@ ensure_chromium() {
 ensure_busybox() {
   [ -x /bin/busybox ] && return
   apt_install busybox-static || die "Dockyard's tests build their base image from a static busybox at /bin/busybox: install it (Debian: apt-get install busybox-static)."
+}
+
+# --- The tests' OpenID Connect provider (npm oidc-provider, under Node) --------------
+# Installed from tests/oidc/package-lock.json into tests/oidc/node_modules (git ignores it), again only when
+# the lock changes; npm's cache under var/.
+OIDC_DIR=$ROOT/tests/oidc
+node_is_recent() { command -v node >/dev/null && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; }
+
+ensure_oidc() {
+  node_is_recent || apt_install nodejs npm
+  node_is_recent || die "Dockyard's sign-in tests run an OpenID provider under Node 20.19 or newer: install it (Debian: apt-get install nodejs npm)."
+  command -v npm >/dev/null || apt_install npm || die "Dockyard's sign-in tests install their OpenID provider with npm: install it (Debian: apt-get install npm)."
+  local stamp=$OIDC_DIR/node_modules/.installed-lock
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$OIDC_DIR/package-lock.json"; then return; fi
+  say "Installing the tests' OpenID provider (tests/oidc, npm ci)..."
+  npm ci --prefix "$OIDC_DIR" --cache "$VAR/npm-cache" --no-audit --no-fund --loglevel=error >>"$LOG/npm.log" 2>&1 ||
+    die "npm ci in tests/oidc failed; see $LOG/npm.log."
+  cp "$OIDC_DIR/package-lock.json" "$stamp"
 }
 
 for service in "$@"; do

@@ -10,3 +10,5 @@ CELERY_BEAT_SCHEDULE = {name: {**entry, "schedule": 1, "options": {"expires": 30
 # Each disk sample asks every engine for its `system df`, which sizes every image, container, volume and cache
 # record on the shared engine, one at a time: every five seconds is often enough for a test.
 CELERY_BEAT_SCHEDULE["images.tasks.sample_disk_usage"]["schedule"] = 5
+# The base check asks a registry (a HEAD through the engine) per base a recent build used: every five seconds too.
+CELERY_BEAT_SCHEDULE["images.tasks.check_bases"]["schedule"] = 5

@@ -55,6 +55,8 @@ def build_root():
 LOOPBACK_GIT = {"DOCKYARD_GIT_SCHEMES": "http,https", "DOCKYARD_GIT_HOSTS": "127.0.0.1"}
 # So are their registries: 127.0.0.1:5000 and one on a free loopback port per Registry.
 LOOPBACK_REGISTRIES = {"DOCKYARD_REGISTRY_HOSTS": "docker.io,127.0.0.1"}
+# Webhook receivers the tests start themselves, on loopback (tests/test_webhooks.py).
+LOOPBACK_WEBHOOKS = {"DOCKYARD_WEBHOOK_HOSTS": "127.0.0.1"}
 
 
 def database_url():
@@ -94,6 +96,7 @@ def process_env(queue, prefix, **extra):
         "DOCKYARD_BUILD_ROOTS": str(build_root()),
         **LOOPBACK_GIT,
         **LOOPBACK_REGISTRIES,
+        **LOOPBACK_WEBHOOKS,
         "DOCKYARD_MAX_STREAMS": "5",  # tests/test_roles.py opens one more than this
         # Tests count the jobs they start; tests/test_file_index.py turns this on for its own worker.
         "DOCKYARD_INDEX_AFTER_JOBS": "0",

@@ -13,7 +13,7 @@ from images.models import ApiToken
 PAGE_TWINS = {
     "images-list": [("GET", "/api/images")],
     "images-detail": [("GET", "/api/images/{reference}"), ("GET", "/api/images/{image_id}/tag-moves"),
-                      ("GET", "/api/images/{image_id}/waste")],
+                      ("GET", "/api/images/{image_id}/waste"), ("GET", "/api/images/{image_id}/bases")],
     "images-diff": [("GET", "/api/diff")],
     "images-search": [("GET", "/api/search")],
     "files-index": [("POST", "/api/images/{image_id}/index")],
@@ -56,6 +56,9 @@ PAGE_TWINS = {
     "audit-export-csv": [("GET", "/api/audit/export.csv")],
     "images-run": [("POST", "/api/images/{image_id}/run")],
     "images-parent": [("GET", "/api/images/{image_id}/parent")],
+    "images-rebuild-dependents": [("POST", "/api/images/{image_id}/rebuild-dependents")],
+    "batches-list": [("GET", "/api/batches")],
+    "batches-detail": [("GET", "/api/batches/{pk}")],
     "runs-commit": [("POST", "/api/jobs/{pk}/commit")],
 }
 # The audit log's pages are Django's admin change list and its exports (images/admin.py).

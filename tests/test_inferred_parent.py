@@ -1,7 +1,7 @@
 """The parent of an image Dockyard did not build, inferred from the layer chain
 (images/catalog/lineage.py), checked against the layer chains the docker CLI
-reports, for images loaded from an archive (which carry no Parent of the
-engine's own)."""
+reports, for images loaded from an archive or pulled from a registry (which
+carry no Parent of the engine's own)."""
 
 import json
 import subprocess
@@ -108,3 +108,31 @@ def test_the_api_gives_the_inferred_parent(builder, chain):
     answer = bearer(builder).get(f"/api/images/{image_hex}/parent").json()
     assert answer["parent"]["image_id"] == dockerlib.image_id(chain["a"])
     assert (answer["parent"]["shared_layers"], answer["parent"]["layers"]) == (1, 2)
+
+
+@pytest.fixture(scope="module")
+def pulled(chain, open_registry):
+    """p (on a: shares only a's layer with b and c) and q (on c, which was loaded), each built, pushed to the
+    tests' registry, removed and pulled again: the engine keeps no parent for a pulled image."""
+    made = {}
+    for name, below in (("p", chain["a"]), ("q", chain["c"])):
+        reference = f"{open_registry.address}/{dockerlib.unique('lineage-' + name)}:1"
+        dockerlib.build(f"FROM {below}\nCOPY {name} /{name}\n", tags=[reference], context_files={name: uuid.uuid4().hex})
+        dockerlib.docker("push", reference)
+        dockerlib.docker("rmi", reference)
+        dockerlib.docker("pull", reference)
+        made[name] = reference
+    return made
+
+
+def test_a_pulled_image_gets_the_longest_prefix_of_its_layers_as_its_parent(engine, chain, pulled, db):
+    for name in ("p", "q"):
+        assert dockerlib.docker("image", "inspect", "--format", "{{.Parent}}", pulled[name]).strip() == ""
+    # q stands on the whole chain a, b, c: its parent is c, all three of whose layers are its first.
+    parent = parent_of(engine, pulled["q"])
+    assert layers(chain["c"]) == layers(pulled["q"])[:3]
+    assert parent.image_id == dockerlib.image_id(chain["c"]) and (parent.shared_layers, parent.layers) == (3, 4)
+    # p shares only the chain's first layer (a's) with b, c and q: its parent is a, not one of them.
+    assert layers(pulled["p"])[:1] == layers(chain["b"])[:1] and layers(pulled["p"])[1] != layers(chain["b"])[1]
+    parent = parent_of(engine, pulled["p"])
+    assert parent.image_id == dockerlib.image_id(chain["a"]) and (parent.shared_layers, parent.layers) == (1, 2)

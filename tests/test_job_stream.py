@@ -42,7 +42,8 @@ def collect_across_a_reconnect(server, session, job, cut):
     return received + more, state
 
 
-def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_client, builder_session, server):
+def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once_with_its_time(builder_client,
+                                                                                    builder_session, server):
     job = start_build(builder_client, SLOW_LINES, no_cache="on")  # a cached RUN prints nothing
     wait_for_lines(job, 60)  # joins midway
 
@@ -52,6 +53,13 @@ def test_a_viewer_joining_midway_and_reconnecting_gets_every_line_once(builder_c
     stored = logstore.lines(job)
     assert everything == stored
     assert [seq for seq, _, _ in everything] == list(range(1, job.line_count + 1))
+    # Each line's own arrival time, before the drop and after it alike: the
+    # 300 lines came over 3 s (10 ms apart), within the job's run.
+    times = [ms for _, _, ms in everything]
+    assert times == sorted(times) and times[-1] - times[0] >= 2000
+    assert job.started_at.timestamp() * 1000 - 1 <= times[0] and times[-1] <= job.finished_at.timestamp() * 1000 + 1
+    after_the_drop = [ms for seq, _, ms in everything if seq > 160]
+    assert after_the_drop[-1] - after_the_drop[0] >= 500
 
 
 def test_a_viewer_after_the_end_gets_the_whole_log_steps_and_state(builder_client, builder_session, server):

@@ -49,9 +49,34 @@ def test_it_pages_through_matches_after_a_line_and_counts_them_all(builder):
     assert search(api, job, q="ERROR", case="true")["count"] == 0
 
 
+def test_a_string_on_most_lines_counts_each_line_once_however_often_it_is_there(builder):
+    texts = [f"drwxr-xr-x 2 root root 4096 entry{n}" if n % 5 else f"-rw-r--r-- 1 app app 12 entry{n}"
+             for n in range(1, 5001)]
+    job = job_with(builder, texts)
+    api = bearer(builder)
+    first = search(api, job, q="Root")
+    assert first["count"] == 4000 and first["more"]
+    assert [seq for seq, _, _ in first["lines"][:5]] == [1, 2, 3, 4, 6]
+    last = search(api, job, q="root", after=4990)
+    assert [seq for seq, _, _ in last["lines"]] == [4991, 4992, 4993, 4994, 4996, 4997, 4998, 4999]
+    assert last["count"] == 4000 and not last["more"]
+
+
+def test_case_is_folded_beyond_ascii_and_lines_stay_where_they_are(builder):
+    job = job_with(builder, ["Straße gesperrt", "nothing", "STRASSE frei", "ÉCOLE", "école"])
+    api = bearer(builder)
+    assert [seq for seq, _, _ in search(api, job, q="straße")["lines"]] == [1, 3]
+    assert [seq for seq, _, _ in search(api, job, q="école")["lines"]] == [4, 5]
+    assert [seq for seq, _, _ in search(api, job, q="École", case="true")["lines"]] == []
+
+
 def test_a_regular_expression_matches_line_by_line(builder):
     job = job_with(builder, ["Step 1/3 : FROM busybox", "ERROR: exit code 2", "an ERROR inside", "Step 2/3"])
     found = search(bearer(builder), job, q=r"^(error|step \d/3 : from)", regex="true")
+    assert [seq for seq, _, _ in found["lines"]] == [1, 2] and found["count"] == 2
+    # A match that runs over a line's end does not hide the next line's own.
+    spanning = job_with(builder, ["x", "xy", "z"])
+    found = search(bearer(builder), spanning, q=r"x[\s\S]*?y", regex="true")
     assert [seq for seq, _, _ in found["lines"]] == [1, 2] and found["count"] == 2
 
 
@@ -62,12 +87,23 @@ def test_a_runaway_regular_expression_is_stopped_with_a_clear_message(builder):
                                 "make it more specific.")
 
 
+def test_a_regular_expression_matching_every_line_is_held_to_the_same_limit(builder, monkeypatch):
+    # Each match is quick; it is their number that would hold the process.
+    job = job_with(builder, [f"entry {n}" for n in range(200_000)])
+    monkeypatch.setattr(logsearch, "REGEX_SECONDS", 0.02)
+    refused = search(bearer(builder), job, expect=400, q=r"entry \d", regex="true")
+    assert refused["error"].startswith("The regular expression took over 0.02 s of processor time and was stopped")
+
+
 def test_bad_searches_are_refused_with_a_reason(builder):
     job = job_with(builder, ["something"])
     api = bearer(builder)
     assert search(api, job, expect=400, q="(unclosed", regex="true")["error"].startswith("Not a regular expression:")
     assert search(api, job, expect=400, q="")["error"] == "Say what to search for."
     assert search(api, job, expect=400, q="x" * 501)["error"] == "A search is at most 500 characters."
+    two_lines = job_with(builder, ["first half", "second half"])
+    assert search(api, two_lines, expect=400, q="half\nsecond")["error"] == (
+        "A search looks within one line: leave out line breaks.")
 
 
 def test_someone_without_access_to_the_engine_gets_404(builder):

@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from images.accounts import roles
 from images.api.app import operations
-from images.api.auth import permission_of
+from images.api.auth import SIGNED, permission_of
 from images.models import ApiToken
 from tests import dockerlib
 from tests.conftest import make_user
@@ -99,6 +99,8 @@ def test_every_api_refusal_names_what_was_asked_and_the_role_once(people, image_
     walked = 0
     for path, operation in operations():
         permission = permission_of(operation)
+        if permission == SIGNED:
+            continue  # no role: a hook's delivery proves itself by its signature (tests/test_webhooks.py)
         api = clients[USER_OF[ROLE_BELOW[needed_role(permission)]]]
         for method in operation.methods:
             route = f"{method} {path}"

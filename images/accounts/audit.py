@@ -25,7 +25,7 @@ OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queu
 
 # The action a refused permission would have been, where it is not the permission's own name.
 _ACTION_OF_PERMISSION = {"cancel_own_job": "cancel", "cancel_any_job": "cancel", "manage_registries": "registry",
-                         "manage_users": "user", "read_audit": "audit"}
+                         "manage_users": "user", "read_audit": "audit", "manage_hooks": "hook"}
 
 _context = contextvars.ContextVar("dockyard_audit_context", default={"address": None, "via": "cli"})
 

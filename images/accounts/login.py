@@ -1,6 +1,8 @@
 """Login with a throttle: after repeated failures for one user name from one
 address, further attempts are refused for a while, right or wrong. Both doors
-in, Dockyard's login page and Django's admin login, share the one counter."""
+in, Dockyard's login page and Django's admin login, share the one counter, and
+both refuse passwords altogether with DOCKYARD_LOCAL_LOGIN off, but for
+break-glass accounts."""
 
 from django import forms
 from django.conf import settings
@@ -35,6 +37,17 @@ class _Throttled:
             cache.add(key, 0, settings.DOCKYARD_LOGIN_LOCKOUT)
             cache.incr(key)
             raise
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        # Imported here: these read the models, which are not ready when the URLs import this form.
+        from images.accounts import oidc, roles
+
+        if not roles.may_use_password(user):
+            audit.record(None, "login", user.get_username(), audit.REFUSED,
+                         detail="password login is off (DOCKYARD_LOCAL_LOGIN=0) and the account is not break-glass")
+            provider = f"sign in with {settings.DOCKYARD_OIDC_NAME}" if oidc.enabled() else "ask a Dockyard admin"
+            raise forms.ValidationError(f"Password login is turned off here: {provider}.", code="password_login_off")
 
 
 class ThrottledAuthenticationForm(_Throttled, AuthenticationForm):

@@ -20,6 +20,7 @@ PERMISSIONS = {
     "cancel_any_job": "Cancel anyone's job",
     "manage_users": "Add users and give them roles",
     "read_audit": "Read and export the audit log",
+    "manage_hooks": "Add, change and delete webhooks in and out, and read their deliveries",
 }
 
 VIEWER, BUILDER, ADMIN = "viewer", "builder", "admin"

@@ -13,6 +13,7 @@ what either role allows. Checks are of the engine the code works on
 
 import functools
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 
@@ -20,6 +21,9 @@ from images import engines
 from images.accounts import audit
 from images.accounts.permissions import ADMIN, BUILDER, PERMISSIONS, ROLES, VIEWER
 from images.models import EngineRole
+
+# The group of accounts that may log in with a password when DOCKYARD_LOCAL_LOGIN is off.
+BREAK_GLASS = "break-glass"
 
 # What a refusal names where a permission allows more than its description says.
 SEE_BUILD_CACHE = "see the build cache"
@@ -35,7 +39,7 @@ ROLE_HELP = {
     VIEWER: "browses images, jobs and logs",
     BUILDER: "also builds, pulls, pushes, tags, exports, runs and commits containers, cancels own jobs, keeps own "
              "build secrets, sees the build cache",
-    ADMIN: "also removes, prunes, manages registries, shared secrets, users and anyone's jobs, reads the audit log",
+    ADMIN: "also removes, prunes, manages registries, shared secrets, webhooks, users and anyone's jobs, reads the audit log",
 }
 
 # The permission a job of each kind needs, to start, retry and run.
@@ -142,6 +146,12 @@ def requires(codename, action=None):
     return decorate
 
 
+def may_use_password(user):
+    """Whether `user` may log in with a password: always, unless DOCKYARD_LOCAL_LOGIN is off and
+    the account is not break-glass."""
+    return settings.DOCKYARD_LOCAL_LOGIN or user.groups.filter(name=BREAK_GLASS).exists()
+
+
 def assign(user, role):
     """Give `user` exactly one role (or none). Admins may enter Django's admin site."""
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
@@ -164,3 +174,5 @@ def ensure_groups(**kwargs):
         group, _ = Group.objects.get_or_create(name=role)
         perms = [by_code[code] for code in codes] + (auth if role == ADMIN else [])
         group.permissions.set(perms)
+    # No permissions: it only marks accounts that keep their password login with DOCKYARD_LOCAL_LOGIN off.
+    Group.objects.get_or_create(name=BREAK_GLASS)

@@ -12,7 +12,8 @@ from django.views.generic import RedirectView
 from ninja import NinjaAPI, Swagger
 
 from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
-from images.api import accounts, audit, auth, build_cache, disk, errors, files, images, jobs, registries, runs, secrets, tags
+from images.api import (accounts, audit, auth, bases, build_cache, disk, errors, files, hooks, images, jobs, registries, runs,
+                        secrets, tags)
 
 
 class DockyardAPI(NinjaAPI):
@@ -26,10 +27,14 @@ class DockyardAPI(NinjaAPI):
             permission = auth.permission_of(operation)
             role = next((name for name in (VIEWER, BUILDER, ADMIN) if permission in ROLES[name]), "no")
             summary, _, description = (inspect.getdoc(operation.view_func) or "").partition("\n")
+            needs = ("Needs no login: the request's signature is checked." if permission == auth.SIGNED
+                     else f"Needs `{permission}` (the {role} role).")
             for method in operation.methods:
                 entry = schema["paths"][schema_path(path)][method.lower()]
                 entry["summary"] = summary.rstrip(".") or entry["summary"]
-                entry["description"] = f"Needs `{permission}` (the {role} role). {description.strip()}".strip()
+                entry["description"] = f"{needs} {description.strip()}".strip()
+                if permission == auth.SIGNED:
+                    entry["security"] = []
                 entry["x-dockyard-permission"] = permission
                 body = entry.get("requestBody", {}).get("content", {})
                 _fields_with_files(body)
@@ -64,7 +69,7 @@ api = DockyardAPI(
 )
 errors.add_handlers(api)
 # images last: its /api/images/{reference} would take every path under /api/images/.
-AREAS = (tags, jobs, runs, registries, secrets, accounts, audit, files, build_cache, disk, images)
+AREAS = (tags, jobs, runs, registries, secrets, accounts, audit, files, build_cache, disk, hooks, bases, images)
 for area in AREAS:
     api.add_router("", area.router)
 

@@ -65,6 +65,25 @@ def allowed(permission, action=None):
     return [BearerToken(permission, action), Session(permission, action)]
 
 
+# What permission_of names for an operation anyone may call, because what it
+# takes proves itself (a hook's delivery, signed with the hook's secret).
+SIGNED = "signed"
+
+
+class _Signed:
+    """The auth of an operation that needs no login: the operation checks the
+    request's signature itself, before anything is done."""
+
+    permission = SIGNED
+
+    def __call__(self, request):
+        return True
+
+
+def signed():
+    return [_Signed()]
+
+
 def undeclared():
     """The API's default auth, for an operation that forgot to name its
     permission: it refuses everyone who is logged in."""

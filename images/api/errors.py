@@ -7,6 +7,7 @@ from django.http import Http404, JsonResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from images.accounts.users import ChangeRefused
+from images.bases.batches import NothingToRebuild
 from images.api.auth import LOGIN_NEEDED
 from images.builds.contexts import ContextError
 from images.engine import EngineError, EngineUnavailable, ImageNotFound
@@ -25,6 +26,7 @@ STATUS_OF = {
     ActionRefused: 409,
     ChangeRefused: 409,
     NoRecipe: 409,
+    NothingToRebuild: 409,
     ContextError: 409,  # a job's upload gone, so it cannot run again
 }
 

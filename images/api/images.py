@@ -35,7 +35,7 @@ SEARCH_HELP = ("As images are written: part of [registry/]repository[:tag], an i
 
 class ImageFilters(Schema):
     q: str = Field("", description=SEARCH_HELP)
-    state: str = Field("", description="dangling, in-use or unused; anything else: all.")
+    state: str = Field("", description="dangling, in-use, unused or base-updated; anything else: all.")
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
 
@@ -61,6 +61,8 @@ class ImageRow(BaseModel):
     size: int
     containers: int = Field(description="Containers made from it, stopped ones included.")
     dangling: bool
+    base_updated: bool = Field(description="Dockyard built it on a base that has moved since "
+                                           "(GET /api/images/{id}/bases says which).")
 
 
 class ImageList(BaseModel):

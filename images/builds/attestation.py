@@ -29,6 +29,7 @@ def statement(record):
     definition.internal_parameters.update({
         "job": job.pk, "engine": job.engine, "startedBy": job.created_by.get_username() if job.created_by else "",
         "noCache": bool(job.params.get("no_cache")), "pull": bool(job.params.get("pull")),
+        **({"rebuildOf": job.retry_of_id} if job.retry_of_id else {}),
     })
     definition.resolved_dependencies.extend(_dependencies(record))
     details = predicate.run_details
@@ -72,6 +73,10 @@ def _dependencies(record):
         annotations = {"instruction": base["instruction"], "line": base["line"], "resolved": base["resolved"]}
         if base["image_id"]:
             annotations["imageId"] = base["image_id"]
+        previous = base.get("previous")
+        if previous:  # a rebuild on a base that has moved: the one it replaced
+            annotations["previousImageId"] = previous["image_id"]
+            annotations["previousDigest"] = previous["repo_digest"]
         digest = {"sha256": hex_id(base["repo_digest"])} if base["repo_digest"] else None
         found.append(ResourceDescriptor(name=base["reference"], uri=f"docker-image://{base['reference']}",
                                         digest=digest, annotations=annotations).pb)

@@ -55,7 +55,22 @@ class BuildRecord:
         for base in self.record.bases:
             if not base["image_id"] or pulled:
                 base.update(_resolved(engine, base, when=AFTER, keep=base if base["image_id"] else None))
+        _note_previous(self.record.bases, self.job.retry_of)
         self.record.save()
+
+
+def _note_previous(bases, earlier):
+    """For a rebuild (or a retry): each base that is no longer what the earlier
+    build used gets `previous` {image_id, repo_digest}, so that the record names
+    both the base it replaced and the one it used."""
+    if earlier is None:
+        return
+    before = Provenance.objects.filter(job=earlier).values_list("bases", flat=True).first() or []
+    used = {(base["instruction"], base["reference"]): base for base in before}
+    for base in bases:
+        old = used.get((base["instruction"], base["reference"]))
+        if old and (old.get("image_id"), old.get("repo_digest")) != (base["image_id"], base["repo_digest"]):
+            base["previous"] = {"image_id": old.get("image_id") or "", "repo_digest": old.get("repo_digest") or ""}
 
 
 def base_images(text, build_args):

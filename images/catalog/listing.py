@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import attrgetter
 
+from images.bases import checks
 from images.catalog import usage
 from images.refs import hex_id, short_id, split_repo_tag
 
@@ -16,6 +17,7 @@ FILTERS = {
     "dangling": "Dangling",
     "in-use": "In use",
     "unused": "Unused",
+    "base-updated": "Base updated",
 }
 SORTS = {
     "-created": "Newest first",
@@ -40,6 +42,7 @@ class ImageRow:
     containers: int
     dangling: bool
     digests: tuple = ()  # this repository's digests of the image: "repository@sha256:…"
+    base_updated: bool = False  # built by Dockyard on a base that has moved since (images.bases.checks)
 
     @property
     def short_id(self):
@@ -145,6 +148,8 @@ def select_rows(rows, query="", state="", sort=DEFAULT_SORT):
         rows = [row for row in rows if row.containers]
     elif state == "unused":
         rows = [row for row in rows if not row.containers]
+    elif state == "base-updated":
+        rows = [row for row in rows if row.base_updated]
 
     return sorted(rows, key=_SORT_KEYS[sort.lstrip("-")], reverse=sort.startswith("-"))
 
@@ -168,8 +173,12 @@ def list_images(engine, query="", state="", sort=DEFAULT_SORT):
     the number of images (and `GET /system/df` when the images changed)."""
     images, on_disk = usage.images_on_disk(engine, engine.list_images())
     dangling = usage.dangling_ids(engine, images)
-    rows = select_rows(image_rows(images, engine.list_containers(), dangling), query, state,
-                       sort if sort in SORTS else DEFAULT_SORT)
+    rows = image_rows(images, engine.list_containers(), dangling)
+    updated = checks.updated_image_ids(engine.name)
+    if updated:
+        for row in rows:
+            row.base_updated = row.image_id in updated
+    rows = select_rows(rows, query, state, sort if sort in SORTS else DEFAULT_SORT)
     return ImageList(rows=rows, totals=totals(images, dangling, on_disk), engine_address=engine.address)
 
 

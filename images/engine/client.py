@@ -261,6 +261,14 @@ class Engine:
         with _engine_errors(self, reference, call="inspect_image"):
             return self.api.inspect_image(reference)
 
+    def registry_digest(self, reference, auth_config=None):
+        """The digest the registry now gives `reference`'s manifest (a manifest
+        list's own digest for a multi-platform image), asked through the engine's
+        distribution endpoint (`GET /distribution/{name}/json`): one HEAD on the
+        manifest by the engine, with the engine's resolver and the login given."""
+        with _engine_errors(self, call="registry_digest"):  # a 404 is the registry's, not a missing image
+            return self.api.inspect_distribution(reference, auth_config=auth_config)["Descriptor"]["digest"]
+
     def image_history(self, image_id):
         with _engine_errors(self, image_id, call="image_history"):
             return self.api.history(image_id)

@@ -136,7 +136,7 @@ def retry(job, user):
     cancel_any_job. Starting it asks for the same permission as the original
     kind of job."""
     access.check(user, job, "retry")
-    _check_recipe(job)
+    check_recipe(job)
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import, Job.Kind.RUN: start_run}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
@@ -160,11 +160,11 @@ def rebuild_image(image_id, user):
 
 def rebuild(recipe, user):
     """Build an image again from the recipe of the build that made it."""
-    _check_recipe(recipe)
+    check_recipe(recipe)
     return start_build(user, recipe.params, retry_of=recipe, action="rebuild")
 
 
-def _check_recipe(job):
+def check_recipe(job):
     missing = contexts.missing_archive(job.params)
     if missing:
         raise contexts.ContextError(f"Job {job.pk} cannot run again: {missing}")

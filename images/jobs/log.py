@@ -24,7 +24,14 @@ BATCH_LINES = 5000
 # A line waits for its batch half this on average. Shorter batches cost the web
 # processes nothing more once they are busy: their relay merges what piles up.
 BATCH_SECONDS = 0.025
-QUEUE_ITEMS = 20000
+# Lines written while the writer thread has not yet taken the last ones join
+# them: one queue item (and one wake-up of the writer) per up to QUEUED_LINES,
+# not one per line, which at 40,000 lines a second cost more than storing
+# them. The queue holds at most QUEUE_ITEMS items, so the lines waiting are
+# bounded (QUEUE_ITEMS × QUEUED_LINES) and a build that prints faster than
+# they are stored waits for the writer.
+QUEUED_LINES = 250
+QUEUE_ITEMS = 80
 
 
 def clipped_event(job):
@@ -73,6 +80,8 @@ class JobLog:
         self.seq = job.line_count
         self._chunk = logstore.OpenChunk(job.pk)
         self._queue = queue.Queue(maxsize=QUEUE_ITEMS)
+        self._open_lines = None  # the last lines queued, while the writer has not taken them
+        self._lines_lock = threading.Lock()
         self._writer = threading.Thread(target=self._run, name=f"joblog-{job.pk}", daemon=True)
         self._failure = None
         # The output cap: the first half of the limit is kept as the head,
@@ -95,12 +104,19 @@ class JobLog:
         lines a second. A text holding newlines is that many lines."""
         if not texts:
             return
-        if any("\n" in text for text in texts):
+        if "\n" in "".join(texts):
             texts = [line for text in texts for line in text.split("\n")]
         arrived = int(time.time() * 1000)
         first = self.seq + 1
         self.seq += len(texts)
-        self._put(("lines", [[seq, text, arrived] for seq, text in zip(range(first, self.seq + 1), texts)]))
+        lines = [[seq, text, arrived] for seq, text in zip(range(first, self.seq + 1), texts)]
+        with self._lines_lock:
+            waiting = self._open_lines
+            if waiting is not None and len(waiting) < QUEUED_LINES:
+                waiting.extend(lines)
+                return
+            self._open_lines = lines
+        self._put(("lines", lines))
 
     def update_steps(self, changed, steps):
         """Steps that changed, and the whole list to store: viewers are sent
@@ -126,7 +142,17 @@ class JobLog:
     def _put(self, item):
         if self._failure:
             raise self._failure
+        if item[0] != "lines":
+            with self._lines_lock:
+                self._open_lines = None  # lines written after this item come after it
         self._queue.put(item)
+
+    def _take_lines(self, lines):
+        """The writer takes a queued list of lines: none join it after this."""
+        with self._lines_lock:
+            if self._open_lines is lines:
+                self._open_lines = None
+        return lines
 
     # The writer thread --------------------------------------------------------
     def _run(self):
@@ -152,7 +178,7 @@ class JobLog:
             if kind == "close":
                 batch.closing = True
                 return batch
-            batch.add(kind, value)
+            batch.add(kind, self._take_lines(value) if kind == "lines" else value)
             if len(batch.lines) >= BATCH_LINES:
                 break
             try:
@@ -185,6 +211,13 @@ class JobLog:
         """Keep the head and a rolling tail within the job's output limit; delete
         the middle as it falls out of the tail."""
         changes = {}
+        if self.job.clipped_after is None:
+            # Within the head, as nearly every build's output is: the batch's
+            # size at once, not line by line.
+            size = len("\n".join([text for _, text, _ in lines]).encode("utf-8", "replace")) + 1
+            if self._head_bytes + size <= self._head_budget:
+                self._head_bytes += size
+                return changes
         for seq, text, _ in lines:
             size = len(text.encode("utf-8", "replace")) + 1
             if self.job.clipped_after is None and self._head_bytes + size <= self._head_budget:

@@ -10,6 +10,7 @@ from django.db import close_old_connections, connection
 
 from images import engines
 from images.accounts import registries
+from images.bases import batches
 from images.builds import builders, contexts, fetches, provenance, sessions
 from images.builds.dockerfile import StageLines
 from images.engine import EngineError, get_engine, StreamClosed
@@ -18,6 +19,7 @@ from images.engine.output import LineSplitter
 from images.engine.progress import LayerProgress
 from images.engine.steps import count_instructions, StepTracker
 from images.files import indexing
+from images.hooks import outbound
 from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
@@ -46,6 +48,8 @@ def _run_claimed(job):
         who = job.created_by.get_username() if job.created_by else "a deleted account"
         job.finish(Job.State.FAILED, error=f"Not run: {who} may no longer start {job.kind} jobs.")
         publish_state(job)
+        batches.job_ended(job)
+        outbound.job_ended(job)
         return
     output = JobLog(job)
     try:
@@ -69,6 +73,8 @@ def _run_claimed(job):
     publish_state(job)
     metrics.observe_job(job)
     control.index_after(job)
+    batches.job_ended(job)
+    outbound.job_ended(job)
 
 
 def _build(job, stream, output):

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from images import engines
 from images.accounts import roles
 from images.accounts.roles import requires
+from images.bases import checks, dependents
 from images.builds import attestation, contexts, provenance
 from images.catalog import detail, lineage, listing
 from images.files import explorer
@@ -47,6 +48,8 @@ def image_detail(request, reference):
     recipe = control.recipe_for_image(image.summary.id)
     record = provenance.of_image(image.summary.id)
     files = explorer.status(image.summary.id)
+    recipes = dependents.current_recipes(request.engine_name)
+    found = dependents.dependents_of(request.engine_name, image.summary.id, recipes)
     return render(request, "images/image_detail.html", {
         "files": files,
         "file_layers": explorer.layers(files.index) if files.index else [],
@@ -63,6 +66,11 @@ def image_detail(request, reference):
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
         "moves": tags.tag_moves(request.engine, image.summary.tags),
+        "base_updates": checks.updates_of(request.engine_name, image.summary.id),
+        "built_on": dependents.built_on(request.engine_name, image.summary.id, recipes),
+        "dependents": found,
+        "dependents_drawing": dependents.layout(image.summary.tags[0] if image.summary.tags else image.summary.id[7:19],
+                                                image.summary.id, found) if found else None,
     })
 
 

@@ -59,7 +59,8 @@ def job_detail(request, pk):
         **terminal,
     })
     if terminal:
-        response.headers["Content-Security-Policy"] = security.TERMINAL_POLICY
+        response.headers["Content-Security-Policy"] = security.with_identity_provider(security.TERMINAL_POLICY,
+                                                                               settings.DOCKYARD_OIDC_ISSUER)
     return response
 
 

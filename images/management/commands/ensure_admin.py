@@ -2,6 +2,7 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from images.accounts import roles
@@ -20,7 +21,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in at {url} with your admin account.")
             return
         password = os.environ.get("DOCKYARD_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        roles.assign(users.objects.create_superuser(username=username, email="", password=password), roles.ADMIN)
+        admin = users.objects.create_superuser(username=username, email="", password=password)
+        roles.assign(admin, roles.ADMIN)
+        # The first account keeps its password login with DOCKYARD_LOCAL_LOGIN off: someone must be able to get in.
+        admin.groups.add(Group.objects.get_or_create(name=roles.BREAK_GLASS)[0])
         if os.environ.get("DOCKYARD_ADMIN_PASSWORD"):
             self.stdout.write(f"Created admin {username!r} with the password in DOCKYARD_ADMIN_PASSWORD.")
         else:
