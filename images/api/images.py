@@ -150,15 +150,16 @@ def image_list_json(found):
     the rows: ninja's validation of each row and its encoder's call per time
     took 6 times the listing itself at 10,000 tags. The rows of one image share
     all but their repository and tag, so what they share is written once."""
-    shared = {}  # (image id, dangling): the row's JSON before its repository, and after its tag
+    shared = {}  # (image id, dangling, base updated): the row's JSON before its repository, and after its tag
     parts = []
     for row in found.rows:
-        around = shared.get((row.image_id, row.dangling))
+        around = shared.get((row.image_id, row.dangling, row.base_updated))
         if around is None:
-            around = shared[row.image_id, row.dangling] = (
+            around = shared[row.image_id, row.dangling, row.base_updated] = (
                 f'{{"id": {_string(row.image_id)}, "repository": ',
                 f', "created": {_string(_ENCODER.default(row.created))}, "size": {int(row.size)}, '
-                f'"containers": {int(row.containers)}, "dangling": {"true" if row.dangling else "false"}}}')
+                f'"containers": {int(row.containers)}, "dangling": {_boolean(row.dangling)}, '
+                f'"base_updated": {_boolean(row.base_updated)}}}')
         parts.append(f'{around[0]}{_string(row.repository)}, "tag": {_string(row.tag)}{around[1]}')
     totals = json.dumps({"images": found.totals.images, "tags": found.totals.tags,
                          "dangling": found.totals.dangling, "size": found.totals.size})
@@ -167,6 +168,10 @@ def image_list_json(found):
 
 _ENCODER = DjangoJSONEncoder()  # ninja's own, for its spelling of a time ("2026-12-07T14:54:18Z")
 _string = encode_basestring_ascii  # json.dumps's own, in C
+
+
+def _boolean(value):
+    return "true" if value else "false"
 
 
 class SearchQuery(Schema):
