@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from images import tasks
 from images.bases import checks
-from images.models import BaseReference, BaseUpdate, Job, Provenance, RebuildBatch
+from images.models import AuditEntry, BaseReference, BaseUpdate, Job, Provenance, RebuildBatch
 from tests import dockerlib
 from tests.apiclient import bearer
 from tests.conftest import PASSWORDS
@@ -203,3 +203,42 @@ def test_rebuilding_the_dependents_of_an_image_nothing_is_built_on_is_refused(bu
     assert response.status_code == 409
     assert "nothing to rebuild" in response.json()["error"]
     assert not RebuildBatch.objects.exists()
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_recipe_set_to_rebuild_by_itself_is_rebuilt_when_its_base_moves(builder, builder_client):
+    """Off by default; set through the API or the image's page, the check that sees its base move starts a
+    batch of only the recipes so set, as Dockyard's own doing."""
+    base = dockerlib.unique("bu-auto-base") + ":1"
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY one /one\n", tags=[base], context_files={"one": "1"})
+    old_base = dockerlib.image_id(base)
+    on, off = (build(builder_client, f"FROM {base}\nENV WHICH={name}\n", dockerlib.unique(f"bu-{name}") + ":1")
+               for name in ("auto", "manual"))
+    api = bearer(builder)
+    assert api.get(f"/api/images/{hex_of(on.image_id)}/bases").json()["rebuilds_by_itself"] is False
+    response = api.put(f"/api/images/{hex_of(on.image_id)}/rebuild-by-itself", {"enabled": True},
+                       content_type="application/json")
+    assert response.json() == {"rebuilds_by_itself": True, "recipe_job": on.pk}
+    page = builder_client.get(reverse("images-detail", args=[hex_of(on.image_id)])).content.decode()
+    assert "Rebuilt by itself when its base moves." in page
+    toggle = reverse("images-rebuild-by-itself", args=[hex_of(off.image_id)])
+    assert builder_client.post(toggle, {"enabled": "on"}).status_code == 302
+    assert api.get(f"/api/images/{hex_of(off.image_id)}/bases").json()["rebuilds_by_itself"] is True
+    builder_client.post(toggle, {"enabled": "off"})
+    assert api.get(f"/api/images/{hex_of(off.image_id)}/bases").json()["rebuilds_by_itself"] is False
+    assert api.put(f"/api/images/{hex_of(old_base)}/rebuild-by-itself", {"enabled": True},
+                   content_type="application/json").status_code == 409
+
+    tasks.check_bases()
+    assert not RebuildBatch.objects.exists()
+    # The base's tag moves to another image on the engine.
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY two /two\n", tags=[base], context_files={"two": "2"})
+    tasks.check_bases()
+
+    batch = wait_for_batch(RebuildBatch.objects.get().pk)
+    [item] = batch.items.select_related("job")
+    assert (batch.state, item.old_image_id, batch.created_by) == ("succeeded", on.image_id, builder)
+    assert item.job.params["rebuild_when_base_moves"] is True  # the rebuilt recipe keeps the choice
+    assert layers(item.job.image_id)[:len(layers(base))] == layers(base)
+    assert AuditEntry.objects.filter(action="rebuild-dependents", via="auto", actor_name="builder").count() == 1
+    assert not Job.objects.filter(retry_of=off).exists()

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from images.bases import dependents, events
+from images.bases import automatic, dependents, events
 from images.builds.fetches import FetchRefused, check_registry
 from images.engine import EngineError, EngineUnavailable, ImageNotFound
 from images.models import BaseReference, BaseUpdate, Job, Provenance, Registry
@@ -79,6 +79,9 @@ def check_engine(engine):
             "noticed_at": now.isoformat(),
             "dependents": sorted({mark.image_id for mark in marks if mark.reference == row.reference}),
         })
+    if moved:
+        references = {row.reference for row, _ in moved}
+        automatic.rebuild_moved(engine.name, [mark for mark in marks if mark.reference in references])
     return marks
 
 
