@@ -242,3 +242,25 @@ def test_a_recipe_set_to_rebuild_by_itself_is_rebuilt_when_its_base_moves(builde
     assert layers(item.job.image_id)[:len(layers(base))] == layers(base)
     assert AuditEntry.objects.filter(action="rebuild-dependents", via="auto", actor_name="builder").count() == 1
     assert not Job.objects.filter(retry_of=off).exists()
+
+
+@pytest.mark.usefixtures("worker", "event_listener")
+def test_a_base_tag_moved_on_the_engine_marks_its_dependents_without_waiting_for_the_check(
+        builder, builder_client, base_image):
+    base = dockerlib.unique("bu-ev-base") + ":1"
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY one /one\n", tags=[base], context_files={"one": "1"})
+    old_base = dockerlib.image_id(base)
+    app = build(builder_client, f"FROM {base}\n", dockerlib.unique("bu-ev-app") + ":1")
+    api = bearer(builder)
+
+    dockerlib.docker("tag", base_image, base)  # the listener hears the tag event; no check runs
+    deadline = time.monotonic() + 30
+    while not (status := api.get(f"/api/images/{hex_of(app.image_id)}/bases").json())["base_updated"]:
+        assert time.monotonic() < deadline, "the tag's move was not noticed"
+        time.sleep(0.3)
+    [update] = status["base_updates"]
+    assert (update["reference"], update["old_image_id"], update["new_image_id"]) == (base, old_base, base_image)
+    assert BaseReference.objects.get(reference=base).image_id == base_image
+    # The periodic check agrees, and does not call it a move a second time.
+    tasks.check_bases()
+    assert [mark.new_image_id for mark in BaseUpdate.objects.filter(image_id=app.image_id)] == [base_image]

@@ -13,7 +13,7 @@ import logging
 from images.accounts import audit, roles
 from images.bases import batches
 from images.jobs import access, control
-from images.models import Job
+from images.models import Job, RebuildBatch, RebuildItem
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,12 @@ def rebuild_moved(engine_name, marks):
     """Start, for the marks of a base that has just moved, a batch per old base
     image and owner holding the recipes that rebuild by themselves (and only
     those). Return the batches started."""
+    # A recipe a running batch holds is being rebuilt already: its pull of the new base is what moved the tag.
+    running = set(RebuildItem.objects.filter(batch__state=RebuildBatch.State.RUNNING,
+                                             recipe_id__in={mark.build_id for mark in marks})
+                  .values_list("recipe_id", flat=True))
     owner_of = {job.pk: job.created_by for job in Job.objects.filter(
-        pk__in={mark.build_id for mark in marks}, created_by__isnull=False).select_related("created_by")
+        pk__in={mark.build_id for mark in marks} - running, created_by__isnull=False).select_related("created_by")
         if rebuilds_by_itself(job)}
     groups = {}
     for mark in marks:
