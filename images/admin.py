@@ -203,7 +203,7 @@ class HookSourceAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
 @admin.register(WebhookReceiver)
 class WebhookReceiverAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
     form = WebhookReceiverForm
-    list_display = ("name", "url", "events", "enabled", "created_at")
+    list_display = ("name", "url", "format", "events", "enabled", "created_at")
 
     def save_model(self, request, obj, form, change):
         hook_receivers.change_receiver(form, request.user)
