@@ -7,7 +7,7 @@ A body is JSON, generic or Slack-compatible by the receiver's format
 (images.hooks.signatures). An answer of 5xx or 429, no answer in
 DOCKYARD_WEBHOOK_TIMEOUT seconds or no connection is worth another attempt
 (Celery's retry, with exponential backoff); any other answer is final. Each
-attempt's status is kept on the delivery, the log admins read."""
+attempt's status is kept on the delivery, the log admins read, and audited."""
 
 import logging
 
@@ -152,3 +152,12 @@ def _record(delivery, status, error, state):
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         last_status=status, last_error=error[:500], state=state,
         delivered_at=timezone.now() if state == WebhookDelivery.State.DELIVERED else None)
+    # Each attempt's outcome, by the receiver's id and name: never its URL (a chat service's path is a
+    # token of its own), its secret or the body.
+    answer = f"answered {status}" if status is not None else error
+    then = {WebhookDelivery.State.DELIVERED: "delivered", WebhookDelivery.State.PENDING: "to be tried again",
+            WebhookDelivery.State.FAILED: "failed"}[state]
+    with audit.acting_by_itself():
+        audit.record(None, "webhook-delivery", f"webhook {delivery.receiver_id} {delivery.receiver.name}",
+                     audit.OK if state == WebhookDelivery.State.DELIVERED else audit.FAILED,
+                     detail=f"delivery {delivery.pk} of {delivery.event}: {answer}; {then}"[:2000])
