@@ -38,9 +38,9 @@ def push_base(repository, marker):
     return {"id": dockerlib.image_id(reference), "digest": digest.split("@", 1)[1], "reference": reference}
 
 
-def build(client, dockerfile, tag):
+def build(client, dockerfile, tag, builder="classic"):
     job = wait_for_job(start_build(client, f"{dockerfile}LABEL {dockerlib.TEST_LABEL}=1\n", tags=tag,
-                                   builder="classic"), timeout=180)
+                                   builder=builder), timeout=180)
     assert job.state == "succeeded", job.error
     return job
 
@@ -181,6 +181,34 @@ def test_a_chain_rebuilds_in_order_and_a_failure_skips_only_what_is_built_on_it(
     page = builder_client.get(reverse("batches-detail", args=[batch.pk])).content.decode()
     assert f"Skipped: it is built on {names['mid-bad']}, whose rebuild failed." in page
     assert [row["id"] for row in api.get("/api/batches").json()] == [batch.pk]
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_buildkit_rebuild_records_the_base_it_fetched_not_the_stale_local_tag(builder, builder_client, open_registry):
+    """BuildKit pulls a base into its own store, so the engine's name for it still gives the old image: the
+    rebuild's provenance takes the digest BuildKit says it fetched, and the next check finds it current."""
+    repository = f"{open_registry.address}/{dockerlib.unique('bu-bk')}"
+    old = push_base(repository, "one")
+    built = build(builder_client, f"FROM {old['reference']}\n", dockerlib.unique("bu-bk-app") + ":1", "buildkit")
+    new = push_base(repository, "two")
+    dockerlib.docker("tag", old["id"], old["reference"])
+    tasks.check_bases()
+    api = bearer(builder)
+    assert api.get(f"/api/images/{hex_of(built.image_id)}/bases").json()["base_updated"] is True
+
+    response = api.post(f"/api/images/{hex_of(old['id'])}/rebuild-dependents", {"name": old["reference"]},
+                        content_type="application/json")
+    assert response.status_code == 201, response.content
+    [item] = wait_for_batch(response.json()["id"]).items.select_related("job")
+    assert item.state == "succeeded", item.reason
+    assert layers(item.job.image_id)[:len(layers(new["id"]))] == layers(new["id"])
+    [base] = Provenance.objects.get(job=item.job).bases
+    assert base["repo_digest"] == new["digest"] and base["image_id"] == ""
+    assert base["previous"] == {"image_id": old["id"], "repo_digest": old["digest"]}
+    page = builder_client.get(reverse("images-detail", args=[hex_of(item.job.image_id)])).content.decode()
+    assert f"→ <code>{new['digest']}</code>" in page and "unresolved" not in page
+    tasks.check_bases()
+    assert api.get(f"/api/images/{hex_of(item.job.image_id)}/bases").json()["base_updated"] is False
 
 
 @pytest.mark.unaudited("the build and its provenance are rows, as the worker records them")
