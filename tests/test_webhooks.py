@@ -193,6 +193,14 @@ def test_an_admin_opens_a_hook_and_its_receipts_in_the_admin_site(api, recipe, o
     assert "seen-in-admin" in page.content.decode() and hook["secret"] not in page.content.decode()
 
 
+def test_the_header_leads_admins_to_the_webhooks(owner, builder):
+    link = 'href="/admin/images/hooksource/">Webhooks</a>'
+    for user, shown in ((owner, True), (builder, False)):
+        client = Client()
+        client.force_login(user)
+        assert (link in client.get("/jobs/").content.decode()) is shown
+
+
 def test_a_receiver_must_be_an_allowed_host(api, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["localhost"]
     # A listed name that resolves to loopback is refused unless the address is listed too.
