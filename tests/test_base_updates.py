@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from images import tasks
 from images.bases import checks
-from images.models import BaseReference, BaseUpdate, Job, Provenance, RebuildBatch
+from images.models import AuditEntry, BaseReference, BaseUpdate, Job, Provenance, RebuildBatch
 from tests import dockerlib
 from tests.apiclient import bearer
 from tests.conftest import PASSWORDS
@@ -212,6 +212,18 @@ def test_a_buildkit_rebuild_records_the_base_it_fetched_not_the_stale_local_tag(
     assert f"→ <code>{new['digest']}</code>" in page and "unresolved" not in page
     tasks.check_bases()
     assert api.get(f"/api/images/{hex_of(item.job.image_id)}/bases").json()["base_updated"] is False
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_batch_is_named_after_its_base_as_recorded_not_as_the_caller_says(builder, builder_client, open_registry):
+    old = push_base(f"{open_registry.address}/{dockerlib.unique('bu-name')}", "one")
+    build(builder_client, f"FROM {old['reference']}\n", dockerlib.unique("bu-name-app") + ":1")
+    response = bearer(builder).post(f"/api/images/{hex_of(old['id'])}/rebuild-dependents",
+                                    {"name": "registry.example.com/someone-else:1"}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["base_name"] == old["reference"]
+    assert AuditEntry.objects.filter(action="rebuild-dependents").get().target == old["reference"]
+    wait_for_batch(response.json()["id"])
 
 
 @pytest.mark.unaudited("the build and its provenance are rows, as the worker records them")
