@@ -36,8 +36,9 @@ from images.engine import get_engine  # noqa: E402
 from images.jobs import logstore  # noqa: E402
 from images.models import Job  # noqa: E402
 from tests import bodies, dockerlib, live  # noqa: E402
-from bench import buildkit, file_index, floors, graph_page, report, viewers  # noqa: E402
+from bench import buildkit, file_index, floors, graph_page, log_page, report, viewers  # noqa: E402
 from bench import logstore as stored_output  # noqa: E402
+from bench import retention as retention_scenarios  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
 from bench.report import fmt, in_turn, median, record  # noqa: E402
@@ -442,7 +443,8 @@ def scenario_arrivals(api, env, session):
     record(f"11. Arrivals, {arrivals.CLIENTS:,} viewers opening a running build within {arrivals.WITHIN:g} s, "
            f"over {WEB_PROCESSES} web processes", p50s, "p99 <250 ms at the sockets, every line once",
            median(p99s) < 0.25 and every, value="p50",
-           detail=f"p99 {ms('p99')} at the sockets of viewers already live; catch-up (connect to first state) "
+           detail=f"p99 {ms('p99')} at the sockets of viewers already live, {ms('since_open_p99')} of the lines "
+                  f"printed after each opened; catch-up (connect to first state) "
                   f"p50 {ms('catch_up_p50')}, p99 {ms('catch_up_p99')}; every viewer got every line once, in "
                   f"order, in every run: {every}")
 
@@ -519,11 +521,14 @@ def main():
             (22, lambda: file_index.scenario_directory(dockyard, fresh_server, session, token)),
             (23, lambda: file_index.scenario_diff(dockyard, fresh_server, session)),
             (24, lambda: file_index.scenario_members(dockyard, worker)),
+            (25, lambda: log_page.scenario_log_page(server, session, user)),
             (30, lambda: buildkit.scenario_small(dockyard, wait_job)),
             (31, lambda: buildkit.scenario_lines(dockyard, server, session, worker, watch, worker_peak_rss, wait_job)),
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
             (40, lambda: run_scenarios.scenario_run_start(dockyard, server, session)),
             (41, lambda: run_scenarios.scenario_run_output(dockyard, server, session, LOG_LINES)),
+            (50, lambda: retention_scenarios.scenario_dry_run(dockyard, user)),
+            (51, retention_scenarios.scenario_quarantine_save),
         ]
         for number, scenario in scenarios:
             if wanted(number):

@@ -196,6 +196,11 @@ DOCKYARD_REQUEUE_AFTER = envint("DOCKYARD_REQUEUE_AFTER", 300, minimum=1)
 # The Disk page's samples of each engine's `system df`: how often, and how long they are kept.
 DOCKYARD_DISK_SAMPLE_MINUTES = envint("DOCKYARD_DISK_SAMPLE_MINUTES", 15, minimum=1)
 DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
+# Images a retention rule removes are first saved here, to be loaded back within the undo window;
+# the oldest archives go first when the directory would pass its cap (bytes).
+DOCKYARD_QUARANTINE_DIR = Path(envstr("DOCKYARD_QUARANTINE_DIR", str(DATA_DIR / "quarantine")))
+DOCKYARD_QUARANTINE_MAX = envint("DOCKYARD_QUARANTINE_MAX", 10 * 1000**3, minimum=0)
+DOCKYARD_UNDO_HOURS = envint("DOCKYARD_UNDO_HOURS", 24, minimum=1)
 # The check of the bases recent builds used (images/bases/checks.py): on or off, every how many hours,
 # and the builds of how many days back whose bases it asks the registries about.
 DOCKYARD_BASE_CHECK_ENABLED = envbool("DOCKYARD_BASE_CHECK_ENABLED", True)
@@ -211,6 +216,7 @@ DOCKYARD_SCHEDULE = {
     "images.tasks.remove_unused_file_indexes": 3600,
     "images.tasks.remove_finished_run_containers": DOCKYARD_SWEEP_INTERVAL,
     "images.tasks.sample_disk_usage": DOCKYARD_DISK_SAMPLE_MINUTES * 60,
+    "images.tasks.empty_quarantine": 3600,
     # A rebuild batch moves on as its jobs end; this catches jobs that ended without a worker (cancelled, interrupted).
     "images.tasks.advance_rebuild_batches": DOCKYARD_SWEEP_INTERVAL,
     **({"images.tasks.check_bases": DOCKYARD_BASE_CHECK_INTERVAL * 3600} if DOCKYARD_BASE_CHECK_ENABLED else {}),

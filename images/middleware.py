@@ -1,9 +1,9 @@
 import re
 from importlib import import_module
 
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
+from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
@@ -16,6 +16,7 @@ from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils.functional import SimpleLazyObject
 
 from images import engines
+from images.accounts.socket_users import SocketUsers
 from images.engine import EngineUnavailable, ImageNotFound, get_engine
 from images.models import ApiToken
 
@@ -263,7 +264,7 @@ class WebsocketAuth:
 
     def __init__(self, app):
         self.by_token = app
-        self.by_session = AllowedHostsOriginValidator(AuthMiddlewareStack(app))
+        self.by_session = AllowedHostsOriginValidator(CookieMiddleware(SessionMiddleware(SocketUsers(app))))
 
     async def __call__(self, scope, receive, send):
         token = _bearer_token(scope)

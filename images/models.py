@@ -24,6 +24,7 @@ class Job(models.Model):
         IMPORT = "import"
         INDEX = "index"
         RUN = "run"
+        RETENTION = "retention"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -504,6 +505,103 @@ class DiskSample(models.Model):
         return f"{self.engine} {self.at:%Y-%m-%d %H:%M}"
 
 
+class RetentionRule(models.Model):
+    """What to keep of the repositories whose names match a pattern; the tags of
+    those repositories that no rule keeps may go (images.lifecycle.retention)."""
+
+    engine = models.CharField(max_length=31, default="default", db_index=True)
+    repository_pattern = models.CharField(
+        max_length=255, help_text="A regular expression the whole repository name (without the tag) matches.")
+    keep_last = models.PositiveIntegerField(null=True, blank=True, help_text="Keep the newest N tags.")
+    keep_days = models.PositiveIntegerField(null=True, blank=True,
+                                            help_text="Keep tags whose image was made or tag moved in the last D days.")
+    keep_pattern = models.CharField(max_length=255, blank=True,
+                                    help_text="Keep tags whose whole name matches this regular expression.")
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"rule {self.pk}: {self.repository_pattern}"
+
+    @property
+    def keeps(self):
+        """What it keeps, in words."""
+        parts = []
+        if self.keep_last is not None:
+            parts.append(f"the newest {self.keep_last} tag{'s' if self.keep_last != 1 else ''}")
+        if self.keep_days is not None:
+            parts.append(f"tags from the last {self.keep_days} day{'s' if self.keep_days != 1 else ''}")
+        if self.keep_pattern:
+            parts.append(f"tags matching {self.keep_pattern}")
+        return ", ".join(parts) or "nothing"
+
+
+class ImagePin(models.Model):
+    """An image no retention rule may remove, pinned on its page."""
+
+    engine = models.CharField(max_length=31, default="default")
+    image_id = models.CharField(max_length=80)
+    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["engine", "image_id"], name="one_pin_per_image")]
+
+    def __str__(self):
+        return f"pin of {self.image_id} on {self.engine}"
+
+
+class QuarantinedImage(models.Model):
+    """An image saved (`docker save`) before a removal, to be loaded back within
+    DOCKYARD_UNDO_HOURS (images.lifecycle.quarantine)."""
+
+    class State(models.TextChoices):
+        KEPT = "kept"
+        NOT_KEPT = "not kept"  # larger than the whole cap, or the save failed: removed without a copy
+        DROPPED = "dropped"  # its file went to make room, or its time was up
+        RESTORED = "restored"
+
+    engine = models.CharField(max_length=31, default="default")
+    image_id = models.CharField(max_length=80, db_index=True)
+    tags = models.JSONField(default=list)
+    size = models.BigIntegerField(default=0, help_text="Bytes of the saved archive.")
+    file = models.CharField(max_length=255, blank=True, help_text="The archive's name in the quarantine directory.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.KEPT, db_index=True)
+    reason = models.CharField(max_length=300, blank=True)
+    saved_at = models.DateTimeField(default=timezone.now, db_index=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-saved_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.image_id} ({self.state})"
+
+
+class RepositorySample(models.Model):
+    """One repository's images at one moment, taken with each DiskSample
+    (images.monitoring.repositories): the trend of its size on the Disk page."""
+
+    engine = models.CharField(max_length=31)
+    at = models.DateTimeField(default=timezone.now)
+    repository = models.CharField(max_length=255)
+    tags = models.IntegerField()
+    images = models.IntegerField()
+    size = models.BigIntegerField(help_text="Bytes of its images' layers, each once.")
+    alone = models.BigIntegerField(help_text="Bytes of the layers no image outside it holds: what removing all of "
+                                             "its images would free.")
+
+    class Meta:
+        indexes = [models.Index(fields=["engine", "repository", "at"]), models.Index(fields=["engine", "at"])]
+
+    def __str__(self):
+        return f"{self.repository} on {self.engine} {self.at:%Y-%m-%d %H:%M}"
 class BaseReference(models.Model):
     """A base image reference that a recent Dockyard build used (a FROM or COPY
     --from), as the periodic check (images.bases.checks) last found it: its

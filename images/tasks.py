@@ -9,7 +9,7 @@ from images.hooks import outbound
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
-from images.lifecycle import runs
+from images.lifecycle import quarantine, runs
 from images.monitoring import disk
 
 
@@ -66,6 +66,12 @@ def sample_disk_usage():
     """Every DOCKYARD_DISK_SAMPLE_MINUTES: each engine's disk usage for the Disk page's plots, and the purge of
     samples older than DOCKYARD_DISK_SAMPLE_DAYS."""
     disk.sample_every_engine()
+
+
+@shared_task(ignore_result=True)
+def empty_quarantine():
+    """Hourly: drop the quarantined archives older than DOCKYARD_UNDO_HOURS."""
+    quarantine.expire()
 
 
 @shared_task(ignore_result=True)

@@ -2,7 +2,7 @@ from django.urls import path
 
 from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, bases, build_cache, disk, files, images, jobs, lifecycle, registries, runs, secrets, users
+from images.views import account, audit, bases, build_cache, disk, files, images, jobs, lifecycle, registries, retention, runs, secrets, users
 
 urlpatterns = [
     # /
@@ -23,6 +23,7 @@ urlpatterns = [
     path("images/<str:image_hex>/provenance", images.image_provenance, name="images-provenance"),
     path("images/<str:image_hex>/parent", images.image_parent, name="images-parent"),
     path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
+    path("images/<str:image_hex>/pin", retention.image_pin, name="images-pin"),
     path("images/<str:image_hex>/rebuild-dependents", bases.rebuild_dependents, name="images-rebuild-dependents"),
     # /batches/ (rebuild dependents)
     path("batches/", bases.batch_list, name="batches-list"),
@@ -37,6 +38,10 @@ urlpatterns = [
     path("build-cache/prune", build_cache.build_cache_prune, name="build-cache-prune"),
     # /disk/
     path("disk/", disk.disk_page, name="disk"),
+    path("disk/retention/", retention.retention_page, name="retention"),
+    path("disk/retention/rules/<int:pk>/delete", retention.rule_delete, name="retention-rule-delete"),
+    path("disk/retention/apply", retention.retention_apply_view, name="retention-apply"),
+    path("disk/quarantine/<int:pk>/restore", retention.quarantine_restore, name="quarantine-restore"),
     # /images/<id or reference>/
     path("images/<path:reference>/", images.image_detail, name="images-detail"),
     # /build/, /pull/

@@ -193,6 +193,15 @@ class Server:
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for_port(self.port, self.process, f"uvicorn did not start; see {self.log_path}")
+        if processes > 1:
+            # The parent listens at once; each child takes connections only once it
+            # has loaded the application (seconds on a busy machine), and until then
+            # the others take them all.
+            deadline = time.monotonic() + 60
+            while self.log_path.read_bytes().count(b"Started server process") < processes:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn's {processes} processes did not start; see {self.log_path}")
+                time.sleep(0.1)
 
     def stop(self):
         stop_process(self.process)

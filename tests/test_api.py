@@ -46,6 +46,10 @@ def test_it_builds_follows_and_reads_the_log(api):
     assert [seq for seq, _, _ in first["lines"]] == list(range(1, job["lines"] + 1))
     rest = api.get(f"/api/jobs/{job_id}/log", {"after": 3}).json()
     assert rest["lines"] == first["lines"][3:]
+    # A page of `limit` lines (what the job page asks for as it scrolls); more than 5,000 is 5,000.
+    limited = api.get(f"/api/jobs/{job_id}/log", {"after": 1, "limit": 2}).json()
+    assert limited["lines"] == first["lines"][1:3] and limited["next_after"] == 3 and limited["more"]
+    assert api.get(f"/api/jobs/{job_id}/log", {"after": 0, "limit": 10**6}).json()["lines"] == first["lines"]
 
 
 def test_it_refuses_an_invalid_build_with_the_reasons(api):

@@ -232,12 +232,15 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
         builder, live_settings, settings, monkeypatch):
     """Many viewers open a build's stream while it prints, all in one web
     process (the ASGI application run here, on real Redis and the database):
-    each gets every line once, in order, and the stored lines are read fewer
-    times than there are viewers."""
+    each gets every line once, in order; the stored lines are read fewer
+    times than there are viewers, each viewer's catch-up asks for them once
+    (it once read on until a read came back empty, chasing the printing), and
+    their sessions, users and the job are read together, not once each."""
     import functools
     import threading
 
     from asgiref.testing import ApplicationCommunicator
+    from django.db.backends import utils as db_utils
     from django.test import Client
 
     from dashboard.asgi import application
@@ -265,6 +268,26 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
         return stored_lines(*args)
 
     monkeypatch.setattr(consumers, "_stored_lines", counted)
+
+    catch_ups = []  # each viewer's asks for the stored lines after what it has, to the end
+    read_together = fanout.Relay.read_together
+
+    def asked(relay, job_id, name, request, serve):
+        if name == "lines" and request[1] is None:
+            catch_ups.append(request)
+        return read_together(relay, job_id, name, request, serve)
+
+    monkeypatch.setattr(fanout.Relay, "read_together", asked)
+
+    selects = []  # the tables each SELECT reads, on whichever thread
+    execute = db_utils.CursorWrapper.execute
+
+    def counted_execute(cursor, sql, params=None):
+        if sql.lstrip().upper().startswith("SELECT"):
+            selects.append(sql.split(" FROM ", 1)[-1].split()[0].strip('"'))
+        return execute(cursor, sql, params)
+
+    monkeypatch.setattr(db_utils.CursorWrapper, "execute", counted_execute)
 
     connected = []
 
@@ -311,6 +334,12 @@ def test_viewers_joining_a_running_job_at_once_share_its_reads_and_each_get_ever
     for seqs in got:
         assert seqs == list(range(1, job.line_count + 1))
     assert len(reads) < ARRIVING_VIEWERS, f"{len(reads)} reads of the stored lines for {ARRIVING_VIEWERS} viewers"
+    # Under 300 lines stored when they came: one ask each, none chasing the lines printed meanwhile.
+    assert len(catch_ups) == ARRIVING_VIEWERS, f"{len(catch_ups)} catch-up reads for {ARRIVING_VIEWERS} viewers"
+    for table in ("django_session", "auth_user", "auth_permission", "images_job"):
+        # One read a round (a user's permissions: two); the first viewer's round serves it alone, the next
+        # those who came meanwhile.
+        assert selects.count(table) < ARRIVING_VIEWERS / 4, f"{selects.count(table)} reads of {table}"
 
 
 @pytest.mark.unaudited("a job row stands in for a build")
@@ -328,8 +357,9 @@ def test_a_shared_read_answers_each_viewer_the_start_of_what_its_own_read_would_
     stored_lines = consumers._stored_lines
     monkeypatch.setattr(consumers, "_stored_lines", lambda *args: reads.append(args) or stored_lines(*args))
     shared = asyncio.run(consumers._stored_lines_for(job.pk, asked))
-    for (after, until), answer in zip(asked, shared):
+    for (after, until), (answer, complete) in zip(asked, shared):
         own = stored_lines(job.pk, after, until)
-        # The catch-up reads on from its answer's last line until it is told nothing more is stored.
+        # The catch-up reads on from its answer's last line unless told that was all there was.
         assert answer == own[:len(answer)] and bool(answer) == bool(own), (after, until)
+        assert complete == (answer == logstore.read(job.pk, after, None, until)), (after, until)
     assert [after for _, after, _ in reads] == [0, 9, 18]  # each from the lowest `after` the one before left out

@@ -473,24 +473,21 @@ def test_100000_lines_stay_responsive(page):
     wait_lines(page, 100_000, timeout=60_000)
     shown = time.perf_counter() - started
 
-    before = time.perf_counter()
-    assert page.evaluate("() => document.querySelectorAll('#job-log .line').length") == 100_000
-    answered = time.perf_counter() - before
     longest = page.evaluate("() => window.__longestTask")
     longest = f"{longest:.0f} ms" if longest else "none over 50 ms"
-    # Printed, not asserted: how long this takes is the machine's, not job.js's. What
-    # keeps the page responsive is asserted: the lines in chunks (content-visibility).
+    # Printed, not asserted: how long this takes is the machine's, not job.js's (bench 25
+    # times it). What keeps the page responsive is asserted: only the rows in view are drawn.
     print(f"\n100,000 lines: pushed in {pushed:.2f} s, all shown after {shown:.2f} s;"
-          f" a query afterwards answered in {answered * 1000:.0f} ms; longest main-thread task: {longest}")
+          f" longest main-thread task: {longest}")
 
-    assert page.locator("#job-log .log-chunk").count() == 100
-    assert page.evaluate("() => getComputedStyle(document.querySelector('#job-log .log-chunk')).contentVisibility") \
-        == "auto"  # the browser lays out only the chunks in view
-    texts = page.evaluate("""() => { const rows = document.querySelectorAll('#job-log .line');
-      return [rows[0].textContent, rows[9].textContent, rows[rows.length - 1].textContent]; }""")
-    assert texts == ["step 1: compiling src/module_1.c -O2 <ok> & done", "INFO 10 100%", "INFO 100000 100%"]
+    assert page.locator("#job-log .log-row").count() < 200
+    assert page.text_content("#L100000 .line") == "INFO 100000 100%"
     assert page.get_attribute("#job", "data-last-seq") == "100000"
     assert page.evaluate(AT_BOTTOM)
+    page.evaluate("() => { document.getElementById('job-log').scrollTop = 0; }")
+    expect(page.locator("#L1 .line")).to_have_text("step 1: compiling src/module_1.c -O2 <ok> & done")
+    expect(page.locator("#L10 .line")).to_have_text("INFO 10 100%")
+    assert page.locator("#job-log .log-row").count() < 200
 
 
 def test_a_build_page_has_no_progress_and_a_pull_page_no_steps(page, tab, job_pages):

@@ -37,7 +37,7 @@ def test_its_kind_filter_names_every_kind(db):
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder), re.S)[1]
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
     assert options == [("", "Any kind"), *[(value, label) for value, label in Job.Kind.choices]]
-    assert {"build", "pull", "push", "import", "index", "run"} == {value for value, _ in options[1:]}
+    assert {"build", "pull", "push", "import", "index", "run", "retention"} == {value for value, _ in options[1:]}
     select = re.search(r'<select name="kind"[^>]*>(.*?)</select>', job_list(builder, kind="push"), re.S)[1]
     assert '<option value="push" selected>' in select
 

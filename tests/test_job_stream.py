@@ -99,3 +99,21 @@ def test_another_origin_cannot_open_a_stream(builder_client, builder_session, se
     with pytest.raises(InvalidStatus) as refused:
         JobSocket(server, builder_session, job.pk, origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+@pytest.mark.unaudited("a job row stands in for a build")
+def test_a_session_from_before_a_password_change_is_refused_and_ended(builder, builder_session, server):
+    """The sockets' users are read together (images/accounts/socket_users.py), each
+    session still checked against its user's password as Django checks a page's."""
+    from django.contrib.sessions.models import Session
+
+    from images.models import Job
+
+    job = Job.objects.create(kind="build", target="t", output_limit=10**6, created_by=builder)
+    JobSocket(server, builder_session, job.pk).close()  # the session opens a stream
+    builder.set_password("a new one, 2026")
+    builder.save()
+    with pytest.raises(InvalidStatus) as refused:
+        JobSocket(server, builder_session, job.pk)
+    assert refused.value.response.status_code == 403
+    assert not Session.objects.filter(session_key=builder_session).exists()

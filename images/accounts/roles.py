@@ -44,7 +44,8 @@ ROLE_HELP = {
 
 # The permission a job of each kind needs, to start, retry and run.
 # Indexing an image's files reads its whole save stream: those who make images may.
-JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build", "run": "run"}
+JOB_PERMISSION = {"build": "build", "pull": "pull", "push": "push", "import": "build", "index": "build", "run": "run",
+                  "retention": "prune"}
 
 
 def may(user, codename, engine=None):

@@ -12,8 +12,8 @@ from django.views.generic import RedirectView
 from ninja import NinjaAPI, Swagger
 
 from images.accounts.roles import ADMIN, BUILDER, ROLES, VIEWER, check, requires
-from images.api import (accounts, audit, auth, bases, build_cache, disk, errors, files, hooks, images, jobs, registries, runs,
-                        secrets, tags)
+from images.api import (accounts, audit, auth, bases, build_cache, disk, errors, files, hooks, images, jobs, registries,
+                        retention, runs, secrets, tags)
 
 
 class DockyardAPI(NinjaAPI):
@@ -69,7 +69,7 @@ api = DockyardAPI(
 )
 errors.add_handlers(api)
 # images last: its /api/images/{reference} would take every path under /api/images/.
-AREAS = (tags, jobs, runs, registries, secrets, accounts, audit, files, build_cache, disk, hooks, bases, images)
+AREAS = (tags, jobs, runs, registries, secrets, accounts, audit, files, build_cache, disk, hooks, bases, retention, images)
 for area in AREAS:
     api.add_router("", area.router)
 

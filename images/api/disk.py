@@ -1,8 +1,10 @@
 """Disk usage: each engine's images, containers, volumes and build cache, now and as sampled."""
 
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -11,7 +13,7 @@ from images.accounts.roles import engines_where, may
 from images.api.auth import allowed
 from images.api.errors import answer
 from images.api.schemas import errors
-from images.monitoring import disk
+from images.monitoring import disk, repositories
 
 router = Router(tags=["disk"])
 
@@ -88,3 +90,34 @@ def disk_samples(request, filters: Query[SeriesFilters]):
         raise PermissionDenied(f"You may not browse the engine {name}.")
     columns = disk.series(disk.samples(name, filters.since), detailed=may(request.user, "build", name))
     return {"engine": name, "at": columns.pop("at"), "columns": columns}
+
+
+class RepositorySeries(Schema):
+    repository: str
+    at: list[int] = Field(description="Each sample's moment, in seconds since 1970 (UTC), oldest first.")
+    size: list[int] = Field(description="Bytes of its images' layers, each once.")
+    alone: list[int] = Field(description="Bytes no image outside it holds: what removing all its images frees.")
+
+
+class RepositoryFilters(SeriesFilters):
+    repository: str = Field("", max_length=255, description="One repository (as tags name it, without the tag); "
+                                                            "by default the largest ones of the newest sample.")
+
+
+@router.get("/disk/repositories", response={200: list[RepositorySeries], **errors(400, 404)}, auth=allowed("browse"))
+def disk_repositories(request, filters: Query[RepositoryFilters]):
+    """Repositories' sizes as sampled.
+
+    Per repository, its size and the bytes it holds alone at each sample (taken with the disk samples): the one
+    named, or the largest few, as the Disk page plots them. For builders and admins.
+    """
+    name = filters.engine or request.engine_name
+    if not engines.exists(name):
+        return answer(404, f"Dockyard manages no engine named {name[:40]!r}.")
+    if not may(request.user, "build", name):
+        raise PermissionDenied(f"You may see each repository's disk use only where you may build (engine {name}).")
+    since = filters.since or disk.sample_cutoff()
+    if timezone.is_naive(since):
+        since = timezone.make_aware(since, dt_timezone.utc)
+    chosen = [filters.repository] if filters.repository else repositories.largest(name, since)
+    return [{"repository": repository, **repositories.series(name, repository, since)} for repository in chosen]

@@ -129,15 +129,16 @@ def job_detail(request, pk: int):
 
 
 @router.get("/jobs/{int:pk}/log", response={200: LogPage, **errors(400, 404)}, auth=allowed("browse"))
-def job_log(request, pk: int, after: Query[int] = 0):
+def job_log(request, pk: int, after: Query[int] = 0, limit: Query[int] = LOG_PAGE):
     """A page of a job's output.
 
-    Up to 5,000 stored lines after line `after`; ask again with `after=next_after` while `more` (or the job
-    is still running).
+    Up to `limit` (at most and by default 5,000) stored lines after line `after`; ask again with
+    `after=next_after` while `more` (or the job is still running).
     """
     job = job_for(request.user, pk)
     after = max(after, 0)
-    lines = queries.lines_after(job, after, LOG_PAGE)
+    # The job page asks for the thousand lines about its view, not five thousand.
+    lines = queries.lines_after(job, after, min(max(limit, 1), LOG_PAGE))
     return {"job": job.pk, "state": job.state, "lines": lines, "next_after": lines[-1][0] if lines else after,
             "more": bool(lines) and lines[-1][0] < job.line_count}
 

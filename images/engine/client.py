@@ -584,11 +584,17 @@ class EngineStream:
         return self.messages(lambda api: api.push(repository, tag=tag, stream=True, decode=False,
                                                   auth_config=auth_config))
 
-    def save(self, reference):
+    def save(self, reference, names=None):
         """`docker save` of one image (`GET /images/{name}/get`), as blocks of its
-        tar as they arrive; closing the stream stops the engine sending."""
+        tar as they arrive; closing the stream stops the engine sending. With
+        `names` (its tags, or its id), `GET /images/get?names=…`: the archive
+        names the image by each, so that a load gives every tag back."""
         with self._closable(reference, call="save_stream"):
-            self.api.get_image(reference)
+            if names:
+                response = self.api._get(self.api._url("/images/get"), params={"names": list(names)}, stream=True)
+                self.api._raise_for_status(response)
+            else:
+                self.api.get_image(reference)
             response = self._response
             try:
                 # A megabyte a read: the engine writes 16 kB chunks, and a

@@ -11,6 +11,7 @@ worker all ask here.
 
 from django.http import Http404
 
+from images import engines
 from images.accounts import roles
 from images.models import Job
 
@@ -22,6 +23,11 @@ def visible_jobs(user):
     if not user or not user.is_authenticated:
         return Job.objects.none()
     return Job.objects.filter(engine__in=roles.engines_where(user, "browse"))
+
+
+def sees(user, job):
+    """Whether `user` sees `job`, one already read, as `visible_jobs` would find it."""
+    return job.engine in engines.names() and may(user, job, "view")
 
 
 def may(user, job, action):

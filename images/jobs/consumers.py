@@ -18,6 +18,7 @@ import asyncio
 import bisect
 import json
 import logging
+import uuid
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
@@ -25,20 +26,19 @@ from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.http import Http404
 
 from images import engines
 from images.accounts import audit
 from images.accounts.addresses import scope_client_address
 from images.accounts.roles import may
-from images.jobs import eager, fanout, logstore, publish, streams
-from images.jobs.access import job_for
+from images.jobs import access, eager, fanout, logstore, publish, streams
 from images.jobs.log import clipped_event
 from images.jobs.publish import images_group
 from images.middleware import SERVER_SEND
 from images.models import Job
 from images.monitoring import health
 from images.monitoring.metrics import lines_delivered
+from images.rounds import together
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,18 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
 
 
 class JobConsumer(GuardedConsumer):
+    # A job's live events come through the process's relay (fanout), not through
+    # a channel of each socket's own: Channels would subscribe one in Redis for
+    # every socket, one at a time under the layer's lock, before its connect ran.
+    # An alias no layer is configured under gives none.
+    channel_layer_alias = "job viewers have no channel of their own"
+
     async def connect(self):
+        self.channel_name = f"job-viewer.{uuid.uuid4().hex}"  # names its stream slot
         self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
         # Browsing is by the job's engine; a job that does not exist is refused below, as one not visible.
-        engine, may_browse, job = await database_sync_to_async(_admission)(self.scope.get("user"), self.job_id)
+        engine, may_browse, job = await together("job admission", _admissions).ask(
+            (self.scope.get("user"), self.job_id))
         if not await self.admit(engine, may_browse):
             return
         if job is None:
@@ -284,7 +292,13 @@ class JobConsumer(GuardedConsumer):
         the clipped marker where the middle of a long log was dropped. The
         process's viewers share reads: once the job has `ended`, what is stored
         no longer changes, and all of them share one read of it; while it runs,
-        those asking together share the next read, begun after they asked."""
+        those asking together share the next read, begun after they asked.
+
+        Reads stop at the first that holds everything stored when it began: the
+        viewer joined the job's feed before asking, so whatever is stored later
+        is published to it later. Reading on until a read came back empty
+        chased a printing build's newest lines through the database, a read per
+        batch printed meanwhile, for every viewer still catching up."""
         relay, job_id = fanout.relay(), self.job_id
 
         async def read_job():
@@ -295,13 +309,14 @@ class JobConsumer(GuardedConsumer):
         async def read_lines(after):
             if ended:
                 return await relay.read_once(job_id, ("_stored_lines", after, until),
-                                             lambda: database_sync_to_async(_stored_lines)(job_id, after, until))
+                                             lambda: _stored_lines_for_one(job_id, after, until))
             return await relay.read_together(job_id, "lines", (after, until),
                                              lambda asked: _stored_lines_for(job_id, asked))
 
         job = await read_job()
-        while True:
-            lines = await read_lines(self.last_sent)
+        complete = False
+        while not complete:
+            lines, complete = await read_lines(self.last_sent)
             if not lines:
                 break
             clip = job.clipped_before
@@ -341,10 +356,11 @@ async def _read_job_for(job_id, asked):
 
 
 async def _stored_lines_for(job_id, asked):
-    """For each (after, until) in `asked`, what `_stored_lines` answers, from
-    one read after the lowest `after` for all that it reaches (a read holds
-    REPLAY_CHUNK lines; those asking beyond it share a read of their own).
-    An empty answer means, as from `_stored_lines`, that nothing more is stored."""
+    """For each (after, until) in `asked`, (lines, complete): the start of
+    what `_stored_lines` answers, from one read after the lowest `after` for
+    all that it reaches (a read holds REPLAY_CHUNK lines; those asking beyond
+    it share a read of their own), and whether that is all that was stored
+    after `after` (up to `until`) when the read began."""
     answers = {}
     pending = sorted(set(asked), key=lambda request: request[0])
     while pending:
@@ -357,12 +373,17 @@ async def _stored_lines_for(job_id, asked):
         for mine, wanted in pending:
             start = bisect.bisect_right(seqs, mine)
             end = len(seqs) if wanted is None else max(start, bisect.bisect_right(seqs, wanted))
-            if start < end or whole or (wanted is not None and wanted <= seqs[-1]):
-                answers[mine, wanted] = lines[start:end]
+            reached = wanted is not None and bool(seqs) and wanted <= seqs[-1]
+            if start < end or whole or reached:
+                answers[mine, wanted] = (lines[start:end], whole or reached)
             else:
                 beyond.append((mine, wanted))  # past this read's chunk: the next read starts there
         pending = beyond
     return [answers[request] for request in asked]
+
+
+async def _stored_lines_for_one(job_id, after, until):
+    return (await _stored_lines_for(job_id, [(after, until)]))[0]
 
 
 def _after(scope):
@@ -397,28 +418,36 @@ class ImagesConsumer(GuardedConsumer):
         await self.send_json(message["event"])
 
 
-def _admission(user, pk):
-    """What admitting a viewer of job `pk` reads, in one turn on the database
-    thread (a thousand viewers opening at once wait for each other's there):
-    the job's engine, whether `user` may browse it, and the job if they may see it."""
-    if user is None or not user.is_authenticated:
-        return _engine_of_job(pk), False, None
-    job = _job_or_none(user, pk)
-    if job is not None:  # only jobs on engines they may browse are visible
-        return job.engine, True, job
-    engine = _engine_of_job(pk)
-    return engine, may(user, "browse", engine), None
+async def _admissions(asked):
+    return await database_sync_to_async(_admit)(asked)
+
+
+def _admit(asked):
+    """What admitting each viewer (user, job id) in `asked` reads, in one turn
+    on the database thread for all who opened together (a thousand viewers
+    opening at once waited for each other's turns there): the job's engine,
+    whether the user may browse it, and the job if they may see it. Each job
+    is read once, and each user's roles once: a user's sockets are asked about
+    through the first of them, whose user caches its permissions."""
+    jobs, users, answers = {}, {}, []
+    for user, pk in asked:
+        if pk not in jobs:
+            jobs[pk] = Job.objects.filter(pk=pk).select_related("created_by").first()
+        job = jobs[pk]
+        engine = (job.engine if job is not None else None) or engines.DEFAULT
+        if user is None or not user.is_authenticated:
+            answers.append((engine, False, None))
+            continue
+        user = users.setdefault(user.pk, user)
+        if job is not None and access.sees(user, job):
+            answers.append((engine, True, job))
+        else:
+            answers.append((engine, may(user, "browse", engine), None))
+    return answers
 
 
 def _engine_of_job(pk):
     return Job.objects.filter(pk=pk).values_list("engine", flat=True).first() or engines.DEFAULT
-
-
-def _job_or_none(user, pk):
-    try:
-        return job_for(user, pk)
-    except Http404:
-        return None
 
 
 _ENCODED = OrderedDict()

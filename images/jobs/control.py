@@ -90,6 +90,11 @@ def start_index(user, image_id, name="", retry_of=None, after=None):
     return _enqueue(Job.Kind.INDEX, target, params, user, retry_of)
 
 
+def enqueue_job(kind, target, params, user):
+    """Queue a job of a kind whose recipe another module makes (retention)."""
+    return _enqueue(kind, target, params, user, None)
+
+
 def _image_name(job):
     """The name a build, pull or import gave its image, if any."""
     tags = job.params.get("tags") or []
@@ -140,6 +145,8 @@ def retry(job, user):
     start = {Job.Kind.BUILD: start_build, Job.Kind.IMPORT: start_import, Job.Kind.RUN: start_run}.get(job.kind)
     if start is not None:
         return start(user, job.params, retry_of=job)
+    if job.kind == Job.Kind.RETENTION:
+        return _enqueue(job.kind, job.target, job.params, user, job)
     if job.kind == Job.Kind.INDEX:
         return start_index(user, job.params["image_id"], job.params.get("name", ""), retry_of=job)
     start = start_pull if job.kind == Job.Kind.PULL else start_push

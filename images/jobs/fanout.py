@@ -18,6 +18,7 @@ import logging
 from channels.layers import get_channel_layer
 
 from images.jobs.publish import job_group
+from images.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Relay:
             return (await serve([request]))[0]
         rounds = feed.rounds.get(name)
         if rounds is None:
-            rounds = feed.rounds[name] = _Rounds(serve)
+            rounds = feed.rounds[name] = Rounds(serve)
         return await rounds.ask(request)
 
     async def _read(self, feed):
@@ -135,51 +136,6 @@ class Relay:
                 viewer.take(events)
             except Exception:  # noqa: BLE001 - one viewer's fault must not cost the others their events
                 log.exception("Handing job %s's events to a viewer failed", feed.job_id)
-
-
-class _Rounds:
-    """One read at a time for everyone who asks: those who ask while a read is
-    under way wait for the next one, which serves them all together. None joins
-    a read begun before it asked: that read could miss what it needs (lines
-    stored after the read began and published before the viewer joined its
-    feed), where the next one, begun after, sees all of it."""
-
-    def __init__(self, serve):
-        self.serve = serve
-        self.asked = []
-        self.running = None
-
-    async def ask(self, request):
-        answer = asyncio.get_running_loop().create_future()
-        self.asked.append((request, answer))
-        if self.running is None:
-            self.running = asyncio.ensure_future(self._run())
-        return await answer  # a viewer that goes cancels only its own answer
-
-    async def _run(self):
-        batch = []
-        try:
-            while self.asked:
-                batch, self.asked = [(request, answer) for request, answer in self.asked if not answer.done()], []
-                if not batch:
-                    continue
-                try:
-                    results = await self.serve([request for request, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - each asker gets the failure, as its own read would fail
-                    results = [exc] * len(batch)
-                for (_, answer), result in zip(batch, results):
-                    if answer.done():
-                        continue
-                    if isinstance(result, Exception):
-                        answer.set_exception(result)
-                    else:
-                        answer.set_result(result)
-                batch = []
-        finally:
-            self.running = None
-            for _, answer in batch + self.asked:
-                answer.cancel()  # cancelled itself (its loop closing): the askers are not left waiting
-            self.asked = []
 
 
 _relays = {}

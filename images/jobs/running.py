@@ -23,7 +23,7 @@ from images.hooks import outbound
 from images.jobs import access, control
 from images.jobs.log import JobLog
 from images.jobs.publish import publish_state
-from images.lifecycle import runs
+from images.lifecycle import retention_apply, runs
 from images.models import Job, Registry
 from images.monitoring import metrics
 from images.refs import parse_reference, split_repo_tag
@@ -280,7 +280,7 @@ def _index(job, stream, output):
 
 
 _RUNNERS = {Job.Kind.BUILD: _build, Job.Kind.PULL: _pull, Job.Kind.PUSH: _push, Job.Kind.IMPORT: _import,
-            Job.Kind.INDEX: _index, Job.Kind.RUN: runs.run_container}
+            Job.Kind.INDEX: _index, Job.Kind.RUN: runs.run_container, Job.Kind.RETENTION: retention_apply.run_apply}
 
 
 class Watchdog:

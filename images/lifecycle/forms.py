@@ -84,3 +84,44 @@ class CommitForm(forms.Form):
     changes = forms.CharField(required=False, max_length=20000, label="Configuration changes",
                               widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
                               help_text="Dockerfile lines, one each: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER.")
+
+
+class RetentionRuleForm(forms.Form):
+    """A retention rule: the repositories it governs and what it keeps of each."""
+
+    repository_pattern = forms.CharField(
+        max_length=255, label="Repositories (regular expression)",
+        help_text="Matched against the whole repository name, without the tag: team/app-.* or 127.0.0.1:5000/web")
+    keep_last = forms.IntegerField(required=False, min_value=0, max_value=100_000, label="Keep the newest N tags")
+    keep_days = forms.IntegerField(required=False, min_value=0, max_value=100_000,
+                                   label="Keep tags made or moved in the last D days")
+    keep_pattern = forms.CharField(required=False, max_length=255, label="Keep tags matching (regular expression)",
+                                   help_text="Matched against the whole tag: v\\d+\\.\\d+\\.\\d+ or release-.*")
+
+    def clean_repository_pattern(self):
+        from images.lifecycle import retention
+
+        return self._pattern("repository_pattern", "repository pattern", retention)
+
+    def clean_keep_pattern(self):
+        from images.lifecycle import retention
+
+        if not (self.cleaned_data.get("keep_pattern") or "").strip():
+            return ""
+        return self._pattern("keep_pattern", "tag pattern", retention)
+
+    def _pattern(self, name, what, retention):
+        text = self.cleaned_data[name].strip()
+        try:
+            retention.checked_pattern(text, what)
+        except retention.ActionRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+        return text
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and data.get("keep_last") is None and data.get("keep_days") is None \
+                and not data.get("keep_pattern"):
+            raise forms.ValidationError("Say what the rule keeps: the newest N tags, tags from the last D days, or "
+                                        "tags matching a pattern (keep the newest 0 to let every tag go).")
+        return data

@@ -171,13 +171,17 @@ def take_sample(engine_name):
 def sample_every_engine():
     """Celery beat's sampling: one sample per engine that answers, then the
     purge of those older than DOCKYARD_DISK_SAMPLE_DAYS. Returns the samples."""
+    from images.monitoring import repositories  # it reads the models too; kept apart, one purpose a file
+
     taken = []
     for name in engines.names():
         try:
             taken.append(take_sample(name))
+            repositories.take_samples(get_engine(name), at=taken[-1].at)
         except EngineError:
             continue  # an engine that is down leaves a gap in its plot, not a zero
     purge_old()
+    repositories.purge_before(sample_cutoff())
     return taken
 
 

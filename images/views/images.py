@@ -15,7 +15,7 @@ from images.catalog import detail, lineage, listing
 from images.files import explorer
 from images.catalog.forms import ImageListForm
 from images.jobs import control
-from images.lifecycle import tags
+from images.lifecycle import pins, tags
 from images.views.pages import page_of, websocket_url
 
 
@@ -66,6 +66,7 @@ def image_detail(request, reference):
         "image_hex": image.hex_id,
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
         "moves": tags.tag_moves(request.engine, image.summary.tags),
+        "pinned": pins.is_pinned(request.engine_name, image.summary.id),
         "base_updates": checks.updates_of(request.engine_name, image.summary.id),
         "built_on": dependents.built_on(request.engine_name, image.summary.id, recipes),
         "dependents": found,

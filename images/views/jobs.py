@@ -16,6 +16,7 @@ from images.builds.forms import BuildForm, PullForm
 from images.files import diff
 from images.jobs import access, control, queries
 from images.jobs.access import job_for
+from images.jobs.log import clipped_event
 from images.lifecycle import runs
 from images.lifecycle.forms import CommitForm
 from images.models import Job
@@ -40,6 +41,7 @@ def job_detail(request, pk):
     if job.engine != request.engine_name:
         return redirect(job)  # its page is among its engine's, with their links
     terminal = _terminal_context(request, job)
+    graph = _graph_context(job)
     response = render(request, "jobs/job_detail.html", {
         "job": job,
         # Queued on an engine no live worker serves: it would wait silently.
@@ -51,7 +53,9 @@ def job_detail(request, pk):
         "retention_days": settings.DOCKYARD_JOB_RETENTION_DAYS,
         "ws_url": websocket_url(request, f"/ws/jobs/{job.pk}/"),
         "previous_build": diff.previous_build(job),
-        **_graph_context(job),
+        **graph,
+        # A BuildKit build's page gets every line over its websocket, for its graph.
+        **({} if graph["buildkit"] else _first_lines(job)),
         **_run_context(request.user, job),
         **terminal,
     })
@@ -59,6 +63,18 @@ def job_detail(request, pk):
         response.headers["Content-Security-Policy"] = security.with_identity_provider(security.TERMINAL_POLICY,
                                                                                settings.DOCKYARD_OIDC_ISSUER)
     return response
+
+
+# Lines sent with the page: those in view on opening, without a request of their own.
+FIRST_LINES = 100
+
+
+def _first_lines(job):
+    """The first stored lines, for static/js/job.js's log, and where the middle
+    of a long log was dropped: the socket says so only to a page that reads
+    past it, and this page reads the stored lines by range."""
+    return {"first_lines": queries.lines_after(job, 0, FIRST_LINES) if job.line_count > 0 else [],
+            "clip": clipped_event(job) if job.clipped_before else None}
 
 
 def _run_context(user, job):

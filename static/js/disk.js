@@ -33,7 +33,8 @@
       series: [
         {},
         { label: "Size", stroke: "#1f5fa8", width: 2, value: (u, v) => humanSize(v) },
-        { label: "Reclaimable", stroke: "#b35c00", width: 2, dash: [6, 4], value: (u, v) => humanSize(v) },
+        { label: chart.dataset.secondLabel || "Reclaimable", stroke: "#b35c00", width: 2, dash: [6, 4],
+          value: (u, v) => humanSize(v) },
       ],
     };
     const plot = new uPlot(options, data, chart);

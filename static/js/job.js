@@ -27,8 +27,6 @@
   const digestEl = byId("job-digest");
 
   const FINAL_STATES = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
-  const CHUNK_LINES = 1000; // one content-visibility block (see job.css)
-  const FRAME_BUDGET_MS = 12; // DOM work and layout; the rest of 16 ms is for paint and input
 
   const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
@@ -173,119 +171,440 @@
     return row;
   }
 
-  // ---- log ----------------------------------------------------------------
+  // ---- the log: a virtualised window on the stored lines ------------------
+  //
+  // Only the rows in view, and a few either side, are in the DOM; the vendored
+  // @tanstack/virtual-core (virtualizer.js) says which and where. Lines come
+  // over the socket as they arrive, and from the server by range
+  // (GET /api/jobs/<id>/log?after=) when the reader scrolls to lines this page
+  // does not hold: a finished job's million lines are never all fetched.
+  //
+  // Rows are numbered by line (seq). Some lines are hidden: those of a folded
+  // section, and those a clipped log dropped (one row says so in their place).
 
-  let lastSeq = parseInt(root.dataset.lastSeq, 10) || 0; // highest seq accepted, shown or about to be
-  let shownSeq = lastSeq;
-  let lineCount = 0;
-  let clipMarkedAt = -1; // lastSeq when the last clipped marker was queued
-  const pending = []; // [seq, text, ms] lines and {clip} markers waiting for a frame
-  let pendingHead = 0;
-  let frameRequested = false;
-  let chunk = null;
-  let chunkRows = 0;
-  const filledChunks = [];
-  let frameLines = 250; // adapted by flush()
+  const BLOCK = 1000; // lines fetched, kept and forgotten together
+  const KEEP_LINES = 200000; // held in memory; past it, blocks far from the view are forgotten
+  const OVERSCAN = 20;
+  const logUrl = root.dataset.logUrl;
+
+  let lastSeq = parseInt(root.dataset.lastSeq, 10) || 0; // highest seq accepted: stored, or come over the socket
+  let liveSeq = 0; // highest seq come over the socket (seen live)
+  let acceptedLines = lastSeq; // lines known to exist, clipped ones not counted
+  const lineData = new Map(); // seq -> [text, ms, SGR state at its start or null]
+  const loadedBlocks = new Set();
+  const loadingBlocks = new Set();
+  let liveState = null; // the SGR state after the last line come live: it outlives a line, as in a terminal
 
   const lineListeners = [];
 
+  // The first stored lines come with the page (those in view on opening).
+  function takeFirstLines() {
+    const data = byId("job-first-lines");
+    if (!data) return;
+    let state = null;
+    for (const [seq, text, ms] of JSON.parse(data.textContent)) {
+      lineData.set(seq, [text, ms, state]);
+      state = stateAfter(state, text);
+      if (seq === 1) firstMs = ms;
+    }
+  }
+
+  // The SGR state after `text`, from `state` (null: plain).
+  function stateAfter(state, text) {
+    if (text.indexOf("\x1b") < 0) return state;
+    const carried = { style: state ? state.style : PLAIN, styleClass: state ? state.styleClass : "" };
+    const saved = { ...style };
+    const savedClass = styleClass;
+    Object.assign(style, carried.style);
+    styleClass = carried.styleClass;
+    writeStyled(null, text);
+    const after = styleClass ? { style: { ...style }, styleClass } : null;
+    Object.assign(style, saved);
+    styleClass = savedClass;
+    return after;
+  }
+
   function queueLines(lines) {
+    let added = 0;
     for (const [seq, text, ms] of lines) {
-      if (!(seq > lastSeq)) continue; // replayed after a reconnect
-      lastSeq = seq;
+      if (!(seq > liveSeq) || !(seq > 0)) continue; // replayed after a reconnect
       const line = String(text);
-      pending.push([seq, line, Number(ms) || 0]);
+      liveSeq = seq;
+      if (seq > lastSeq) {
+        acceptedLines += 1;
+        added += 1;
+        lastSeq = seq;
+      }
+      lineData.set(seq, [line, Number(ms) || 0, liveState]);
+      liveState = stateAfter(liveState, line);
+      if (seq % BLOCK === 0) loadedBlocks.add(seq / BLOCK - 1);
       if (!firstMs) firstMs = Number(ms) || 0;
+      findMarker(seq, line, Number(ms) || 0);
       for (const listener of lineListeners) listener(seq, line);
     }
-    scheduleFlush();
+    unseenPending += added;
+    // A folded section still open takes in the lines that come.
+    if (added && [...folded].some((start) => sectionAt.has(start) && sectionAt.get(start).end === null)) rebuildHidden();
+    scheduleRender();
   }
+
+  // ---- clipped logs ----
+  // The middle of a long log is dropped as its tail rolls on: a gap that
+  // starts after line `after` and grows. clip.after -> {first, last, count, bytes}.
+  const clips = new Map();
 
   function queueClip(clip) {
     // Lines seen live were never missed, however the stored log was clipped later.
-    if (lastSeq >= clip.before - 1 || clipMarkedAt === lastSeq) return;
-    clipMarkedAt = lastSeq;
-    pending.push({ clip, seenUpTo: lastSeq });
-    scheduleFlush();
+    const first = Math.max(clip.after, liveSeq) + 1;
+    const last = clip.before - 1;
+    if (!(first <= last)) return;
+    const partial = liveSeq > clip.after;
+    const known = clips.get(clip.after);
+    if (known && known.first === first && known.last === last) return;
+    clips.set(clip.after, {
+      first, last, partial, bytes: clip.dropped_bytes,
+      count: partial ? last - first + 1 : clip.dropped_lines ?? last - first + 1,
+    });
+    // What the missing lines did to colours is unknown; start over plain.
+    liveState = null;
+    if (last > lastSeq) {
+      acceptedLines += last - lastSeq;
+      lastSeq = last;
+    }
+    acceptedLines -= (last - first + 1) - (known ? known.last - known.first + 1 : 0);
+    for (let seq = first; seq <= last; seq++) lineData.delete(seq);
+    rebuildHidden();
   }
 
-  function clipRow({ clip, seenUpTo }) {
-    // What the missing lines did to colours is unknown; start over plain.
-    Object.assign(style, PLAIN);
-    styleClass = "";
-    // A reconnect can land inside the gap; then only part of it was missed.
-    const partial = seenUpTo > clip.after;
-    const count = partial ? clip.before - 1 - seenUpTo : clip.dropped_lines ?? clip.before - clip.after - 1;
-    const size = partial ? "" : ` (${formatBytes(clip.dropped_bytes, 1)})`;
+  function clipRow(clip) {
+    const size = clip.partial ? "" : ` (${formatBytes(clip.bytes, 1)})`;
     const row = el("div", "line log-clipped");
     const link = el("a", "", "download the log");
     link.href = downloadEl ? downloadEl.href : "";
-    row.append(`… ${Number(count).toLocaleString("en")} lines${size} clipped here; `, link, " for what was kept …");
+    row.append(`… ${Number(clip.count).toLocaleString("en")} lines${size} clipped here; `, link, " for what was kept …");
     return row;
   }
 
-  function scheduleFlush() {
-    if (frameRequested || pendingHead >= pending.length) return;
-    frameRequested = true;
-    requestAnimationFrame(flush);
+  function clipAt(seq) {
+    if (!clips.size) return null;
+    for (const clip of clips.values()) if (clip.first === seq) return clip;
+    return null;
   }
 
-  // Renders what fits in a frame, so a long backlog (the replay of a big log, a
-  // tab back from the background) never blocks the page. What fits is learnt
-  // from the frames before, layout included: layout costs more than the DOM work.
-  function flush() {
-    frameRequested = false;
-    const start = performance.now();
-    const stop = Math.min(pending.length, pendingHead + frameLines);
-    const rendered = stop - pendingHead;
-    const countBefore = lineCount;
-    // A chunk turns lazy (see job.css) only after a frame laid it out full, so
-    // that the size it is remembered at is its real one.
-    for (const done of filledChunks.splice(0)) done.classList.add("full");
-    while (pendingHead < stop) {
-      if (!chunk || chunkRows >= CHUNK_LINES) {
-        if (chunk) filledChunks.push(chunk);
-        chunk = logEl.appendChild(el("div", "log-chunk"));
-        chunkRows = 0;
-      }
-      const end = Math.min(stop, pendingHead + CHUNK_LINES - chunkRows);
-      const fragment = document.createDocumentFragment();
-      chunkRows += end - pendingHead;
-      for (; pendingHead < end; pendingHead++) {
-        const item = pending[pendingHead];
-        if (item.clip) {
-          fragment.appendChild(clipRow(item));
-          continue;
+  // ---- sections: ::group::, classic steps and BuildKit vertices fold ----
+  //
+  // A section starts at a marker line and ends at its end marker (a group's
+  // ::endgroup::, a vertex's DONE/CACHED/ERROR) or before the next step. The
+  // markers of the stored log are found by the server's search (one pattern,
+  // over the whole log); those of new lines here, as they come.
+  const MARKERS = "^(?:::group::|::endgroup::|Step \\d+/\\d+ : |#\\d+ (?:\\[|DONE|CACHED|ERROR))";
+  const MARKER = new RegExp(MARKERS);
+  const markers = new Map(); // seq -> {kind, name, id, ms}
+  let sections = []; // {start, end, name, depth, kind, failed, ms, endMs}
+  const sectionAt = new Map(); // start seq -> section
+  const folded = new Set(); // start seqs of folded sections
+  let sectionsDue = false;
+
+  function findMarker(seq, text, ms) {
+    const plain = CONTROL.test(text) ? text.replace(ESCAPE, "") : text;
+    if (!MARKER.test(plain)) return;
+    let match;
+    if (plain.startsWith("::group::")) markers.set(seq, { kind: "group", name: plain.slice(9) || "group", ms });
+    else if (plain.startsWith("::endgroup::")) markers.set(seq, { kind: "endgroup", ms });
+    else if ((match = /^Step (\d+)\/\d+ : (.*)/.exec(plain))) markers.set(seq, { kind: "step", id: Number(match[1]), name: plain, ms });
+    else if ((match = /^#(\d+) \[/.exec(plain))) markers.set(seq, { kind: "vertex", id: match[1], name: plain.slice(match[1].length + 2), ms });
+    else if ((match = /^#(\d+) (DONE|CACHED|ERROR)/.exec(plain))) markers.set(seq, { kind: "vertex-end", id: match[1], failed: match[2] === "ERROR", ms });
+    sectionsDue = true;
+  }
+
+  function buildSections() {
+    sectionsDue = false;
+    const list = [...markers.entries()].sort((a, b) => a[0] - b[0]);
+    const groups = [];
+    const vertices = new Map();
+    let step = null;
+    sections = [];
+    for (const [seq, marker] of list) {
+      const section = { start: seq, end: null, name: marker.name, depth: groups.length, kind: marker.kind,
+        id: marker.id, failed: false, ms: marker.ms, endMs: null };
+      if (marker.kind === "group") {
+        sections.push(section);
+        groups.push(section);
+      } else if (marker.kind === "endgroup") {
+        const open = groups.pop();
+        if (open) [open.end, open.endMs] = [seq, marker.ms];
+      } else if (marker.kind === "step") {
+        if (step) [step.end, step.endMs] = [seq - 1, marker.ms];
+        step = section;
+        sections.push(section);
+      } else if (marker.kind === "vertex") {
+        if (!vertices.has(marker.id)) {
+          vertices.set(marker.id, section);
+          sections.push(section);
         }
-        fragment.appendChild(logRow(item));
-        shownSeq = item[0];
-        lineCount++;
+      } else {
+        const open = vertices.get(marker.id);
+        if (open && open.end === null) [open.end, open.endMs, open.failed] = [seq, marker.ms, marker.failed];
       }
-      chunk.appendChild(fragment);
     }
-    if (pendingHead >= pending.length) pending.length = pendingHead = 0;
-    logEl.dataset.lines = lineCount;
-    root.dataset.lastSeq = shownSeq;
-    // Layout is due before the next paint anyway; forcing it here puts it in the measure.
-    if (followEl.checked) scrollToBottom();
-    else {
-      void logEl.scrollHeight;
-      countUnseen(lineCount - countBefore);
+    for (const failed of steps.filter((known) => known.status === "failed")) {
+      const section = sections.find((s) => s.kind === "step" && s.id === failed.number);
+      if (section) section.failed = true;
     }
-    reveal();
-    // A few lines say little: their cost is mostly the frame's fixed part.
-    if (rendered >= 100) {
-      const fits = (FRAME_BUDGET_MS * rendered) / Math.max(performance.now() - start, 1);
-      frameLines = Math.round(clamp((frameLines + fits) / 2, 250, 5000));
+    sectionAt.clear();
+    for (const section of sections) if (section.start) sectionAt.set(section.start, section);
+    for (const seq of folded) if (!sectionAt.has(seq)) folded.delete(seq);
+    rebuildHidden();
+  }
+
+  // The last line of a section, as far as the log has come.
+  const sectionEnd = (section) => section.end ?? lastSeq;
+
+  function fold(section, on) {
+    if (on) folded.add(section.start);
+    else folded.delete(section.start);
+    rebuildHidden();
+  }
+
+  // Unfolds the sections that hide `seq`, so that it can be shown.
+  function unfoldAround(seq) {
+    let changed = false;
+    for (const start of folded) {
+      const section = sectionAt.get(start);
+      if (section && start < seq && seq <= sectionEnd(section)) {
+        folded.delete(start);
+        changed = true;
+      }
     }
-    scheduleFlush();
+    if (changed) rebuildHidden();
+  }
+
+  // ---- hidden lines and the row <-> line mapping ----
+  let hidden = []; // sorted, disjoint [first, last] ranges of hidden lines
+  let hiddenFirsts = [];
+  let hiddenVisibleStart = []; // rows shown before each range
+  let hiddenBefore = [0]; // hidden lines before each range (one more entry: all of them)
+  let layoutDue = true; // the rows in the DOM no longer match the mapping
+
+  function rebuildHidden() {
+    const ranges = [];
+    for (const start of folded) {
+      const section = sectionAt.get(start);
+      if (section && sectionEnd(section) > start) ranges.push([start + 1, sectionEnd(section)]);
+    }
+    for (const clip of clips.values()) if (clip.last > clip.first) ranges.push([clip.first + 1, clip.last]);
+    ranges.sort((a, b) => a[0] - b[0]);
+    hidden = [];
+    for (const [first, last] of ranges) {
+      const top = hidden[hidden.length - 1];
+      if (top && first <= top[1] + 1) top[1] = Math.max(top[1], last);
+      else hidden.push([first, last]);
+    }
+    hiddenFirsts = hidden.map((range) => range[0]);
+    hiddenVisibleStart = [];
+    hiddenBefore = [0];
+    for (const [first, last] of hidden) {
+      hiddenVisibleStart.push(first - 1 - hiddenBefore[hiddenBefore.length - 1]);
+      hiddenBefore.push(hiddenBefore[hiddenBefore.length - 1] + last - first + 1);
+    }
+    layoutDue = true;
+    scheduleRender();
+  }
+
+  // How many of `sorted` are below `value` (lower: <, else <=).
+  function countBelow(sorted, value, orEqual) {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (orEqual ? sorted[mid] <= value : sorted[mid] < value) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  // Hidden ranges end by the last line (an open section's at the end, as far as it came).
+  const rowCount = () => Math.max(lastSeq - hiddenBefore[hidden.length], 0);
+
+  function seqOfRow(index) {
+    const position = index + 1;
+    return position + hiddenBefore[countBelow(hiddenVisibleStart, position, false)];
+  }
+
+  function rowOfSeq(seq) {
+    for (;;) {
+      const k = countBelow(hiddenFirsts, seq, true);
+      if (k && hidden[k - 1][1] >= seq) seq = hidden[k - 1][0] - 1;
+      else return seq - 1 - hiddenBefore[k];
+    }
+  }
+
+  // ---- the virtualiser ----
+  const sizer = el("div", "log-sizer");
+  const windowEl = el("div", "log-window");
+  sizer.append(windowEl);
+  logEl.append(sizer);
+  const rowHeight = (() => {
+    const probe = el("div", "log-row");
+    probe.append(el("span", "ln"), el("div", "line", "0"));
+    windowEl.append(probe);
+    const height = probe.getBoundingClientRect().height || 18;
+    probe.remove();
+    return height;
+  })();
+
+  const virtual = window.Dockyard.virtual;
+  const virtualOptions = {
+    count: 0,
+    getScrollElement: () => logEl,
+    estimateSize: () => rowHeight,
+    getItemKey: (index) => (hidden.length ? seqOfRow(index) : index + 1),
+    overscan: OVERSCAN,
+    scrollToFn: virtual.elementScroll,
+    observeElementRect: virtual.observeElementRect,
+    observeElementOffset: virtual.observeElementOffset,
+    measureElement: virtual.measureElement,
+    onChange: () => scheduleRender(),
+  };
+  const virtualizer = new virtual.Virtualizer(virtualOptions);
+  virtualizer._didMount();
+  virtualizer._willUpdate();
+
+  const rendered = new Map(); // seq -> row element in the DOM
+  let renderRequested = false;
+  let unseenPending = 0;
+
+  function scheduleRender() {
+    if (renderRequested) return;
+    renderRequested = true;
+    requestAnimationFrame(render);
+  }
+
+  function render() {
+    renderRequested = false;
+    if (sectionsDue) buildSections();
+    const count = rowCount();
+    if (virtualOptions.count !== count) {
+      virtualOptions.count = count;
+      virtualizer.setOptions({ ...virtualizer.options, count });
+      virtualizer._willUpdate();
+    }
+    if (layoutDue) {
+      layoutDue = false;
+      for (const row of rendered.values()) row.remove();
+      rendered.clear();
+      virtualizer.measure();
+    }
+    sizer.style.height = `${virtualizer.getTotalSize()}px`;
+    const following = followEl.checked;
+    if (following && count) {
+      logEl.scrollTop = logEl.scrollHeight;
+      lastTop = logEl.scrollTop;
+    }
+    drawRows(virtualizer.getVirtualItems());
+    logEl.dataset.lines = acceptedLines;
+    root.dataset.lastSeq = lastSeq;
+    if (unseenPending) {
+      if (!following) countUnseen(unseenPending);
+      unseenPending = 0;
+    }
+    if (revealSeq && revealSeq <= lastSeq) reveal();
+    evict();
+  }
+
+  function drawRows(items) {
+    const wanted = items.map((item) => [seqOfRow(item.index), item]);
+    const keep = new Set(wanted.map(([seq]) => seq));
+    for (const [seq, row] of rendered) {
+      if (!keep.has(seq) || (row.classList.contains("pending") && lineData.has(seq))) {
+        row.remove();
+        rendered.delete(seq);
+      }
+    }
+    windowEl.style.transform = `translateY(${items.length ? items[0].start : 0}px)`;
+    // Rows kept stay where they are (a text selection in them survives); new
+    // ones go in around them, in line order: both lists are in that order.
+    const made = [];
+    const missing = new Set();
+    let cursor = windowEl.firstChild;
+    for (const [seq, item] of wanted) {
+      const kept = rendered.get(seq);
+      if (kept) {
+        if (kept.dataset.index !== String(item.index)) kept.dataset.index = item.index;
+        cursor = kept.nextSibling;
+        continue;
+      }
+      const row = logRow(seq);
+      row.dataset.index = item.index;
+      rendered.set(seq, row);
+      windowEl.insertBefore(row, cursor);
+      made.push(row);
+    }
+    for (const [seq] of wanted) {
+      if (!lineData.has(seq) && seq <= lastSeq && !clipAt(seq)) missing.add(Math.floor((seq - 1) / BLOCK));
+    }
+    for (const row of made) virtualizer.measureElement(row);
+    if (missing.size) wantBlocks(missing);
+  }
+
+  // Blocks are asked for once the view has stayed on them a moment: a fast
+  // scroll through a million lines passes over hundreds it need not fetch.
+  const FETCH_DELAY_MS = 60;
+  let wantedBlocks = new Set();
+  let wantTimer = 0;
+
+  function wantBlocks(blocks) {
+    wantedBlocks = blocks;
+    clearTimeout(wantTimer);
+    wantTimer = setTimeout(() => {
+      for (const block of wantedBlocks) fetchBlock(block);
+    }, loadedBlocks.size || loadingBlocks.size ? FETCH_DELAY_MS : 0);
+  }
+
+  // ---- fetching lines by range ----
+  async function fetchBlock(block) {
+    if (loadedBlocks.has(block) || loadingBlocks.has(block) || !logUrl) return;
+    loadingBlocks.add(block);
+    try {
+      const response = await fetch(`${logUrl}?after=${block * BLOCK}&limit=${BLOCK}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`log ${response.status}`);
+      const body = await response.json();
+      // Colours carry on within what came; before it, they are taken as plain.
+      let state = null;
+      for (const [seq, text, ms] of body.lines) {
+        if (!lineData.has(seq)) lineData.set(seq, [text, ms, state]);
+        state = stateAfter(state, text);
+        if (!firstMs && seq === 1) firstMs = ms;
+      }
+      const reached = body.more ? body.next_after : Math.max(body.next_after, lastSeq);
+      for (let b = block; (b + 1) * BLOCK <= reached || (!body.more && b * BLOCK < reached); b++) loadedBlocks.add(b);
+      loadedBlocks.add(block);
+    } catch (error) {
+      setTimeout(() => scheduleRender(), 2000); // tried again then
+    } finally {
+      loadingBlocks.delete(block);
+    }
+    scheduleRender();
+  }
+
+  // Forgets blocks far from the view once too many lines are held.
+  function evict() {
+    if (lineData.size <= KEEP_LINES) return;
+    const here = Math.floor((seqOfRow(Math.max(virtualizer.range ? virtualizer.range.startIndex : 0, 0)) - 1) / BLOCK);
+    const liveBlock = Math.floor((lastSeq - 1) / BLOCK);
+    for (const block of [...loadedBlocks].sort((a, b) => Math.abs(b - here) - Math.abs(a - here))) {
+      if (lineData.size <= KEEP_LINES * 0.8) break;
+      if (Math.abs(block - here) < 10 || block >= liveBlock) continue;
+      loadedBlocks.delete(block);
+      for (let seq = block * BLOCK + 1; seq <= (block + 1) * BLOCK; seq++) lineData.delete(seq);
+    }
   }
 
   // ---- rows: line links and times ----------------------------------------
 
   // A row: the stored line number as a link (#L120) and the line. Numbers and
   // times are drawn by CSS from attributes (job.css), so copying takes neither.
-  function logRow([seq, text, ms]) {
+  function logRow(seq) {
     const row = el("div", "log-row");
     row.id = "L" + seq;
     const link = el("a", "ln");
@@ -293,17 +612,57 @@
     link.tabIndex = -1; // a million tab stops would trap the keyboard; search and the address reach lines
     link.dataset.n = seq;
     link.setAttribute("aria-label", "Line " + seq);
-    const line = lineRow(text);
-    line.dataset.ms = ms;
-    if (timesMode) line.dataset.time = formatTime(ms);
-    row.append(link, line);
-    if (selection && seq >= selection.first && seq <= selection.last) row.classList.add("selected");
-    if (search && search.found.has(seq)) {
-      row.classList.add("match");
-      if (search.seqs[search.index] === seq) row.classList.add("current");
+    const clip = clipAt(seq);
+    const entry = lineData.get(seq);
+    let line;
+    if (clip) line = clipRow(clip);
+    else if (!entry) {
+      line = el("div", "line");
+      row.classList.add("pending");
+    } else {
+      line = lineRowIn(entry[2] ? { ...entry[2] } : {}, entry[0]);
+      line.dataset.ms = entry[1];
+      if (timesMode) line.dataset.time = formatTime(entry[1]);
     }
+    const section = sectionAt.get(seq);
+    if (section && !clip) {
+      row.classList.add("section-start");
+      if (section.failed) row.classList.add("section-failed");
+      const open = !folded.has(seq);
+      const toggle = el("button", "fold");
+      toggle.type = "button";
+      toggle.dataset.start = seq;
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.setAttribute("aria-label", `${open ? "Fold" : "Unfold"} section at line ${seq}`);
+      const took = section.endMs != null ? formatDuration((section.endMs - section.ms) / 1000) : "";
+      if (took) line.dataset.took = took;
+      row.append(link, toggle, line);
+    } else row.append(link, line);
+    markRow(row, seq);
     return row;
   }
+
+  function markRow(row, seq) {
+    row.classList.toggle("selected", Boolean(selection && seq >= selection.first && seq <= selection.last));
+    row.classList.toggle("match", Boolean(search && search.found.has(seq)));
+    row.classList.toggle("current", Boolean(search && search.seqs[search.index] === seq));
+  }
+
+  function markRows() {
+    for (const [seq, row] of rendered) markRow(row, seq);
+  }
+
+  logEl.addEventListener("click", (event) => {
+    const toggle = event.target.closest("button.fold");
+    if (!toggle) return;
+    const section = sectionAt.get(Number(toggle.dataset.start));
+    if (section) fold(section, !folded.has(section.start));
+    // The row is drawn anew; keep the keyboard on its button.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      const again = logEl.querySelector(`button.fold[data-start="${section.start}"]`);
+      if (again && document.activeElement === document.body) again.focus();
+    }));
+  });
 
   let timesMode = "";
   const TIMEZONE_MS = new Date().getTimezoneOffset() * 60000;
@@ -325,7 +684,7 @@
     timesMode = timesEl.value;
     logEl.classList.toggle("with-times", Boolean(timesMode));
     for (const line of logEl.querySelectorAll(".log-row > .line")) {
-      if (timesMode) line.dataset.time = formatTime(Number(line.dataset.ms));
+      if (timesMode && line.dataset.ms) line.dataset.time = formatTime(Number(line.dataset.ms));
       else delete line.dataset.time;
     }
   });
@@ -334,8 +693,7 @@
 
   let selection = null; // {first, last}
   let anchor = 0; // where a shift-click extends from
-  let revealSeq = 0; // a line to scroll to once it is drawn (a link opened before its lines came)
-  const MARK_AT_ONCE = 20000; // rows marked by one selection; a wider range is marked as it is drawn
+  let revealSeq = 0; // a line to scroll to once it exists (a link opened before its lines came)
 
   function rangeOfHash() {
     const match = /^#L(\d+)(?:-L(\d+))?$/.exec(location.hash);
@@ -347,33 +705,32 @@
   const hashOf = (range) => range.first === range.last ? `#L${range.first}` : `#L${range.first}-L${range.last}`;
 
   function select(range, scroll) {
-    for (const row of logEl.querySelectorAll(".log-row.selected")) row.classList.remove("selected");
     selection = range;
     if (copyLinkEl) {
       copyLinkEl.hidden = !range;
       if (range) copyLinkEl.textContent = range.first === range.last
         ? `Copy link to line ${range.first}` : `Copy link to lines ${range.first}–${range.last}`;
     }
-    if (!range) return;
-    for (let seq = range.first; seq <= Math.min(range.last, range.first + MARK_AT_ONCE); seq++) {
-      const row = document.getElementById("L" + seq);
-      if (row) row.classList.add("selected");
-    }
-    if (scroll) revealLine(range.first);
+    markRows();
+    if (range && scroll) revealLine(range.first);
   }
 
   function revealLine(seq) {
     revealSeq = seq;
     setFollow(false);
-    reveal();
+    if (seq <= lastSeq) reveal();
   }
 
+  // Scrolls to line revealSeq (there now), unfolding what hides it; its row is
+  // drawn, and its lines fetched, by the render the scroll sets off.
   function reveal() {
-    const row = revealSeq && document.getElementById("L" + revealSeq);
-    if (!row) return;
+    const seq = revealSeq;
     revealSeq = 0;
-    row.scrollIntoView({ block: "center" });
+    unfoldAround(seq);
+    if (sectionsDue || layoutDue) render();
+    virtualizer.scrollToIndex(rowOfSeq(seq), { align: "center" });
     lastTop = logEl.scrollTop;
+    scheduleRender();
   }
 
   logEl.addEventListener("click", (event) => {
@@ -404,10 +761,11 @@
   const searchStatusEl = byId("job-search-status");
   const searchPrevEl = byId("job-search-prev");
   const searchNextEl = byId("job-search-next");
+  const searchUrl = searchEl ? searchEl.dataset.url : "";
 
   async function fetchMatches(query, after) {
     const params = new URLSearchParams({ q: query.q, regex: query.regex, case: query.case, after });
-    const response = await fetch(`${searchEl.dataset.url}?${params}`, { headers: { Accept: "application/json" } });
+    const response = await fetch(`${searchUrl}?${params}`, { headers: { Accept: "application/json" } });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(body.error || `The search failed (${response.status}).`);
     return body;
@@ -417,9 +775,8 @@
     for (const seq of seqs) {
       search.seqs.push(seq);
       search.found.add(seq);
-      const row = document.getElementById("L" + seq);
-      if (row) row.classList.add("match");
     }
+    markRows();
   }
 
   function showSearchStatus() {
@@ -432,9 +789,9 @@
   }
 
   async function startSearch() {
-    for (const row of logEl.querySelectorAll(".log-row.match")) row.classList.remove("match", "current");
     const q = byId("job-search-q").value;
     search = null;
+    markRows();
     if (!q) {
       searchStatusEl.textContent = "";
       searchPrevEl.disabled = searchNextEl.disabled = true;
@@ -462,13 +819,9 @@
       addMatches(body.lines.map(([seq]) => seq));
     }
     if (index < 0 || index >= search.seqs.length) return;
-    const previous = document.getElementById("L" + search.seqs[search.index]);
-    if (previous) previous.classList.remove("current");
     search.index = index;
-    const seq = search.seqs[index];
-    const row = document.getElementById("L" + seq);
-    if (row) row.classList.add("current");
-    revealLine(seq);
+    markRows();
+    revealLine(search.seqs[index]);
     showSearchStatus();
   }
 
@@ -477,7 +830,7 @@
   function liveTest({ q, regex, case: exact }) {
     if (regex) {
       try {
-        const pattern = new RegExp(q, exact ? "" : "i");
+        const pattern = new RegExp(q, exact ? "m" : "im");
         return (text) => pattern.test(text);
       } catch {
         return () => false;
@@ -511,6 +864,47 @@
     searchNextEl.addEventListener("click", () => search && goToMatch(search.index + 1));
   }
 
+  // The stored log's section markers, from the server's search: a page at a
+  // time, after the first lines are drawn.
+  async function fetchMarkers(after) {
+    try {
+      const body = await fetchMatches({ q: MARKERS, regex: true, case: true }, after);
+      for (const [seq, text, ms] of body.lines) if (!markers.has(seq)) findMarker(seq, text, ms);
+      scheduleRender();
+      if (body.more) fetchMarkers(body.next_after);
+    } catch {
+      // The log still reads without folds.
+    }
+  }
+
+  // ---- the first error -----------------------------------------------------
+  // A failed step's (or vertex's) first error line; else the log's first error line.
+  const ERROR_LINES = "\\b(?:error|fatal|failed)\\b";
+  const firstErrorEl = byId("job-first-error");
+  const firstErrorStatusEl = byId("job-first-error-status");
+
+  async function jumpToFirstError() {
+    if (sectionsDue) buildSections();
+    const failed = sections.find((section) => section.failed);
+    firstErrorStatusEl.textContent = "";
+    let body;
+    try {
+      body = await fetchMatches({ q: ERROR_LINES, regex: true, case: false }, failed ? failed.start - 1 : 0);
+    } catch (error) {
+      firstErrorStatusEl.textContent = error.message;
+      return;
+    }
+    let seq = body.lines.length ? body.lines[0][0] : 0;
+    if (failed && !(seq && seq <= sectionEnd(failed))) seq = sectionEnd(failed);
+    if (!seq) {
+      firstErrorStatusEl.textContent = "No error lines.";
+      return;
+    }
+    history.replaceState(history.state, "", hashOf({ first: seq, last: seq }));
+    select({ first: seq, last: seq }, true);
+  }
+  if (firstErrorEl) firstErrorEl.addEventListener("click", jumpToFirstError);
+
   // ---- follow -------------------------------------------------------------
 
   // Following pauses when the reader scrolls up; what comes meanwhile is
@@ -542,6 +936,7 @@
   function scrollToBottom() {
     logEl.scrollTop = logEl.scrollHeight;
     lastTop = logEl.scrollTop;
+    scheduleRender();
   }
 
   // Only a move up is the reader leaving the end: the log growing under a
@@ -562,8 +957,6 @@
     setFollow(followEl.checked);
     if (followEl.checked) scrollToBottom();
   });
-  // A link to lines opened with the page: shown when they are drawn, however late they come.
-  if (rangeOfHash()) select(rangeOfHash(), true);
 
   // ---- state, steps, progress --------------------------------------------
 
@@ -639,6 +1032,11 @@
 
   function showSteps(list) {
     steps = list;
+    // A failed step's section is marked so, and is where "First error" looks first.
+    if (markers.size) {
+      sectionsDue = true;
+      scheduleRender();
+    }
     if (!stepsEl) return;
     const fragment = document.createDocumentFragment();
     let failed = null;
@@ -713,6 +1111,15 @@
     isFinal: () => FINAL_STATES.has(root.dataset.state),
   };
   for (const plugin of window.Dockyard.jobPlugins || []) plugin(api);
+
+  takeFirstLines();
+  if (byId("job-clip")) queueClip(JSON.parse(byId("job-clip").textContent));
+  // A finished job opens at its first line; a running one follows its end.
+  if (FINAL_STATES.has(root.dataset.state) && lastSeq) setFollow(false);
+  // A link to lines opened with the page: shown when they come, however late.
+  if (rangeOfHash()) select(rangeOfHash(), true);
+  render();
+  if (lastSeq) fetchMarkers(0);
 
   window.Dockyard.follow({
     url: () => {
