@@ -40,6 +40,7 @@ from bench import buildkit, file_index, floors, graph_page, log_page, report, vi
 from bench import logstore as stored_output  # noqa: E402
 from bench import retention as retention_scenarios  # noqa: E402
 from bench import runs as run_scenarios  # noqa: E402
+from bench import terminal  # noqa: E402
 from bench.over_http import Dockyard  # noqa: E402
 from bench.report import fmt, in_turn, median, record  # noqa: E402
 
@@ -527,6 +528,7 @@ def main():
             (32, lambda: graph_page.scenario_graph_page(server, session, user)),
             (40, lambda: run_scenarios.scenario_run_start(dockyard, server, session)),
             (41, lambda: run_scenarios.scenario_run_output(dockyard, server, session, LOG_LINES)),
+            (42, lambda: terminal.scenario_terminal(server, token, user)),
             (50, lambda: retention_scenarios.scenario_dry_run(dockyard, user)),
             (51, retention_scenarios.scenario_quarantine_save),
         ]

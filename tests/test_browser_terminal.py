@@ -1,7 +1,8 @@
 """A TTY run's terminal in the job page, in Chromium on the real server, worker
 and engine: its owner types and sees the output; a viewer in a second browser
 watches the same output and cannot type (not through the page, nor with frames
-of their own); a shell of the owner's own; no serious or critical axe issue."""
+of their own); a shell of the owner's own; the run's end seen live
+(what it changed, the commit form, no shell button); no serious or critical axe issue."""
 
 import re
 
@@ -52,6 +53,8 @@ def test_the_terminal_is_drawn_with_its_styles(page, tty_run):
     page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
             else None)
     page.goto(tty_run.get_absolute_url())
+    # Keys typed before the socket is open go nowhere (seen on a loaded machine).
+    expect(page.locator("#run-terminal .terminal-status")).to_contain_text("Connected")
     type_into(page, "#run-terminal", "echo drawn")
     expect(row(page, "#run-terminal", "drawn")).to_have_count(1)
     colour = row(page, "#run-terminal", "drawn").evaluate("element => getComputedStyle(element).color")
@@ -99,6 +102,21 @@ def test_the_owner_opens_a_shell_of_their_own(page, tty_run):
     type_into(page, "#run-shell", "echo shell-$((6*7))")
     expect(row(page, "#run-shell", "shell-42")).to_have_count(1)
     expect(page.locator("#run-terminal .xterm-rows")).not_to_contain_text("shell-42")
+
+
+def test_a_run_seen_ending_shows_what_it_changed_and_no_shell_button_without_a_reload(page, tty_run):
+    page.goto(tty_run.get_absolute_url())
+    expect(page.locator("#run-terminal .terminal-status")).to_contain_text("Connected")
+    expect(page.locator("#run-shell-open")).to_be_visible()
+    expect(page.locator("#run-commit")).to_have_count(0)
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    type_into(page, "#run-terminal", "touch /made-live; exit")
+    expect(page.locator("#job-state")).to_have_text("succeeded")
+    expect(page.locator("#run-changes")).to_contain_text("/made-live")
+    expect(page.locator("#run-commit button[type=submit]")).to_have_text("Save as image")
+    expect(page.locator("#run-commit input[name=csrfmiddlewaretoken]")).to_have_count(1)
+    expect(page.locator("#run-shell-open")).to_have_count(0)
+    assert page.evaluate("window.loadedOnce") is True
 
 
 def test_the_job_page_with_its_terminal_has_no_serious_or_critical_issue(browser, server, builder, tty_run):

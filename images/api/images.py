@@ -1,7 +1,10 @@
 """Images: the list, one image, its provenance, rebuild, remove, prune, export and import."""
 
+import json
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,8 +39,8 @@ class ImageFilters(Schema):
     sort: str = Field(listing.DEFAULT_SORT, description=f"One of {', '.join(listing.SORTS)}.")
 
 
-# The list's rows are plain pydantic models: ninja's Schema reads each attribute
-# through a wrapper, which for the thousands of rows of a big host costs 4x.
+# The list's models say what its JSON is, in the OpenAPI document; image_list_json
+# writes it (ninja's validation of thousands of rows cost 6 times the listing).
 class Totals(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -138,7 +141,37 @@ def images_list(request, filters: Query[ImageFilters]):
     """
     options = ImageListForm(filters.dict()).options()
     found = listing.list_images(request.engine, options["q"], options["state"], options["sort"])
-    return {"totals": found.totals, "images": found.rows}
+    return HttpResponse(image_list_json(found), content_type="application/json; charset=utf-8")
+
+
+def image_list_json(found):
+    """The list's JSON as ImageList describes it and json.dumps writes it
+    (tests/test_api.py reads it back through ImageList), written straight from
+    the rows: ninja's validation of each row and its encoder's call per time
+    took 6 times the listing itself at 10,000 tags. The rows of one image share
+    all but their repository and tag, so what they share is written once."""
+    shared = {}  # (image id, dangling, base updated): the row's JSON before its repository, and after its tag
+    parts = []
+    for row in found.rows:
+        around = shared.get((row.image_id, row.dangling, row.base_updated))
+        if around is None:
+            around = shared[row.image_id, row.dangling, row.base_updated] = (
+                f'{{"id": {_string(row.image_id)}, "repository": ',
+                f', "created": {_string(_ENCODER.default(row.created))}, "size": {int(row.size)}, '
+                f'"containers": {int(row.containers)}, "dangling": {_boolean(row.dangling)}, '
+                f'"base_updated": {_boolean(row.base_updated)}}}')
+        parts.append(f'{around[0]}{_string(row.repository)}, "tag": {_string(row.tag)}{around[1]}')
+    totals = json.dumps({"images": found.totals.images, "tags": found.totals.tags,
+                         "dangling": found.totals.dangling, "size": found.totals.size})
+    return f'{{"totals": {totals}, "images": [{", ".join(parts)}]}}'
+
+
+_ENCODER = DjangoJSONEncoder()  # ninja's own, for its spelling of a time ("2026-12-07T14:54:18Z")
+_string = encode_basestring_ascii  # json.dumps's own, in C
+
+
+def _boolean(value):
+    return "true" if value else "false"
 
 
 class SearchQuery(Schema):

@@ -2,11 +2,12 @@
 layer history read as instructions, and the containers made from it."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from images.catalog import history, inspect
 from images.engine import ImageNotFound
-from images.refs import InvalidReference, hex_id, is_image_id, parse_reference
+from images.refs import FULL_ID_RE, InvalidReference, hex_id, is_image_id, parse_reference
 
 
 def check_reference(reference):
@@ -84,12 +85,22 @@ def image_live_parts(engine, reference):
 
 
 def image_detail(engine, reference):
+    """Three engine calls: inspect, history, the containers. Asked by its full
+    id (as its page is), an image is the same one whatever happens meanwhile,
+    so the three are asked at once: the page waits for the slowest (the
+    history of a deep image), not for their sum. Asked by a tag, which may
+    move, the history follows the inspect's id."""
     check_reference(reference)
-    data = engine.inspect_image(reference)
-    return ImageDetail(
-        summary=inspect.summarize(data),
-        layers=history.layers_from_history(engine.image_history(data["Id"]), engine.image_config(data["Id"])),
-        containers=inspect.containers_of(data["Id"], engine.list_containers()),
-        raw=json.dumps(data, indent=2, sort_keys=True),
-        inspected=data,
-    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        containers = pool.submit(engine.list_containers)
+        full_id = f"sha256:{hex_id(reference)}" if FULL_ID_RE.match(hex_id(reference)) else None
+        layers = pool.submit(engine.image_history, full_id) if full_id else None
+        data = engine.inspect_image(reference)
+        layers = layers.result() if layers else engine.image_history(data["Id"])
+        return ImageDetail(
+            summary=inspect.summarize(data),
+            layers=history.layers_from_history(layers, engine.image_config(data["Id"])),
+            containers=inspect.containers_of(data["Id"], containers.result()),
+            raw=json.dumps(data, indent=2, sort_keys=True),
+            inspected=data,
+        )

@@ -91,10 +91,16 @@ def image_rows(images, containers, dangling=None):
         tags = [t for t in image.get("RepoTags") or () if t != "<none>:<none>"]
         # Known only by a digest: dangling if no image is built on it (the engine's call).
         digest_only_dangling = dangling is not None and image_id in dangling
+        for repo_tag in tags:
+            # The engine writes each as repository:tag: split_repo_tag's reading without a call per tag
+            # (a third of the rows' time at 10,000 tags); what it writes otherwise goes to split_repo_tag.
+            repository, _, tag = repo_tag.rpartition(":")
+            if not repository or "/" in tag:
+                repository, tag = split_repo_tag(repo_tag)
+            rows.append(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ())))
         if tags:
-            rows.extend(ImageRow(image_id, repository, tag, created, size, used, False, digests.get(repository, ()))
-                        for repository, tag in map(split_repo_tag, tags))
-        elif digests:
+            continue
+        if digests:
             rows.extend(ImageRow(image_id, repository, NONE, created, size, used, digest_only_dangling, found)
                         for repository, found in digests.items())
         else:

@@ -40,6 +40,9 @@ def job_detail(request, pk):
     job = job_for(request.user, pk)
     if job.engine != request.engine_name:
         return redirect(job)  # its page is among its engine's, with their links
+    if request.GET.get("fragment") == "run-ended" and job.kind == Job.Kind.RUN:
+        # static/js/run.js asks for it when it sees the run end: what changed and the commit form, as a reload shows them.
+        return render(request, "jobs/_run_ended.html", {"job": job, **_run_context(request.user, job)})
     terminal = _terminal_context(request, job)
     graph = _graph_context(job)
     response = render(request, "jobs/job_detail.html", {

@@ -962,6 +962,7 @@
 
   function showState(message) {
     const state = String(message.state);
+    const ended = FINAL_STATES.has(state) && !FINAL_STATES.has(root.dataset.state);
     root.dataset.state = state;
     // The same text again would be read out again (the state is a live region).
     // The final duration is read out with the state; a running one ticks beside it, silently.
@@ -997,6 +998,8 @@
     // An ended job cannot be cancelled any more.
     const cancelEl = byId("job-cancel");
     if (cancelEl && FINAL_STATES.has(state)) cancelEl.hidden = true;
+    // Seen ending here, not loaded ended: what the server draws for an ended job follows (run.js, terminal.js).
+    if (ended) root.dispatchEvent(new CustomEvent("job-ended", { detail: { state } }));
   }
 
   // ---- the running job's clock -------------------------------------------

@@ -75,4 +75,9 @@
       open(shell).focus();
     });
   }
+  // An ended run has no container to open a shell in: the button goes, as a reload would draw the page.
+  const job = document.getElementById("job");
+  if (job && shellButton) {
+    job.addEventListener("job-ended", () => shellButton.closest("p").remove(), { once: true });
+  }
 })();
