@@ -255,7 +255,9 @@ def test_a_repositorys_trend_counts_its_layers_once_and_what_it_holds_alone(db, 
     assert 200_000 < series[0]["alone"][0] < 220_000
 
 
-def test_a_dangling_rule_lets_old_dangling_images_go_counted_once_with_the_rest(db, owner):
+@pytest.mark.usefixtures("worker")
+def test_a_dangling_rule_lets_old_dangling_images_go_counted_once_with_the_rest(transactional_db, owner,
+                                                                                 quarantine_dir):
     """The engine is shared: other dangling images go in the dry run too, so the
     bytes are compared between two dry runs that differ only by this test's rule."""
     from images.lifecycle import retention
@@ -294,6 +296,18 @@ def test_a_dangling_rule_lets_old_dangling_images_go_counted_once_with_the_rest(
     refused = api.post("/api/retention/rules", {"kind": "dangling", "keep_days": 1, "repository_pattern": "a/*"},
                        content_type="application/json")
     assert refused.status_code == 400 and "only its days" in refused.content.decode()
+
+    # Applied (this test's dangling image only: the others are not this test's), saved first, restored untagged.
+    job = api.post("/api/retention/apply", {"image_ids": [dangling]}, content_type="application/json")
+    from images.models import Job
+    job = wait_for_job(Job.objects.get(pk=job.json()["id"]))
+    assert job.state == "succeeded", job.error
+    assert not exists(dangling) and exists(going_tag) == going_tag
+    held = {record["image_id"]: record for record in api.get("/api/retention/quarantine").json()}
+    assert (held[dangling]["state"], held[dangling]["tags"]) == ("kept", [])
+    restored = api.post(f"/api/retention/quarantine/{held[dangling]['id']}/restore")
+    assert restored.status_code == 200, restored.content
+    assert exists(dangling) == dangling
 
 
 @pytest.mark.usefixtures("worker")
