@@ -80,12 +80,14 @@ def _probes(text):
     yield (mixed * (PROBE_LENGTH // len(mixed) + 1))[:PROBE_LENGTH - 1] + "!"
 
 
-def _fullmatch(pattern, name, what):
+def _fullmatch(pattern, name, what, shown=None):
+    """Whether `pattern` matches the whole `name`; RunawayPattern naming it as
+    `shown` (a glob's own text) when it runs out of time."""
     try:
         return pattern.fullmatch(name, timeout=MATCH_SECONDS) is not None
     except TimeoutError:
         raise RunawayPattern(
-            f"The {what} {pattern.pattern!r} takes more than {MATCH_SECONDS:g} s to match a name of "
+            f"The {what} {shown or pattern.pattern!r} takes more than {MATCH_SECONDS:g} s to match a name of "
             f"{len(name)} characters (it backtracks without end, as (x|xx)+y does): nothing was changed. "
             "Write it without nested or overlapping repeats.") from None
 
@@ -140,7 +142,7 @@ def checked_glob(text):
     except regex.error as exc:  # a set such as [z-a]
         raise ActionRefused(f"The repository pattern {text!r} has a set that is not one: {exc}.") from None
     for probe in _probes(text):
-        _fullmatch(compiled, probe, "repository pattern")
+        _fullmatch(compiled, probe, "repository pattern", repr(text))
     return compiled
 
 
@@ -256,8 +258,8 @@ def plan(engine, rules, now=None):
         for tag in usage.tags_of(image):
             repository, _ = split_repo_tag(tag)
             if repository not in rules_for:
-                rules_for[repository] = [entry for entry in compiled
-                                         if _fullmatch(entry[1], repository, "repository pattern")]
+                rules_for[repository] = [entry for entry in compiled if _fullmatch(
+                    entry[1], repository, "repository pattern", repr(entry[0].repository_pattern))]
             if rules_for[repository]:
                 governed.setdefault(repository, []).append([tag, image["Id"], image.get("Created") or 0])
     result.tags_checked = sum(len(tags) for tags in governed.values())
