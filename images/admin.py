@@ -43,7 +43,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("images.read_audit")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):  # an inline is asked with the object it is in
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -166,7 +166,7 @@ class _ManagedByHookAdmins:
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("images.manage_hooks")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):  # an inline is asked with the object it is in
         return False
 
 

@@ -9,13 +9,16 @@ import tarfile
 import pytest
 from django.urls import reverse
 
+from images.engine import get_engine
 from images.jobs import logstore
 from images.catalog.history import clean_created_by
 from images.files import explorer, indexing
 from images.files.entries import display
 from images.files.filesystem import ImageFiles
 from images.models import ImageIndex, LayerIndex
+from images.monitoring.metrics import ENGINE_CALL_SECONDS
 from tests import dockerlib, live, savedlayers
+from tests.test_file_hostile import Recorder
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -35,8 +38,12 @@ KINDS = {tarfile.REGTYPE: "file", tarfile.DIRTYPE: "directory", tarfile.SYMTYPE:
 @pytest.fixture(scope="module")
 def image(base_image):
     tag = dockerlib.unique("files") + ":1"
-    image_id = dockerlib.build(DOCKERFILE.format(base=dockerlib.BASE_IMAGE), tags=[tag])
-    return {"tag": tag, "id": image_id, "hex": image_id.split(":")[1], "layers": savedlayers.saved_layers(tag)}
+    # A label of its own: the same steps on the same base make the same image id, and a tag of another run's (or
+    # another module's) copy would then be the name the index job is called by.
+    image_id = dockerlib.build(DOCKERFILE.format(base=dockerlib.BASE_IMAGE) + f"LABEL files.fixture={tag}\n",
+                               tags=[tag])
+    return {"tag": tag, "id": image_id, "hex": image_id.split(":")[1], "layers": savedlayers.saved_layers(tag),
+            "diff_ids": get_engine().inspect_image(tag)["RootFS"]["Layers"]}
 
 
 def index_through_the_worker(client, image_hex):
@@ -72,6 +79,26 @@ def test_it_indexes_every_layer_once_and_reads_them_as_the_save_stream_says(buil
     statuses = [entry["status"] for entry in second.progress["layers"]]
     assert statuses.count("Already indexed") == 4 and statuses.count("Indexed 1 entry") == 1
     assert LayerIndex.objects.count() == 5
+
+
+def engine_calls(call):
+    """How many `call`s this process has made to the default engine (its metrics' count)."""
+    name = get_engine().name
+    return sum(sample.value for metric in ENGINE_CALL_SECONDS.collect() for sample in metric.samples
+               if sample.name.endswith("_count") and sample.labels == {"engine": name, "call": call})
+
+
+def test_an_image_on_this_hosts_engine_is_asked_of_it_once(db, image):
+    """Its config, read from the engine's own store, lists its layers: the
+    history (which also says the image is there) is the only engine call."""
+    ImageIndex.objects.filter(image_id=image["id"]).delete()
+    LayerIndex.objects.filter(diff_id__in=image["diff_ids"][-1:]).delete()  # one layer read, as bench 21 does
+    before = {call: engine_calls(call) for call in ("inspect_image", "image_history")}
+    image_id = indexing.index_image(get_engine().stream(), image["id"], Recorder())
+    assert image_id == image["id"]
+    assert ImageIndex.objects.get(image_id=image_id).diff_ids == image["diff_ids"]
+    assert {call: engine_calls(call) - count for call, count in before.items()} == {
+        "inspect_image": 0, "image_history": 1}
 
 
 def test_the_tree_and_its_marks_after_each_layer_are_what_the_layers_say(builder_client, image):

@@ -191,6 +191,24 @@ def test_hooks_are_for_admins(builder_client, recipe, db):
 
 # Out ------------------------------------------------------------------------------------
 
+def test_an_admin_opens_a_hook_and_its_receipts_in_the_admin_site(api, recipe, owner):
+    hook = make_hook(api, recipe, "github")
+    assert deliver(hook, "github", push_body("github"), hook["secret"], delivery="seen-in-admin").status_code == 201
+    client = Client()
+    client.force_login(owner)
+    page = client.get(f"/admin/images/hooksource/{hook['id']}/change/")
+    assert page.status_code == 200
+    assert "seen-in-admin" in page.content.decode() and hook["secret"] not in page.content.decode()
+
+
+def test_the_header_leads_admins_to_the_webhooks(owner, builder):
+    link = 'href="/admin/images/hooksource/">Webhooks</a>'
+    for user, shown in ((owner, True), (builder, False)):
+        client = Client()
+        client.force_login(user)
+        assert (link in client.get("/jobs/").content.decode()) is shown
+
+
 def test_a_receiver_must_be_an_allowed_host(api, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["localhost"]
     # A listed name that resolves to loopback is refused unless the address is listed too.

@@ -148,7 +148,8 @@ class BatchOut(Schema):
 
 
 class RebuildDependentsFields(Schema):
-    name: str = Field("", max_length=600, description="What to call the base in the batch's title.")
+    name: str = Field("", max_length=600, description="What to call the base in the batch's title: a name the "
+                      "builds on it recorded for it (another is replaced by the first of those).")
 
 
 @router.post("/images/{imageid:image_id}/rebuild-dependents", response={201: BatchOut, **errors(404, 409, 429)},

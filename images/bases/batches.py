@@ -29,7 +29,7 @@ def start_batch(user, engine_name, base_image_id, base_name="", only=None):
     """Queue a batch rebuilding the dependents of `base_image_id` (those whose
     image ids are in `only`, when given: the recipes that rebuild by
     themselves); its first level starts at once. Return the RebuildBatch."""
-    roles.check(user, "build", action="rebuild-dependents", target=base_name or base_image_id, engine=engine_name)
+    roles.check(user, "build", action="rebuild-dependents", target=base_image_id, engine=engine_name)
     found = dependents.dependents_of(engine_name, base_image_id)
     if only is not None:
         # What is left out is not rebuilt, so it holds nothing back.
@@ -38,6 +38,7 @@ def start_batch(user, engine_name, base_image_id, base_name="", only=None):
                  for dependent in found if dependent.recipe.image_id in only]
     if not found:
         raise NothingToRebuild("No image Dockyard built is built on this one, so there is nothing to rebuild.")
+    base_name = _base_name(found, base_image_id, base_name)
     position_of = {dependent.recipe.image_id: position for position, dependent in enumerate(found, start=1)}
     with transaction.atomic():
         batch = RebuildBatch.objects.create(engine=engine_name, base_image_id=base_image_id,
@@ -54,6 +55,15 @@ def start_batch(user, engine_name, base_image_id, base_name="", only=None):
     advance(batch.pk)
     batch.refresh_from_db()
     return batch
+
+
+def _base_name(found, base_image_id, wanted):
+    """What the batch's title and audit entry call the base: the name asked for when the builds on it
+    recorded that name for it, else the first name they recorded. The caller's words alone would let a
+    batch (and its audit entry) name an image it did not rebuild."""
+    recorded = sorted({base["reference"] for dependent in found if dependent.level == 1
+                       for base in dependent.recipe.bases if base.get("image_id") == base_image_id})
+    return wanted if wanted in recorded else (recorded[0] if recorded else "")
 
 
 def _base_from_registry(recipe, base_image_id):

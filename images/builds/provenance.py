@@ -7,21 +7,28 @@ itself and says nothing of the image id it used, so what the engine held then
 is the best record there is. A base the engine did not hold, or one a `pull`
 build may have replaced, is inspected again once the build ends: the classic
 builder keeps what it pulled in the image store; BuildKit keeps it in its own
-store, so such a base stays unresolved, and says so.
+store, so such a base stays unresolved, and says so, unless BuildKit named the
+digest it fetched: then that digest is recorded, as the image store's copy of
+the name (a stale tag, after a `pull`) is not what the build used.
 """
 
 import hashlib
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from images import engines
 from images.builds import builders, contexts, dockerfile, fetches
 from images.engine import EngineError, ImageNotFound
 from images.models import Job, Provenance
-from images.refs import InvalidReference, parse_reference
+from images.refs import InvalidReference, parse_reference, split_domain
 
 HASH_CHUNK = 1024 * 1024
 BEFORE, AFTER = "when the build started", "when the build ended"
 UNRESOLVED = "not on the engine before the build, nor in its image store after: the builder fetched it itself"
+FETCHED = "by the builder from the registry, when the build ran (it did not keep the image in the engine's image store)"
+# BuildKit names the vertex of a base it resolved at the registry "[1/2] FROM <name>@sha256:<hex>" (or "FROM ..."
+# alone, for COPY --from); a base taken from the image store has no digest there.
+_FETCHED_FROM = re.compile(r"(?:^|\] )FROM (?P<reference>\S+)@(?P<digest>sha256:[0-9a-f]{64})$")
 
 
 class BuildRecord:
@@ -30,6 +37,7 @@ class BuildRecord:
     def __init__(self, job):
         self.job = job
         self.record = None
+        self.fetched = {}  # {normalised reference: digest} of the bases BuildKit fetched from their registry
 
     def started(self, engine, arguments, text):
         """Call with the build's arguments (contexts.build_arguments) and the
@@ -47,6 +55,13 @@ class BuildRecord:
             bases=[_resolved(engine, base) for base in base_images(text, build_args)] if text is not None else [],
         )
 
+    def builder_fetched(self, vertex_names):
+        """Note the digests BuildKit says it fetched bases at (its graph's vertex names)."""
+        for name in vertex_names:
+            found = _FETCHED_FROM.search(name)
+            if found and _normalised(found["reference"]):
+                self.fetched[_normalised(found["reference"])] = found["digest"]
+
     def ended(self, engine):
         """Resolve what could not be resolved before, and store the record."""
         if self.record is None:
@@ -55,6 +70,10 @@ class BuildRecord:
         for base in self.record.bases:
             if not base["image_id"] or pulled:
                 base.update(_resolved(engine, base, when=AFTER, keep=base if base["image_id"] else None))
+                fetched = self.fetched.get(_normalised(base["reference"]))
+                if fetched and fetched != base["repo_digest"]:
+                    # The image store's image under that name is another than the builder used.
+                    base.update(image_id="", repo_digest=fetched, resolved=FETCHED)
         _note_previous(self.record.bases, self.job.retry_of)
         self.record.save()
 
@@ -118,6 +137,18 @@ def _resolved(engine, base, when=BEFORE, keep=None):
         return keep or {**base, "image_id": "", "repo_digest": "", "resolved": "the engine did not answer after the build"}
     return {**base, "image_id": data["Id"], "repo_digest": _repo_digest(base["reference"], data.get("RepoDigests")),
             "resolved": when}
+
+
+def _normalised(reference):
+    """`domain/path:tag` as BuildKit writes a reference (alpine -> docker.io/library/alpine:latest); "" for none."""
+    try:
+        name, tag, digest = parse_reference(reference)
+    except InvalidReference:
+        return ""
+    if digest:
+        return ""  # pinned: the engine's copy is the one named
+    domain, path = split_domain(name)
+    return f"{domain}/{path}:{tag or 'latest'}"
 
 
 def _repo_digest(reference, digests):

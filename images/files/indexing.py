@@ -20,6 +20,7 @@ stream: the same headers, without the files, and only the new layers'.
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 HEAD_BYTES = 64 * 1024
 _JSON_MAX = 16 * 1024 * 1024  # manifest and config; the engine's own are a few kB
 _LAYER_TAR = b"/layer.tar"
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class IndexingFailed(Exception):
@@ -99,16 +101,14 @@ def index_image(stream, reference, output, job=None):
     """Index `reference` through an `EngineStream`; return the image's id. Layers
     already indexed are not parsed again. Raises IndexingFailed."""
     engine = stream.engine
-    inspect = engine.inspect_image(reference)
-    image_id = inspect["Id"]
-    diff_ids = list((inspect.get("RootFS") or {}).get("Layers") or [])
+    image_id, diff_ids, engine_history, config = _image_layers(engine, reference)
     known = {layer.diff_id: layer for layer in
              LayerIndex.objects.filter(diff_id__in=diff_ids).defer("entries")}
     missing = [diff_id for diff_id in dict.fromkeys(diff_ids) if diff_id not in known]
     output.write(f"Indexing the files of {image_id}: {len(diff_ids)} layer{'s' if len(diff_ids) != 1 else ''}, "
                  f"{len(diff_ids) - len(missing)} already indexed.")
     if not missing:
-        layers = history.layer_history(engine.image_history(image_id), engine.image_config(image_id), len(diff_ids))
+        layers = history.layer_history(engine_history(), config or engine.image_config(image_id), len(diff_ids))
         if layers is not None:
             # Nothing to read: which step made each layer is all the save stream would add.
             index = save_image_index(image_id, diff_ids, layers, job, output)
@@ -117,7 +117,7 @@ def index_image(stream, reference, output, job=None):
     progress = _Progress(output)
     records = engine.layer_tar_records(diff_ids) if settings.DOCKYARD_INDEX_LAYER_RECORDS else None
     if records is not None:
-        layers = history.layer_history(engine.image_history(image_id), engine.image_config(image_id), len(diff_ids))
+        layers = history.layer_history(engine_history(), config or engine.image_config(image_id), len(diff_ids))
         if layers is not None:
             _read_layer_records(dict(zip(diff_ids, records)), missing, known, progress, output)
             progress.place([diff_id.encode() for diff_id in diff_ids], diff_ids)
@@ -148,6 +148,24 @@ def index_image(stream, reference, output, job=None):
     index = save_image_index(image_id, diff_ids, _config_layers(config, diff_ids), job, output)
     _write_summary(output, index.summary)
     return image_id
+
+
+def _image_layers(engine, reference):
+    """(image id, diff ids, a function giving the engine's history of the
+    image, its config or None). For an id whose config is at hand without a
+    save stream (the engine's store on this host, or read before: its bytes
+    hash to the id), one engine call, the history's, which also says the image
+    is on the engine; the config lists the layers as inspect would. Else
+    inspect, and the history when asked for."""
+    config = engine.image_config(reference, save_stream=False) if _IMAGE_ID.fullmatch(reference) else None
+    if config is not None:
+        engine_history = engine.image_history(reference)
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+        return reference, diff_ids, lambda: engine_history, config
+    inspect = engine.inspect_image(reference)
+    image_id = inspect["Id"]
+    return (image_id, list((inspect.get("RootFS") or {}).get("Layers") or []),
+            lambda: engine.image_history(image_id), None)
 
 
 def _write_summary(output, summary):

@@ -178,6 +178,7 @@ def _build_buildkit(job, stream, output, record):
                         emit(splitter.feed(message["stream"]))
             finally:
                 emit(splitter.close() + graph.finish(succeeded=bool(image_id) and not error), force=True)
+                record.builder_fetched(vertex["name"] for vertex in graph.snapshot()["vertices"])
     if error or not image_id:
         failed = graph.failed()
         error = error or "The engine ended the build without producing an image."

@@ -444,6 +444,7 @@
   const windowEl = el("div", "log-window");
   sizer.append(windowEl);
   logEl.append(sizer);
+  // Every row is this high (job.css): where a row goes is arithmetic, never a measurement.
   const rowHeight = (() => {
     const probe = el("div", "log-row");
     probe.append(el("span", "ln"), el("div", "line", "0"));
@@ -463,7 +464,6 @@
     scrollToFn: virtual.elementScroll,
     observeElementRect: virtual.observeElementRect,
     observeElementOffset: virtual.observeElementOffset,
-    measureElement: virtual.measureElement,
     onChange: () => scheduleRender(),
   };
   const virtualizer = new virtual.Virtualizer(virtualOptions);
@@ -524,7 +524,6 @@
     windowEl.style.transform = `translateY(${items.length ? items[0].start : 0}px)`;
     // Rows kept stay where they are (a text selection in them survives); new
     // ones go in around them, in line order: both lists are in that order.
-    const made = [];
     const missing = new Set();
     let cursor = windowEl.firstChild;
     for (const [seq, item] of wanted) {
@@ -538,12 +537,10 @@
       row.dataset.index = item.index;
       rendered.set(seq, row);
       windowEl.insertBefore(row, cursor);
-      made.push(row);
     }
     for (const [seq] of wanted) {
       if (!lineData.has(seq) && seq <= lastSeq && !clipAt(seq)) missing.add(Math.floor((seq - 1) / BLOCK));
     }
-    for (const row of made) virtualizer.measureElement(row);
     if (missing.size) wantBlocks(missing);
   }
 

@@ -2,7 +2,7 @@
 // classic script: module and deferred scripts run in document order, so this
 // one, placed before job.js, has run when job.js starts.
 import {
-  Virtualizer, elementScroll, measureElement, observeElementOffset, observeElementRect,
+  Virtualizer, elementScroll, observeElementOffset, observeElementRect,
 } from "../vendor/virtual-core-3.19.11/index.js";
 
 // The library's published build reads process.env.NODE_ENV (a bundler
@@ -10,4 +10,4 @@ import {
 globalThis.process ??= { env: { NODE_ENV: "production" } };
 
 window.Dockyard = window.Dockyard || {};
-window.Dockyard.virtual = { Virtualizer, elementScroll, measureElement, observeElementOffset, observeElementRect };
+window.Dockyard.virtual = { Virtualizer, elementScroll, observeElementOffset, observeElementRect };
