@@ -307,3 +307,28 @@ def test_a_base_tag_moved_on_the_engine_marks_its_dependents_without_waiting_for
     # The periodic check agrees, and does not call it a move a second time.
     tasks.check_bases()
     assert [mark.new_image_id for mark in BaseUpdate.objects.filter(image_id=app.image_id)] == [base_image]
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("worker")
+def test_a_repository_page_draws_what_its_recent_images_are_built_on(builder_client, browser, server):
+    repository = dockerlib.unique("bu-repo")
+    first = build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\n", f"{repository}:1")
+    second = build(builder_client, f"FROM {repository}:1\nENV SECOND=1\n", f"{repository}:2")
+    page = builder_client.get(reverse("repository-trends", args=[repository])).content.decode()
+    graph = page[page.index('<svg class="dependents-graph repository-graph"'):page.index("</svg>")]
+    assert graph.count("<line ") == 2
+    for image_id in (first.image_id, second.image_id):
+        assert f'href="{reverse("images-detail", args=[hex_of(image_id)])}"' in graph
+
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    tab = context.new_page()
+    tab.goto("/login/")
+    tab.fill("input[name=username]", "builder")
+    tab.fill("input[name=password]", PASSWORDS["builder"])
+    tab.click("button[type=submit]")
+    tab.goto(reverse("repository-trends", args=[repository]))
+    expect(tab.locator("svg.repository-graph rect")).to_have_count(3)
+    found = [violation for violation in axe_violations(tab) if violation["impact"] in FAILING_IMPACTS]
+    context.close()
+    assert found == [], report([(repository, violation) for violation in found])
