@@ -54,14 +54,19 @@ def test_the_api_gives_a_repositorys_build_and_size_series(built, owner):
     assert builds["layers"] == layers
     assert builds["duration"] == [round((job.finished_at - job.started_at).total_seconds(), 3) for job in jobs]
     sizes = [int(dockerlib.docker("image", "inspect", "--format", "{{.Size}}", job.image_id)) for job in jobs]
-    assert (moves["tag"], moves["image_id"], moves["size"]) == (
-        [f"{repository}:latest"] * 2, [job.image_id for job in jobs], sizes)
+    # The moves of `latest` made through the API. When the engine's event listener runs (as it does beside a real
+    # Dockyard, and in a suite run once a module has started it), the builds' own tags are moves too.
+    latest = [(image_id, size) for tag, image_id, size in zip(moves["tag"], moves["image_id"], moves["size"])
+              if tag == f"{repository}:latest"]
+    assert latest == list(zip([job.image_id for job in jobs], sizes))
+    assert set(moves["tag"]) <= {f"{repository}:latest", f"{repository}:1", f"{repository}:2"}
+    assert [size for tag, size in zip(moves["tag"], moves["size"]) if tag.endswith(":1")] in ([], [sizes[0]])
     schema = bearer(owner).get("/api/schema").json()
     assert "/api/repositories/trends" in schema["paths"]
 
 
 @pytest.mark.browser
-def test_the_repository_page_plots_its_trends_linked_to_the_jobs(built, browser, server):
+def test_the_repository_page_plots_its_trends_linked_to_the_jobs(built, owner, browser, server):
     repository, jobs = built
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
@@ -73,9 +78,10 @@ def test_the_repository_page_plots_its_trends_linked_to_the_jobs(built, browser,
         page.goto(f"/images/{jobs[1].image_id.split(':')[1]}/")
         page.locator("#repository-trend-links").get_by_role("link", name=repository).click()
         expect(page.locator("h1")).to_have_text(f"Trends of {repository}")
-        for key in ("size", "duration", "cache_share", "layers"):
+        moves = len(bearer(owner).get("/api/repositories/trends", {"repository": repository}).json()["moves"]["tag"])
+        for key, points in (("size", moves), ("duration", 2), ("cache_share", 2), ("layers", 2)):
             expect(page.locator(f'.trend-chart[data-key="{key}"] canvas')).to_have_count(1)
-            expect(page.locator(f'.trend-chart[data-key="{key}"]')).to_have_attribute("data-points", "2")
+            expect(page.locator(f'.trend-chart[data-key="{key}"]')).to_have_attribute("data-points", str(points))
         rows = page.locator("#trend-builds tbody tr")
         expect(rows).to_have_count(2)
         expect(rows.first).to_contain_text("50 %")
