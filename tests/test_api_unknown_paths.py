@@ -38,8 +38,8 @@ def test_without_a_login_it_answers_401_in_json(db):
 
 def test_a_hooks_path_that_is_none_answers_404_without_a_login(db):
     """A hook's delivery needs no login (its signature is checked): a wrong id is simply not found."""
-    for path in ("/api/hooks/git/abc", "/api/hooks/git/", "/api/hooks/git/12/x"):
-        status, body = answered(Client(), "post", path)
+    for method, path in (("post", "/api/hooks/git/abc"), ("post", "/api/hooks/git/-1"), ("get", "/api/hooks/git/x")):
+        status, body = answered(Client(), method, path)
         assert status == 404 and path in body["error"]
 
 
