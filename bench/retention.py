@@ -49,8 +49,8 @@ def scenario_dry_run(dockyard, user):
     for t in range(DRY_RUN_TAGS):
         api.tag(ids[t % len(ids)], f"{PREFIX}/ret-{t % REPOSITORIES}", f"v{t}")
     roles.assign(user, roles.ADMIN)  # rules are an admin's (prune)
-    rules = [RetentionRule.objects.create(repository_pattern=rf"{PREFIX}/ret-[0-9]+", keep_last=10, created_by=user),
-             RetentionRule.objects.create(repository_pattern=rf"{PREFIX}/ret-1[0-9]", keep_pattern=r"v1[0-9]*",
+    rules = [RetentionRule.objects.create(repository_pattern=f"{PREFIX}/ret-*", keep_last=10, created_by=user),
+             RetentionRule.objects.create(repository_pattern=f"{PREFIX}/ret-1[0-9]", keep_pattern=r"v1[0-9]*",
                                           keep_days=0, created_by=user)]
     try:
         dry_run = dockyard.api_get("/api/retention/dry-run")

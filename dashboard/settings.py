@@ -201,6 +201,8 @@ DOCKYARD_DISK_SAMPLE_DAYS = envint("DOCKYARD_DISK_SAMPLE_DAYS", 90, minimum=1)
 DOCKYARD_QUARANTINE_DIR = Path(envstr("DOCKYARD_QUARANTINE_DIR", str(DATA_DIR / "quarantine")))
 DOCKYARD_QUARANTINE_MAX = envint("DOCKYARD_QUARANTINE_MAX", 10 * 1000**3, minimum=0)
 DOCKYARD_UNDO_HOURS = envint("DOCKYARD_UNDO_HOURS", 24, minimum=1)
+# Every how many hours celery beat applies each engine's retention rules, as a job (0: only on demand).
+DOCKYARD_RETENTION_SCHEDULE_HOURS = envint("DOCKYARD_RETENTION_SCHEDULE_HOURS", 0, minimum=0)
 # The check of the bases recent builds used (images/bases/checks.py): on or off, every how many hours,
 # and the builds of how many days back whose bases it asks the registries about.
 DOCKYARD_BASE_CHECK_ENABLED = envbool("DOCKYARD_BASE_CHECK_ENABLED", True)
@@ -220,6 +222,8 @@ DOCKYARD_SCHEDULE = {
     # A rebuild batch moves on as its jobs end; this catches jobs that ended without a worker (cancelled, interrupted).
     "images.tasks.advance_rebuild_batches": DOCKYARD_SWEEP_INTERVAL,
     **({"images.tasks.check_bases": DOCKYARD_BASE_CHECK_INTERVAL * 3600} if DOCKYARD_BASE_CHECK_ENABLED else {}),
+    **({"images.tasks.apply_retention_rules": DOCKYARD_RETENTION_SCHEDULE_HOURS * 3600}
+       if DOCKYARD_RETENTION_SCHEDULE_HOURS else {}),
 }
 CELERY_BEAT_SCHEDULE = {task: {"task": task, "schedule": seconds, "options": {"expires": seconds}}
                         for task, seconds in DOCKYARD_SCHEDULE.items()}

@@ -506,15 +506,24 @@ class DiskSample(models.Model):
 
 
 class RetentionRule(models.Model):
-    """What to keep of the repositories whose names match a pattern; the tags of
-    those repositories that no rule keeps may go (images.lifecycle.retention)."""
+    """What to keep of the repositories whose names match a glob; the tags of
+    those repositories that no rule keeps may go. Or, a dangling rule: the
+    dangling images older than D days may go (images.lifecycle.retention)."""
+
+    class Kind(models.TextChoices):
+        TAGS = "tags", "Keep tags of repositories"
+        DANGLING = "dangling", "Let dangling images older than D days go"
 
     engine = models.CharField(max_length=31, default="default", db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TAGS)
     repository_pattern = models.CharField(
-        max_length=255, help_text="A regular expression the whole repository name (without the tag) matches.")
+        max_length=255, blank=True,
+        help_text="A glob the whole repository name (without the tag) matches: * any characters but /, ** any, "
+                  "? one but /, [a-z] one of a set. Empty for a dangling rule.")
     keep_last = models.PositiveIntegerField(null=True, blank=True, help_text="Keep the newest N tags.")
-    keep_days = models.PositiveIntegerField(null=True, blank=True,
-                                            help_text="Keep tags whose image was made or tag moved in the last D days.")
+    keep_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Keep tags whose image was made or tag moved in the last D days; of a "
+                                         "dangling rule, the dangling images made in the last D days (older go).")
     keep_pattern = models.CharField(max_length=255, blank=True,
                                     help_text="Keep tags whose whole name matches this regular expression.")
     enabled = models.BooleanField(default=True)
@@ -526,11 +535,17 @@ class RetentionRule(models.Model):
         ordering = ["pk"]
 
     def __str__(self):
-        return f"rule {self.pk}: {self.repository_pattern}"
+        return f"rule {self.pk}: {self.governs}"
+
+    @property
+    def governs(self):
+        return "dangling images" if self.kind == self.Kind.DANGLING else self.repository_pattern
 
     @property
     def keeps(self):
         """What it keeps, in words."""
+        if self.kind == self.Kind.DANGLING:
+            return f"those made in the last {self.keep_days} day{'s' if self.keep_days != 1 else ''} (older go)"
         parts = []
         if self.keep_last is not None:
             parts.append(f"the newest {self.keep_last} tag{'s' if self.keep_last != 1 else ''}")

@@ -1,3 +1,5 @@
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
@@ -9,8 +11,11 @@ from images.hooks import outbound
 from images.jobs import retention
 from images.jobs.control import reap_interrupted, requeue_unclaimed
 from images.jobs.running import run_job
-from images.lifecycle import quarantine, runs
+from images.lifecycle import quarantine, retention_apply, runs
+from images.lifecycle.tags import ActionRefused
 from images.monitoring import disk
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -72,6 +77,18 @@ def sample_disk_usage():
 def empty_quarantine():
     """Hourly: drop the quarantined archives older than DOCKYARD_UNDO_HOURS."""
     quarantine.expire()
+
+
+@shared_task(ignore_result=True)
+def apply_retention_rules():
+    """Every DOCKYARD_RETENTION_SCHEDULE_HOURS (when set): on each engine, a job applying its retention rules'
+    dry run of now, as the on-demand apply does (images.lifecycle.retention_apply.start_scheduled)."""
+    for name in engines.names():
+        try:
+            with engines.activated(name):
+                retention_apply.start_scheduled(get_engine(name))
+        except (EngineError, ActionRefused) as exc:
+            log.warning("Scheduled retention skipped engine %s: %s", name, exc)
 
 
 @shared_task(ignore_result=True)

@@ -2,7 +2,8 @@ from django.urls import path
 
 from images.accounts.roles import requires
 from images.api.app import urls as api_urls
-from images.views import account, audit, bases, build_cache, disk, files, images, jobs, lifecycle, registries, retention, runs, secrets, users
+from images.views import (account, audit, bases, build_cache, disk, files, images, jobs, lifecycle, registries,
+                          retention, runs, secrets, trends, users)
 
 urlpatterns = [
     # /
@@ -43,6 +44,7 @@ urlpatterns = [
     path("disk/retention/apply", retention.retention_apply_view, name="retention-apply"),
     path("disk/quarantine/<int:pk>/restore", retention.quarantine_restore, name="quarantine-restore"),
     # /images/<id or reference>/
+    path("repositories/<path:repository>/", trends.repository_trends, name="repository-trends"),
     path("images/<path:reference>/", images.image_detail, name="images-detail"),
     # /build/, /pull/
     path("build/", jobs.build_new, name="jobs-build"),

@@ -31,6 +31,7 @@ PAGE_TWINS = {
     "build-cache": [("GET", "/api/build-cache")],
     "build-cache-prune": [("POST", "/api/build-cache/prune")],
     "disk": [("GET", "/api/disk"), ("GET", "/api/disk/samples"), ("GET", "/api/disk/repositories")],
+    "repository-trends": [("GET", "/api/repositories/trends")],
     "retention": [("GET", "/api/retention/rules"), ("POST", "/api/retention/rules"),
                   ("GET", "/api/retention/dry-run"), ("GET", "/api/retention/quarantine")],
     "retention-rule-delete": [("DELETE", "/api/retention/rules/{pk}")],

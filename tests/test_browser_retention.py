@@ -46,7 +46,7 @@ def test_a_rule_its_dry_run_apply_and_restore(admin_tab):
     old = dockerlib.build(layer + "RUN dd if=/dev/zero of=/o bs=1024 count=150\n", tags=[f"{repository}:old"])
 
     page.goto("/disk/retention/")
-    page.get_by_label("Repositories (regular expression)").fill(re.escape(repository))
+    page.get_by_label("Repositories (glob)").fill(repository)
     page.get_by_label("Keep tags matching (regular expression)").fill("keep")
     page.get_by_role("button", name="Add rule").click()
     expect(page.locator(".messages")).to_contain_text("added")

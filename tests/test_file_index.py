@@ -38,7 +38,10 @@ KINDS = {tarfile.REGTYPE: "file", tarfile.DIRTYPE: "directory", tarfile.SYMTYPE:
 @pytest.fixture(scope="module")
 def image(base_image):
     tag = dockerlib.unique("files") + ":1"
-    image_id = dockerlib.build(DOCKERFILE.format(base=dockerlib.BASE_IMAGE), tags=[tag])
+    # A label of its own: the same steps on the same base make the same image id, and a tag of another run's (or
+    # another module's) copy would then be the name the index job is called by.
+    image_id = dockerlib.build(DOCKERFILE.format(base=dockerlib.BASE_IMAGE) + f"LABEL files.fixture={tag}\n",
+                               tags=[tag])
     return {"tag": tag, "id": image_id, "hex": image_id.split(":")[1], "layers": savedlayers.saved_layers(tag),
             "diff_ids": get_engine().inspect_image(tag)["RootFS"]["Layers"]}
 

@@ -13,7 +13,7 @@ from images.accounts.roles import engines_where, may
 from images.api.auth import allowed
 from images.api.errors import answer
 from images.api.schemas import errors
-from images.monitoring import disk, repositories
+from images.monitoring import build_trends, disk, repositories
 
 router = Router(tags=["disk"])
 
@@ -121,3 +121,42 @@ def disk_repositories(request, filters: Query[RepositoryFilters]):
         since = timezone.make_aware(since, dt_timezone.utc)
     chosen = [filters.repository] if filters.repository else repositories.largest(name, since)
     return [{"repository": repository, **repositories.series(name, repository, since)} for repository in chosen]
+
+
+class BuildSeries(Schema):
+    at: list[int] = Field(description="When each build of the repository ended, in seconds since 1970 (UTC), "
+                                      "oldest first (the newest 200).")
+    job: list[int] = Field(description="Each build's job id (/api/jobs/<id>).")
+    duration: list[float] = Field(description="Seconds from its start to its end.")
+    cache_share: list[float | None] = Field(description="Steps from the cache of all, 0 to 1: BuildKit vertices "
+                                                        "cached of all; classic steps the engine said \"Using "
+                                                        "cache\" for. Null when it recorded no steps.")
+    layers: list[int | None] = Field(description="Layers of the image it made; null once the image is gone.")
+
+
+class MoveSeries(Schema):
+    at: list[int] = Field(description="When a tag of the repository came to point at an image, oldest first.")
+    tag: list[str]
+    image_id: list[str]
+    size: list[int | None] = Field(description="The engine's size of that image; null once it is gone.")
+
+
+class RepositoryTrends(Schema):
+    repository: str
+    builds: BuildSeries
+    moves: MoveSeries
+
+
+class TrendFilters(Schema):
+    repository: str = Field(..., min_length=1, max_length=255,
+                            description="A repository as tags name it, without the tag.")
+
+
+@router.get("/repositories/trends", response={200: RepositoryTrends, **errors(400)}, auth=allowed("browse"))
+def repository_trends(request, filters: Query[TrendFilters]):
+    """A repository's trends.
+
+    Its image's size at each tag move, and per build of it the duration, the cache-hit share and the layer count,
+    each build with its job: the series the repository's page plots.
+    """
+    return {"repository": filters.repository, **build_trends.of_repository(request.engine, filters.repository)}

@@ -1,6 +1,7 @@
 """Retention: the rules, their dry run, applying it, the quarantine and restore, and pins."""
 
 from datetime import datetime
+from typing import Literal
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
@@ -22,9 +23,13 @@ PIN = "pin images"
 
 class Rule(Schema):
     id: int
-    repository_pattern: str = Field(description="A regular expression the whole repository name matches.")
+    kind: Literal["tags", "dangling"] = Field(description="tags: what to keep of the repositories the glob "
+                                                          "matches; dangling: dangling images older than D days go.")
+    repository_pattern: str = Field(description="A glob the whole repository name matches: * any characters but /, "
+                                                "** any, ? one but /, [a-z] one of a set. Empty for a dangling rule.")
     keep_last: int | None = Field(description="The newest N tags of each repository are kept.")
-    keep_days: int | None = Field(description="Tags whose image was made, or which moved, in the last D days are kept.")
+    keep_days: int | None = Field(description="Tags whose image was made, or which moved, in the last D days are "
+                                              "kept; of a dangling rule, the dangling images made in them.")
     keep_pattern: str = Field(description="Tags whose whole name matches this regular expression are kept.")
     keeps: str = Field(description="What it keeps, in words.")
 
@@ -34,7 +39,8 @@ class Rule(Schema):
 
 
 class RuleFields(Schema):
-    repository_pattern: str
+    kind: Literal["tags", "dangling"] = "tags"
+    repository_pattern: str = ""
     keep_last: int | None = None
     keep_days: int | None = None
     keep_pattern: str = ""
@@ -108,8 +114,9 @@ def retention_rules(request):
 def retention_rule_add(request, fields: FormOrJson[RuleFields]):
     """Add a retention rule.
 
-    A repository pattern and at least one of keep_last, keep_days and keep_pattern. A pattern that is not a
-    regular expression, or that takes too long to match (it backtracks without end), is refused with 400.
+    A repository glob and at least one of keep_last, keep_days and keep_pattern; or kind "dangling" and keep_days
+    (the dangling images older go). A glob with characters no repository name has, a tag pattern that is not a
+    regular expression, or one that takes too long to match (it backtracks without end), is refused with 400.
     """
     form = RetentionRuleForm(fields.dict())
     if not form.is_valid():
@@ -117,7 +124,7 @@ def retention_rule_add(request, fields: FormOrJson[RuleFields]):
     data = form.cleaned_data
     try:
         rule = retention.add_rule(request.user, request.engine_name, data["repository_pattern"], data["keep_last"],
-                                  data["keep_days"], data["keep_pattern"])
+                                  data["keep_days"], data["keep_pattern"], data["kind"])
     except ActionRefused as refused:
         return answer(400, f"No rule was added: {refused}", fields={})
     return Status(201, rule)

@@ -2,6 +2,8 @@
 
 from django import forms
 
+from images.models import RetentionRule
+
 
 class TagForm(forms.Form):
     # Lengths are checked with the reference grammar, which says what is wrong.
@@ -87,41 +89,57 @@ class CommitForm(forms.Form):
 
 
 class RetentionRuleForm(forms.Form):
-    """A retention rule: the repositories it governs and what it keeps of each."""
+    """A retention rule: the repositories it governs and what it keeps of each;
+    or a dangling rule and its days."""
 
+    kind = forms.ChoiceField(choices=RetentionRule.Kind.choices, initial=RetentionRule.Kind.TAGS, required=False,
+                             label="Kind of rule")
     repository_pattern = forms.CharField(
-        max_length=255, label="Repositories (regular expression)",
-        help_text="Matched against the whole repository name, without the tag: team/app-.* or 127.0.0.1:5000/web")
+        required=False, max_length=255, label="Repositories (glob)",
+        help_text="Matched against the whole repository name, without the tag: team/* (* stops at /), "
+                  "**/api-? or 127.0.0.1:5000/web")
     keep_last = forms.IntegerField(required=False, min_value=0, max_value=100_000, label="Keep the newest N tags")
     keep_days = forms.IntegerField(required=False, min_value=0, max_value=100_000,
-                                   label="Keep tags made or moved in the last D days")
+                                   label="Keep tags (or dangling images) made or moved in the last D days",
+                                   help_text="A dangling rule lets the dangling images older than D days go.")
     keep_pattern = forms.CharField(required=False, max_length=255, label="Keep tags matching (regular expression)",
                                    help_text="Matched against the whole tag: v\\d+\\.\\d+\\.\\d+ or release-.*")
+
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or RetentionRule.Kind.TAGS
 
     def clean_repository_pattern(self):
         from images.lifecycle import retention
 
-        return self._pattern("repository_pattern", "repository pattern", retention)
+        text = (self.cleaned_data.get("repository_pattern") or "").strip()
+        if self.cleaned_data.get("kind") == RetentionRule.Kind.DANGLING:
+            return text  # clean() refuses it, if any
+        try:
+            retention.checked_glob(text)
+        except retention.ActionRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+        return text
 
     def clean_keep_pattern(self):
         from images.lifecycle import retention
 
-        if not (self.cleaned_data.get("keep_pattern") or "").strip():
+        text = (self.cleaned_data.get("keep_pattern") or "").strip()
+        if not text:
             return ""
-        return self._pattern("keep_pattern", "tag pattern", retention)
-
-    def _pattern(self, name, what, retention):
-        text = self.cleaned_data[name].strip()
         try:
-            retention.checked_pattern(text, what)
+            retention.checked_pattern(text, "tag pattern")
         except retention.ActionRefused as refused:
             raise forms.ValidationError(str(refused)) from None
         return text
 
     def clean(self):
+        from images.lifecycle import retention
+
         data = super().clean()
-        if not self.errors and data.get("keep_last") is None and data.get("keep_days") is None \
-                and not data.get("keep_pattern"):
-            raise forms.ValidationError("Say what the rule keeps: the newest N tags, tags from the last D days, or "
-                                        "tags matching a pattern (keep the newest 0 to let every tag go).")
+        if not self.errors:
+            try:
+                retention.checked_rule(data["repository_pattern"], data["keep_last"], data["keep_days"],
+                                       data["keep_pattern"], data["kind"])
+            except retention.ActionRefused as refused:
+                raise forms.ValidationError(str(refused)) from None
         return data

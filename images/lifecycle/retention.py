@@ -1,28 +1,33 @@
 """Retention rules and their dry run: which tags and images the rules let go,
 and the exact bytes their removal frees.
 
-A rule governs the repositories whose whole name matches its pattern and keeps
-of each of them the newest N tags, the tags made or moved in the last D days,
-and the tags whose name matches its tag pattern; several rules governing one
-repository keep what any of them keeps. A tag no rule governs is kept. An image
-goes when every tag it has goes; an image one of whose tags stays only loses
-the others. Whatever the rules say, these stay with all their tags (as Harbor
-and ECR keep what is in use): an image a container uses (stopped ones too), a
-pinned one, and the base of any image that stays (an image whose layer chain
-begins another's, lineage's "parent", found from the chain ids: a chain id
-names a layer with all those below it). Untagged images are left alone.
+A rule governs the repositories whose whole name matches its glob (as Harbor's
+repository filter: `*` any characters but `/`, `**` any at all, `?` one but
+`/`, `[a-z]` one of a set) and keeps of each of them the newest N tags, the
+tags made or moved in the last D days, and the tags whose name matches its tag
+pattern; several rules governing one repository keep what any of them keeps. A
+tag no rule governs is kept. An image goes when every tag it has goes; an image
+one of whose tags stays only loses the others. Untagged images are left alone,
+but for a dangling rule: it lets the images the engine calls dangling (as
+`docker image prune` does) that were made more than D days ago go. Whatever
+the rules say, these stay with all their tags (as Harbor and ECR keep what is
+in use): an image a container uses (stopped ones too), a pinned one, and the
+base of any image that stays (an image whose layer chain begins another's,
+lineage's "parent", found from the chain ids: a chain id names a layer with all
+those below it).
 
 The bytes are the prune preview's (`freed.bytes_freed`): the layers of the
 images going that no image staying holds, each once, as the engine counts
 them when it frees them.
 
-Patterns are regular expressions run by the `regex` package with a timeout: a
-pattern that backtracks for ever on a name of the lengths the engine allows is
-refused when it is saved, and one that still runs out of time on a real name
+Tag patterns are regular expressions, and globs are turned into them, run by
+the `regex` package with a timeout: a pattern that backtracks for ever on a
+name of the lengths the engine allows is refused when it is saved, and one that still runs out of time on a real name
 stops the dry run with the same message, before anything is removed.
 """
 
 from dataclasses import dataclass, field
+import re
 from datetime import timedelta
 
 import regex
@@ -75,45 +80,110 @@ def _probes(text):
     yield (mixed * (PROBE_LENGTH // len(mixed) + 1))[:PROBE_LENGTH - 1] + "!"
 
 
-def _fullmatch(pattern, name, what):
+def _fullmatch(pattern, name, what, shown=None):
+    """Whether `pattern` matches the whole `name`; RunawayPattern naming it as
+    `shown` (a glob's own text) when it runs out of time."""
     try:
         return pattern.fullmatch(name, timeout=MATCH_SECONDS) is not None
     except TimeoutError:
         raise RunawayPattern(
-            f"The {what} {pattern.pattern!r} takes more than {MATCH_SECONDS:g} s to match a name of "
+            f"The {what} {shown or pattern.pattern!r} takes more than {MATCH_SECONDS:g} s to match a name of "
             f"{len(name)} characters (it backtracks without end, as (x|xx)+y does): nothing was changed. "
             "Write it without nested or overlapping repeats.") from None
 
 
-def checked_rule(repository_pattern, keep_last=None, keep_days=None, keep_pattern=""):
+GLOB_CHARACTERS = re.compile(r"[a-z0-9._/:\-*?\[\]!]+")
+
+
+def checked_glob(text):
+    """The repository glob `text` as a compiled regular expression, or
+    ActionRefused saying what is wrong: empty, too long, a character no
+    repository name has (capitals, spaces), or a set left open."""
+    text = (text or "").strip()
+    if not text:
+        raise ActionRefused("Give the repository pattern (a glob such as team/* or */api-?).")
+    if len(text) > PATTERN_MAX:
+        raise ActionRefused(f"The repository pattern is at most {PATTERN_MAX} characters.")
+    if not GLOB_CHARACTERS.fullmatch(text):
+        bad = sorted({char for char in text if not GLOB_CHARACTERS.fullmatch(char)})
+        raise ActionRefused(
+            f"The repository pattern {text!r} is not a glob of repository names: {' '.join(map(repr, bad))} "
+            "cannot be in one. Use lowercase letters, digits, . _ - / : and the wildcards * ** ? [a-z].")
+    pattern, at = [], 0
+    while at < len(text):
+        char = text[at]
+        if text.startswith("**", at):
+            pattern.append(".*")
+            at += 2
+            continue
+        if char == "*":
+            pattern.append("[^/]*")
+        elif char == "?":
+            pattern.append("[^/]")
+        elif char == "[":
+            end = text.find("]", at + 2 if text.startswith(("[!", "[]"), at) else at + 1)
+            if end < 0:
+                raise ActionRefused(f"The repository pattern {text!r} opens a set with [ that no ] closes.")
+            members = text[at + 1:end]
+            negated = members.startswith("!")
+            members = members[1:] if negated else members
+            if not members:
+                raise ActionRefused(f"The repository pattern {text!r} has an empty set [].")
+            pattern.append(("[^/" if negated else "[") + "".join(m if m == "-" else re.escape(m) for m in members) + "]")
+            at = end + 1
+            continue
+        elif char in "]!":
+            raise ActionRefused(f"The repository pattern {text!r} has {char} outside a set [...].")
+        else:
+            pattern.append(re.escape(char))
+        at += 1
+    try:
+        compiled = regex.compile("".join(pattern))
+    except regex.error as exc:  # a set such as [z-a]
+        raise ActionRefused(f"The repository pattern {text!r} has a set that is not one: {exc}.") from None
+    for probe in _probes(text):
+        _fullmatch(compiled, probe, "repository pattern", repr(text))
+    return compiled
+
+
+def checked_rule(repository_pattern, keep_last=None, keep_days=None, keep_pattern="", kind=RetentionRule.Kind.TAGS):
     """A rule's fields, checked: (repository_pattern, keep_last, keep_days, keep_pattern)."""
-    repository_pattern = (repository_pattern or "").strip()
-    checked_pattern(repository_pattern, "repository pattern")
-    keep_pattern = (keep_pattern or "").strip()
-    if keep_pattern:
-        checked_pattern(keep_pattern, "tag pattern")
     for name, value in (("newest tags to keep", keep_last), ("days to keep", keep_days)):
         if value is not None and (type(value) is not int or not 0 <= value <= 100_000):
             raise ActionRefused(f"The {name} is a whole number from 0 to 100000.")
+    if kind == RetentionRule.Kind.DANGLING:
+        if keep_days is None:
+            raise ActionRefused("Say after how many days (D) a dangling image may go.")
+        if (repository_pattern or "").strip() or keep_last is not None or (keep_pattern or "").strip():
+            raise ActionRefused("A dangling rule has only its days: dangling images have no repository or tag.")
+        return "", None, keep_days, ""
+    if kind != RetentionRule.Kind.TAGS:
+        raise ActionRefused(f"A rule's kind is {' or '.join(RetentionRule.Kind.values)}.")
+    repository_pattern = (repository_pattern or "").strip()
+    checked_glob(repository_pattern)
+    keep_pattern = (keep_pattern or "").strip()
+    if keep_pattern:
+        checked_pattern(keep_pattern, "tag pattern")
     if keep_last is None and keep_days is None and not keep_pattern:
         raise ActionRefused("Say what the rule keeps: the newest N tags, tags from the last D days, or tags "
                             "matching a pattern (keep the newest 0 to let every tag go).")
     return repository_pattern, keep_last, keep_days, keep_pattern
 
 
-def add_rule(user, engine_name, repository_pattern, keep_last=None, keep_days=None, keep_pattern=""):
+def add_rule(user, engine_name, repository_pattern, keep_last=None, keep_days=None, keep_pattern="",
+             kind=RetentionRule.Kind.TAGS):
     """A new rule on `engine_name`, checked (ActionRefused says what is wrong) and audited."""
     repository_pattern, keep_last, keep_days, keep_pattern = checked_rule(
-        repository_pattern, keep_last, keep_days, keep_pattern)
-    rule = RetentionRule(engine=engine_name, repository_pattern=repository_pattern, keep_last=keep_last,
+        repository_pattern, keep_last, keep_days, keep_pattern, kind)
+    rule = RetentionRule(engine=engine_name, kind=kind, repository_pattern=repository_pattern, keep_last=keep_last,
                          keep_days=keep_days, keep_pattern=keep_pattern, created_by=user)
-    with audit.recorded(user, "retention-rule", repository_pattern, detail=f"keeps {rule.keeps}"):
+    with audit.recorded(user, "retention-rule", rule.governs, detail=f"keeps {rule.keeps}"):
         rule.save()
     return rule
 
 
 def delete_rule(user, rule):
-    with audit.recorded(user, "retention-rule-delete", rule.repository_pattern, detail=f"rule {rule.pk}"):
+    with audit.recorded(user, "retention-rule-delete", rule.governs, detail=f"rule {rule.pk}"):
         rule.delete()
 
 
@@ -174,7 +244,9 @@ def plan(engine, rules, now=None):
     result = RetentionPlan(engine=engine.name, rule_ids=rule_ids)
     if not rules:
         return result
-    compiled = [(rule, checked_pattern(rule.repository_pattern, "repository pattern"),
+    dangling_rules = [rule for rule in rules if rule.kind == RetentionRule.Kind.DANGLING]
+    rules = [rule for rule in rules if rule.kind != RetentionRule.Kind.DANGLING]
+    compiled = [(rule, checked_glob(rule.repository_pattern),
                  checked_pattern(rule.keep_pattern, "tag pattern") if rule.keep_pattern else None) for rule in rules]
     images = engine.list_images()
     containers = engine.list_containers()
@@ -186,8 +258,8 @@ def plan(engine, rules, now=None):
         for tag in usage.tags_of(image):
             repository, _ = split_repo_tag(tag)
             if repository not in rules_for:
-                rules_for[repository] = [entry for entry in compiled
-                                         if _fullmatch(entry[1], repository, "repository pattern")]
+                rules_for[repository] = [entry for entry in compiled if _fullmatch(
+                    entry[1], repository, "repository pattern", repr(entry[0].repository_pattern))]
             if rules_for[repository]:
                 governed.setdefault(repository, []).append([tag, image["Id"], image.get("Created") or 0])
     result.tags_checked = sum(len(tags) for tags in governed.values())
@@ -217,12 +289,14 @@ def plan(engine, rules, now=None):
         going_tags.update((entry[0], GoingTag(entry[0], entry[1], first_rule)) for entry in tags
                           if entry[0] not in kept)
 
-    # Images every tag of which goes; then those that always stay.
+    # Images every tag of which goes, and dangling ones old enough; then those that always stay.
     going_by_image = {}
     for going in going_tags.values():
         going_by_image.setdefault(going.image_id, []).append(going)
     candidates = {image_id for image_id, going in going_by_image.items()
                   if len(going) == len(usage.tags_of(by_id[image_id]))}
+    dangling = _dangling_going(engine, images, dangling_rules, now)
+    candidates |= set(dangling)
     used = {container.get("ImageID") for container in containers} - {None}
     pinned = set(ImagePin.objects.filter(engine=engine.name, image_id__in=candidates)
                  .values_list("image_id", flat=True))
@@ -250,19 +324,32 @@ def plan(engine, rules, now=None):
         elif image_id not in chains:
             reasons[image_id] = "its layers could not be read"
 
-    for image_id, going in going_by_image.items():
+    for image_id, going in [*going_by_image.items(), *((image_id, []) for image_id in dangling)]:
         tags = sorted(entry.tag for entry in going)
         if image_id in reasons:
             result.kept.append(KeptImage(image_id, tags, reasons[image_id]))
         elif image_id in candidates:
-            result.images.append(GoingImage(image_id, tags, by_id[image_id].get("Size") or 0,
-                                            sorted({entry.rule_id for entry in going})))
+            rule_ids = sorted({entry.rule_id for entry in going}) if going else [dangling[image_id]]
+            result.images.append(GoingImage(image_id, tags, by_id[image_id].get("Size") or 0, rule_ids))
         else:
             result.untagged.extend(sorted(going, key=lambda entry: entry.tag))
-    result.images.sort(key=lambda image: image.tags)
-    result.kept.sort(key=lambda image: image.tags)
+    result.images.sort(key=lambda image: (image.tags, image.image_id))
+    result.kept.sort(key=lambda image: (image.tags, image.image_id))
     going_ids = {image.image_id for image in result.images}
     # The layers read above: every image's chain, the candidates' sizes (those going are among them).
     result.bytes_freed = freed.bytes_freed_of(chains, going_ids, set(by_id) - going_ids | used)
     return result
 
+
+
+def _dangling_going(engine, images, rules, now):
+    """{image id: the dangling rule that lets it go} of the images the engine
+    calls dangling (as `docker image prune` does) made before the days the most
+    lenient dangling rule keeps."""
+    if not rules:
+        return {}
+    rule = max(rules, key=lambda rule: (rule.keep_days, -rule.pk))
+    before = (now - timedelta(days=rule.keep_days)).timestamp()
+    old = {image["Id"] for image in images if (image.get("Created") or 0) < before}
+    return {image_id: rule.pk for image_id in usage.dangling_ids(engine, [image for image in images
+                                                                          if image["Id"] in old])}

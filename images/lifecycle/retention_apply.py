@@ -7,9 +7,16 @@ container began to use, or pinned, since the dry run stays, and nothing the
 person did not see goes. Tags are removed one by one without force (the
 engine refuses to delete an image a container uses), the image by its id last.
 A cancel stops between images, or in the middle of a save.
+
+On a schedule (DOCKYARD_RETENTION_SCHEDULE_HOURS, celery beat), the job is
+started by Dockyard itself for the author of the newest rule who may still
+apply rules, with the whole dry run of that moment as its recipe: it is checked,
+run and audited as theirs, as if they had pressed Apply.
 """
 
-from images.accounts import audit
+import logging
+
+from images.accounts import audit, roles
 from images.engine import EngineError, StreamClosed
 from images.jobs import control
 from images.lifecycle import quarantine, retention
@@ -17,8 +24,10 @@ from images.lifecycle.tags import ActionRefused
 from images.models import Job
 from images.refs import short_id
 
+log = logging.getLogger(__name__)
 
-def start_apply(user, found, image_ids, tags):
+
+def start_apply(user, found, image_ids, tags, scheduled=False):
     """Queue a job removing what a dry run showed: of `found` (the dry run now, a
     RetentionPlan), the images `image_ids` and the tags `tags` (what the person
     saw). ActionRefused when none of it would go now."""
@@ -28,7 +37,33 @@ def start_apply(user, found, image_ids, tags):
         raise ActionRefused("Nothing to remove: none of what the dry run listed would go now.")
     params = {"rule_ids": found.rule_ids, "image_ids": image_ids, "tags": tags, "bytes_freed": found.bytes_freed}
     target = f"retention: {len(image_ids)} image(s), {len(tags)} tag(s) of images that stay"
+    if scheduled:
+        params["scheduled"] = True
+        target = f"scheduled {target}"
     return control.enqueue_job(Job.Kind.RETENTION, target, params, user)
+
+
+def start_scheduled(engine):
+    """The schedule's run on `engine`: a job applying its whole dry run now, or
+    None when nothing would go, no rule's author may apply rules any more, or
+    that author already has as many jobs as one may (the next run tries again)."""
+    rules = retention.rules_of(engine.name)
+    author = next((rule.created_by for rule in reversed(rules)
+                   if rule.created_by and roles.may(rule.created_by, "prune", engine.name)), None)
+    if author is None:
+        if rules:
+            log.warning("Scheduled retention on %s skipped: no rule's author may apply rules any more.", engine.name)
+        return None
+    found = retention.plan(engine, rules)
+    if found.empty:
+        return None
+    with audit.acting_by_itself():
+        try:
+            return start_apply(author, found, [image.image_id for image in found.images],
+                               [going.tag for going in found.untagged], scheduled=True)
+        except control.JobLimitReached as refused:
+            log.warning("Scheduled retention on %s skipped: %s", engine.name, refused)
+            return None
 
 
 def run_apply(job, stream, output):

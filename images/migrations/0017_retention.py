@@ -58,9 +58,10 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('engine', models.CharField(db_index=True, default='default', max_length=31)),
-                ('repository_pattern', models.CharField(help_text='A regular expression the whole repository name (without the tag) matches.', max_length=255)),
+                ('kind', models.CharField(choices=[('tags', 'Keep tags of repositories'), ('dangling', 'Let dangling images older than D days go')], default='tags', max_length=10)),
+                ('repository_pattern', models.CharField(blank=True, help_text='A glob the whole repository name (without the tag) matches: * any characters but /, ** any, ? one but /, [a-z] one of a set. Empty for a dangling rule.', max_length=255)),
                 ('keep_last', models.PositiveIntegerField(blank=True, help_text='Keep the newest N tags.', null=True)),
-                ('keep_days', models.PositiveIntegerField(blank=True, help_text='Keep tags whose image was made or tag moved in the last D days.', null=True)),
+                ('keep_days', models.PositiveIntegerField(blank=True, help_text='Keep tags whose image was made or tag moved in the last D days; of a dangling rule, the dangling images made in the last D days (older go).', null=True)),
                 ('keep_pattern', models.CharField(blank=True, help_text='Keep tags whose whole name matches this regular expression.', max_length=255)),
                 ('enabled', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),

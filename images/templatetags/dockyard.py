@@ -33,6 +33,12 @@ register.filter("hex_id", refs.hex_id)
 
 
 @register.filter
+def repositories(tags):
+    """The repositories `tags` name, each once, in order."""
+    return list(dict.fromkeys(refs.split_repo_tag(tag)[0] for tag in tags or []))
+
+
+@register.filter
 def ago(moment):
     """The one markup for a moment: "3 hours ago", the exact time on hover, and
     a machine-readable datetime."""

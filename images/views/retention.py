@@ -24,11 +24,11 @@ def retention_page(request):
         data = form.cleaned_data
         try:
             rule = retention.add_rule(request.user, request.engine.name, data["repository_pattern"],
-                                      data["keep_last"], data["keep_days"], data["keep_pattern"])
+                                      data["keep_last"], data["keep_days"], data["keep_pattern"], data["kind"])
         except ActionRefused as refused:
             form.add_error(None, str(refused))
         else:
-            messages.success(request, f"Rule {rule.pk} added: of {rule.repository_pattern}, keep {rule.keeps}.")
+            messages.success(request, f"Rule {rule.pk} added: of {rule.governs}, keep {rule.keeps}.")
             return redirect("retention")
     rules = retention.rules_of(request.engine.name)
     try:
