@@ -1,11 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.urls import path
 
 from images.accounts import audit, roles
 from images import engines
-from images.hooks import receivers as hook_receivers, sources as hook_sources
+from images.hooks import outbound as hook_outbound, receivers as hook_receivers, sources as hook_sources
 from images.hooks.forms import HookSourceForm, WebhookReceiverForm
 from images.models import (ApiToken, AuditEntry, EngineRole, HookReceipt, HookSource, Job, WebhookDelivery,
                            WebhookReceiver)
@@ -199,17 +199,35 @@ class HookSourceAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
     def delete_model(self, request, obj):
         hook_sources.delete_source(obj, request.user)
 
+    def delete_queryset(self, request, queryset):
+        # "Delete selected": each one audited, as one deleted from its own page.
+        for source in queryset:
+            hook_sources.delete_source(source, request.user)
+
 
 @admin.register(WebhookReceiver)
 class WebhookReceiverAdmin(_ManagedByHookAdmins, admin.ModelAdmin):
     form = WebhookReceiverForm
-    list_display = ("name", "url", "events", "enabled", "created_at")
+    list_display = ("name", "url", "format", "events", "enabled", "created_at")
+    actions = ["send_test_delivery"]
+
+    @admin.action(description="Send a test delivery")
+    def send_test_delivery(self, request, queryset):
+        """A signed `ping` to each selected receiver; its answer shows in the delivery log."""
+        sent = [hook_outbound.send_test(receiver, request.user) for receiver in queryset]
+        self.message_user(request, f"Sent {len(sent)} test deliver{'y' if len(sent) == 1 else 'ies'}: see "
+                                   "Webhook deliveries for the answers.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
         hook_receivers.change_receiver(form, request.user)
 
     def delete_model(self, request, obj):
         hook_receivers.delete_receiver(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        # "Delete selected": each one audited, as one deleted from its own page.
+        for receiver in queryset:
+            hook_receivers.delete_receiver(receiver, request.user)
 
 
 @admin.register(WebhookDelivery)

@@ -791,8 +791,14 @@ class WebhookReceiver(models.Model):
     JSON body signed by the secret (X-Dockyard-Signature). Its host must be in
     DOCKYARD_WEBHOOK_HOSTS."""
 
+    class Format(models.TextChoices):
+        GENERIC = "generic", "Generic JSON (the event and its data)"
+        SLACK = "slack", "Slack-compatible (text and blocks)"
+
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
+    format = models.CharField(max_length=10, choices=Format.choices, default=Format.GENERIC,
+                              help_text="The body's shape; both are signed.")
     events = models.JSONField(default=list, help_text="The events it is sent.")
     secret_encrypted = models.TextField()
     enabled = models.BooleanField(default=True)

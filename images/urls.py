@@ -26,6 +26,7 @@ urlpatterns = [
     path("images/<str:image_hex>/run", runs.image_run, name="images-run"),
     path("images/<str:image_hex>/pin", retention.image_pin, name="images-pin"),
     path("images/<str:image_hex>/rebuild-dependents", bases.rebuild_dependents, name="images-rebuild-dependents"),
+    path("images/<str:image_hex>/rebuild-by-itself", bases.rebuild_by_itself, name="images-rebuild-by-itself"),
     # /batches/ (rebuild dependents)
     path("batches/", bases.batch_list, name="batches-list"),
     path("batches/<int:pk>/", bases.batch_detail, name="batches-detail"),

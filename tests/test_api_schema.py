@@ -64,6 +64,7 @@ PAGE_TWINS = {
     "images-run": [("POST", "/api/images/{image_id}/run")],
     "images-parent": [("GET", "/api/images/{image_id}/parent")],
     "images-rebuild-dependents": [("POST", "/api/images/{image_id}/rebuild-dependents")],
+    "images-rebuild-by-itself": [("PUT", "/api/images/{image_id}/rebuild-by-itself")],
     "batches-list": [("GET", "/api/batches")],
     "batches-detail": [("GET", "/api/batches/{pk}")],
     "runs-commit": [("POST", "/api/jobs/{pk}/commit")],

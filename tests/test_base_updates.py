@@ -246,3 +246,89 @@ def test_rebuilding_the_dependents_of_an_image_nothing_is_built_on_is_refused(bu
     assert response.status_code == 409
     assert "nothing to rebuild" in response.json()["error"]
     assert not RebuildBatch.objects.exists()
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_recipe_set_to_rebuild_by_itself_is_rebuilt_when_its_base_moves(builder, builder_client):
+    """Off by default; set through the API or the image's page, the check that sees its base move starts a
+    batch of only the recipes so set, as Dockyard's own doing."""
+    base = dockerlib.unique("bu-auto-base") + ":1"
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY one /one\n", tags=[base], context_files={"one": "1"})
+    old_base = dockerlib.image_id(base)
+    on, off = (build(builder_client, f"FROM {base}\nENV WHICH={name}\n", dockerlib.unique(f"bu-{name}") + ":1")
+               for name in ("auto", "manual"))
+    api = bearer(builder)
+    assert api.get(f"/api/images/{hex_of(on.image_id)}/bases").json()["rebuilds_by_itself"] is False
+    response = api.put(f"/api/images/{hex_of(on.image_id)}/rebuild-by-itself", {"enabled": True},
+                       content_type="application/json")
+    assert response.json() == {"rebuilds_by_itself": True, "recipe_job": on.pk}
+    page = builder_client.get(reverse("images-detail", args=[hex_of(on.image_id)])).content.decode()
+    assert "Rebuilt by itself when its base moves." in page
+    toggle = reverse("images-rebuild-by-itself", args=[hex_of(off.image_id)])
+    assert builder_client.post(toggle, {"enabled": "on"}).status_code == 302
+    assert api.get(f"/api/images/{hex_of(off.image_id)}/bases").json()["rebuilds_by_itself"] is True
+    builder_client.post(toggle, {"enabled": "off"})
+    assert api.get(f"/api/images/{hex_of(off.image_id)}/bases").json()["rebuilds_by_itself"] is False
+    assert api.put(f"/api/images/{hex_of(old_base)}/rebuild-by-itself", {"enabled": True},
+                   content_type="application/json").status_code == 409
+
+    tasks.check_bases()
+    assert not RebuildBatch.objects.exists()
+    # The base's tag moves to another image on the engine.
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY two /two\n", tags=[base], context_files={"two": "2"})
+    tasks.check_bases()
+
+    batch = wait_for_batch(RebuildBatch.objects.get().pk)
+    [item] = batch.items.select_related("job")
+    assert (batch.state, item.old_image_id, batch.created_by) == ("succeeded", on.image_id, builder)
+    assert item.job.params["rebuild_when_base_moves"] is True  # the rebuilt recipe keeps the choice
+    assert layers(item.job.image_id)[:len(layers(base))] == layers(base)
+    assert AuditEntry.objects.filter(action="rebuild-dependents", via="auto", actor_name="builder").count() == 1
+    assert not Job.objects.filter(retry_of=off).exists()
+
+
+@pytest.mark.usefixtures("worker", "event_listener")
+def test_a_base_tag_moved_on_the_engine_marks_its_dependents_without_waiting_for_the_check(
+        builder, builder_client, base_image):
+    base = dockerlib.unique("bu-ev-base") + ":1"
+    dockerlib.build(f"FROM {dockerlib.BASE_IMAGE}\nCOPY one /one\n", tags=[base], context_files={"one": "1"})
+    old_base = dockerlib.image_id(base)
+    app = build(builder_client, f"FROM {base}\n", dockerlib.unique("bu-ev-app") + ":1")
+    api = bearer(builder)
+
+    dockerlib.docker("tag", base_image, base)  # the listener hears the tag event; no check runs
+    deadline = time.monotonic() + 30
+    while not (status := api.get(f"/api/images/{hex_of(app.image_id)}/bases").json())["base_updated"]:
+        assert time.monotonic() < deadline, "the tag's move was not noticed"
+        time.sleep(0.3)
+    [update] = status["base_updates"]
+    assert (update["reference"], update["old_image_id"], update["new_image_id"]) == (base, old_base, base_image)
+    assert BaseReference.objects.get(reference=base).image_id == base_image
+    # The periodic check agrees, and does not call it a move a second time.
+    tasks.check_bases()
+    assert [mark.new_image_id for mark in BaseUpdate.objects.filter(image_id=app.image_id)] == [base_image]
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("worker")
+def test_a_repository_page_draws_what_its_recent_images_are_built_on(builder_client, browser, server):
+    repository = dockerlib.unique("bu-repo")
+    first = build(builder_client, f"FROM {dockerlib.BASE_IMAGE}\n", f"{repository}:1")
+    second = build(builder_client, f"FROM {repository}:1\nENV SECOND=1\n", f"{repository}:2")
+    page = builder_client.get(reverse("repository-trends", args=[repository])).content.decode()
+    graph = page[page.index('<svg class="dependents-graph repository-graph"'):page.index("</svg>")]
+    assert graph.count("<line ") == 2
+    for image_id in (first.image_id, second.image_id):
+        assert f'href="{reverse("images-detail", args=[hex_of(image_id)])}"' in graph
+
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    tab = context.new_page()
+    tab.goto("/login/")
+    tab.fill("input[name=username]", "builder")
+    tab.fill("input[name=password]", PASSWORDS["builder"])
+    tab.click("button[type=submit]")
+    tab.goto(reverse("repository-trends", args=[repository]))
+    expect(tab.locator("svg.repository-graph rect")).to_have_count(3)
+    found = [violation for violation in axe_violations(tab) if violation["impact"] in FAILING_IMPACTS]
+    context.close()
+    assert found == [], report([(repository, violation) for violation in found])

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 
 from images.hooks import destinations, outbound, signatures
 from images.jobs import control
@@ -362,3 +363,56 @@ def test_a_base_update_and_a_finished_batch_are_sent_to_the_receivers_that_asked
     sent = {(delivery.receiver.name, delivery.event, delivery.payload.get("reference") or delivery.payload["batch"])
             for delivery in WebhookDelivery.objects.all()}
     assert sent == {("bases", "base.updated", "127.0.0.1:5000/base:1"), ("batches", "rebuild.batch_finished", 7)}
+
+
+def test_a_slack_receiver_gets_a_signed_message_summarising_the_event(transactional_db, owner, worker,
+                                                                      receiver_server, settings):
+    settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
+    _, token = ApiToken.issue(owner, "hooks")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"http://127.0.0.1:{receiver_server.server_address[1]}/services/T0/B0/x"
+    refused = api.post("/api/hooks/receivers", {"name": "chat", "url": url, "events": ["base.updated"],
+                                                "format": "teams"}, content_type="application/json")
+    assert refused.status_code == 400 and "format" in refused.json()["fields"]
+    made = api.post("/api/hooks/receivers", {"name": "chat", "url": url, "events": ["base.updated"],
+                                             "format": "slack"}, content_type="application/json")
+    assert made.status_code == 201 and made.json()["format"] == "slack"
+    Receiver.secret = made.json()["secret"]
+    [delivery] = outbound.send_event("base.updated", {
+        "engine": "default", "reference": "python:3.12-slim", "old_digest": "sha256:aa", "new_digest": "sha256:bb",
+        "old_image_id": "sha256:11", "new_image_id": "", "dependents": ["sha256:22", "sha256:33"]})
+    assert wait_while_pending(delivery.pk).state == "delivered"
+    [(valid, body)] = Receiver.seen
+    assert valid
+    summary = "Base python:3.12-slim moved on default (sha256:aa → sha256:bb); 2 images built on it."
+    assert body["text"] == summary
+    assert body["blocks"][0] == {"type": "section", "text": {"type": "mrkdwn", "text": summary}}
+    assert body["blocks"][1]["elements"][0]["text"] == f"Dockyard · base.updated · delivery {delivery.pk}"
+
+
+def test_an_admin_test_sends_from_the_receivers_page_and_each_delivery_is_audited_without_secrets(
+        transactional_db, owner, worker, receiver_server, settings):
+    settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
+    _, token = ApiToken.issue(owner, "hooks")
+    url = f"http://127.0.0.1:{receiver_server.server_address[1]}/services/T0/B0/path-token"
+    made = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+        "/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed"]}, content_type="application/json")
+    Receiver.secret, Receiver.statuses = made.json()["secret"], [500]
+    admin = Client()
+    admin.force_login(owner)
+    response = admin.post(reverse("admin:images_webhookreceiver_changelist"),
+                          {"action": "send_test_delivery", "_selected_action": [made.json()["id"]]})
+    assert response.status_code == 302
+    [delivery] = WebhookDelivery.objects.all()
+    assert wait_while_pending(delivery.pk).state == "delivered"
+    assert [(valid, body["event"]) for valid, body in Receiver.seen] == [(True, "ping"), (True, "ping")]
+    log = admin.get(reverse("admin:images_webhookdelivery_changelist")).content.decode()
+    assert "delivered" in log and ">ops<" in log
+
+    entries = AuditEntry.objects.filter(action__startswith="webhook-").order_by("pk")
+    assert [(entry.action, entry.actor_name, entry.outcome, entry.detail) for entry in entries][1:] == [
+        ("webhook-test", "owner", "ok", f"delivery {delivery.pk}"),
+        ("webhook-delivery", "dockyard", "failed", f"delivery {delivery.pk} of ping: answered 500; to be tried again"),
+        ("webhook-delivery", "dockyard", "ok", f"delivery {delivery.pk} of ping: answered 200; delivered")]
+    assert storage.search_text_columns([Receiver.secret], NOTHING) == []
+    assert not [entry for entry in AuditEntry.objects.all() if "path-token" in f"{entry.target} {entry.detail}"]

@@ -22,6 +22,7 @@ from images.accounts.addresses import client_address
 from images.models import AuditEntry
 
 OK, FAILED, DENIED, REFUSED, QUEUED = "ok", "failed", "denied", "refused", "queued"
+DOCKYARD = "dockyard"  # the actor named for what Dockyard does by itself for no one
 
 # The action a refused permission would have been, where it is not the permission's own name.
 _ACTION_OF_PERMISSION = {"cancel_own_job": "cancel", "cancel_any_job": "cancel", "manage_registries": "registry",
@@ -37,9 +38,11 @@ def action_for(codename):
 def record(user, action, target="", outcome=OK, detail="", job=None):
     context = _context.get()
     authenticated = user is not None and user.is_authenticated
+    # No one asked for what Dockyard does by itself on no one's behalf (a webhook delivery): it is Dockyard's.
+    nobody = DOCKYARD if user is None and context["via"] == "auto" else "anonymous"
     return AuditEntry.objects.create(
         actor=user if authenticated else None,
-        actor_name=user.get_username() if authenticated else "anonymous",
+        actor_name=user.get_username() if authenticated else nobody,
         action=action, target=str(target)[:600], outcome=outcome, detail=detail, job=job,
         address=context["address"], via=context["via"], engine=job.engine if job else engines.active(),
     )

@@ -10,7 +10,8 @@ from pydantic import Field
 from images.api.auth import allowed
 from images.api.fields import FormOrJson, ImageId, full_image_id
 from images.api.schemas import errors
-from images.bases import batches, checks, dependents
+from images.bases import automatic, batches, checks, dependents
+from images.jobs import control
 from images.models import RebuildBatch
 
 router = Router(tags=["bases"])
@@ -43,6 +44,7 @@ class DependentOut(Schema):
 
 
 class BasesOut(Schema):
+    rebuilds_by_itself: bool = Field(description="Its recipe is rebuilt by itself when its base moves.")
     base_updated: bool = Field(description="One of the image's bases has moved since it was built.")
     base_updates: list[BaseUpdateOut]
     built_on: list[BuiltOnOut] = Field(description="Its bases, then theirs where Dockyard built them.")
@@ -62,6 +64,7 @@ def image_bases(request, image_id: ImageId):
     recipes = dependents.current_recipes(engine_name)
     updates = checks.updates_of(engine_name, image_id)
     return {
+        "rebuilds_by_itself": automatic.rebuilds_by_itself(control.recipe_for_image(image_id)),
         "base_updated": bool(updates),
         "base_updates": updates,
         "built_on": dependents.built_on(engine_name, image_id, recipes),
@@ -70,6 +73,28 @@ def image_bases(request, image_id: ImageId):
                         "recipe_job": dependent.recipe.build_id}
                        for dependent in dependents.dependents_of(engine_name, image_id, recipes)],
     }
+
+
+class RebuildByItselfFields(Schema):
+    enabled: bool = Field(description="Rebuild the image's recipe by itself when its base moves.")
+
+
+class RebuildByItselfOut(Schema):
+    rebuilds_by_itself: bool
+    recipe_job: int = Field(description="The build whose recipe holds the choice.")
+
+
+@router.put("/images/{imageid:image_id}/rebuild-by-itself", response={200: RebuildByItselfOut, **errors(404, 409)},
+            auth=allowed("build"))
+def image_rebuild_by_itself(request, image_id: ImageId, fields: FormOrJson[RebuildByItselfFields]):
+    """Set whether an image rebuilds by itself when its base moves.
+
+    Off by default. When the periodic check finds that a base of the image's recipe has moved, a rebuild batch of
+    the recipes so set starts by itself, as their owner. 409 when Dockyard did not build the image.
+    """
+    image_id = full_image_id(request.engine, image_id)
+    recipe = automatic.set_rebuilds_by_itself(request.user, image_id, fields.enabled)
+    return {"rebuilds_by_itself": automatic.rebuilds_by_itself(recipe), "recipe_job": recipe.pk}
 
 
 class RebuildItemOut(Schema):

@@ -180,6 +180,8 @@ class ReceiverFields(Schema):
     name: str
     url: str = Field(description="Where events go: its host must be in DOCKYARD_WEBHOOK_HOSTS.")
     events: StrList = Field(description=f"Any of {', '.join(EVENTS)}.")
+    format: str = Field("generic", description="generic (the event and its data as JSON) or slack (a "
+                                               "Slack-compatible message: text and blocks). Both are signed.")
     enabled: bool = True
 
 
@@ -187,6 +189,7 @@ class ReceiverOut(Schema):
     id: int
     name: str
     url: str
+    format: str
     events: list[str]
     enabled: bool
     created_at: datetime

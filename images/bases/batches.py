@@ -25,11 +25,17 @@ class NothingToRebuild(Exception):
     """No current recipe is built on this image."""
 
 
-def start_batch(user, engine_name, base_image_id, base_name=""):
-    """Queue a batch rebuilding the dependents of `base_image_id`; its first
-    level starts at once. Return the RebuildBatch."""
+def start_batch(user, engine_name, base_image_id, base_name="", only=None):
+    """Queue a batch rebuilding the dependents of `base_image_id` (those whose
+    image ids are in `only`, when given: the recipes that rebuild by
+    themselves); its first level starts at once. Return the RebuildBatch."""
     roles.check(user, "build", action="rebuild-dependents", target=base_image_id, engine=engine_name)
     found = dependents.dependents_of(engine_name, base_image_id)
+    if only is not None:
+        # What is left out is not rebuilt, so it holds nothing back.
+        found = [dependents.Dependent(recipe=dependent.recipe, level=dependent.level,
+                                      needs=[image_id for image_id in dependent.needs if image_id in only])
+                 for dependent in found if dependent.recipe.image_id in only]
     if not found:
         raise NothingToRebuild("No image Dockyard built is built on this one, so there is nothing to rebuild.")
     base_name = _base_name(found, base_image_id, base_name)

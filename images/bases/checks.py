@@ -8,7 +8,9 @@ once per reference on each engine:
   only for bases that came from a registry (the build recorded a repo digest)
   and only from registries pulls may use (DOCKYARD_REGISTRY_HOSTS, the
   Registries page);
-- the image its name gives on the engine now (one inspect).
+- the image its name gives on the engine now (one inspect). The event listener
+  also tells of this as it happens, after a pull, a build or a tag
+  (`note_tag`), so what is built on it is marked without waiting.
 
 A base has moved for an image built on it when the registry now gives another
 digest than the build recorded, or the engine another image. Every image so
@@ -22,10 +24,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from images.bases import dependents, events
+from images.bases import automatic, dependents, events
 from images.builds.fetches import FetchRefused, check_registry
 from images.engine import EngineError, EngineUnavailable, ImageNotFound
 from images.models import BaseReference, BaseUpdate, Job, Provenance, Registry
+from images.refs import InvalidReference, familiar_name
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,8 @@ def check_engine(engine):
             row.image_id, row.image_seen_at = image_id, now
         row.checked_at, row.error = now, error
         changed.append(row)
-        if before is not None and before != (row.registry_digest, row.image_id):
+        # A first digest (the row was made by the event listener, or the registry did not answer before) is no move.
+        if before is not None and ((before[0] and before[0] != row.registry_digest) or before[1] != row.image_id):
             moved.append((row, before))
     with transaction.atomic():
         BaseReference.objects.bulk_create([row for row in changed if row.pk is None])
@@ -79,7 +83,53 @@ def check_engine(engine):
             "noticed_at": now.isoformat(),
             "dependents": sorted({mark.image_id for mark in marks if mark.reference == row.reference}),
         })
+    if moved:
+        references = {row.reference for row, _ in moved}
+        automatic.rebuild_moved(engine.name, [mark for mark in marks if mark.reference in references])
     return marks
+
+
+def note_tag(engine_name, name, image_id):
+    """The event listener's call after a pull, build or tag moved `name` to
+    `image_id` on the engine: when a current recipe is built on that name's
+    old image, mark it "base updated" now, as the periodic check would, and
+    announce it. Return the marks made."""
+    try:
+        spoken = familiar_name(name)
+    except InvalidReference:
+        return []
+    references = {base["reference"] for recipe in dependents.current_recipes(engine_name).values()
+                  for base in recipe.bases if base.get("image_id")}
+    reference = next((found for found in sorted(references) if _familiar(found) == spoken), None)
+    if reference is None:
+        return []
+    row = BaseReference.objects.filter(engine=engine_name, reference=reference).first()
+    row = row or BaseReference(engine=engine_name, reference=reference)
+    if row.image_id == image_id:
+        return []
+    now = timezone.now()
+    old_image_id, row.image_id, row.image_seen_at = row.image_id, image_id, now
+    marks = _marks(engine_name, {reference: row})
+    with transaction.atomic():
+        row.save()
+        BaseUpdate.objects.filter(engine=engine_name, reference=reference).delete()
+        BaseUpdate.objects.bulk_create(marks)
+    if marks:
+        events.announce(events.BASE_UPDATED, {
+            "engine": engine_name, "reference": reference, "old_digest": row.registry_digest,
+            "new_digest": row.registry_digest, "old_image_id": old_image_id or marks[0].old_image_id,
+            "new_image_id": image_id, "noticed_at": now.isoformat(),
+            "dependents": sorted({mark.image_id for mark in marks}),
+        })
+        automatic.rebuild_moved(engine_name, marks)
+    return marks
+
+
+def _familiar(reference):
+    try:
+        return familiar_name(reference)
+    except InvalidReference:
+        return None
 
 
 def _registry_digest(engine, reference):

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from images.models import Job, Provenance
+from images.refs import split_repo_tag
 
 # A chain deeper than this is a loop in the records, not a real build chain.
 MOST_LEVELS = 20
@@ -162,24 +163,67 @@ def layout(base_name, base_image_id, dependents):
     """Where the dependents graph draws each box and line (an SVG the page
     renders on the server): {width, height, nodes: [{x, y, name, image_id,
     level}], edges: [{x1, y1, x2, y2}]}."""
-    columns = {0: [(base_name, base_image_id)]}
-    for dependent in dependents:
-        columns.setdefault(dependent.level, []).append((dependent.recipe.name, dependent.recipe.image_id))
-    nodes, where = [], {}
+    nodes = [(base_image_id, base_name, 0)] + [(dependent.recipe.image_id, dependent.recipe.name, dependent.level)
+                                                for dependent in dependents]
+    edges = [(needed, dependent.recipe.image_id) for dependent in dependents
+             for needed in dependent.needs or [base_image_id]]
+    return draw(nodes, edges)
+
+
+def draw(nodes, edges):
+    """Boxes in columns by level, in the order given within a column; a line
+    from the right of each (from, to) pair's first box to the left of its
+    second. `nodes`: [(image id, name, level)]."""
+    columns = {}
+    for image_id, name, level in nodes:
+        columns.setdefault(level, []).append((name, image_id))
+    drawn, where = [], {}
     for level, entries in sorted(columns.items()):
         for row, (name, image_id) in enumerate(entries):
             x = MARGIN + level * (BOX_WIDTH + COLUMN_GAP)
             y = MARGIN + row * (BOX_HEIGHT + ROW_GAP)
             where[image_id] = (x, y)
-            nodes.append({"x": x, "y": y, "name": name, "image_id": image_id, "level": level,
+            drawn.append({"x": x, "y": y, "name": name, "image_id": image_id, "level": level,
                           "text_x": x + 8, "text_y": y + BOX_HEIGHT // 2 + 5})
-    edges = []
-    for dependent in dependents:
-        x2, y2 = where[dependent.recipe.image_id]
-        for needed in dependent.needs or [base_image_id]:
-            x1, y1 = where[needed]
-            edges.append({"x1": x1 + BOX_WIDTH, "y1": y1 + BOX_HEIGHT // 2, "x2": x2, "y2": y2 + BOX_HEIGHT // 2})
+    lines = []
+    for start, end in edges:
+        (x1, y1), (x2, y2) = where[start], where[end]
+        lines.append({"x1": x1 + BOX_WIDTH, "y1": y1 + BOX_HEIGHT // 2, "x2": x2, "y2": y2 + BOX_HEIGHT // 2})
     width = MARGIN * 2 + (max(columns) + 1) * BOX_WIDTH + max(columns) * COLUMN_GAP
     height = MARGIN * 2 + max(len(entries) for entries in columns.values()) * (BOX_HEIGHT + ROW_GAP) - ROW_GAP
     return {"width": width, "height": height, "box_width": BOX_WIDTH, "box_height": BOX_HEIGHT,
-            "nodes": nodes, "edges": edges}
+            "nodes": drawn, "edges": lines}
+
+
+# The repository graph shows this many of its latest recipes.
+REPOSITORY_RECIPES = 20
+
+
+def repository_graph(engine_name, repository, recipes=None):
+    """The drawing of a repository's recent images (its latest current
+    recipes) and what each is built on; None when Dockyard built none there."""
+    recipes = current_recipes(engine_name) if recipes is None else recipes
+    mine = sorted((recipe for recipe in recipes.values() if split_repo_tag(recipe.name)[0] == repository),
+                  key=lambda recipe: -recipe.build_id)[:REPOSITORY_RECIPES]
+    if not mine:
+        return None
+    by_id = {recipe.image_id: recipe for recipe in mine}
+    names, edges = {recipe.image_id: recipe.name for recipe in mine}, []
+    for recipe in mine:
+        for base in recipe.bases:
+            if base.get("image_id") and base["image_id"] != recipe.image_id:
+                names.setdefault(base["image_id"], base["reference"])
+                edges.append((base["image_id"], recipe.image_id))
+    levels = {}
+
+    def level_of(image_id, depth=0):
+        if image_id not in by_id or depth > MOST_LEVELS:
+            return 0
+        if image_id not in levels:
+            levels[image_id] = 1 + max((level_of(base["image_id"], depth + 1) for base in by_id[image_id].bases
+                                        if base.get("image_id") and base["image_id"] != image_id), default=-1)
+        return levels[image_id]
+
+    nodes = sorted(((image_id, name, level_of(image_id)) for image_id, name in names.items()),
+                   key=lambda node: (node[2], node[1]))
+    return draw(nodes, sorted(set(edges)))

@@ -56,7 +56,7 @@ class WebhookReceiverForm(forms.ModelForm):
 
     class Meta:
         model = WebhookReceiver
-        fields = ["name", "url", "events", "enabled"]
+        fields = ["name", "url", "format", "events", "enabled"]
 
     def clean_url(self):
         url = self.cleaned_data["url"]

@@ -2,13 +2,13 @@
 per receiver that asked for the event and queues a Celery task with its id
 (images.tasks.deliver_webhook), which makes one attempt with `deliver`.
 
-A body is JSON, signed with the receiver's secret in X-Dockyard-Signature
+A body is JSON, generic or Slack-compatible by the receiver's format
+(images.hooks.payloads), signed with the receiver's secret in X-Dockyard-Signature
 (images.hooks.signatures). An answer of 5xx or 429, no answer in
 DOCKYARD_WEBHOOK_TIMEOUT seconds or no connection is worth another attempt
 (Celery's retry, with exponential backoff); any other answer is final. Each
-attempt's status is kept on the delivery, the log admins read."""
+attempt's status is kept on the delivery, the log admins read, and audited."""
 
-import json
 import logging
 
 import certifi
@@ -21,7 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from images.accounts import audit
-from images.hooks import destinations, signatures
+from images.hooks import destinations, payloads, signatures
 from images.hooks.forms import EVENTS
 from images.models import Job, WebhookDelivery, WebhookReceiver
 
@@ -88,12 +88,6 @@ def job_ended(job):
                 "path": job.get_absolute_url()}})
 
 
-def body_of(delivery):
-    """The bytes sent: the same on every attempt (the signature's time is what changes)."""
-    return json.dumps({"id": delivery.pk, "event": delivery.event, "created_at": delivery.created_at.isoformat(),
-                       "data": delivery.payload}, separators=(",", ":"), sort_keys=True).encode()
-
-
 def deliver(delivery_id, final):
     """One attempt at a delivery; `final` when no retry follows it. Raise DeliveryFailed when
     another attempt should follow."""
@@ -127,7 +121,7 @@ def _post(receiver, delivery):
     """POST the delivery to the address checked now (not to what the name resolves to a moment later);
     return the status. Redirects are not followed: they could lead anywhere."""
     scheme, host, port, address = destinations.check_url(receiver.url)
-    body = body_of(delivery)
+    body = payloads.body_of(delivery)
     timeout = urllib3.Timeout(connect=settings.DOCKYARD_WEBHOOK_TIMEOUT, read=settings.DOCKYARD_WEBHOOK_TIMEOUT)
     if scheme == "https":
         pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
@@ -158,3 +152,12 @@ def _record(delivery, status, error, state):
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         last_status=status, last_error=error[:500], state=state,
         delivered_at=timezone.now() if state == WebhookDelivery.State.DELIVERED else None)
+    # Each attempt's outcome, by the receiver's id and name: never its URL (a chat service's path is a
+    # token of its own), its secret or the body.
+    answer = f"answered {status}" if status is not None else error
+    then = {WebhookDelivery.State.DELIVERED: "delivered", WebhookDelivery.State.PENDING: "to be tried again",
+            WebhookDelivery.State.FAILED: "failed"}[state]
+    with audit.acting_by_itself():
+        audit.record(None, "webhook-delivery", f"webhook {delivery.receiver_id} {delivery.receiver.name}",
+                     audit.OK if state == WebhookDelivery.State.DELIVERED else audit.FAILED,
+                     detail=f"delivery {delivery.pk} of {delivery.event}: {answer}; {then}"[:2000])

@@ -36,4 +36,5 @@ def _target(receiver):
 
 def _detail(receiver):
     # The host only: a URL's path can be a secret of its own (a chat service's incoming-webhook token).
-    return f"to {urlsplit(receiver.url).hostname} for {', '.join(receiver.events)}{'' if receiver.enabled else ' (disabled)'}"
+    return (f"to {urlsplit(receiver.url).hostname} as {receiver.format} for {', '.join(receiver.events)}"
+            f"{'' if receiver.enabled else ' (disabled)'}")

@@ -1,5 +1,5 @@
-"""The engine's image events: recorded as tag moves and published to every open
-image page. One listener per engine (`manage.py listen_events`), not one per
+"""The engine's image events: recorded as tag moves (and as "base updated" for
+what is built on a moved base) and published to every open image page. One listener per engine (`manage.py listen_events`), not one per
 browser; it reconnects by itself when the engine goes away and comes back."""
 
 import logging
@@ -7,6 +7,7 @@ import time
 
 from django.db import close_old_connections
 
+from images.bases import checks
 from images.engine import EngineError, ImageNotFound
 from images.jobs.publish import publish_images_event
 from images.models import TagMove
@@ -39,6 +40,7 @@ def record_event(engine, event):
     except ImageNotFound:
         return None
     TagMove.record(name, image_id, action, engine=engine.name)
+    checks.note_tag(engine.name, name, image_id)
     return name
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from images.accounts.roles import requires
-from images.bases import batches
+from images.bases import automatic, batches
 from images.jobs import control
 from images.models import RebuildBatch
 from images.refs import is_image_id
@@ -29,6 +29,24 @@ def rebuild_dependents(request, image_hex):
         messages.error(request, str(exc))
         return redirect("images-detail", reference=image_hex)
     return redirect(batch.get_absolute_url())
+
+
+@require_POST
+@requires("build")
+def rebuild_by_itself(request, image_hex):
+    """Turn on or off rebuilding this image's recipe by itself when its base moves."""
+    image_id = f"sha256:{image_hex}"
+    if not is_image_id(image_id) or len(image_hex) != 64:
+        raise Http404("Not an image id.")
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        automatic.set_rebuilds_by_itself(request.user, image_id, enabled)
+    except control.NoRecipe as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "It will be rebuilt by itself when its base moves." if enabled
+                         else "It will no longer be rebuilt by itself when its base moves.")
+    return redirect("images-detail", reference=image_hex)
 
 
 @requires("browse")

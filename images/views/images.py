@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from images import engines
 from images.accounts import roles
 from images.accounts.roles import requires
-from images.bases import checks, dependents
+from images.bases import automatic, checks, dependents
 from images.builds import attestation, contexts, provenance
 from images.catalog import detail, lineage, listing
 from images.files import explorer
@@ -67,6 +67,7 @@ def image_detail(request, reference):
         "live_ws_url": websocket_url(request, f"/ws/{engines.url_prefix(request.engine_name)}images/"),
         "moves": tags.tag_moves(request.engine, image.summary.tags),
         "pinned": pins.is_pinned(request.engine_name, image.summary.id),
+        "rebuilds_by_itself": automatic.rebuilds_by_itself(recipe),
         "base_updates": checks.updates_of(request.engine_name, image.summary.id),
         "built_on": dependents.built_on(request.engine_name, image.summary.id, recipes),
         "dependents": found,

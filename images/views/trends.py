@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from images.accounts.roles import requires
+from images.bases import dependents
 from images.monitoring import build_trends
 
 PLOTS = [("moves", "size", "Image size per tag move", "bytes"),
@@ -31,4 +32,5 @@ def repository_trends(request, repository):
     return render(request, "images/repository_trends.html", {
         "repository": repository, "series": series, "plots": PLOTS,
         "build_rows": build_rows, "move_rows": move_rows,
+        "graph": dependents.repository_graph(request.engine_name, repository),
     })
