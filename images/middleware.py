@@ -97,7 +97,8 @@ LOGIN_BODY_MAX = 32 * 1024
 # A repository's push hook is not logged in either: it proves itself by its signature
 # (images.hooks.inbound), which is read from a body of at most this size.
 HOOK_BODY_MAX = 10 * 1024 * 1024
-_HOOK_PATH = re.compile(r"/api/hooks/git/[0-9]+")
+# Any id, so that a wrong one is answered 404 by the API, not 401: a hook needs no login.
+_HOOK_PATH = re.compile(r"/api/hooks/git/[^/]+")
 
 
 def body_refusal(path, length, authenticated):

@@ -7,7 +7,8 @@ from functools import wraps
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from ninja import NinjaAPI, Swagger
 
@@ -91,7 +92,25 @@ def schema_path(path):
 
 def urls():
     patterns, app_name, namespace = api.urls
-    return [_adapted(pattern) for pattern in patterns], app_name, namespace
+    # Last: whatever no operation takes (an id that is not a number, a path
+    # that is none) answers as the API does, not with the pages' 404 or login.
+    # It reads no body and changes nothing, so it needs no CSRF token (whose check would read the body).
+    unknown = re_path(r"^.*$", csrf_exempt(login_not_required(_not_an_operation)), name="not-an-operation")
+    return [*(_adapted(pattern) for pattern in patterns), unknown], app_name, namespace
+
+
+def _not_an_operation(request, *args, **kwargs):
+    """404 in JSON; 401 to an anonymous caller, as every operation would, except
+    under the paths that need no login (a hook's delivery) where nothing would."""
+    if not request.user.is_authenticated and not request.path_info.startswith(_no_login_prefixes()):
+        return errors.answer(401, auth.LOGIN_NEEDED)
+    return errors.answer(404, f"{request.path_info} is no path of the API: an id in a path is a whole number, "
+                              f"and /api/docs lists the paths.")
+
+
+def _no_login_prefixes():
+    return tuple({path.partition("{")[0] for path, operation in operations()
+                  if auth.permission_of(operation) == auth.SIGNED})
 
 
 def _adapted(pattern):

@@ -48,7 +48,11 @@ class Totals(BaseModel):
     tags: int
     dangling: int = Field(description="Images `docker images -f dangling=true` lists.")
     size: int | None = Field(description="Bytes the images' layers take on disk, each layer once however many "
-                                         "images share it (`docker system df`); null if the engine would not say.")
+                                         "images share it (`docker system df`); null if the engine would not say "
+                                         "or it is being counted for the first time.")
+    size_fresh: bool = Field(description="Whether `size` counts the images listed; if not, it is the last count, "
+                                         "made at `size_counted_at`, and a new count is under way.")
+    size_counted_at: datetime | None = Field(description="When `size` was counted (null if never).")
 
 
 class ImageRow(BaseModel):
@@ -162,7 +166,9 @@ def image_list_json(found):
                 f'"base_updated": {_boolean(row.base_updated)}}}')
         parts.append(f'{around[0]}{_string(row.repository)}, "tag": {_string(row.tag)}{around[1]}')
     totals = json.dumps({"images": found.totals.images, "tags": found.totals.tags,
-                         "dangling": found.totals.dangling, "size": found.totals.size})
+                         "dangling": found.totals.dangling, "size": found.totals.size,
+                         "size_fresh": found.totals.size_fresh,
+                         "size_counted_at": found.totals.size_counted_at}, default=_ENCODER.default)
     return f'{{"totals": {totals}, "images": [{", ".join(parts)}]}}'
 
 

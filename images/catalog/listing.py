@@ -64,7 +64,9 @@ class Totals:
     images: int
     tags: int
     dangling: int
-    size: int | None  # on disk, shared layers counted once
+    size: int | None  # on disk, shared layers counted once: for these images if size_fresh, else the last count
+    size_fresh: bool = True
+    size_counted_at: datetime | None = None
 
 
 def containers_per_image(containers):
@@ -109,13 +111,15 @@ def image_rows(images, containers, dangling=None):
 
 
 def totals(images, dangling, on_disk):
-    """`dangling`: the dangling images' ids; `on_disk`: the bytes the images'
-    layers take, each layer once (None if the engine would not say)."""
+    """`dangling`: the dangling images' ids; `on_disk`: a `usage.OnDisk`, the
+    bytes the images' layers take, each layer once, or the last count of them."""
     return Totals(
         images=len(images),
         tags=sum(len(usage.tags_of(image)) for image in images),
         dangling=len(dangling),
-        size=on_disk,
+        size=on_disk.size,
+        size_fresh=on_disk.fresh,
+        size_counted_at=on_disk.counted_at and datetime.fromtimestamp(on_disk.counted_at, timezone.utc),
     )
 
 
@@ -170,7 +174,8 @@ class ImageList:
 
 def list_images(engine, query="", state="", sort=DEFAULT_SORT):
     """The rows matching a search, filter and sort: two engine calls whatever
-    the number of images (and `GET /system/df` when the images changed)."""
+    the number of images (the bytes on disk, when the images changed, are
+    counted beside the request: `usage.images_on_disk`)."""
     images, on_disk = usage.images_on_disk(engine, engine.list_images())
     dangling = usage.dangling_ids(engine, images)
     rows = image_rows(images, engine.list_containers(), dangling)
