@@ -122,7 +122,11 @@ def test_a_shell_is_its_owners_alone_audited_and_not_stored(server, builder, tty
         read_until(shell, "shell-42\r\n20 70\r\n")
         type_line(shell, "sleep 600")
         read_until(shell, "sleep 600\r\n")
-        assert "sleep 600" in processes(tty_run)
+        # The terminal echoes the line before the shell has read it and started sleep: wait for the process.
+        deadline = time.monotonic() + 10
+        while "sleep 600" not in processes(tty_run):
+            assert time.monotonic() < deadline, processes(tty_run)
+            time.sleep(0.1)
     # Closed, the shell ends with what ran in it (the engine itself leaves an exec running).
     deadline = time.monotonic() + 10
     while processes(tty_run) != ["sh"]:
