@@ -175,7 +175,7 @@ async def _collect(url, cookie, origin, until_final=True, stamps=None, sink=None
             now = time.time()
             event = json.loads(raw)
             if event["type"] == "lines":
-                for seq, text in event["lines"]:
+                for seq, text, *_ in event["lines"]:  # a line read back from storage also carries its time
                     received.append(seq)
                     if stamps is not None and text.startswith("ts "):
                         stamps.append((float(text[3:]), now))
