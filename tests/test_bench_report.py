@@ -100,6 +100,10 @@ def test_the_readmes_table_is_the_latest_published_runs_own():
         if "error" in row:  # a scenario that broke off is a row saying why (report.failed), with no runs
             assert row["pass"] is False and f"| {row['scenario']} |" in table, row
             continue
+        if row["value"] == "written in":
+            # bench/logstore.py writes its million-line log once; the row's verdict is the stored size, not the time.
+            assert row["reference"] is None and row["floor"] is None and "the raw log" in row["target"], row
+            continue
         assert len(row["dockyard"]["runs"]) >= report.MIN_RUNS, row["scenario"]
 
 
