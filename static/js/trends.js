@@ -4,19 +4,7 @@
 (function () {
   "use strict";
 
-  const UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-
-  // As images/sizes.py prints them: decimal, three significant digits.
-  function humanSize(bytes) {
-    if (bytes === null || bytes === undefined) return "";
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1000 && unit < UNITS.length - 1) {
-      value /= 1000;
-      unit += 1;
-    }
-    return Number(value.toPrecision(3)) + UNITS[unit];
-  }
+  const humanSize = window.dockyardHumanSize; // sizes.js
 
   const FORMATS = {
     bytes: humanSize,
