@@ -3,7 +3,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -342,12 +342,31 @@ class TagMove(models.Model):
 
     @classmethod
     def record(cls, tag, image_id, action, by=None, engine="default"):
-        """Record that `tag` now points at `image_id` on `engine` (a name), unless it already did."""
-        last = cls.objects.filter(engine=engine, tag=tag).first()
-        if last is not None and last.image_id == image_id:
-            return None
-        return cls.objects.create(engine=engine, tag=tag, image_id=image_id, action=action, by=by,
-                                  previous_image_id=last.image_id if last else "")
+        """Record that `tag` now points at `image_id` on `engine` (a name), unless it already did.
+
+        The same move is heard more than once: Dockyard records its own tag,
+        then the engine's event for it arrives, and a listener being restarted
+        overlaps its successor. Reading the last move and inserting is
+        therefore one step, taken by one caller at a time for each tag; two
+        callers checking at once would both find nothing and both insert."""
+        with transaction.atomic(using=cls.objects.db):
+            _lock_tag_history(engine, tag)
+            last = cls.objects.filter(engine=engine, tag=tag).first()
+            if last is not None and last.image_id == image_id:
+                return None
+            return cls.objects.create(engine=engine, tag=tag, image_id=image_id, action=action, by=by,
+                                      previous_image_id=last.image_id if last else "")
+
+
+def _lock_tag_history(engine, tag):
+    """Hold one tag's history until the transaction ends. SQLite needs nothing:
+    its transactions begin IMMEDIATE (settings), so a writer already has the
+    whole database. PostgreSQL locks rows, and a tag with no move yet has no
+    row, so the lock is an advisory one on the tag's name."""
+    connection = connections[TagMove.objects.db]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"tag-move {engine} {tag}"])
 
 
 class Access(models.Model):

@@ -204,3 +204,38 @@ def wait_for(check, timeout=10):
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def test_a_move_heard_by_several_at_once_is_recorded_once(transactional_db):
+    """Dockyard records its own tag and then hears the engine's event for it, and
+    a restarted listener can overlap the old one: every caller that reports the
+    same move at the same moment leaves one row, and a real move after it still
+    counts. Eight threads report each move together, released by one barrier."""
+    import threading
+
+    from django.db import connection
+
+    callers, tags = 8, [f"{dockerlib.unique('heard')}:{n}" for n in range(6)]
+    barrier = threading.Barrier(callers)
+    errors = []
+
+    def report(image_id):
+        try:
+            for tag in tags:
+                barrier.wait(timeout=30)
+                TagMove.record(tag, image_id, "tag")
+        except Exception as error:  # the assertion below names it
+            errors.append(error)
+        finally:
+            connection.close()
+
+    for image_id in ("sha256:" + "a" * 64, "sha256:" + "b" * 64):
+        threads = [threading.Thread(target=report, args=(image_id,)) for _ in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert errors == []
+    for tag in tags:
+        moves = list(TagMove.objects.filter(tag=tag).order_by("pk").values_list("image_id", "previous_image_id"))
+        assert moves == [("sha256:" + "a" * 64, ""), ("sha256:" + "b" * 64, "sha256:" + "a" * 64)], tag
