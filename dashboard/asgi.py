@@ -22,3 +22,7 @@ application = ProtocolTypeRouter({
     # A page on another origin must not open a job's stream with the user's cookie (WebsocketAuth).
     "websocket": ServerSend(WebsocketAuth(URLRouter(websocket_urlpatterns))),
 })
+
+from dashboard.startup import prepare_long_lived_process  # noqa: E402
+
+prepare_long_lived_process()

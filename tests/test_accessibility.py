@@ -20,7 +20,7 @@ from images.jobs import control
 from images.lifecycle import runs
 from images.models import Job, TagMove
 from tests import buildcache, dockerlib
-from tests.conftest import PASSWORDS, make_user
+from tests.conftest import log_in, make_user
 from tests.live import wait_for_job
 from tests.test_disk import sampled
 
@@ -83,10 +83,7 @@ def admin_page(browser, server, scene):
     # The pages' policy allows only scripts the site serves; axe is injected inline.
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    page.goto("/login/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", PASSWORDS["owner"])
-    page.click("button[type=submit]")
+    log_in(page, "owner")
     expect(page.locator("h1")).to_have_text("Images")
     yield page
     context.close()

@@ -18,7 +18,7 @@ from images.bases import checks
 from images.models import AuditEntry, BaseReference, BaseUpdate, Job, Provenance, RebuildBatch
 from tests import dockerlib
 from tests.apiclient import bearer
-from tests.conftest import PASSWORDS
+from tests.conftest import log_in
 from tests.live import start_build, wait_for_job
 from tests.provenance_schemas import validate_statement
 from tests.test_accessibility import FAILING_IMPACTS, axe_violations, report
@@ -126,10 +126,7 @@ def test_a_moved_base_marks_its_dependent_and_rebuilding_puts_it_on_the_new_base
     # What a person sees: the batch page, the image page with its chain; no serious accessibility issue.
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     tab = context.new_page()
-    tab.goto("/login/")
-    tab.fill("input[name=username]", "builder")
-    tab.fill("input[name=password]", PASSWORDS["builder"])
-    tab.click("button[type=submit]")
+    log_in(tab, "builder")
     found = []
     for url, ready in ((reverse("batches-detail", args=[batch.pk]), "tr.batch-item"),
                        (reverse("images-detail", args=[hex_of(new["id"])]), "svg.dependents-graph"),
@@ -323,10 +320,7 @@ def test_a_repository_page_draws_what_its_recent_images_are_built_on(builder_cli
 
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     tab = context.new_page()
-    tab.goto("/login/")
-    tab.fill("input[name=username]", "builder")
-    tab.fill("input[name=password]", PASSWORDS["builder"])
-    tab.click("button[type=submit]")
+    log_in(tab, "builder")
     tab.goto(reverse("repository-trends", args=[repository]))
     expect(tab.locator("svg.repository-graph rect")).to_have_count(3)
     found = [violation for violation in axe_violations(tab) if violation["impact"] in FAILING_IMPACTS]

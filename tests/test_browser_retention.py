@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from images.models import QuarantinedImage
 from images.lifecycle import quarantine
 from tests import dockerlib
-from tests.conftest import PASSWORDS
+from tests.conftest import log_in
 from tests.test_accessibility import FAILING_IMPACTS, axe_violations, report
 from tests.test_disk import sampled
 
@@ -23,10 +23,7 @@ def admin_tab(browser, server, transactional_db, owner):
     # axe is injected inline, which the pages' policy would refuse.
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    page.goto("/login/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", PASSWORDS["owner"])
-    page.click("button[type=submit]")
+    log_in(page, "owner")
     expect(page.locator("h1")).to_have_text("Images")
     yield page
     context.close()

@@ -45,3 +45,14 @@ def test_many_lines_in_one_fragment():
     assert splitter.feed("tial\n" + "".join(f"line {n}\r\n" for n in range(1000)) + "tail") == (
         ["partial"] + [f"line {n}" for n in range(1000)])
     assert splitter.close() == ["tail"]
+
+
+def test_a_crlf_split_across_fragments_ends_its_line_without_the_cr():
+    splitter = LineSplitter()
+    assert splitter.feed("Windows line\r") == []
+    assert splitter.feed("\nnext") == ["Windows line"]
+    assert splitter.feed("\n") == ["next"]
+    # Held over more than one fragment, and a progress frame's "\r" inside a line stays.
+    assert splitter.feed("50%\r100%") == []
+    assert splitter.feed(" done\r") == []
+    assert splitter.feed("\n") == ["50%\r100% done"]

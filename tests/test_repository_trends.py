@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from images.models import Job
 from tests import dockerlib
 from tests.apiclient import bearer
-from tests.conftest import PASSWORDS
+from tests.conftest import log_in
 from tests.live import wait_for_job
 from tests.test_accessibility import FAILING_IMPACTS, axe_violations, report
 
@@ -71,10 +71,7 @@ def test_the_repository_page_plots_its_trends_linked_to_the_jobs(built, owner, b
     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     try:
-        page.goto("/login/")
-        page.fill("input[name=username]", "owner")
-        page.fill("input[name=password]", PASSWORDS["owner"])
-        page.click("button[type=submit]")
+        log_in(page, "owner")
         page.goto(f"/images/{jobs[1].image_id.split(':')[1]}/")
         page.locator("#repository-trend-links").get_by_role("link", name=repository).click()
         expect(page.locator("h1")).to_have_text(f"Trends of {repository}")

@@ -252,11 +252,9 @@ def receiver_server():
     server.server_close()
 
 
-def test_a_delivery_answered_500_is_retried_by_the_worker_and_arrives(transactional_db, owner, worker,
+def test_a_delivery_answered_500_is_retried_by_the_worker_and_arrives(transactional_db, owner, api, worker,
                                                                      receiver_server, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
-    _, token = ApiToken.issue(owner, "hooks")
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = f"http://127.0.0.1:{receiver_server.server_address[1]}/dockyard"
     made = api.post("/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed", "base.updated"]},
                     content_type="application/json")
@@ -283,11 +281,9 @@ def wait_while_pending(delivery_id):
     return WebhookDelivery.objects.get(pk=delivery_id)
 
 
-def test_a_test_send_reaches_the_receiver_and_a_404_is_not_tried_again(transactional_db, owner, worker,
+def test_a_test_send_reaches_the_receiver_and_a_404_is_not_tried_again(transactional_db, owner, api, worker,
                                                                        receiver_server, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
-    _, token = ApiToken.issue(owner, "hooks")
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = f"http://127.0.0.1:{receiver_server.server_address[1]}/dockyard"
     made = api.post("/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed"]},
                     content_type="application/json")
@@ -303,13 +299,11 @@ def test_a_test_send_reaches_the_receiver_and_a_404_is_not_tried_again(transacti
     assert AuditEntry.objects.filter(action="webhook-test", actor=owner).count() == 2
 
 
-def test_a_push_through_the_real_server_is_read_and_checked(transactional_db, owner, server):
+def test_a_push_through_the_real_server_is_read_and_checked(transactional_db, owner, api, server):
     """Through uvicorn and Dockyard's own ASGI body handling, as GitHub meets it."""
     import urllib.request
     from urllib.error import HTTPError
 
-    _, token = ApiToken.issue(owner, "hooks")
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     with transaction.atomic():  # cancelled before its task is sent: only its recipe is wanted here
         job = control.start_build(owner, {"source": "dockerfile", "tags": [dockerlib.unique("hooked") + ":1"],
                                           "dockerfile": "Dockerfile", "dockerfile_text": "FROM scratch\n"})
@@ -365,11 +359,9 @@ def test_a_base_update_and_a_finished_batch_are_sent_to_the_receivers_that_asked
     assert sent == {("bases", "base.updated", "127.0.0.1:5000/base:1"), ("batches", "rebuild.batch_finished", 7)}
 
 
-def test_a_slack_receiver_gets_a_signed_message_summarising_the_event(transactional_db, owner, worker,
+def test_a_slack_receiver_gets_a_signed_message_summarising_the_event(transactional_db, owner, api, worker,
                                                                       receiver_server, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
-    _, token = ApiToken.issue(owner, "hooks")
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     url = f"http://127.0.0.1:{receiver_server.server_address[1]}/services/T0/B0/x"
     refused = api.post("/api/hooks/receivers", {"name": "chat", "url": url, "events": ["base.updated"],
                                                 "format": "teams"}, content_type="application/json")
@@ -391,11 +383,10 @@ def test_a_slack_receiver_gets_a_signed_message_summarising_the_event(transactio
 
 
 def test_an_admin_test_sends_from_the_receivers_page_and_each_delivery_is_audited_without_secrets(
-        transactional_db, owner, worker, receiver_server, settings):
+        transactional_db, owner, api, worker, receiver_server, settings):
     settings.DOCKYARD_WEBHOOK_HOSTS = ["127.0.0.1"]
-    _, token = ApiToken.issue(owner, "hooks")
     url = f"http://127.0.0.1:{receiver_server.server_address[1]}/services/T0/B0/path-token"
-    made = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+    made = api.post(
         "/api/hooks/receivers", {"name": "ops", "url": url, "events": ["job.failed"]}, content_type="application/json")
     Receiver.secret, Receiver.statuses = made.json()["secret"], [500]
     admin = Client()

@@ -65,8 +65,13 @@ class LineSplitter:
         self.max_chars = max_chars
         self._partial = []
         self._size = 0
+        self._partial_has_cr = False
 
     def feed(self, text):
+        # Most output has no "\r" at all, and then the pass that strips a CRLF's
+        # "\r" from every line finds nothing. A "\r" can still come in the held
+        # part of a line, when it ended one fragment and "\n" began the next.
+        has_cr = "\r" in text or self._partial_has_cr
         # One split for the whole fragment: a run's output comes in blocks of
         # thousands of lines, and cutting each line off the rest copied the rest.
         *ended, rest = text.split("\n")
@@ -85,6 +90,9 @@ class LineSplitter:
             lines.append(joined[: self.max_chars])
             rest = joined[self.max_chars:]
             self._partial, self._size = [rest], len(rest)
+        self._partial_has_cr = has_cr and bool(self._partial)
+        if not has_cr:
+            return lines
         return [line[:-1] if line.endswith("\r") else line for line in lines]
 
     def _cut(self, line):
@@ -95,5 +103,5 @@ class LineSplitter:
 
     def _take(self):
         line = "".join(self._partial)
-        self._partial, self._size = [], 0
+        self._partial, self._size, self._partial_has_cr = [], 0, False
         return line

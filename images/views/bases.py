@@ -15,13 +15,19 @@ from images.refs import is_image_id
 BATCHES_PER_PAGE = 50
 
 
+def _image_id(image_hex):
+    """The full image id a rebuild's URL names; anything shorter or other is no image."""
+    image_id = f"sha256:{image_hex}"
+    if not is_image_id(image_id) or len(image_hex) != 64:
+        raise Http404("Not an image id.")
+    return image_id
+
+
 @require_POST
 @requires("build")
 def rebuild_dependents(request, image_hex):
     """Queue a batch rebuilding every current recipe built on this image."""
-    image_id = f"sha256:{image_hex}"
-    if not is_image_id(image_id) or len(image_hex) != 64:
-        raise Http404("Not an image id.")
+    image_id = _image_id(image_hex)
     name = request.POST.get("name", "")[:600]
     try:
         batch = batches.start_batch(request.user, request.engine_name, image_id, name)
@@ -35,9 +41,7 @@ def rebuild_dependents(request, image_hex):
 @requires("build")
 def rebuild_by_itself(request, image_hex):
     """Turn on or off rebuilding this image's recipe by itself when its base moves."""
-    image_id = f"sha256:{image_hex}"
-    if not is_image_id(image_id) or len(image_hex) != 64:
-        raise Http404("Not an image id.")
+    image_id = _image_id(image_hex)
     enabled = request.POST.get("enabled") == "on"
     try:
         automatic.set_rebuilds_by_itself(request.user, image_id, enabled)
