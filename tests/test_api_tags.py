@@ -91,7 +91,9 @@ def test_it_lists_a_tags_history_and_rolls_it_back(api, two_images):
              content_type="application/json")
     api.post(f"/api/images/{hex_of(two)}/tags", {"repository": repo, "tag": "release", "move": True},
              content_type="application/json")
-    history = api.get(f"/api/images/{hex_of(two)}/tag-moves").json()
+    # The image's other tag ({repo}:two, made by the CLI) has a move too when an event
+    # listener of another module is still running: this is the history of "release".
+    history = [move for move in api.get(f"/api/images/{hex_of(two)}/tag-moves").json() if move["tag"] == tag]
     assert [(move["tag"], move["image_id"], move["previous_image_id"], move["by"]) for move in history] == [
         (tag, two, one, "builder"), (tag, one, "", "builder")]
     move = TagMove.objects.filter(tag=tag).first()

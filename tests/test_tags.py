@@ -239,3 +239,45 @@ def test_a_move_heard_by_several_at_once_is_recorded_once(transactional_db):
     for tag in tags:
         moves = list(TagMove.objects.filter(tag=tag).order_by("pk").values_list("image_id", "previous_image_id"))
         assert moves == [("sha256:" + "a" * 64, ""), ("sha256:" + "b" * 64, "sha256:" + "a" * 64)], tag
+
+
+def test_an_older_event_heard_while_dockyard_moves_the_tag_moves_nothing_back(builder, two_images, monkeypatch):
+    """The event listener is late with the event of the tag's first move, and
+    takes its turn at the worst moment: Dockyard has recorded the move to `two`
+    and the engine still points the tag at `one`. That moment lasts
+    milliseconds and no real listener can be made to hit it on purpose, so the
+    engine's tag call is wrapped to give the listener its turn there (for up to
+    a second) first. The history must stay one -> two, both by the builder."""
+    import threading
+
+    from django.db import connection
+
+    from images.engine import get_engine
+    from images.lifecycle import events, tags
+
+    engine = get_engine()
+    release = f"{two_images['repo']}:release"
+    tags.add_tag(engine, two_images["one"], release, builder)
+    late_event = {"Action": "tag", "Actor": {"Attributes": {"name": release}}}
+
+    def listener_turn():
+        try:
+            events.record_event(engine, late_event)
+        finally:
+            connection.close()
+
+    listener = threading.Thread(target=listener_turn)
+    tag_image = engine.tag_image
+
+    def tag_image_after_the_listener_looked(*args, **kwargs):
+        listener.start()
+        listener.join(timeout=1)  # with the tag's history held, it waits for the tag instead
+        return tag_image(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "tag_image", tag_image_after_the_listener_looked)
+    tags.add_tag(engine, two_images["two"], release, builder, allow_move=True)
+    listener.join(timeout=30)
+    assert not listener.is_alive()
+    moves = TagMove.objects.filter(tag=release).order_by("pk")
+    assert [(move.image_id, move.previous_image_id, move.by_id) for move in moves] == [
+        (two_images["one"], "", builder.pk), (two_images["two"], two_images["one"], builder.pk)]

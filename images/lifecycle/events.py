@@ -10,7 +10,7 @@ from django.db import close_old_connections
 from images.bases import checks
 from images.engine import EngineError, ImageNotFound
 from images.jobs.publish import publish_images_event
-from images.models import TagMove
+from images.models import TagMove, tag_history_held
 from images.refs import InvalidReference, parse_reference
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,15 @@ def record_event(engine, event):
         return None  # an image id, not a tag
     if digest or not tag:
         return None
-    try:
-        image_id = engine.inspect_image(name)["Id"]
-    except ImageNotFound:
-        return None
-    TagMove.record(name, image_id, action, engine=engine.name)
+    # Where the tag points now, not where the event says: an event heard late
+    # must not move the history back. Looked up under the tag's hold, so not
+    # between Dockyard's record of a move and its tag.
+    with tag_history_held(engine.name, name):
+        try:
+            image_id = engine.inspect_image(name)["Id"]
+        except ImageNotFound:
+            return None
+        TagMove.record(name, image_id, action, engine=engine.name)
     checks.note_tag(engine.name, name, image_id)
     return name
 

@@ -17,7 +17,7 @@ from images.redis_client import shared_redis
 from images.accounts import audit, roles
 from images.catalog import inspect
 from images.engine import ImageNotFound
-from images.models import TagMove
+from images.models import TagMove, tag_history_held
 from images.refs import familiar_name, InvalidReference, parse_reference, short_id, split_repo_tag
 
 log = logging.getLogger(__name__)
@@ -90,16 +90,13 @@ def _holder_locked(engine, repo_tag, holder):
 
 
 def _tag_recorded(engine, image_id, repo_tag, action, user):
-    """Tag, with the move recorded first: the event listener sees the engine's tag
-    event too, and must find the move already there with who made it, not
-    record it first as a move from a terminal."""
-    move = TagMove.record(repo_tag, image_id, action, by=user, engine=engine.name)
-    try:
+    """Tag, with the move recorded first, under the tag's hold: the event
+    listener sees the engine's tag event too, and must find the move already
+    there with who made it, not record it first as a move from a terminal. A
+    tag the engine refuses takes its recorded move back with it."""
+    with tag_history_held(engine.name, repo_tag):
+        move = TagMove.record(repo_tag, image_id, action, by=user, engine=engine.name)
         engine.tag_image(image_id, *split_repo_tag(repo_tag))
-    except Exception:
-        if move is not None:
-            move.delete()
-        raise
     return move
 
 
