@@ -291,48 +291,90 @@
     return null;
   }
 
-  // ---- sections: ::group::, classic steps and BuildKit vertices fold ----
+  // ---- sections: ::group::, GitLab's sections, classic steps and BuildKit vertices fold ----
   //
   // A section starts at a marker line and ends at its end marker (a group's
-  // ::endgroup::, a vertex's DONE/CACHED/ERROR) or before the next step. The
-  // markers of the stored log are found by the server's search (one pattern,
-  // over the whole log); those of new lines here, as they come.
-  const MARKERS = "^(?:::group::|::endgroup::|Step \\d+/\\d+ : |#\\d+ (?:\\[|DONE|CACHED|ERROR))";
+  // ::endgroup::, a GitLab section's section_end, a vertex's DONE/CACHED/ERROR)
+  // or before the next step. The markers of the stored log are found by the
+  // server's search (one pattern, over the whole log, run by Python's `regex`:
+  // it must read the same there); those of new lines here, as they come.
+  //
+  // Groups and GitLab's sections may be printed by a RUN of a BuildKit build,
+  // whose output lines BuildKit prefixes with "#5 0.426 " (vertex, seconds);
+  // GitLab writes its markers after an "erase line" escape:
+  // "\x1b[0Ksection_start:1700000000:deps[collapsed=true]\r\x1b[0KInstalling deps".
+  const BUILDKIT_PREFIX = "#\\d+ \\d+\\.\\d+ ";
+  const ERASE_LINE = "\\x1b\\[0K";
+  const MARKERS = `^(?:(?:${BUILDKIT_PREFIX})?(?:${ERASE_LINE})?(?:::group::|::endgroup::|section_(?:start|end):\\d+:)` +
+    "|Step \\d+/\\d+ : |#\\d+ (?:\\[|DONE|CACHED|ERROR))";
   const MARKER = new RegExp(MARKERS);
-  const markers = new Map(); // seq -> {kind, name, id, ms}
-  let sections = []; // {start, end, name, depth, kind, failed, ms, endMs}
+  const RUN_OUTPUT = new RegExp(`^${BUILDKIT_PREFIX}`);
+  // section_start:<unix time>:<name>[<options>]\r<header>, section_end:<unix time>:<name>
+  const GITLAB_SECTION = /^section_(start|end):\d+:([^\s[\]]+)(?:\[([^\]\r]*)\])?/;
+  const markers = new Map(); // seq -> {kind, name, id, vertex, header, collapsed, ms}
+  let sections = []; // {start, end, name, depth, kind, failed, ms, endMs, header, collapsed}
   const sectionAt = new Map(); // start seq -> section
   const folded = new Set(); // start seqs of folded sections
+  // Start seqs of the sections that asked to start folded ([collapsed=true]) and
+  // were: once only, so that one the reader unfolds stays open.
+  const startedFolded = new Set();
   let sectionsDue = false;
 
   function findMarker(seq, text, ms) {
     const plain = CONTROL.test(text) ? text.replace(ESCAPE, "") : text;
     if (!MARKER.test(plain)) return;
     let match;
-    if (plain.startsWith("::group::")) markers.set(seq, { kind: "group", name: plain.slice(9) || "group", ms });
-    else if (plain.startsWith("::endgroup::")) markers.set(seq, { kind: "endgroup", ms });
-    else if ((match = /^Step (\d+)\/\d+ : (.*)/.exec(plain))) markers.set(seq, { kind: "step", id: Number(match[1]), name: plain, ms });
+    if ((match = /^Step (\d+)\/\d+ : (.*)/.exec(plain))) markers.set(seq, { kind: "step", id: Number(match[1]), name: plain, ms });
     else if ((match = /^#(\d+) \[/.exec(plain))) markers.set(seq, { kind: "vertex", id: match[1], name: plain.slice(match[1].length + 2), ms });
     else if ((match = /^#(\d+) (DONE|CACHED|ERROR)/.exec(plain))) markers.set(seq, { kind: "vertex-end", id: match[1], failed: match[2] === "ERROR", ms });
+    else {
+      // A RUN's output: its groups pair up within that RUN's lines, whatever other vertices print meanwhile.
+      const prefix = RUN_OUTPUT.exec(plain);
+      const vertex = prefix ? prefix[0].slice(1, prefix[0].indexOf(" ")) : "";
+      const own = prefix ? plain.slice(prefix[0].length) : plain;
+      if (own.startsWith("::group::")) markers.set(seq, { kind: "group", name: own.slice(9) || "group", vertex, ms });
+      else if (own.startsWith("::endgroup::")) markers.set(seq, { kind: "endgroup", vertex, ms });
+      else if ((match = GITLAB_SECTION.exec(own))) {
+        if (match[1] === "end") markers.set(seq, { kind: "section-end", name: match[2], vertex, ms });
+        else {
+          // The header is what the row shows after the marker's "\r", as for any line (lineRow).
+          const shown = own.replace(/\r+$/, "");
+          const cut = shown.lastIndexOf("\r");
+          const header = cut >= 0 ? shown.slice(cut + 1).replace(STRAY_CONTROLS, "").trim() : "";
+          const collapsed = (match[3] || "").split(",").some((option) => option.trim() === "collapsed=true");
+          markers.set(seq, { kind: "section", name: match[2], header, collapsed, vertex, ms });
+        }
+      }
+    }
     sectionsDue = true;
   }
 
   function buildSections() {
     sectionsDue = false;
     const list = [...markers.entries()].sort((a, b) => a[0] - b[0]);
-    const groups = [];
+    // Per vertex ("" outside a BuildKit RUN): its open groups and GitLab sections, innermost last.
+    const openBy = new Map();
+    const openIn = (vertex) => openBy.get(vertex) || openBy.set(vertex, []).get(vertex);
+    // Ends stack[from] and whatever is still open inside it, at line `end`.
+    const closeFrom = (stack, from, end, ms) => {
+      for (const section of stack.splice(from)) [section.end, section.endMs] = [end, ms];
+    };
     const vertices = new Map();
     let step = null;
     sections = [];
     for (const [seq, marker] of list) {
-      const section = { start: seq, end: null, name: marker.name, depth: groups.length, kind: marker.kind,
-        id: marker.id, failed: false, ms: marker.ms, endMs: null };
-      if (marker.kind === "group") {
+      const stack = openIn(marker.vertex || "");
+      const section = { start: seq, end: null, name: marker.name, depth: stack.length, kind: marker.kind,
+        id: marker.id, failed: false, ms: marker.ms, endMs: null, header: marker.header, collapsed: marker.collapsed };
+      if (marker.kind === "group" || marker.kind === "section") {
         sections.push(section);
-        groups.push(section);
-      } else if (marker.kind === "endgroup") {
-        const open = groups.pop();
-        if (open) [open.end, open.endMs] = [seq, marker.ms];
+        stack.push(section);
+      } else if (marker.kind === "endgroup" || marker.kind === "section-end") {
+        // The innermost open group, or the open section of that name; none: it ends nothing.
+        let at = stack.length - 1;
+        while (at >= 0 && (marker.kind === "endgroup" ? stack[at].kind !== "group"
+          : stack[at].kind !== "section" || stack[at].name !== marker.name)) at--;
+        if (at >= 0) closeFrom(stack, at, seq, marker.ms);
       } else if (marker.kind === "step") {
         if (step) [step.end, step.endMs] = [seq - 1, marker.ms];
         step = section;
@@ -345,16 +387,34 @@
       } else {
         const open = vertices.get(marker.id);
         if (open && open.end === null) [open.end, open.endMs, open.failed] = [seq, marker.ms, marker.failed];
+        // What its RUN left open ends with it, before its DONE or ERROR line, which stays in sight.
+        closeFrom(openIn(marker.id), 0, seq - 1, marker.ms);
       }
     }
     for (const failed of steps.filter((known) => known.status === "failed")) {
       const section = sections.find((s) => s.kind === "step" && s.id === failed.number);
       if (section) section.failed = true;
     }
+    // Sections folding above the view must not move what the reader looks at:
+    // the line at its top stays there.
+    const asked = sections.filter((section) => section.collapsed && !startedFolded.has(section.start));
+    const keepTop = asked.length && !followEl.checked && logEl.scrollTop > 0;
+    const topSeq = keepTop ? seqOfRow(Math.floor(logEl.scrollTop / rowHeight)) : 0;
+    const topOffset = topSeq ? logEl.scrollTop - rowOfSeq(topSeq) * rowHeight : 0;
+    for (const section of asked) {
+      startedFolded.add(section.start);
+      // Not over a line a link asked for.
+      if (!(selection && section.start < selection.first && selection.first <= sectionEnd(section))) folded.add(section.start);
+    }
     sectionAt.clear();
     for (const section of sections) if (section.start) sectionAt.set(section.start, section);
     for (const seq of folded) if (!sectionAt.has(seq)) folded.delete(seq);
     rebuildHidden();
+    if (topSeq) {
+      virtualizer.cancelScroll(); // a scroll to a row still under way would go to the row, not the line
+      logEl.scrollTop = rowOfSeq(topSeq) * rowHeight + topOffset;
+      lastTop = logEl.scrollTop;
+    }
   }
 
   // The last line of a section, as far as the log has come.
@@ -622,6 +682,8 @@
       if (timesMode) line.dataset.time = formatTime(entry[1]);
     }
     const section = sectionAt.get(seq);
+    // A GitLab section without a header is shown by its name, not its marker.
+    if (section && section.kind === "section" && !section.header && entry && !clip) line.textContent = section.name;
     if (section && !clip) {
       row.classList.add("section-start");
       if (section.failed) row.classList.add("section-failed");
