@@ -547,6 +547,7 @@ def main():
             (10, spread_rows),
             (11, lambda: scenario_arrivals(api, env, session)),
             (12, lambda: stored_output.scenario_log_store(user, report.REPEAT)),
+            (12, stored_output.scenario_log_store_postgres),
             (13, lambda: scenario_log_rate(dockyard, server, session, worker)),
             (20, index_rows),
             (21, lambda: file_index.scenario_second(dockyard, first or file_index.scenario_index(dockyard, worker))),
