@@ -1,7 +1,7 @@
 """Bench scenario 12: stored output at a million lines. How many bytes the
 chunks take per byte of log, how long the worker's writer takes, and how long
 a search of the whole log takes on the server (target < 500 ms, on SQLite and
-on PostgreSQL: the bench runs on whichever DATABASE_URL names).
+on PostgreSQL). Each row names the database it ran on.
 
 The log is real text: this machine's `ls -lR /usr` (file modes, owners, sizes,
 dates and names, as build output of listing steps looks), cycled to a million
@@ -14,20 +14,33 @@ of a dense search waits for. Each is timed in wall time and in the processor
 time of this process, which the web process would spend: on a shared machine
 the wall time is the processor time stretched by the load.
 
-`make bench` runs it as scenario 12 (BENCH_ONLY=12 alone). Runnable on its own
-against a database of its own:
+`make bench` runs it as scenario 12 (BENCH_ONLY=12 alone) on the bench's own
+database (SQLite), then on PostgreSQL in a process of its own
+(scenario_log_store_postgres; BENCH_POSTGRES=0 skips that). Runnable on its own
+against a database of its own, SQLite or whichever DATABASE_URL names:
     DOCKYARD_DATA_DIR=/tmp/bench-logstore BENCH_FEWER_RUNS=1 .venv/bin/python -m bench.logstore
 """
 
+import argparse
+import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from bench.report import fmt, record
 
+ROOT = Path(__file__).resolve().parent.parent
 LINES = int(os.environ.get("BENCH_LOGSTORE_LINES", 1_000_000))
+POSTGRES = os.environ.get("BENCH_POSTGRES", "1") != "0"
+# A database of the bench's own in the suite's cluster: not `dockyard`, the
+# URL's database in scripts/test-postgres.sh, beside which pytest makes and
+# drops its test_dockyard.
+POSTGRES_DATABASE = "dockyard_bench"
 WRITER_LINES = 200_000  # bench 4's size
 WRITE_BATCH = 500  # lines the worker's reading thread hands over at once
 SEARCHES = (("first-line-marker", 1), ("LAST-LINE-MARKER", 1), ("root", None))
@@ -59,8 +72,13 @@ def _write(user, lines, target):
 
 
 def _database():
+    """The database, as a row names it: "SQLite 3.40.1", "PostgreSQL 15.10"."""
     from django.db import connection
 
+    if connection.vendor == "postgresql":
+        return f"PostgreSQL {connection.pg_version // 10000}.{connection.pg_version % 10000}"
+    if connection.vendor == "sqlite":
+        return f"SQLite {sqlite3.sqlite_version}"
     return connection.vendor
 
 
@@ -131,8 +149,40 @@ def scenario_log_store(user, repeat):
         job.delete()
 
 
+def scenario_log_store_postgres():
+    """Scenario 12 again on PostgreSQL, in a process of its own (Django takes
+    its database once, at start): on the cluster of Debian's PostgreSQL that
+    scripts/test-postgres.sh uses, in POSTGRES_DATABASE, which
+    scripts/services.sh makes if missing and that process migrates. Its rows
+    join this run's table."""
+    from django.db import connection
+
+    from bench import report
+
+    if not POSTGRES:
+        print("  12. On PostgreSQL: not run (BENCH_POSTGRES=0)", flush=True)
+        return
+    if connection.vendor == "postgresql":
+        print("  12. On PostgreSQL: this run's own database is PostgreSQL; its rows are above", flush=True)
+        return
+    # The cluster's password is the suite's, kept in var/, not in the bench's data directory.
+    suites = {key: value for key, value in os.environ.items() if key != "DOCKYARD_DATA_DIR"}
+    url = subprocess.run([ROOT / "scripts" / "postgres-test-url.sh", POSTGRES_DATABASE], env=suites,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    # The URL (it carries the password) goes in the environment, never on a command line.
+    subprocess.run([ROOT / "scripts" / "services.sh", "postgres"], env={**suites, "DATABASE_URL": url}, check=True)
+    with tempfile.TemporaryDirectory() as folder:
+        rows = Path(folder) / "rows.json"
+        subprocess.run([sys.executable, "-m", "bench.logstore", "--rows", str(rows)], cwd=ROOT,
+                       env={**os.environ, "DATABASE_URL": url}, check=True)
+        report.rows.extend(json.loads(rows.read_text()))
+
+
 def main():
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser = argparse.ArgumentParser(description="Bench scenario 12 alone, on the database DATABASE_URL names.")
+    parser.add_argument("--rows", type=Path, help="also write the rows here, as JSON (for the bench that ran this)")
+    arguments = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     import django
 
@@ -145,6 +195,8 @@ def main():
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench-logstore")
     scenario_log_store(user, report.REPEAT)
+    if arguments.rows:
+        arguments.rows.write_text(json.dumps(report.rows, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
-VAR=${DOCKYARD_DATA_DIR:-var}
-password_file=$VAR/postgres-test-password
-[ -s "$password_file" ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' >"$password_file"
-port=${DOCKYARD_TEST_POSTGRES_PORT:-5433}
 # In the environment, never on a command line.
-export DATABASE_URL="postgres://dockyard:$(<"$password_file")@127.0.0.1:$port/dockyard"
+DATABASE_URL=$(scripts/postgres-test-url.sh dockyard)
+export DATABASE_URL
 scripts/services.sh postgres
 # Options alone (-q, -x, ...) still run the default files; a path runs what it names.
 paths=0
