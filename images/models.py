@@ -1,6 +1,5 @@
 import hashlib
 import secrets
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -348,9 +347,12 @@ class TagMove(models.Model):
         The same move is heard more than once: Dockyard records its own tag,
         then the engine's event for it arrives, and a listener being restarted
         overlaps its successor. Reading the last move and inserting is
-        therefore one step under the tag's hold (`tag_history_held`); two
-        callers checking at once would both find nothing and both insert."""
-        with tag_history_held(engine, tag):
+        therefore one step, taken by one caller at a time for each tag; two
+        callers checking at once would both find nothing and both insert.
+        (What makes the move true, the engine's tag, is held together with its
+        record by images.lifecycle.tags.tag_lock, not by the database.)"""
+        with transaction.atomic(using=cls.objects.db):
+            _hold_tag_history(engine, tag)
             last = cls.objects.filter(engine=engine, tag=tag).first()
             if last is not None and last.image_id == image_id:
                 return None
@@ -358,25 +360,15 @@ class TagMove(models.Model):
                                       previous_image_id=last.image_id if last else "")
 
 
-@contextmanager
-def tag_history_held(engine, tag):
-    """A transaction that holds one tag's history until it ends: for recording a
-    move together with what makes it or finds it true. Dockyard records its move
-    and then tags, under one hold; the event listener looks up where the tag
-    points and records, under one hold. Otherwise a listener late with an older
-    event, looking between Dockyard's record and its tag, finds the engine still
-    on the old image and records a move back to it.
-
-    SQLite needs no more than the transaction: its transactions begin IMMEDIATE
-    (settings), so a writer already holds the whole database. PostgreSQL locks
-    rows, and a tag with no move yet has no row, so the hold is an advisory lock
-    on the tag's name, released as the transaction ends."""
-    with transaction.atomic(using=TagMove.objects.db):
-        connection = connections[TagMove.objects.db]
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"tag-move {engine} {tag}"])
-        yield
+def _hold_tag_history(engine, tag):
+    """Hold one tag's history until the transaction ends. SQLite needs nothing:
+    its transactions begin IMMEDIATE (settings), so a writer already holds the
+    whole database. PostgreSQL locks rows, and a tag with no move yet has no
+    row, so the hold is an advisory lock on the tag's name."""
+    connection = connections[TagMove.objects.db]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"tag-move {engine} {tag}"])
 
 
 class Access(models.Model):

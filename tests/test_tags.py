@@ -271,7 +271,7 @@ def test_an_older_event_heard_while_dockyard_moves_the_tag_moves_nothing_back(bu
 
     def tag_image_after_the_listener_looked(*args, **kwargs):
         listener.start()
-        listener.join(timeout=1)  # with the tag's history held, it waits for the tag instead
+        listener.join(timeout=1)  # with the tag locked, it waits for the tag instead
         return tag_image(*args, **kwargs)
 
     monkeypatch.setattr(engine, "tag_image", tag_image_after_the_listener_looked)

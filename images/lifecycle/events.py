@@ -10,7 +10,8 @@ from django.db import close_old_connections
 from images.bases import checks
 from images.engine import EngineError, ImageNotFound
 from images.jobs.publish import publish_images_event
-from images.models import TagMove, tag_history_held
+from images.lifecycle.tags import tag_lock
+from images.models import TagMove
 from images.refs import InvalidReference, parse_reference
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,9 @@ def record_event(engine, event):
     if digest or not tag:
         return None
     # Where the tag points now, not where the event says: an event heard late
-    # must not move the history back. Looked up under the tag's hold, so not
+    # must not move the history back. Looked up under the tag's lock, so not
     # between Dockyard's record of a move and its tag.
-    with tag_history_held(engine.name, name):
+    with tag_lock(engine.name, name):
         try:
             image_id = engine.inspect_image(name)["Id"]
         except ImageNotFound:

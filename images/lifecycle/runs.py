@@ -361,7 +361,8 @@ def commit(job, user, reference, message, change_lines):
     and it is audited and indexed as a build's image is. Returns the image id."""
     from images.accounts import audit
     from images.jobs import control
-    from images.models import TagMove, tag_history_held
+    from images.lifecycle.tags import tag_lock
+    from images.models import TagMove
     from images.refs import InvalidReference, parse_reference
 
     try:
@@ -385,7 +386,7 @@ def commit(job, user, reference, message, change_lines):
         image_id = engine.commit_container(container_id, message or f"Committed from run {job.pk}", author,
                                            changes_checked + labels, config)
         # Recorded as a commit before the tag exists, so the event listener's "tag" for it changes nothing.
-        with tag_history_held(job.engine, f"{name}:{tag}"):
+        with tag_lock(job.engine, f"{name}:{tag}"):
             TagMove.record(f"{name}:{tag}", image_id, "commit", by=user, engine=job.engine)
             engine.tag_image(image_id, name, tag)
     control.index_committed(user, image_id, f"{name}:{tag}", job)

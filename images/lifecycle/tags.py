@@ -17,7 +17,7 @@ from images.redis_client import shared_redis
 from images.accounts import audit, roles
 from images.catalog import inspect
 from images.engine import ImageNotFound
-from images.models import TagMove, tag_history_held
+from images.models import TagMove
 from images.refs import familiar_name, InvalidReference, parse_reference, short_id, split_repo_tag
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,17 @@ def _holder_locked(engine, repo_tag, holder):
 
 
 def _tag_recorded(engine, image_id, repo_tag, action, user):
-    """Tag, with the move recorded first, under the tag's hold: the event
+    """Tag, with the move recorded first, under the tag's lock: the event
     listener sees the engine's tag event too, and must find the move already
-    there with who made it, not record it first as a move from a terminal. A
-    tag the engine refuses takes its recorded move back with it."""
-    with tag_history_held(engine.name, repo_tag):
+    there with who made it, not record it first as a move from a terminal."""
+    with tag_lock(engine.name, repo_tag):
         move = TagMove.record(repo_tag, image_id, action, by=user, engine=engine.name)
-        engine.tag_image(image_id, *split_repo_tag(repo_tag))
+        try:
+            engine.tag_image(image_id, *split_repo_tag(repo_tag))
+        except Exception:
+            if move is not None:
+                move.delete()
+            raise
     return move
 
 
@@ -181,19 +185,38 @@ def _lock_seconds():
 def image_lock(image_id):
     """Hold an image's lock, shared by every Dockyard process through Redis, for a
     change that must see the image's tags as they stay until it is made."""
-    lock = shared_redis().lock(cache.make_key(f"image-lock:{engines.active()}:{image_id}"), timeout=_lock_seconds(),
-                         blocking_timeout=settings.DOCKYARD_ENGINE_TIMEOUT)
+    with _shared_lock(f"image-lock:{engines.active()}:{image_id}", f"image {image_id}",
+                      "Another change to this image is under way; try again in a moment."):
+        yield
+
+
+@contextmanager
+def tag_lock(engine_name, repo_tag):
+    """Hold a tag's lock, shared by every Dockyard process through Redis, while
+    its move is recorded together with the engine call that makes it (Dockyard's
+    tag) or finds it (the event listener's look at where the tag points).
+    Otherwise a listener late with an older event, looking between Dockyard's
+    record and its tag, finds the engine still on the old image and records a
+    move back to it. Not a database transaction: on SQLite that would hold every
+    writer for as long as the engine takes to answer."""
+    with _shared_lock(f"tag-lock:{engine_name}:{repo_tag}", f"tag {repo_tag}",
+                      "Another change to this tag is under way; try again in a moment."):
+        yield
+
+
+@contextmanager
+def _shared_lock(key, what, busy):
+    lock = shared_redis().lock(cache.make_key(key), timeout=_lock_seconds(),
+                               blocking_timeout=settings.DOCKYARD_ENGINE_TIMEOUT)
     if not lock.acquire():
-        raise ActionRefused("Another change to this image is under way; try again in a moment.")
+        raise ActionRefused(busy)
     try:
         yield
     finally:
         try:
             lock.release()
         except LockError:
-            log.warning("The lock of image %s lapsed before its change ended", image_id)
-
-
+            log.warning("The lock of %s lapsed before its change ended", what)
 
 
 HISTORY_SHOWN = 50
