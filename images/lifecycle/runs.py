@@ -361,8 +361,7 @@ def commit(job, user, reference, message, change_lines):
     and it is audited and indexed as a build's image is. Returns the image id."""
     from images.accounts import audit
     from images.jobs import control
-    from images.lifecycle.tags import tag_lock
-    from images.models import TagMove
+    from images.lifecycle.tags import tag_recorded
     from images.refs import InvalidReference, parse_reference
 
     try:
@@ -386,9 +385,7 @@ def commit(job, user, reference, message, change_lines):
         image_id = engine.commit_container(container_id, message or f"Committed from run {job.pk}", author,
                                            changes_checked + labels, config)
         # Recorded as a commit before the tag exists, so the event listener's "tag" for it changes nothing.
-        with tag_lock(job.engine, f"{name}:{tag}"):
-            TagMove.record(f"{name}:{tag}", image_id, "commit", by=user, engine=job.engine)
-            engine.tag_image(image_id, name, tag)
+        tag_recorded(engine, image_id, f"{name}:{tag}", "commit", user)
     control.index_committed(user, image_id, f"{name}:{tag}", job)
     return image_id
 

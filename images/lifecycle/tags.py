@@ -71,7 +71,7 @@ def add_tag(engine, image_id, repo_tag, user=None, allow_move=False):
         raise TagTaken(repo_tag, holder)
     with _holder_locked(engine, repo_tag, holder), audit.recorded(
             user, "tag", repo_tag, detail=f"to {short_id(image_id)}" + (f", moved from {short_id(holder)}" if holder else "")):
-        _tag_recorded(engine, image_id, repo_tag, "tag" if not holder else "move", user)
+        tag_recorded(engine, image_id, repo_tag, "tag" if not holder else "move", user)
     return holder
 
 
@@ -89,10 +89,11 @@ def _holder_locked(engine, repo_tag, holder):
         yield
 
 
-def _tag_recorded(engine, image_id, repo_tag, action, user):
+def tag_recorded(engine, image_id, repo_tag, action, user):
     """Tag, with the move recorded first, under the tag's lock: the event
     listener sees the engine's tag event too, and must find the move already
-    there with who made it, not record it first as a move from a terminal."""
+    there with who made it, not record it first as a move from a terminal.
+    `action` is what the history says ("tag", "move", "rollback", "commit")."""
     with tag_lock(engine.name, repo_tag):
         move = TagMove.record(repo_tag, image_id, action, by=user, engine=engine.name)
         try:
@@ -268,4 +269,4 @@ def rollback(engine, move, user=None, holder_seen=_UNCHECKED):
                             f"{short_id(plan.holder) if plan.holder else 'no image'} now); look at it again and retry.")
     with _holder_locked(engine, move.tag, plan.holder), audit.recorded(
             user, "rollback", move.tag, detail=f"to {short_id(move.previous_image_id)}"):
-        return _tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)
+        return tag_recorded(engine, move.previous_image_id, move.tag, "rollback", user)
