@@ -2,11 +2,15 @@
 
 import html
 import re
+import threading
 import time
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from images.engine import get_engine
+from images.lifecycle import events, tags
 from images.models import TagMove
 from tests import dockerlib
 
@@ -211,17 +215,13 @@ def test_a_move_heard_by_several_at_once_is_recorded_once(transactional_db):
     a restarted listener can overlap the old one: every caller that reports the
     same move at the same moment leaves one row, and a real move after it still
     counts. Eight threads report each move together, released by one barrier."""
-    import threading
-
-    from django.db import connection
-
-    callers, tags = 8, [f"{dockerlib.unique('heard')}:{n}" for n in range(6)]
+    callers, names = 8, [f"{dockerlib.unique('heard')}:{n}" for n in range(6)]
     barrier = threading.Barrier(callers)
     errors = []
 
     def report(image_id):
         try:
-            for tag in tags:
+            for tag in names:
                 barrier.wait(timeout=30)
                 TagMove.record(tag, image_id, "tag")
         except Exception as error:  # the assertion below names it
@@ -236,7 +236,7 @@ def test_a_move_heard_by_several_at_once_is_recorded_once(transactional_db):
         for thread in threads:
             thread.join(timeout=120)
     assert errors == []
-    for tag in tags:
+    for tag in names:
         moves = list(TagMove.objects.filter(tag=tag).order_by("pk").values_list("image_id", "previous_image_id"))
         assert moves == [("sha256:" + "a" * 64, ""), ("sha256:" + "b" * 64, "sha256:" + "a" * 64)], tag
 
@@ -248,13 +248,6 @@ def test_an_older_event_heard_while_dockyard_moves_the_tag_moves_nothing_back(bu
     milliseconds and no real listener can be made to hit it on purpose, so the
     engine's tag call is wrapped to give the listener its turn there (for up to
     a second) first. The history must stay one -> two, both by the builder."""
-    import threading
-
-    from django.db import connection
-
-    from images.engine import get_engine
-    from images.lifecycle import events, tags
-
     engine = get_engine()
     release = f"{two_images['repo']}:release"
     tags.add_tag(engine, two_images["one"], release, builder)
