@@ -7,6 +7,7 @@ opened afterwards, drawn from their stored Job.graph."""
 import time
 
 import pytest
+from playwright.sync_api import expect
 from django.db import transaction
 from django.test import Client, override_settings
 
@@ -230,7 +231,7 @@ def test_a_vertex_log_expands_and_the_plain_view_is_the_lines_as_they_are(stored
     assert stored.locator("#job-graph").is_hidden()
     stored.wait_for_function("count => document.getElementById('job-log').dataset.lines === String(count)",
                              arg=len(GRAPH_LINES))
-    assert stored.locator("#job-log .line").all_text_contents() == GRAPH_LINES
+    expect(stored.locator("#job-log .line")).to_have_text(GRAPH_LINES)
     stored.get_by_role("radio", name="Graph").check()
     assert stored.locator("#job-graph").is_visible() and stored.locator("#job-log").is_hidden()
 
